@@ -1,0 +1,103 @@
+# ctrain build.  Sources are found by directory, so adding a module is adding
+# files: util/ nn/ data/ ckpt/ train/ form libctrain; train/main.c is the CLI;
+# tests/test_*.c are cmocka unit tests (one binary each); tests/e2e_*.sh are
+# end-to-end tests of the CLI; tests/fuzz/fuzz_*.c are libFuzzer targets.
+
+VERSION := 0.1.0
+CC ?= cc
+PKGS := openblas hdf5-serial jansson libzip zlib
+DEBS := libopenblas-dev libhdf5-dev zlib1g-dev libcmocka-dev libjansson-dev libzip-dev \
+        pkg-config hdf5-tools dataset-fashion-mnist python3-torch python3-numpy python3-h5py \
+        npm clang gcovr cppcheck
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
+              $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS_BASE = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+BUILD ?= build
+OPT ?= -O2 -g
+EXTRA ?=
+CFLAGS := $(OPT) $(CFLAGS_BASE) $(EXTRA)
+LDFLAGS ?=
+
+LIB_SRCS := $(filter-out train/main.c,$(wildcard util/*.c nn/*.c data/*.c ckpt/*.c train/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all test unit e2e asan demo clean deps fuzz bench data check
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libctrain.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ctrain: $(BUILD)/train/main.o $(BUILD)/libctrain.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE) -lcmocka
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d)
+
+# --- set-up -------------------------------------------------------------------
+# Installs only what is missing, so a second run costs one dpkg query.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+data: deps
+	@sh experiments/get_data.sh
+
+# --- tests --------------------------------------------------------------------
+# `make test` = deps, warning-free build, unit + end-to-end tests, then the same
+# unit tests again under ASan+UBSan.
+test: deps
+	$(MAKE) unit e2e
+	$(MAKE) asan
+
+unit: all
+	@sh tests/run_unit.sh $(BUILD)
+
+e2e: all
+	@sh tests/run_e2e.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh tests/run_unit.sh build-asan
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@mkdir -p build-fuzz
+	@for f in $(FUZZ_SRCS); do \
+	  n=$$(basename $$f .c); \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f $(LIB_SRCS) \
+	    $$(pkg-config --libs $(PKGS)) -lpthread -lm || exit 1; \
+	  c=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $$c; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s on $$c"; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$c 2>&1 | tail -12 || exit 1; \
+	done
+
+demo: deps all
+	@sh experiments/demo.sh $(BUILD)/ctrain
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,254 @@
+#include "tdict.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static const struct {
+	const char *name;
+	size_t size;
+} g_dtypes[DT_COUNT] = {
+	[DT_F32] = {"F32", 4}, [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2},
+	[DT_F64] = {"F64", 8}, [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4},
+	[DT_I16] = {"I16", 2}, [DT_I8] = {"I8", 1},   [DT_U8] = {"U8", 1},
+	[DT_BOOL] = {"BOOL", 1},
+};
+
+size_t dtype_size(ct_dtype t)
+{
+	CT_ASSERT(t >= 0 && t < DT_COUNT);
+	return g_dtypes[t].size;
+}
+
+const char *dtype_name(ct_dtype t)
+{
+	CT_ASSERT(t >= 0 && t < DT_COUNT);
+	return g_dtypes[t].name;
+}
+
+int dtype_from_name(const char *s)
+{
+	for (int i = 0; i < DT_COUNT; i++)
+		if (strcmp(s, g_dtypes[i].name) == 0)
+			return i;
+	return -1;
+}
+
+static uint32_t f32_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+uint16_t f32_to_bf16(float f)
+{
+	uint32_t u = f32_bits(f);
+	if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet and a NaN */
+		return (uint16_t)((u >> 16) | 0x0040u);
+	uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)((u + rounding) >> 16);
+}
+
+float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t f32_to_f16(float f)
+{
+	uint32_t u = f32_bits(f);
+	uint32_t sign = (u >> 16) & 0x8000u;
+	uint32_t abs = u & 0x7fffffffu;
+	if (abs > 0x7f800000u) /* NaN */
+		return (uint16_t)(sign | 0x7e00u);
+	if (abs >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
+		return (uint16_t)(sign | 0x7c00u);
+	if (abs < 0x38800000u) { /* result is subnormal or zero */
+		/* Add 0.5 (as float) so the FPU rounds to nearest even at the
+		 * subnormal half's resolution (2^-24). */
+		float r = bits_f32(abs) + 0.5f;
+		return (uint16_t)(sign | (f32_bits(r) - 0x3f000000u));
+	}
+	uint32_t mant_odd = (abs >> 13) & 1u;
+	abs += 0xc8000fffu + mant_odd; /* rebias exponent (-112 << 23) and round */
+	return (uint16_t)(sign | (abs >> 13));
+}
+
+float f16_to_f32(uint16_t h)
+{
+	uint32_t sign = ((uint32_t)h & 0x8000u) << 16;
+	uint32_t exp = (h >> 10) & 0x1fu;
+	uint32_t mant = h & 0x3ffu;
+	if (exp == 0x1f)
+		return bits_f32(sign | 0x7f800000u | (mant << 13));
+	if (exp == 0) {
+		float v = ldexpf((float)mant, -24);
+		return sign ? -v : v;
+	}
+	return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+void tdict_init(tdict *d) { memset(d, 0, sizeof *d); }
+
+void tdict_release(tdict *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].name);
+		if (d->v[i].owned)
+			free(d->v[i].data);
+	}
+	for (size_t i = 0; i < d->n_meta; i++) {
+		free(d->meta_keys[i]);
+		free(d->meta_vals[i]);
+	}
+	free(d->v);
+	free(d->meta_keys);
+	free(d->meta_vals);
+	if (d->backing) {
+		if (d->backing_mmapped)
+			munmap(d->backing, d->backing_len);
+		else
+			free(d->backing);
+	}
+	memset(d, 0, sizeof *d);
+}
+
+int64_t shape_numel(int ndim, const int64_t *shape)
+{
+	int64_t n = 1;
+	for (int i = 0; i < ndim; i++) {
+		if (shape[i] < 0)
+			return -1;
+		if (shape[i] != 0 && n > INT64_MAX / shape[i])
+			return -1;
+		n *= shape[i];
+	}
+	return n;
+}
+
+const tdict_entry *tdict_find(const tdict *d, const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i].name, name) == 0)
+			return &d->v[i];
+	return NULL;
+}
+
+int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *shape,
+	      const void *data, int copy, ct_err *e)
+{
+	CT_ASSERT(ndim >= 0 && ndim <= CT_MAX_DIMS);
+	if (tdict_find(d, name))
+		return ct_errf(e, CT_EMISMATCH, "duplicate tensor name '%s'", name);
+	int64_t numel = shape_numel(ndim, shape);
+	if (numel < 0 || (uint64_t)numel > SIZE_MAX / dtype_size(dt))
+		return ct_errf(e, CT_ECORRUPT, "tensor '%s': shape too large", name);
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		tdict_entry *v = realloc(d->v, cap * sizeof *v);
+		if (!v)
+			return ct_errf(e, CT_ENOMEM, "out of memory");
+		d->v = v;
+		d->cap = cap;
+	}
+	tdict_entry *t = &d->v[d->n];
+	memset(t, 0, sizeof *t);
+	t->name = strdup(name);
+	if (!t->name)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	t->dtype = dt;
+	t->ndim = ndim;
+	memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+	t->nbytes = (size_t)numel * dtype_size(dt);
+	if (copy) {
+		t->data = malloc(t->nbytes ? t->nbytes : 1);
+		if (!t->data) {
+			free(t->name);
+			return ct_errf(e, CT_ENOMEM, "out of memory");
+		}
+		if (t->nbytes)
+			memcpy(t->data, data, t->nbytes);
+		t->owned = 1;
+	} else {
+		t->data = (void *)data;
+	}
+	d->n++;
+	return 0;
+}
+
+int tdict_set_meta(tdict *d, const char *key, const char *val, ct_err *e)
+{
+	for (size_t i = 0; i < d->n_meta; i++) {
+		if (strcmp(d->meta_keys[i], key) == 0) {
+			char *v = strdup(val);
+			if (!v)
+				return ct_errf(e, CT_ENOMEM, "out of memory");
+			free(d->meta_vals[i]);
+			d->meta_vals[i] = v;
+			return 0;
+		}
+	}
+	if (d->n_meta == d->cap_meta) {
+		size_t cap = d->cap_meta ? d->cap_meta * 2 : 8;
+		char **k = realloc(d->meta_keys, cap * sizeof *k);
+		if (!k)
+			return ct_errf(e, CT_ENOMEM, "out of memory");
+		d->meta_keys = k;
+		char **v = realloc(d->meta_vals, cap * sizeof *v);
+		if (!v)
+			return ct_errf(e, CT_ENOMEM, "out of memory");
+		d->meta_vals = v;
+		d->cap_meta = cap;
+	}
+	d->meta_keys[d->n_meta] = strdup(key);
+	d->meta_vals[d->n_meta] = strdup(val);
+	if (!d->meta_keys[d->n_meta] || !d->meta_vals[d->n_meta]) {
+		free(d->meta_keys[d->n_meta]);
+		free(d->meta_vals[d->n_meta]);
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	}
+	d->n_meta++;
+	return 0;
+}
+
+const char *tdict_get_meta(const tdict *d, const char *key)
+{
+	for (size_t i = 0; i < d->n_meta; i++)
+		if (strcmp(d->meta_keys[i], key) == 0)
+			return d->meta_vals[i];
+	return NULL;
+}
+
+int tdict_entry_to_f32(const tdict_entry *t, float *dst, ct_err *e)
+{
+	size_t n = t->nbytes / dtype_size(t->dtype);
+	const unsigned char *p = t->data;
+	switch (t->dtype) {
+	case DT_F32:
+		memcpy(dst, p, n * 4);
+		return 0;
+	case DT_F64:
+		for (size_t i = 0; i < n; i++) {
+			double v;
+			memcpy(&v, p + 8 * i, 8);
+			dst[i] = (float)v;
+		}
+		return 0;
+	case DT_F16:
+	case DT_BF16:
+		for (size_t i = 0; i < n; i++) {
+			uint16_t h;
+			memcpy(&h, p + 2 * i, 2);
+			dst[i] = t->dtype == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+		}
+		return 0;
+	default:
+		return ct_errf(e, CT_EUNSUPPORTED, "tensor '%s' has dtype %s, expected a float type",
+			       t->name, dtype_name(t->dtype));
+	}
+}

@@ -1,0 +1,90 @@
+/* tdict.h — an ordered list of named, typed, n-dimensional tensors plus string
+ * metadata: what a safetensors file or a PyTorch state_dict holds.
+ *
+ * Readers (st_read, pth_read) fill a tdict; writers (st_write) consume one; the
+ * model code converts between a tdict and its parameter buffer.  Tensor data is
+ * always contiguous, row-major, little-endian, in the entry's dtype.
+ *
+ *     tdict d; tdict_init(&d);
+ *     tdict_add(&d, "layers.0.weight", DT_F32, 2, (int64_t[]){256, 784}, ptr, 1, &e);
+ *     ...
+ *     tdict_release(&d);
+ *
+ * An entry either owns its data (copied in by tdict_add with copy=1, or
+ * allocated by a reader) or borrows it (copy=0: caller keeps it alive).
+ */
+#ifndef CT_TDICT_H
+#define CT_TDICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/err.h"
+
+#define CT_MAX_DIMS 8
+
+typedef enum {
+	DT_F32 = 0,
+	DT_F16,
+	DT_BF16,
+	DT_F64,
+	DT_I64,
+	DT_I32,
+	DT_I16,
+	DT_I8,
+	DT_U8,
+	DT_BOOL,
+	DT_COUNT
+} ct_dtype;
+
+size_t dtype_size(ct_dtype t);
+/* safetensors spelling: "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL" */
+const char *dtype_name(ct_dtype t);
+/* Parses the safetensors spelling; returns -1 if unknown. */
+int dtype_from_name(const char *s);
+
+/* IEEE half / bfloat16 conversions, round to nearest even (NaN stays NaN). */
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
+float bf16_to_f32(uint16_t h);
+
+typedef struct tdict_entry {
+	char *name;
+	ct_dtype dtype;
+	int ndim;
+	int64_t shape[CT_MAX_DIMS];
+	void *data;
+	size_t nbytes;
+	int owned; /* 1: free(data) on release */
+} tdict_entry;
+
+typedef struct tdict {
+	tdict_entry *v;
+	size_t n, cap;
+	char **meta_keys, **meta_vals; /* __metadata__ in insertion order */
+	size_t n_meta, cap_meta;
+	void *backing; /* whole-file buffer entries may point into (freed on release) */
+	size_t backing_len;
+	int backing_mmapped; /* 1: munmap(backing), 0: free(backing) */
+} tdict;
+
+void tdict_init(tdict *d);
+void tdict_release(tdict *d);
+
+/* Number of elements for a shape (1 for ndim 0); returns -1 on overflow. */
+int64_t shape_numel(int ndim, const int64_t *shape);
+
+/* Appends an entry; copy=1 duplicates data, copy=0 borrows it.  Fails with
+ * CT_EMISMATCH on a duplicate name, CT_ENOMEM on allocation failure. */
+int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *shape,
+	      const void *data, int copy, ct_err *e);
+int tdict_set_meta(tdict *d, const char *key, const char *val, ct_err *e);
+const char *tdict_get_meta(const tdict *d, const char *key);
+const tdict_entry *tdict_find(const tdict *d, const char *name);
+
+/* Converts an entry of any float dtype (F32/F16/BF16/F64) to float32 into dst
+ * (numel floats).  Returns CT_EUNSUPPORTED for integer dtypes. */
+int tdict_entry_to_f32(const tdict_entry *t, float *dst, ct_err *e);
+
+#endif

@@ -1,0 +1,69 @@
+#include "rng.h"
+
+#include <math.h>
+
+#include "../util/err.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void rng_seed(rng *r, uint64_t seed, uint64_t stream)
+{
+	/* Mix the stream id in through a second splitmix pass so that nearby
+	 * (seed, stream) pairs give unrelated states. */
+	uint64_t x = seed;
+	uint64_t a = splitmix64(&x);
+	uint64_t y = a ^ (stream * 0xd1b54a32d192ed03ull);
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&y);
+	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
+		r->s[0] = 1; /* the all-zero state is a fixed point */
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_u64(rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+float rng_float(rng *r) { return (float)(rng_u64(r) >> 40) * 0x1.0p-24f; }
+
+double rng_double(rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }
+
+uint64_t rng_below(rng *r, uint64_t n)
+{
+	CT_ASSERT(n > 0);
+	unsigned __int128 m = (unsigned __int128)rng_u64(r) * n;
+	uint64_t lo = (uint64_t)m;
+	if (lo < n) {
+		uint64_t threshold = -n % n;
+		while (lo < threshold) {
+			m = (unsigned __int128)rng_u64(r) * n;
+			lo = (uint64_t)m;
+		}
+	}
+	return (uint64_t)(m >> 64);
+}
+
+double rng_normal(rng *r)
+{
+	double u1 = rng_double(r), u2 = rng_double(r);
+	if (u1 < 1e-300)
+		u1 = 1e-300;
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}

@@ -1,0 +1,24 @@
+/* log.h — leveled log lines on stderr: "LEVEL message".
+ *
+ * Library code logs decisions a user must know about (which checkpoint was
+ * chosen, which file was skipped and why); results go to stdout and are never
+ * written from here.  The level threshold and an optional capture hook (used by
+ * tests to assert on WARN lines) are process-global.
+ */
+#ifndef CT_LOG_H
+#define CT_LOG_H
+
+enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3, LOG_OFF = 4 };
+
+void log_set_level(int level);
+int log_get_level(void);
+/* When set, every line that passes the threshold is also handed to hook. */
+void log_set_hook(void (*hook)(int level, const char *line, void *ctx), void *ctx);
+
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+#endif
