@@ -1,0 +1,180 @@
+#include "atomic.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Splits path into its directory (or ".") and base name. */
+static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(dir, dlen, ".");
+		snprintf(base, blen, "%s", path);
+	} else if (slash == path) {
+		snprintf(dir, dlen, "/");
+		snprintf(base, blen, "%s", slash + 1);
+	} else {
+		snprintf(dir, dlen, "%.*s", (int)(slash - path), path);
+		snprintf(base, blen, "%s", slash + 1);
+	}
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) { /* should not happen for regular files; treat as full */
+			errno = ENOSPC;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int atomic_fsync_dir(const char *dir, ct_err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ct_errno(e, CT_EIO, errno, "%s: cannot open directory for fsync", dir);
+	if (fsync(fd) != 0) {
+		int err = errno;
+		close(fd);
+		return ct_errno(e, CT_EIO, err, "%s: fsync of directory failed", dir);
+	}
+	if (close(fd) != 0)
+		return ct_errno(e, CT_EIO, errno, "%s: close of directory failed", dir);
+	return 0;
+}
+
+int atomic_write_iov(const char *path, const atomic_buf *bufs, int nbufs, ct_err *e)
+{
+	static unsigned counter; /* distinguishes concurrent writers in one process */
+	char dir[4096], base[1024], tmp[8192];
+	split_path(path, dir, sizeof dir, base, sizeof base);
+	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	snprintf(tmp, sizeof tmp, "%s/" ATOMIC_TMP_PREFIX "%s-%ld-%u", dir, base, (long)getpid(), n);
+
+	const char *step = "open";
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ct_errno(e, CT_EIO, errno, "%s: cannot create temporary file %s", path, tmp);
+	for (int i = 0; i < nbufs; i++) {
+		step = "write";
+		if (write_all(fd, bufs[i].data, bufs[i].len) != 0)
+			goto werr;
+	}
+	step = "fsync";
+	if (fsync(fd) != 0)
+		goto werr;
+	step = "close";
+	int cfd = fd;
+	fd = -1;
+	if (close(cfd) != 0)
+		goto werr;
+	step = "rename";
+	if (rename(tmp, path) != 0)
+		goto werr;
+	/* From here the new file is in place; a failed directory fsync means the
+	 * rename may not survive a power loss, which the caller must hear about,
+	 * but there is no temporary file left to remove. */
+	if (atomic_fsync_dir(dir, e) != 0)
+		return ct_err_prefix(e, "%s: written, but not durable", path);
+	return 0;
+
+werr : {
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return ct_errno(e, CT_EIO, err, "%s: %s of temporary file failed", path, step);
+}
+}
+
+int atomic_write_file(const char *path, const void *buf, size_t len, ct_err *e)
+{
+	atomic_buf b = {buf, len};
+	return atomic_write_iov(path, &b, 1, e);
+}
+
+int atomic_cleanup_tmp(const char *dir, ct_err *e)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return ct_errno(e, CT_EIO, errno, "%s: cannot open directory", dir);
+	int removed = 0;
+	struct dirent *ent;
+	while ((ent = readdir(d)) != NULL) {
+		if (strncmp(ent->d_name, ATOMIC_TMP_PREFIX, strlen(ATOMIC_TMP_PREFIX)) != 0)
+			continue;
+		char p[8192];
+		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		if (unlink(p) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+int file_read_all(const char *path, size_t max_len, char **buf, size_t *len, ct_err *e)
+{
+	*buf = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno, "%s", path);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return ct_errno(e, CT_EIO, err, "%s: stat failed", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return ct_errf(e, CT_EIO, "%s: not a regular file", path);
+	}
+	if ((size_t)st.st_size > max_len) {
+		close(fd);
+		return ct_errf(e, CT_ECORRUPT, "%s: file is %lld bytes, more than the %zu allowed",
+			       path, (long long)st.st_size, max_len);
+	}
+	size_t size = (size_t)st.st_size;
+	char *p = malloc(size + 1);
+	if (!p) {
+		close(fd);
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory reading %zu bytes", path, size);
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, p + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : 0;
+			free(p);
+			close(fd);
+			if (n == 0)
+				return ct_errf(e, CT_EIO, "%s: file shrank while reading", path);
+			return ct_errno(e, CT_EIO, err, "%s: read failed", path);
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	p[size] = '\0';
+	*buf = p;
+	*len = size;
+	return 0;
+}
