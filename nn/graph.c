@@ -1,0 +1,386 @@
+#include "graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+	OP_INPUT,
+	OP_LINEAR,
+	OP_ACT,
+	OP_DROPOUT,
+	OP_ADD,
+	OP_CONCAT,
+	OP_XENT,
+	OP_MSE
+} op_kind;
+
+typedef struct node {
+	op_kind op;
+	int a, b;        /* input nodes, -1 if unused */
+	int w, bias;     /* parameter views (linear), -1 if unused */
+	int act;         /* activation kind */
+	float p;         /* dropout probability */
+	int cols;        /* output width (1 for losses) */
+	int needs_grad;  /* gradient flows into this node's output */
+	int consumed;    /* some later node reads this one (else its grad is never written) */
+	int accum_a, accum_b, accum_w, accum_bias; /* backward: add instead of overwrite */
+	float *val, *grad, *aux; /* aux: dropout mask or softmax probabilities */
+	const int32_t *labels;
+	double loss;
+} node;
+
+struct graph {
+	params *ps;
+	int max_rows, rows;
+	node *nodes;
+	int n, cap;
+	float *arena;
+	int training;
+	rng *dropout_rng;
+	int finalized;
+};
+
+graph *graph_new(params *ps, int max_rows)
+{
+	CT_ASSERT(max_rows > 0);
+	graph *g = calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	g->ps = ps;
+	g->max_rows = g->rows = max_rows;
+	g->training = 1;
+	return g;
+}
+
+void graph_free(graph *g)
+{
+	if (!g)
+		return;
+	free(g->nodes);
+	free(g->arena);
+	free(g);
+}
+
+static int push(graph *g, node nd)
+{
+	CT_ASSERT(!g->finalized);
+	if (g->n == g->cap) {
+		int cap = g->cap ? g->cap * 2 : 16;
+		node *v = realloc(g->nodes, (size_t)cap * sizeof *v);
+		CT_ASSERT(v);
+		g->nodes = v;
+		g->cap = cap;
+	}
+	g->nodes[g->n] = nd;
+	return g->n++;
+}
+
+static node blank(op_kind op, int a, int b, int cols)
+{
+	node nd;
+	memset(&nd, 0, sizeof nd);
+	nd.op = op;
+	nd.a = a;
+	nd.b = b;
+	nd.w = nd.bias = -1;
+	nd.cols = cols;
+	return nd;
+}
+
+static node *at(graph *g, int id)
+{
+	CT_ASSERT(id >= 0 && id < g->n);
+	return &g->nodes[id];
+}
+
+int graph_input(graph *g, int cols) { return push(g, blank(OP_INPUT, -1, -1, cols)); }
+
+void graph_input_grad(graph *g, int id)
+{
+	CT_ASSERT(at(g, id)->op == OP_INPUT);
+	at(g, id)->needs_grad = 1;
+}
+
+int graph_linear(graph *g, int x, int w, int b)
+{
+	const param_view *pw = &g->ps->v[w];
+	CT_ASSERT(pw->ndim == 2 && pw->shape[1] == at(g, x)->cols);
+	CT_ASSERT(b < 0 || (g->ps->v[b].ndim == 1 && g->ps->v[b].shape[0] == pw->shape[0]));
+	node nd = blank(OP_LINEAR, x, -1, (int)pw->shape[0]);
+	nd.w = w;
+	nd.bias = b;
+	nd.needs_grad = 1;
+	return push(g, nd);
+}
+
+int graph_act(graph *g, int x, int kind)
+{
+	CT_ASSERT(kind >= ACT_RELU && kind <= ACT_GELU);
+	node nd = blank(OP_ACT, x, -1, at(g, x)->cols);
+	nd.act = kind;
+	nd.needs_grad = at(g, x)->needs_grad;
+	return push(g, nd);
+}
+
+int graph_dropout(graph *g, int x, float p)
+{
+	CT_ASSERT(p >= 0.0f && p < 1.0f);
+	node nd = blank(OP_DROPOUT, x, -1, at(g, x)->cols);
+	nd.p = p;
+	nd.needs_grad = at(g, x)->needs_grad;
+	return push(g, nd);
+}
+
+int graph_add(graph *g, int a, int b)
+{
+	CT_ASSERT(at(g, a)->cols == at(g, b)->cols);
+	node nd = blank(OP_ADD, a, b, at(g, a)->cols);
+	nd.needs_grad = at(g, a)->needs_grad || at(g, b)->needs_grad;
+	return push(g, nd);
+}
+
+int graph_concat(graph *g, int a, int b)
+{
+	node nd = blank(OP_CONCAT, a, b, at(g, a)->cols + at(g, b)->cols);
+	nd.needs_grad = at(g, a)->needs_grad || at(g, b)->needs_grad;
+	return push(g, nd);
+}
+
+int graph_softmax_xent(graph *g, int logits)
+{
+	node nd = blank(OP_XENT, logits, -1, 1);
+	nd.needs_grad = at(g, logits)->needs_grad;
+	return push(g, nd);
+}
+
+int graph_mse(graph *g, int pred, int target)
+{
+	CT_ASSERT(at(g, pred)->cols == at(g, target)->cols);
+	node nd = blank(OP_MSE, pred, target, 1);
+	nd.needs_grad = at(g, pred)->needs_grad || at(g, target)->needs_grad;
+	return push(g, nd);
+}
+
+/* Backward runs nodes in reverse; the first writer of a gradient (in that
+ * order) overwrites it and later ones accumulate.  Walk the tape backwards
+ * once to record which edge is first. */
+static void plan_accumulation(graph *g)
+{
+	int *seen_node = calloc((unsigned)g->n + 1u, sizeof *seen_node);
+	int *seen_param = calloc((unsigned)g->ps->nv + 1u, sizeof *seen_param);
+	CT_ASSERT(seen_node && seen_param);
+	for (int i = g->n - 1; i >= 0; i--) {
+		node *nd = &g->nodes[i];
+		if (nd->a >= 0) {
+			nd->accum_a = seen_node[nd->a];
+			seen_node[nd->a] = 1;
+		}
+		if (nd->b >= 0) {
+			nd->accum_b = seen_node[nd->b];
+			seen_node[nd->b] = 1;
+		}
+		if (nd->w >= 0) {
+			nd->accum_w = seen_param[nd->w];
+			seen_param[nd->w] = 1;
+		}
+		if (nd->bias >= 0) {
+			nd->accum_bias = seen_param[nd->bias];
+			seen_param[nd->bias] = 1;
+		}
+	}
+	for (int i = 0; i < g->n; i++)
+		g->nodes[i].consumed = seen_node[i];
+	free(seen_node);
+	free(seen_param);
+}
+
+static size_t buf_floats(const graph *g, const node *nd)
+{
+	return ((size_t)g->max_rows * (size_t)nd->cols + 15) / 16 * 16;
+}
+
+int graph_finalize(graph *g, ct_err *e)
+{
+	CT_ASSERT(!g->finalized && g->ps->data);
+	size_t total = 0;
+	for (int i = 0; i < g->n; i++) {
+		node *nd = &g->nodes[i];
+		size_t f = buf_floats(g, nd);
+		total += f; /* value */
+		if (nd->needs_grad)
+			total += f;
+		if (nd->op == OP_DROPOUT || nd->op == OP_XENT)
+			total += buf_floats(g, &g->nodes[nd->a]);
+	}
+	g->arena = ct_aligned_alloc(64, total * sizeof(float));
+	if (!g->arena)
+		return ct_errf(e, CT_ENOMEM, "out of memory for %zu activation floats", total);
+	memset(g->arena, 0, total * sizeof(float));
+	float *p = g->arena;
+	for (int i = 0; i < g->n; i++) {
+		node *nd = &g->nodes[i];
+		size_t f = buf_floats(g, nd);
+		nd->val = p;
+		p += f;
+		if (nd->needs_grad) {
+			nd->grad = p;
+			p += f;
+		}
+		if (nd->op == OP_DROPOUT || nd->op == OP_XENT) {
+			nd->aux = p;
+			p += buf_floats(g, &g->nodes[nd->a]);
+		}
+	}
+	plan_accumulation(g);
+	/* A node whose output reaches no loss would leave stale gradients in the
+	 * overwrite/accumulate plan: that is a model-building mistake. */
+	for (int i = 0; i < g->n; i++) {
+		const node *nd = &g->nodes[i];
+		if (!nd->consumed && nd->op != OP_XENT && nd->op != OP_MSE)
+			return ct_errf(e, CT_EMISMATCH, "graph node %d is not used by any later node", i);
+	}
+	g->finalized = 1;
+	return 0;
+}
+
+void graph_set_rows(graph *g, int rows)
+{
+	CT_ASSERT(rows > 0 && rows <= g->max_rows);
+	g->rows = rows;
+}
+
+int graph_rows(const graph *g) { return g->rows; }
+int graph_max_rows(const graph *g) { return g->max_rows; }
+int graph_cols(const graph *g, int id) { return g->nodes[id].cols; }
+float *graph_value(graph *g, int id) { return at(g, id)->val; }
+float *graph_grad(graph *g, int id) { return at(g, id)->grad; }
+void graph_set_training(graph *g, int training) { g->training = training; }
+void graph_set_dropout_rng(graph *g, rng *r) { g->dropout_rng = r; }
+
+void graph_set_labels(graph *g, int id, const int32_t *labels)
+{
+	CT_ASSERT(at(g, id)->op == OP_XENT);
+	at(g, id)->labels = labels;
+}
+
+double graph_loss(const graph *g, int id)
+{
+	CT_ASSERT(id >= 0 && id < g->n);
+	return g->nodes[id].loss;
+}
+
+static void forward_node(graph *g, node *nd)
+{
+	int rows = g->rows;
+	size_t n = (size_t)rows * (size_t)nd->cols;
+	node *a = nd->a >= 0 ? &g->nodes[nd->a] : NULL;
+	node *b = nd->b >= 0 ? &g->nodes[nd->b] : NULL;
+	switch (nd->op) {
+	case OP_INPUT:
+		break;
+	case OP_LINEAR:
+		linear_forward(nd->val, a->val, params_data(g->ps, nd->w),
+			       nd->bias >= 0 ? params_data(g->ps, nd->bias) : NULL, rows, a->cols,
+			       nd->cols);
+		break;
+	case OP_ACT:
+		act_forward(nd->act, nd->val, a->val, n);
+		break;
+	case OP_DROPOUT:
+		if (g->training && nd->p > 0.0f) {
+			CT_ASSERT(g->dropout_rng);
+			dropout_forward(nd->val, nd->aux, a->val, n, nd->p, g->dropout_rng);
+		} else {
+			memcpy(nd->val, a->val, n * sizeof(float));
+		}
+		break;
+	case OP_ADD:
+		add_forward(nd->val, a->val, b->val, n);
+		break;
+	case OP_CONCAT:
+		concat_forward(nd->val, a->val, b->val, rows, a->cols, b->cols);
+		break;
+	case OP_XENT:
+		CT_ASSERT(nd->labels);
+		nd->loss = softmax_xent_forward(nd->aux, a->val, nd->labels, rows, a->cols);
+		nd->val[0] = (float)nd->loss;
+		break;
+	case OP_MSE:
+		nd->loss = mse_forward(a->val, b->val, (size_t)rows * (size_t)a->cols);
+		nd->val[0] = (float)nd->loss;
+		break;
+	}
+}
+
+void graph_forward(graph *g)
+{
+	CT_ASSERT(g->finalized);
+	for (int i = 0; i < g->n; i++)
+		forward_node(g, &g->nodes[i]);
+}
+
+static float *grad_of(node *nd) { return nd && nd->needs_grad ? nd->grad : NULL; }
+
+static void backward_node(graph *g, node *nd)
+{
+	int rows = g->rows;
+	size_t n = (size_t)rows * (size_t)nd->cols;
+	node *a = nd->a >= 0 ? &g->nodes[nd->a] : NULL;
+	node *b = nd->b >= 0 ? &g->nodes[nd->b] : NULL;
+	float *da = grad_of(a), *db = grad_of(b);
+	switch (nd->op) {
+	case OP_INPUT:
+		break;
+	case OP_LINEAR:
+		linear_backward(da, params_grad(g->ps, nd->w),
+				nd->bias >= 0 ? params_grad(g->ps, nd->bias) : NULL, nd->grad, a->val,
+				params_data(g->ps, nd->w), rows, a->cols, nd->cols, nd->accum_a,
+				nd->accum_w, nd->accum_bias);
+		break;
+	case OP_ACT:
+		if (da)
+			act_backward(nd->act, da, nd->grad, a->val, nd->val, n, nd->accum_a);
+		break;
+	case OP_DROPOUT:
+		if (da && g->training && nd->p > 0.0f)
+			dropout_backward(da, nd->grad, nd->aux, n, nd->accum_a);
+		else if (da)
+			copy_grad(da, nd->grad, n, nd->accum_a);
+		break;
+	case OP_ADD:
+		if (da)
+			copy_grad(da, nd->grad, n, nd->accum_a);
+		if (db)
+			copy_grad(db, nd->grad, n, nd->accum_b);
+		break;
+	case OP_CONCAT:
+		concat_backward(da, db, nd->grad, rows, a->cols, b->cols, nd->accum_a, nd->accum_b);
+		break;
+	case OP_XENT:
+		if (da)
+			softmax_xent_backward(da, nd->aux, nd->labels, rows, a->cols, nd->grad[0],
+					      nd->accum_a);
+		break;
+	case OP_MSE: {
+		size_t m = (size_t)rows * (size_t)a->cols;
+		if (da)
+			mse_backward(da, a->val, b->val, m, nd->grad[0], nd->accum_a);
+		if (db) /* d/dtarget = -d/dpred */
+			mse_backward(db, a->val, b->val, m, -nd->grad[0], nd->accum_b);
+		break;
+	}
+	}
+}
+
+void graph_backward(graph *g, int loss_node)
+{
+	node *L = at(g, loss_node);
+	CT_ASSERT(L->op == OP_XENT || L->op == OP_MSE);
+	L->grad[0] = 1.0f;
+	for (int i = loss_node; i >= 0; i--) {
+		node *nd = &g->nodes[i];
+		/* Dead branches (not consumed, not the loss) have no gradient to give. */
+		if (nd->needs_grad && (nd->consumed || i == loss_node))
+			backward_node(g, nd);
+	}
+}

@@ -1,0 +1,127 @@
+#include "mlp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void add_layer_params(mlp *m)
+{
+	for (int i = 0; i + 1 < m->n_sizes; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "layers.%d.weight", i);
+		params_add(&m->ps, name, 2, (int64_t[]){m->sizes[i + 1], m->sizes[i]});
+		snprintf(name, sizeof name, "layers.%d.bias", i);
+		params_add(&m->ps, name, 1, (int64_t[]){m->sizes[i + 1]});
+	}
+}
+
+static int build_graph(mlp *m, mlp_graph *mg, int rows, int with_dropout, ct_err *e)
+{
+	mg->g = graph_new(&m->ps, rows);
+	if (!mg->g)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	graph *g = mg->g;
+	int h = mg->in = graph_input(g, m->sizes[0]);
+	int n_linear = m->n_sizes - 1;
+	for (int i = 0; i < n_linear; i++) {
+		h = graph_linear(g, h, 2 * i, 2 * i + 1);
+		if (i + 1 == n_linear)
+			break;
+		h = graph_act(g, h, m->act);
+		if (with_dropout && m->dropout > 0.0f)
+			h = graph_dropout(g, h, m->dropout);
+	}
+	mg->logits = h;
+	mg->loss = graph_softmax_xent(g, h);
+	return graph_finalize(g, e);
+}
+
+int mlp_init(mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch,
+	     ct_err *e)
+{
+	memset(m, 0, sizeof *m);
+	CT_ASSERT(n_sizes >= 2 && n_sizes <= MLP_MAX_LAYERS && batch > 0);
+	memcpy(m->sizes, sizes, (size_t)n_sizes * sizeof *sizes);
+	m->n_sizes = n_sizes;
+	m->act = act;
+	m->dropout = dropout;
+	params_init(&m->ps);
+	add_layer_params(m);
+	int rc = params_alloc(&m->ps, e);
+	if (rc == 0)
+		rc = build_graph(m, &m->train, batch, 1, e);
+	if (rc == 0)
+		rc = build_graph(m, &m->eval, MLP_EVAL_ROWS, 0, e);
+	if (rc < 0)
+		mlp_release(m);
+	else
+		graph_set_training(m->eval.g, 0);
+	return rc;
+}
+
+void mlp_release(mlp *m)
+{
+	graph_free(m->train.g);
+	graph_free(m->eval.g);
+	params_release(&m->ps);
+	memset(m, 0, sizeof *m);
+}
+
+void mlp_init_weights(mlp *m, rng *r)
+{
+	/* Layer by layer, weight then bias, as nn.Linear.reset_parameters does. */
+	for (int i = 0; i < m->ps.nv; i++) {
+		const param_view *pv = &m->ps.v[i];
+		int fan_in = m->sizes[i / 2];
+		float bound = 1.0f / sqrtf((float)fan_in);
+		float *p = params_data(&m->ps, i);
+		for (size_t k = 0; k < pv->numel; k++)
+			p[k] = (2.0f * rng_float(r) - 1.0f) * bound;
+	}
+}
+
+static int argmax(const float *v, int n)
+{
+	int best = 0;
+	for (int j = 1; j < n; j++)
+		if (v[j] > v[best])
+			best = j;
+	return best;
+}
+
+void mlp_eval(mlp *m, const float *x, const int32_t *y, int64_t n, float *logits_out, double *loss,
+	      int64_t *correct)
+{
+	mlp_graph *mg = &m->eval;
+	int d = m->sizes[0], k = m->sizes[m->n_sizes - 1];
+	double total = 0.0;
+	int64_t right = 0;
+	static const int32_t zeros[MLP_EVAL_ROWS];
+	for (int64_t start = 0; start < n; start += MLP_EVAL_ROWS) {
+		int rows = (int)(n - start < MLP_EVAL_ROWS ? n - start : MLP_EVAL_ROWS);
+		graph_set_rows(mg->g, rows);
+		memcpy(graph_value(mg->g, mg->in), x + start * d, (size_t)rows * (size_t)d * sizeof *x);
+		graph_set_labels(mg->g, mg->loss, y ? y + start : zeros);
+		graph_forward(mg->g);
+		const float *z = graph_value(mg->g, mg->logits);
+		if (logits_out)
+			memcpy(logits_out + start * k, z, (size_t)rows * (size_t)k * sizeof *z);
+		if (!y)
+			continue;
+		total += graph_loss(mg->g, mg->loss) * rows;
+		for (int r = 0; r < rows; r++)
+			right += argmax(z + (size_t)r * k, k) == y[start + r];
+	}
+	if (loss)
+		*loss = n ? total / (double)n : 0.0;
+	if (correct)
+		*correct = right;
+}
+
+void mlp_layers_string(const mlp *m, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < m->n_sizes && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%d", i ? "," : "", m->sizes[i]);
+}

@@ -1,0 +1,235 @@
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "../util/err.h"
+
+static const char *g_act_names[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
+
+int act_from_name(const char *s)
+{
+	for (int i = ACT_RELU; i <= ACT_GELU; i++)
+		if (strcmp(s, g_act_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *act_name(int kind)
+{
+	CT_ASSERT(kind >= ACT_NONE && kind <= ACT_GELU);
+	return g_act_names[kind];
+}
+
+void linear_forward(float *y, const float *x, const float *w, const float *b, int rows, int in,
+		    int out)
+{
+	float beta = 0.0f;
+	if (b) { /* y = broadcast(b) + x·Wᵀ, as torch.addmm does */
+		for (int r = 0; r < rows; r++)
+			memcpy(y + (size_t)r * out, b, (size_t)out * sizeof *b);
+		beta = 1.0f;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in,
+		    beta, y, out);
+}
+
+void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+		     const float *w, int rows, int in, int out, int accum_dx, int accum_dw,
+		     int accum_db)
+{
+	/* dW[out,in] (+)= dYᵀ·X */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, dy, out, x, in,
+		    accum_dw ? 1.0f : 0.0f, dw, in);
+	if (db) {
+		if (!accum_db)
+			memset(db, 0, (size_t)out * sizeof *db);
+		for (int r = 0; r < rows; r++) {
+			const float *d = dy + (size_t)r * out;
+			for (int j = 0; j < out; j++)
+				db[j] += d[j];
+		}
+	}
+	if (dx) /* dX[rows,in] (+)= dY·W */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out,
+			    w, in, accum_dx ? 1.0f : 0.0f, dx, in);
+}
+
+static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
+
+static float gelu_grad(float x)
+{
+	float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+	float pdf = expf(-0.5f * x * x) * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2);
+	return cdf + x * pdf;
+}
+
+void act_forward(int kind, float *y, const float *x, size_t n)
+{
+	switch (kind) {
+	case ACT_RELU:
+		for (size_t i = 0; i < n; i++)
+			y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+		break;
+	case ACT_TANH:
+		for (size_t i = 0; i < n; i++)
+			y[i] = tanhf(x[i]);
+		break;
+	case ACT_SIGMOID:
+		for (size_t i = 0; i < n; i++)
+			y[i] = 1.0f / (1.0f + expf(-x[i]));
+		break;
+	case ACT_GELU:
+		for (size_t i = 0; i < n; i++)
+			y[i] = gelu(x[i]);
+		break;
+	default:
+		CT_ASSERT(!"unknown activation");
+	}
+}
+
+static float act_local_grad(int kind, float x, float y)
+{
+	switch (kind) {
+	case ACT_RELU:
+		return x > 0.0f ? 1.0f : 0.0f;
+	case ACT_TANH:
+		return 1.0f - y * y;
+	case ACT_SIGMOID:
+		return y * (1.0f - y);
+	default:
+		return gelu_grad(x);
+	}
+}
+
+void act_backward(int kind, float *dx, const float *dy, const float *x, const float *y, size_t n,
+		  int accum)
+{
+	CT_ASSERT(kind >= ACT_RELU && kind <= ACT_GELU);
+	if (accum) {
+		for (size_t i = 0; i < n; i++)
+			dx[i] += dy[i] * act_local_grad(kind, x[i], y[i]);
+	} else if (kind == ACT_RELU) { /* the hot case: keep it a simple select */
+		for (size_t i = 0; i < n; i++)
+			dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			dx[i] = dy[i] * act_local_grad(kind, x[i], y[i]);
+	}
+}
+
+void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, rng *r)
+{
+	CT_ASSERT(p >= 0.0f && p < 1.0f);
+	float scale = 1.0f / (1.0f - p);
+	for (size_t i = 0; i < n; i++) {
+		mask[i] = rng_float(r) >= p ? scale : 0.0f;
+		y[i] = x[i] * mask[i];
+	}
+}
+
+void dropout_backward(float *dx, const float *dy, const float *mask, size_t n, int accum)
+{
+	if (accum)
+		for (size_t i = 0; i < n; i++)
+			dx[i] += dy[i] * mask[i];
+	else
+		for (size_t i = 0; i < n; i++)
+			dx[i] = dy[i] * mask[i];
+}
+
+double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int rows,
+			    int classes)
+{
+	double total = 0.0;
+	for (int r = 0; r < rows; r++) {
+		const float *z = logits + (size_t)r * classes;
+		float *p = probs + (size_t)r * classes;
+		float max = z[0];
+		for (int j = 1; j < classes; j++)
+			max = z[j] > max ? z[j] : max;
+		float sum = 0.0f;
+		for (int j = 0; j < classes; j++) {
+			p[j] = expf(z[j] - max);
+			sum += p[j];
+		}
+		float inv = 1.0f / sum;
+		for (int j = 0; j < classes; j++)
+			p[j] *= inv;
+		int32_t y = labels[r];
+		CT_ASSERT(y >= 0 && y < classes);
+		/* log-sum-exp form: exact even when p[y] underflows to 0 */
+		total += (double)(max + logf(sum) - z[y]);
+	}
+	return rows ? total / rows : 0.0;
+}
+
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int rows,
+			   int classes, float scale, int accum)
+{
+	float k = scale / (float)rows;
+	for (int r = 0; r < rows; r++) {
+		const float *p = probs + (size_t)r * classes;
+		float *d = dlogits + (size_t)r * classes;
+		for (int j = 0; j < classes; j++) {
+			float g = (p[j] - (j == labels[r] ? 1.0f : 0.0f)) * k;
+			d[j] = accum ? d[j] + g : g;
+		}
+	}
+}
+
+double mse_forward(const float *pred, const float *target, size_t n)
+{
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)pred[i] - (double)target[i];
+		total += d * d;
+	}
+	return n ? total / (double)n : 0.0;
+}
+
+void mse_backward(float *dpred, const float *pred, const float *target, size_t n, float scale,
+		  int accum)
+{
+	float k = 2.0f * scale / (float)n;
+	for (size_t i = 0; i < n; i++) {
+		float g = (pred[i] - target[i]) * k;
+		dpred[i] = accum ? dpred[i] + g : g;
+	}
+}
+
+void add_forward(float *y, const float *a, const float *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] = a[i] + b[i];
+}
+
+void copy_grad(float *dx, const float *dy, size_t n, int accum)
+{
+	if (accum)
+		for (size_t i = 0; i < n; i++)
+			dx[i] += dy[i];
+	else
+		memcpy(dx, dy, n * sizeof *dx);
+}
+
+void concat_forward(float *y, const float *a, const float *b, int rows, int ca, int cb)
+{
+	for (int r = 0; r < rows; r++) {
+		memcpy(y + (size_t)r * (ca + cb), a + (size_t)r * ca, (size_t)ca * sizeof *y);
+		memcpy(y + (size_t)r * (ca + cb) + ca, b + (size_t)r * cb, (size_t)cb * sizeof *y);
+	}
+}
+
+void concat_backward(float *da, float *db, const float *dy, int rows, int ca, int cb, int accum_a,
+		     int accum_b)
+{
+	for (int r = 0; r < rows; r++) {
+		const float *d = dy + (size_t)r * (ca + cb);
+		if (da)
+			copy_grad(da + (size_t)r * ca, d, (size_t)ca, accum_a);
+		if (db)
+			copy_grad(db + (size_t)r * cb, d + ca, (size_t)cb, accum_b);
+	}
+}

@@ -1,0 +1,130 @@
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *g_names[] = {"sgd", "adam", "adamw"};
+
+int optim_from_name(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, g_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *optim_name(int kind)
+{
+	CT_ASSERT(kind >= 0 && kind < 3);
+	return g_names[kind];
+}
+
+int optim_init(optim *o, optim_kind kind, size_t n, const optim_hparams *hp, ct_err *e)
+{
+	memset(o, 0, sizeof *o);
+	o->kind = kind;
+	o->hp = *hp;
+	o->n = n;
+	int need_m = kind != OPT_SGD || hp->momentum != 0.0;
+	int need_v = kind != OPT_SGD;
+	if (need_m && !(o->m = ct_aligned_alloc(64, n * sizeof(float))))
+		return ct_errf(e, CT_ENOMEM, "out of memory for optimizer state");
+	if (need_v && !(o->v = ct_aligned_alloc(64, n * sizeof(float)))) {
+		free(o->m);
+		o->m = NULL;
+		return ct_errf(e, CT_ENOMEM, "out of memory for optimizer state");
+	}
+	if (o->m)
+		memset(o->m, 0, n * sizeof(float));
+	if (o->v)
+		memset(o->v, 0, n * sizeof(float));
+	return 0;
+}
+
+void optim_release(optim *o)
+{
+	free(o->m);
+	free(o->v);
+	memset(o, 0, sizeof *o);
+}
+
+static void sgd_step(optim *o, float *restrict p, const float *restrict g, float lr)
+{
+	const float wd = (float)o->hp.weight_decay, mu = (float)o->hp.momentum;
+	const size_t n = o->n;
+	float *restrict buf = o->m;
+	if (!buf) {
+		for (size_t i = 0; i < n; i++)
+			p[i] -= lr * (g[i] + wd * p[i]);
+		return;
+	}
+	/* torch: on the first step the buffer is a copy of the gradient. */
+	const float keep = o->step == 0 ? 0.0f : mu;
+	if (o->hp.nesterov) {
+		for (size_t i = 0; i < n; i++) {
+			float d = g[i] + wd * p[i];
+			buf[i] = keep * buf[i] + d;
+			p[i] -= lr * (d + mu * buf[i]);
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			float d = g[i] + wd * p[i];
+			buf[i] = keep * buf[i] + d;
+			p[i] -= lr * buf[i];
+		}
+	}
+}
+
+static void adam_step(optim *o, float *restrict p, const float *restrict g, double lr)
+{
+	const double b1 = o->hp.beta1, b2 = o->hp.beta2;
+	const double t = (double)(o->step + 1);
+	const float step_size = (float)(lr / (1.0 - pow(b1, t)));
+	const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
+	const float eps = (float)o->hp.eps, fb1 = (float)b1, fb2 = (float)b2;
+	const float ob1 = (float)(1.0 - b1), ob2 = (float)(1.0 - b2);
+	const int decoupled = o->kind == OPT_ADAMW;
+	const float wd = (float)o->hp.weight_decay;
+	const float decay = (float)(1.0 - lr * o->hp.weight_decay);
+	float *restrict m = o->m, *restrict v = o->v;
+	for (size_t i = 0; i < o->n; i++) {
+		float gi = g[i];
+		if (decoupled)
+			p[i] *= decay;
+		else
+			gi += wd * p[i];
+		m[i] = m[i] * fb1 + gi * ob1;
+		v[i] = v[i] * fb2 + ob2 * gi * gi;
+		float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+		p[i] -= step_size * (m[i] / denom);
+	}
+}
+
+void optim_step(optim *o, float *p, const float *g, double lr)
+{
+	if (o->kind == OPT_SGD)
+		sgd_step(o, p, g, (float)lr);
+	else
+		adam_step(o, p, g, lr);
+	o->step++;
+}
+
+double grad_global_norm(const float *g, size_t n)
+{
+	double s = 0.0;
+	for (size_t i = 0; i < n; i++)
+		s += (double)g[i] * (double)g[i];
+	return sqrt(s);
+}
+
+double grad_clip_norm(float *g, size_t n, double max_norm)
+{
+	double norm = grad_global_norm(g, n);
+	double coef = max_norm / (norm + 1e-6);
+	if (coef < 1.0) {
+		float c = (float)coef;
+		for (size_t i = 0; i < n; i++)
+			g[i] *= c;
+	}
+	return norm;
+}

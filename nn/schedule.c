@@ -1,0 +1,35 @@
+#include "schedule.h"
+
+#include <math.h>
+#include <string.h>
+
+int sched_from_name(const char *s)
+{
+	static const char *names[] = {"constant", "step", "cosine"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+double sched_lr(const schedule *s, int64_t step)
+{
+	if (step < s->warmup)
+		return s->lr * (double)(step + 1) / (double)s->warmup;
+	int64_t t = step - s->warmup;
+	switch (s->kind) {
+	case SCHED_STEP:
+		return s->lr * pow(s->gamma, (double)(t / (s->step_size > 0 ? s->step_size : 1)));
+	case SCHED_COSINE: {
+		int64_t T = s->total_steps - s->warmup;
+		if (T <= 0)
+			return s->min_lr;
+		if (t > T)
+			t = T;
+		return s->min_lr +
+		       (s->lr - s->min_lr) * 0.5 * (1.0 + cos(M_PI * (double)t / (double)T));
+	}
+	default:
+		return s->lr;
+	}
+}
