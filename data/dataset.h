@@ -1,0 +1,92 @@
+/* dataset.h — the in-memory data set every reader produces and the trainer
+ * consumes: n rows of d float features (row-major, 64-byte aligned so that
+ * BLAS and SIMD loops see aligned rows when d is a multiple of 16) plus one
+ * int32 class label per row, or no labels at all (prediction input).
+ *
+ * Readers fill a zeroed `dataset` and return 0, or return a negative code from
+ * util/err.h with the dataset left empty (nothing to release):
+ *
+ *     dataset all = {0}, tr = {0}, va = {0};
+ *     if (mnist_load(dir, 1, &all, &e) < 0) return e.code;          // or csv_load,
+ *     if (dataset_split(&all, 0.1, seed, &tr, &va, &e) < 0) ...     // synthetic_make
+ *     dataset_release(&all);   // tr and va are independent copies
+ *     ...
+ *     dataset_release(&tr); dataset_release(&va);
+ *
+ * Everything random (synthetic data, the split) is drawn from its own stream
+ * of nn/rng.h, so the same seed always gives the same bytes.
+ */
+#ifndef CT_DATASET_H
+#define CT_DATASET_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "../nn/rng.h"
+#include "../util/err.h"
+
+#define DATASET_ALIGN 64
+
+typedef struct dataset {
+	float *x;      /* n rows x d features, row-major, ct_aligned_alloc'ed */
+	int32_t *y;    /* n labels in [0, n_classes), or NULL when unlabelled */
+	int64_t n;
+	int d;
+	int n_classes; /* 1 + max label (or given); 0 when unlabelled */
+} dataset;
+
+/* Frees x and y and zeroes the struct; safe on a zeroed or released dataset. */
+void dataset_release(dataset *ds);
+
+/* Allocates x (n*d floats, aligned) and, if labelled, y (n labels), sets n and
+ * d.  `what` names the data in the out-of-memory message (usually the file). */
+int dataset_alloc(dataset *ds, int64_t n, int d, int labelled, const char *what, ct_err *e);
+
+/* Fisher-Yates shuffle of perm[0..n) = 0..n-1, drawing j = rng_below(r, i + 1)
+ * for i = n-1 down to 1.  The loader and the split share it so that both
+ * orders are defined by one piece of code. */
+void data_permutation(int64_t *perm, int64_t n, rng *r);
+
+/* IDX files (LeCun's MNIST format), raw or gzip-compressed (detected from the
+ * gzip magic by zlib).  Only unsigned-byte IDX files are supported.
+ * Images become floats x/255 in [0, 1]; d = rows * cols. */
+int idx_read_images(const char *path, dataset *ds, ct_err *e);
+int idx_read_labels(const char *path, int32_t **y, int64_t *n, ct_err *e);
+
+/* MNIST or Fashion-MNIST from a directory.  train=1 reads
+ * train-images-idx3-ubyte and train-labels-idx1-ubyte, train=0 the t10k-*
+ * files; each name is tried as is, then with ".gz".  Checks that the counts
+ * match and that every label is < 10; n_classes = 10.  A missing file gives
+ * CT_ENOTFOUND naming the directory and the names tried, and saying to run
+ * `make data` (experiments/get_data.sh). */
+int mnist_load(const char *dir, int train, dataset *ds, ct_err *e);
+
+/* Numeric CSV, optionally gzip-compressed (detected from the magic).
+ * The header row is optional and auto-detected: if the first non-blank row
+ * has a non-numeric cell it is a header.  Cells are separated by commas, may
+ * be surrounded by blanks and double quotes; blank lines are skipped; \r\n
+ * and a missing final newline are accepted.  label_column is the label's
+ * column index, negative counting from the end (-1 = last), or CSV_NO_LABEL
+ * for feature-only files (y = NULL, n_classes = 0).  Labels must be
+ * non-negative integers (written as 3 or 3.0e0); n_classes = max label + 1.
+ * Errors name the file, the 1-based line and column, and the problem. */
+#define CSV_NO_LABEL INT_MIN
+int csv_load(const char *path, int label_column, dataset *ds, ct_err *e);
+
+/* A learnable labelled data set made only from `seed` (stream
+ * RNG_STREAM_DATA): n_classes well-separated Gaussian centroids in d dims,
+ * rows = centroid + isotropic noise sized so the closest pair of classes is
+ * 6 noise standard deviations apart (Bayes accuracy about 99%), features
+ * scaled to unit variance.  Row i has label i % n_classes.  d >= 1,
+ * n_classes >= 2, n >= 1. */
+int synthetic_make(uint64_t seed, int64_t n, int d, int n_classes, dataset *ds, ct_err *e);
+
+/* Deterministic train/validation split.  The rows are permuted with
+ * data_permutation on rng_seed(seed, RNG_STREAM_SPLIT); the last
+ * round(n * val_fraction) rows of that order form val, the others (in that
+ * order) train.  val_fraction must be in [0, 1) and leave >= 1 training row;
+ * 0 gives an empty val.  train and val are new copies; `all` is unchanged. */
+int dataset_split(const dataset *all, double val_fraction, uint64_t seed, dataset *train,
+		  dataset *val, ct_err *e);
+
+#endif

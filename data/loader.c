@@ -1,0 +1,86 @@
+#include "loader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Makes this epoch's order from st.rng and remembers where the stream ends. */
+static void make_order(loader *l)
+{
+	int64_t n = l->ds->n;
+	memcpy(l->next.s, l->st.rng, sizeof l->next.s);
+	if (l->shuffle) {
+		data_permutation(l->perm, n, &l->next);
+	} else {
+		for (int64_t i = 0; i < n; i++)
+			l->perm[i] = i;
+	}
+}
+
+int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t seed, ct_err *e)
+{
+	memset(l, 0, sizeof *l);
+	if (batch < 1)
+		return ct_errf(e, CT_ECONFIG, "batch_size must be >= 1 (got %d)", batch);
+	if (ds->n < 1)
+		return ct_errf(e, CT_ECONFIG, "cannot load batches from an empty data set");
+	l->perm = malloc((size_t)ds->n * sizeof *l->perm);
+	if (!l->perm)
+		return ct_errf(e, CT_ENOMEM, "loader: out of memory for %lld rows",
+			       (long long)ds->n);
+	l->ds = ds;
+	l->batch = batch;
+	l->shuffle = shuffle != 0;
+	rng r;
+	rng_seed(&r, seed, RNG_STREAM_SHUFFLE);
+	memcpy(l->st.rng, r.s, sizeof l->st.rng);
+	make_order(l);
+	return 0;
+}
+
+void loader_release(loader *l)
+{
+	free(l->perm);
+	memset(l, 0, sizeof *l);
+}
+
+int loader_next(loader *l, float *xb, int32_t *yb)
+{
+	const dataset *ds = l->ds;
+	uint64_t n = (uint64_t)ds->n;
+	if (l->st.cursor >= n) {
+		l->st.epoch++;
+		l->st.cursor = 0;
+		memcpy(l->st.rng, l->next.s, sizeof l->st.rng);
+		make_order(l);
+		return 0;
+	}
+	uint64_t left = n - l->st.cursor;
+	int rows = left < (uint64_t)l->batch ? (int)left : l->batch;
+	size_t row = (size_t)ds->d * sizeof(float);
+	const int64_t *p = l->perm + l->st.cursor;
+	for (int i = 0; i < rows; i++) {
+		memcpy(xb + (size_t)i * ds->d, ds->x + p[i] * ds->d, row);
+		if (yb && ds->y)
+			yb[i] = ds->y[p[i]];
+	}
+	l->st.cursor += (uint64_t)rows;
+	return rows;
+}
+
+int loader_set_state(loader *l, const loader_state *st, ct_err *e)
+{
+	if (st->cursor > (uint64_t)l->ds->n)
+		return ct_errf(e, CT_ECORRUPT,
+			       "loader state: cursor %llu is past the end of the %lld-row data set",
+			       (unsigned long long)st->cursor, (long long)l->ds->n);
+	if (l->shuffle && !(st->rng[0] | st->rng[1] | st->rng[2] | st->rng[3]))
+		return ct_errf(e, CT_ECORRUPT, "loader state: shuffle stream state is all zero");
+	l->st = *st;
+	make_order(l);
+	return 0;
+}
+
+int64_t loader_batches_per_epoch(const loader *l)
+{
+	return (l->ds->n + l->batch - 1) / l->batch;
+}
