@@ -2,7 +2,8 @@
 
 #include <string.h>
 
-static void vfill(ct_err *e, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vfill(ct_err *e, int code, const char *fmt,
+							  va_list ap)
 {
 	e->code = code;
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
