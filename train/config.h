@@ -1,0 +1,128 @@
+/* config.h — the run configuration: an INI file, `--set section.key=value`
+ * overrides, validation, and the frozen copy written into the run directory.
+ *
+ * One table in config.c lists every key with its field, type, default, allowed
+ * range or values and whether it may change on resume; parsing, defaults,
+ * writing, validation, the --help reference and the resume allow-list all walk
+ * that table, so a key cannot be parsed but forgotten when written.
+ *
+ * Calling sequence for `ctrain train`:
+ *
+ *     ct_config c;
+ *     config_defaults(&c);
+ *     if (config_load_file(&c, "run.ini", &e) < 0) ...          // CT_ECONFIG
+ *     for each --set:  config_set(&c, "optim.lr=0.01", &e)
+ *     config_validate(&c, "run.ini", &e);                       // cross-field
+ *     ... load the data ...
+ *     config_check_data(&c, "run.ini", n_features, n_classes, &e);
+ *     config_write(&c, "DIR/config.ini", &e);                   // frozen, atomic
+ *
+ * and for `ctrain resume DIR`: config_defaults, config_load_file of the frozen
+ * DIR/config.ini, then config_set_on_resume for each --set (it rejects keys
+ * whose change would break bit-exact continuation), then config_validate.
+ *
+ * Every error is CT_ECONFIG with a one-line message naming the file (or
+ * "--set"), the line when there is one, and the key, e.g.
+ *     run.ini:7: unknown key optim.lerning_rate (did you mean optim.lr?)
+ *     run.ini:3: optim.lr = abc: not a number (expected a number > 0)
+ * Parsing and --set are all-or-nothing: on error the struct is unchanged.
+ *
+ * INI syntax: `[section]` headers, `key = value` lines, blank lines, comments
+ * starting with ';' or '#' on their own line or after whitespace.  A value may
+ * be wrapped in double quotes (then ';' and '#' inside it are literal); string
+ * values cannot contain '"' or control characters.  Booleans accept
+ * true/false, yes/no, on/off, 1/0.  Numbers must be the whole value, finite,
+ * and in range.  config_to_string writes every key, so a frozen config does
+ * not depend on the defaults of the ctrain version that reads it.
+ */
+#ifndef CT_CONFIG_H
+#define CT_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../util/err.h"
+
+#define CFG_MAX_LAYERS 32
+
+typedef struct ct_config {
+	/* [model] */
+	int layers[CFG_MAX_LAYERS]; /* widths, input first, classes last */
+	int n_layers;               /* 0 until set: layers is required */
+	char activation[16];        /* relu|tanh|sigmoid|gelu */
+	double dropout;             /* [0,1) */
+	/* [optim] */
+	char optim[16];             /* key "name": sgd|adam|adamw */
+	double lr, momentum;
+	int nesterov;
+	double weight_decay, beta1, beta2, eps, grad_clip; /* grad_clip 0 = off */
+	/* [schedule] */
+	char schedule[16];          /* key "name": constant|step|cosine */
+	int64_t warmup_steps, step_size;
+	double gamma, min_lr;
+	/* [data] */
+	char dataset[32];           /* synthetic|mnist|fashion-mnist|csv */
+	char path[4096];
+	int64_t n_samples;          /* synthetic only, as n_features/n_classes */
+	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
+	double val_fraction;
+	int batch_size, shuffle;
+	/* [train] */
+	int64_t epochs;
+	uint64_t seed;
+	int threads;
+	int64_t log_every, eval_every; /* eval_every 0 = at the end of each epoch */
+	char kernel[64];            /* OpenBLAS core name to pin; "" = as detected */
+	int deterministic;
+	/* [checkpoint] */
+	int64_t every_steps;        /* 0 = off */
+	double every_seconds;       /* 0 = off */
+	int keep_last, keep_every, async; /* keep_last 0 = keep all */
+	char on_error[8];           /* stop|warn */
+	int every_epoch, keep_best;
+	char monitor[16];           /* val_loss|val_accuracy */
+	int patience;               /* 0 = no early stopping */
+} ct_config;
+
+/* Zeroes c (padding included, so memcmp of two configs is meaningful) and
+ * sets every key to its default; layers is left unset (n_layers = 0). */
+void config_defaults(ct_config *c);
+
+/* Applies INI text on top of c.  `name` (usually the file name) starts every
+ * message.  Errors: unknown section or key (with the closest valid name when
+ * one is within edit distance 2), duplicate key, key outside a section, line
+ * without '=', bad value (with the reason and the allowed range or values). */
+int config_parse_string(ct_config *c, const char *text, const char *name, ct_err *e);
+/* Reads and parses a file; a missing or unreadable file is CT_ECONFIG naming it. */
+int config_load_file(ct_config *c, const char *path, ct_err *e);
+
+/* One override "section.key=value" from --set (messages start with "--set"). */
+int config_set(ct_config *c, const char *assignment, ct_err *e);
+/* Is "section.key" allowed to change on resume?  1/0; 0 for unknown keys. */
+int config_key_resumable(const char *section_key);
+/* Resume-time --set: a key not on the allow-list is rejected unless the value
+ * equals the frozen one (a no-op cannot break anything); else config_set. */
+int config_set_on_resume(ct_config *c, const char *assignment, ct_err *e);
+
+/* Every key's range (for configs built in code) and the cross-field rules:
+ * layers present, dataset path present for mnist/fashion-mnist/csv, nesterov
+ * needs momentum > 0, keep_best/patience need a validation split, kernel name
+ * of [A-Za-z0-9_].  `name` starts every message. */
+int config_validate(const ct_config *c, const char *name, ct_err *e);
+/* Checks the first layer against the data's feature count and the last
+ * against its class count (CT_ECONFIG naming `name` and model.layers). */
+int config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
+		      ct_err *e);
+
+/* The config as INI text with every key (malloc'ed; NULL if out of memory).
+ * Deterministic, and parsing it into a default config gives back exactly c
+ * (doubles use the shortest text that reads back to the same bits). */
+char *config_to_string(const ct_config *c);
+/* Writes config_to_string(c) to path atomically (ckpt/atomic.h). */
+int config_write(const ct_config *c, const char *path, ct_err *e);
+
+/* Prints every section and key with its default, allowed values and whether
+ * it may change on resume (for `ctrain train --help`). */
+void config_print_reference(FILE *out);
+
+#endif
