@@ -1,0 +1,141 @@
+/* safetensors.c — files and dtypes around the format: st_read (mmap, no
+ * copy), st_write (atomic) and st_convert_dtype (export to f16/bf16).
+ * The byte-level rules live in st_parse.c and st_serialize.c. */
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+
+/* Opens path and maps it; *map stays NULL for an empty file. */
+static int map_file(const char *path, void **map, size_t *len, ct_err *e)
+{
+	struct stat st;
+	*map = NULL;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+	 * refused as not a regular file); it changes nothing for regular files. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno,
+				"%s: cannot open", path);
+	int rc = 0;
+	if (fstat(fd, &st) != 0)
+		rc = ct_errno(e, CT_EIO, errno, "%s: cannot stat", path);
+	else if (S_ISDIR(st.st_mode))
+		rc = ct_errf(e, CT_EIO, "%s: is a directory, not a safetensors file", path);
+	else if (!S_ISREG(st.st_mode))
+		rc = ct_errf(e, CT_EIO, "%s: is not a regular file", path);
+	else if ((uint64_t)st.st_size > SIZE_MAX)
+		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: file too large to map", path);
+	*len = rc == 0 ? (size_t)st.st_size : 0;
+	if (rc == 0 && *len > 0) {
+		*map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (*map == MAP_FAILED) {
+			*map = NULL;
+			rc = ct_errno(e, CT_EIO, errno, "%s: cannot mmap", path);
+		}
+	}
+	/* A failed close of a read-only descriptor loses nothing. */
+	(void)close(fd);
+	return rc;
+}
+
+int st_read(const char *path, tdict *out, ct_err *e)
+{
+	void *map;
+	size_t len;
+	tdict_init(out);
+	int rc = map_file(path, &map, &len, e);
+	if (rc < 0)
+		return rc;
+	if (!map)
+		return ct_errf(e, CT_ECORRUPT, "%s: empty file (0 bytes), not a safetensors file",
+			       path);
+	rc = st_parse(map, len, out, 0, e);
+	if (rc < 0) {
+		munmap(map, len);
+		return ct_err_prefix(e, "%s", path);
+	}
+	out->backing = map;
+	out->backing_len = len;
+	out->backing_mmapped = 1;
+	return 0;
+}
+
+int st_write(const char *path, const tdict *d, ct_err *e)
+{
+	void *buf;
+	size_t len;
+	int rc = st_serialize(d, &buf, &len, e);
+	if (rc < 0)
+		return ct_err_prefix(e, "%s", path);
+	rc = atomic_write_file(path, buf, len, e);
+	free(buf);
+	return rc;
+}
+
+/* Converts n floats at src (possibly unaligned) to 16-bit values at dst;
+ * returns the largest |x - roundtrip(x)| over finite x. */
+static double to_half(const unsigned char *src, size_t n, ct_dtype dt, unsigned char *dst)
+{
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		float x;
+		memcpy(&x, src + 4 * i, 4);
+		uint16_t h = dt == DT_F16 ? f32_to_f16(x) : f32_to_bf16(x);
+		float back = dt == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+		memcpy(dst + 2 * i, &h, 2);
+		if (isfinite(x) && !(fabs((double)x - (double)back) <= worst))
+			worst = fabs((double)x - (double)back);
+	}
+	return worst;
+}
+
+static int convert_entry(const tdict_entry *t, ct_dtype dt, tdict *dst, double *worst,
+			 ct_err *e)
+{
+	if (t->dtype != DT_F32 || dt == DT_F32)
+		return tdict_add(dst, t->name, t->dtype, t->ndim, t->shape, t->data, 1, e);
+	size_t n = t->nbytes / 4;
+	unsigned char *h = malloc(n ? 2 * n : 1);
+	if (!h)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	double w = to_half(t->data, n, dt, h);
+	if (!(w <= *worst))
+		*worst = w;
+	int rc = tdict_add(dst, t->name, dt, t->ndim, t->shape, h, 0, e);
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	dst->v[dst->n - 1].owned = 1; /* hand h over instead of copying it */
+	return 0;
+}
+
+int st_convert_dtype(const tdict *src, ct_dtype dt, tdict *dst, double *max_abs_err,
+		     ct_err *e)
+{
+	double worst = 0;
+	tdict_init(dst);
+	if (dt != DT_F32 && dt != DT_F16 && dt != DT_BF16)
+		return ct_errf(e, CT_EUNSUPPORTED, "cannot export to dtype %s (F32, F16 or BF16)",
+			       dt >= 0 && dt < DT_COUNT ? dtype_name(dt) : "?");
+	int rc = 0;
+	for (size_t i = 0; i < src->n_meta && rc == 0; i++)
+		rc = tdict_set_meta(dst, src->meta_keys[i], src->meta_vals[i], e);
+	for (size_t i = 0; i < src->n && rc == 0; i++)
+		rc = convert_entry(&src->v[i], dt, dst, &worst, e);
+	if (rc < 0) {
+		tdict_release(dst);
+		return rc;
+	}
+	if (max_abs_err)
+		*max_abs_err = worst;
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* safetensors.h — the .safetensors format: how a trained model leaves ctrain,
+ * and how weights from PyTorch or the safetensors libraries come in.
+ *
+ * Layout of a file: 8-byte little-endian header length N; N bytes of UTF-8
+ * JSON (an object: optional "__metadata__" of string values, then one entry
+ * {"dtype","shape","data_offsets":[begin,end]} per tensor), padded with
+ * spaces; then the data section, whose byte ranges the entries tile exactly.
+ *
+ * Writing:
+ *     tdict d; tdict_init(&d);            // tensors + metadata, in file order
+ *     tdict_set_meta(&d, "format", "pt", &e); tdict_add(&d, ...);
+ *     if (st_write("model.safetensors", &d, &e) < 0) ...   // atomic
+ *
+ * Reading (zero copy: entries point into a read-only mapping of the file,
+ * which the tdict owns and unmaps in tdict_release):
+ *     tdict d;
+ *     if (st_read(path, &d, &e) < 0) { log_error("%s", e.msg); ... }
+ *     tdict_entry_to_f32(tdict_find(&d, "layers.0.weight"), dst, &e);
+ *     tdict_release(&d);
+ *
+ * The reader is strict: every rule of the format is checked and a file that
+ * breaks one is rejected with CT_ECORRUPT and a message naming the rule, never
+ * a crash, whatever its bytes (tests/fuzz/fuzz_safetensors.c).  Tensor data
+ * inside a file may be unaligned: read it with memcpy or tdict_entry_to_f32,
+ * never through a cast float pointer.
+ */
+#ifndef CT_SAFETENSORS_H
+#define CT_SAFETENSORS_H
+
+#include <stddef.h>
+
+#include "../util/err.h"
+#include "tdict.h"
+
+/* Largest header accepted, as in the reference implementation. */
+#define ST_MAX_HEADER 100000000ull
+
+/* Serialises d: header length, compact JSON header with "__metadata__" first
+ * (omitted when d has no metadata) then the tensors in d's order with
+ * contiguous offsets, spaces so that 8+N is a multiple of 8, then the data.
+ * The same tdict always gives the same bytes.  *buf is malloc'ed (caller
+ * frees).  Fails with CT_EUNSUPPORTED for a name that is not valid UTF-8 or a
+ * tensor named "__metadata__", CT_ENOMEM on allocation failure. */
+int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e);
+
+/* Strict parse of a whole file image into out (initialised here; left empty
+ * on failure).  copy=0: entries borrow pointers into buf, which the caller
+ * keeps alive and unchanged; copy=1: entries own copies.  Entries keep header
+ * order.  Every violation returns CT_ECORRUPT naming the rule. */
+int st_parse(const void *buf, size_t len, tdict *out, int copy, ct_err *e);
+
+/* Maps path read-only and parses it without copying: out owns the mapping
+ * (out->backing).  Errors are prefixed with the path; CT_ENOTFOUND when the
+ * file does not exist, CT_EIO for other open/stat/mmap failures and for a
+ * directory, CT_ECORRUPT for a malformed (or empty) file. */
+int st_read(const char *path, tdict *out, ct_err *e);
+
+/* st_serialize + atomic_write_file. */
+int st_write(const char *path, const tdict *d, ct_err *e);
+
+/* Copies src into dst (initialised here) with every F32 tensor converted to dt
+ * (DT_F32, DT_F16 or DT_BF16; round to nearest even); other tensors and the
+ * metadata are copied unchanged.  *max_abs_err (may be NULL) receives the
+ * largest |x - roundtrip(x)| over the finite inputs: 0 for DT_F32, +inf if a
+ * finite value overflowed to infinity.  CT_EUNSUPPORTED for another dt. */
+int st_convert_dtype(const tdict *src, ct_dtype dt, tdict *dst, double *max_abs_err,
+		     ct_err *e);
+
+#endif

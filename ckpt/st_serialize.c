@@ -1,0 +1,132 @@
+/* st_serialize.c — the safetensors writer's byte layout (st_serialize).
+ *
+ * jansson builds the header: objects keep insertion order and JSON_COMPACT
+ * prints no spaces, so the same tdict always gives the same bytes, in the
+ * same shape as the reference writer ("__metadata__" first, then tensors in
+ * offset order, fields dtype/shape/data_offsets).
+ */
+#include "safetensors.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static int meta_json(const tdict *d, json_t **out, ct_err *e)
+{
+	json_t *m = json_object();
+	if (!m)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->n_meta; i++) {
+		/* json_string refuses invalid UTF-8, and so does a key. */
+		json_t *v = json_string(d->meta_vals[i]);
+		if (!v || json_object_set_new(m, d->meta_keys[i], v) != 0) {
+			json_decref(m);
+			return ct_errf(e, CT_EUNSUPPORTED,
+				       "metadata '%s' is not valid UTF-8 text (or out of memory)",
+				       d->meta_keys[i]);
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+/* {"dtype":..,"shape":[..],"data_offsets":[begin,end]} */
+static json_t *tensor_json(const tdict_entry *t, size_t begin)
+{
+	json_t *o = json_object(), *shape = json_array();
+	json_t *offs = json_pack("[I,I]", (json_int_t)begin, (json_int_t)(begin + t->nbytes));
+	int bad = !o || !shape || !offs;
+	for (int i = 0; i < t->ndim && !bad; i++)
+		bad = json_array_append_new(shape, json_integer(t->shape[i])) != 0;
+	if (!bad)
+		bad = json_object_set_new(o, "dtype", json_string(dtype_name(t->dtype))) != 0;
+	if (!bad) {
+		bad = json_object_set(o, "shape", shape) != 0 ||
+		      json_object_set(o, "data_offsets", offs) != 0;
+	}
+	json_decref(shape);
+	json_decref(offs);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int add_tensor(json_t *root, const tdict_entry *t, size_t begin, ct_err *e)
+{
+	int64_t numel = shape_numel(t->ndim, t->shape);
+	CT_ASSERT(numel >= 0 && (uint64_t)numel * dtype_size(t->dtype) == t->nbytes);
+	if (strcmp(t->name, "__metadata__") == 0)
+		return ct_errf(e, CT_EUNSUPPORTED, "tensor name '__metadata__' is reserved");
+	if (json_object_get(root, t->name))
+		return ct_errf(e, CT_EMISMATCH, "duplicate tensor name '%s'", t->name);
+	json_t *o = tensor_json(t, begin);
+	if (!o)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	if (json_object_set_new(root, t->name, o) != 0)
+		return ct_errf(e, CT_EUNSUPPORTED, "tensor name '%s' is not valid UTF-8", t->name);
+	return 0;
+}
+
+/* The compact JSON header text (malloc'ed) and the data section size. */
+static int header_text(const tdict *d, char **text, size_t *data_len, ct_err *e)
+{
+	json_t *root = json_object(), *meta = NULL;
+	if (!root)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	int rc = 0;
+	if (d->n_meta > 0) {
+		rc = meta_json(d, &meta, e);
+		if (rc == 0 && json_object_set_new(root, "__metadata__", meta) != 0)
+			rc = ct_errf(e, CT_ENOMEM, "out of memory");
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < d->n && rc == 0; i++) {
+		rc = add_tensor(root, &d->v[i], off, e);
+		if (rc == 0 && d->v[i].nbytes > SIZE_MAX - off)
+			rc = ct_errf(e, CT_ENOMEM, "tensors too large to serialise");
+		off += d->v[i].nbytes;
+	}
+	if (rc == 0) {
+		*text = json_dumps(root, JSON_COMPACT);
+		if (!*text)
+			rc = ct_errf(e, CT_ENOMEM, "out of memory");
+	}
+	json_decref(root);
+	*data_len = off;
+	return rc;
+}
+
+int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e)
+{
+	char *text = NULL;
+	size_t data_len = 0;
+	int rc = header_text(d, &text, &data_len, e);
+	if (rc < 0)
+		return rc;
+	size_t tl = strlen(text);
+	size_t n = (tl + 7) & ~(size_t)7; /* 8 + n is then a multiple of 8 */
+	if (data_len > SIZE_MAX - 8 - n) {
+		free(text);
+		return ct_errf(e, CT_ENOMEM, "tensors too large to serialise");
+	}
+	unsigned char *b = malloc(8 + n + data_len);
+	if (!b) {
+		free(text);
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)((uint64_t)n >> (8 * i));
+	memcpy(b + 8, text, tl);
+	memset(b + 8 + tl, ' ', n - tl);
+	free(text);
+	size_t off = 8 + n;
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].nbytes)
+			memcpy(b + off, d->v[i].data, d->v[i].nbytes);
+		off += d->v[i].nbytes;
+	}
+	*buf = b;
+	*len = off;
+	return 0;
+}
