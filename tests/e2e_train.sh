@@ -1,0 +1,95 @@
+#!/bin/sh
+# End-to-end: `ctrain train` on synthetic data learns, is deterministic, and a
+# run interrupted at several steps (SIGTERM/SIGINT, sync and async checkpoints,
+# dropout, shuffle, Adam, cosine schedule, mid-epoch) resumes to the same bytes.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+cfg=$T/run.ini
+cat > "$cfg" <<'INI'
+[model]
+layers = 16,32,4
+activation = gelu
+dropout = 0.1
+[optim]
+name = adam
+lr = 0.01
+[schedule]
+name = cosine
+warmup_steps = 5
+[data]
+dataset = synthetic
+n_samples = 1200
+n_features = 16
+n_classes = 4
+val_fraction = 0.2
+batch_size = 50
+[train]
+epochs = 4
+seed = 7
+log_every = 5
+[checkpoint]
+every_steps = 7
+keep_last = 2
+async = true
+INI
+
+# 1. learns, prints the summary line, writes the run directory
+out=$("$CTRAIN" train --config "$cfg" --run-dir "$T/a" 2>"$T/a.err") || fail "train exited $?: $(cat "$T/a.err")"
+echo "$out" | grep -q 'samples_per_sec=' || fail "no samples_per_sec in summary: $out"
+acc=$(echo "$out" | sed -n 's/.*val_accuracy=\([0-9.]*\).*/\1/p')
+awk -v a="$acc" 'BEGIN{exit !(a >= 0.95)}' || fail "val_accuracy $acc < 0.95"
+for f in config.ini metrics.csv model.safetensors; do [ -s "$T/a/$f" ] || fail "missing $T/a/$f"; done
+head -1 "$T/a/metrics.csv" | grep -q '^step,epoch,loss,lr,val_loss,val_accuracy' || fail "metrics header"
+n=$(ls "$T/a/checkpoints" | grep -c '^ckpt-[0-9]\{10\}\.h5$')
+[ "$n" -eq 2 ] || fail "keep_last=2 but $n checkpoints: $(ls "$T/a/checkpoints")"
+ok "trains to val_accuracy=$acc, keeps 2 checkpoints"
+
+# 2. eval on the run directory
+ev=$("$CTRAIN" eval --model "$T/a" 2>"$T/ev.err") || fail "eval failed: $(cat "$T/ev.err")"
+echo "$ev" | grep -Eq '^accuracy=[0-9.]+ loss=[0-9.]+ n=240$' || fail "eval output: $ev"
+grep -q 'INFO using .*model.safetensors' "$T/ev.err" || fail "eval did not log its choice"
+ok "eval: $ev"
+
+# 3. same config twice: identical weights and metrics (timing columns excluded)
+"$CTRAIN" train --config "$cfg" --run-dir "$T/b" >/dev/null 2>&1 || fail "second train"
+cmp "$T/a/model.safetensors" "$T/b/model.safetensors" || fail "same config gave different weights"
+same_metrics "$T/a/metrics.csv" "$T/b/metrics.csv" || fail "same config gave different metrics"
+ok "deterministic: identical model.safetensors and metrics"
+
+# 4. train refuses a run directory with checkpoints
+"$CTRAIN" train --config "$cfg" --run-dir "$T/a" >/dev/null 2>"$T/refuse.err"
+[ $? -eq 2 ] || fail "train into a used run dir should exit 2"
+grep -q 'ctrain resume' "$T/refuse.err" || fail "no hint to resume: $(cat "$T/refuse.err")"
+ok "refuses a used run directory"
+
+# 5. interrupted at several steps (mid-epoch, at a checkpoint step, sync and async) -> same bytes
+interrupt_and_resume() { # name, extra --set, steps...
+	name=$1; extra=$2; shift 2
+	d=$T/$name
+	first=1
+	for s in "$@"; do
+		if [ $first -eq 1 ]; then
+			first=0
+			CTRAIN_TEST_SIGNAL_AT_STEP=$s "$CTRAIN" train --config "$cfg" --run-dir "$d" $extra >/dev/null 2>"$d.err"
+		else
+			CTRAIN_TEST_SIGNAL_AT_STEP=$s "$CTRAIN" resume "$d" >/dev/null 2>"$d.err"
+		fi
+		rc=$?
+		[ $rc -eq 143 ] || fail "$name: expected exit 143 at step $s, got $rc: $(cat "$d.err")"
+		grep -q "interrupted at step $s; checkpoint saved; resume with: ctrain resume $d" "$d.err" \
+			|| fail "$name: no interrupt message: $(cat "$d.err")"
+	done
+	"$CTRAIN" resume "$d" >/dev/null 2>"$d.err" || fail "$name: final resume failed: $(cat "$d.err")"
+	cmp "$T/a/model.safetensors" "$d/model.safetensors" || fail "$name: weights differ after resume"
+	same_metrics "$T/a/metrics.csv" "$d/metrics.csv" || fail "$name: metrics differ after resume"
+}
+interrupt_and_resume async "" 3 7 20 24 45
+interrupt_and_resume sync "--set checkpoint.async=false" 1 23 24 60
+ok "interrupted 5x (async) and 4x (sync), resumed: identical weights and metrics"
+
+# 6. SIGINT gives 130
+CTRAIN_TEST_SIGNAL_AT_STEP=10:2 "$CTRAIN" train --config "$cfg" --run-dir "$T/int" >/dev/null 2>&1
+[ $? -eq 130 ] || fail "SIGINT should exit 130"
+ok "SIGINT exits 130"
+finish

@@ -1,0 +1,25 @@
+/* cli.h — the `ctrain` subcommands as library functions: each takes its
+ * argument vector (after the subcommand name), does its work through the
+ * public modules, prints results on stdout, and returns 0 or a negative
+ * ct_err code (main.c maps codes to exit statuses and is the only caller of
+ * exit()).  CT_EUSAGE / CT_ECONFIG become exit status 2, the rest 1.
+ */
+#ifndef CT_CLI_H
+#define CT_CLI_H
+
+#include "../util/err.h"
+
+int cli_train(int argc, char **argv, ct_err *e);
+int cli_resume(int argc, char **argv, ct_err *e);
+int cli_export(int argc, char **argv, ct_err *e);
+int cli_inspect(int argc, char **argv, ct_err *e);
+int cli_eval(int argc, char **argv, ct_err *e);
+int cli_predict(int argc, char **argv, ct_err *e);
+int cli_convert(int argc, char **argv, ct_err *e);
+
+/* Usage text of a subcommand (NULL: the overview). */
+const char *cli_usage(const char *cmd);
+/* Signal that interrupted the last train/resume (for exit 130/143), or 0. */
+int cli_interrupt_signal(void);
+
+#endif

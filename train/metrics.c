@@ -1,0 +1,130 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../ckpt/atomic.h"
+#include "../util/log.h"
+
+/* Keeps the header and complete rows whose step <= last; returns the new text. */
+static char *truncate_rows(const char *text, int64_t last, size_t *out_len, int64_t *dropped)
+{
+	size_t len = strlen(text);
+	char *out = malloc(len + sizeof METRICS_HEADER + 2);
+	CT_ASSERT(out);
+	size_t used = 0;
+	const char *p = text;
+	int first = 1;
+	*dropped = 0;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		if (!nl) { /* torn last line from a killed writer */
+			(*dropped)++;
+			break;
+		}
+		size_t n = (size_t)(nl - p) + 1;
+		int keep;
+		if (first) {
+			keep = strncmp(p, "step,", 5) == 0;
+		} else {
+			char *end;
+			long long step = strtoll(p, &end, 10);
+			keep = end != p && *end == ',' && step <= last;
+		}
+		if (keep) {
+			memcpy(out + used, p, n);
+			used += n;
+		} else if (!first) {
+			(*dropped)++;
+		}
+		first = 0;
+		p = nl + 1;
+	}
+	if (used == 0) { /* no header survived: start clean */
+		used = (size_t)sprintf(out, "%s\n", METRICS_HEADER);
+	}
+	out[used] = '\0';
+	*out_len = used;
+	return out;
+}
+
+int metrics_open(metrics *m, const char *path, int64_t resume_step, ct_err *e)
+{
+	memset(m, 0, sizeof *m);
+	snprintf(m->path, sizeof m->path, "%s", path);
+	char *text = NULL;
+	size_t len = 0;
+	if (resume_step >= 0) {
+		int rc = file_read_all(path, (size_t)1 << 30, &text, &len, e);
+		if (rc == CT_ENOTFOUND) {
+			log_warn("%s is missing; starting it again from step %lld", path,
+				 (long long)resume_step);
+			text = NULL;
+		} else if (rc < 0) {
+			return rc;
+		}
+	}
+	int64_t dropped = 0;
+	size_t out_len;
+	char *out = truncate_rows(text ? text : "", resume_step, &out_len, &dropped);
+	free(text);
+	if (dropped)
+		log_info("%s: dropped %lld row(s) written after the checkpoint at step %lld", path,
+			 (long long)dropped, (long long)resume_step);
+	int rc = atomic_write_file(path, out, out_len, e);
+	free(out);
+	if (rc < 0)
+		return rc;
+	m->f = fopen(path, "a");
+	if (!m->f)
+		return ct_errno(e, CT_EIO, errno, "%s: cannot open for appending", path);
+	return 0;
+}
+
+static void fmt_opt(char *buf, size_t len, int has, double v)
+{
+	if (has)
+		snprintf(buf, len, "%.9g", v);
+	else
+		buf[0] = '\0';
+}
+
+int metrics_write(metrics *m, const metrics_row *r, ct_err *e)
+{
+	char vl[32], va[32];
+	fmt_opt(vl, sizeof vl, r->has_val, r->val_loss);
+	fmt_opt(va, sizeof va, r->has_val, r->val_accuracy);
+	if (fprintf(m->f, "%" PRId64 ",%" PRId64 ",%.9g,%.9g,%s,%s,%.1f,%.3f\n", r->step, r->epoch,
+		    r->loss, r->lr, vl, va, r->samples_per_sec, r->elapsed_sec) < 0)
+		return ct_errno(e, CT_EIO, errno, "%s: write failed", m->path);
+	return 0;
+}
+
+int metrics_flush(metrics *m, ct_err *e)
+{
+	if (fflush(m->f) != 0)
+		return ct_errno(e, CT_EIO, errno, "%s: write failed", m->path);
+	return 0;
+}
+
+int metrics_sync(metrics *m, ct_err *e)
+{
+	int rc = metrics_flush(m, e);
+	if (rc == 0 && fsync(fileno(m->f)) != 0)
+		rc = ct_errno(e, CT_EIO, errno, "%s: fsync failed", m->path);
+	return rc;
+}
+
+int metrics_close(metrics *m, ct_err *e)
+{
+	if (!m->f)
+		return 0;
+	int rc = metrics_sync(m, e);
+	if (fclose(m->f) != 0 && rc == 0)
+		rc = ct_errno(e, CT_EIO, errno, "%s: close failed", m->path);
+	m->f = NULL;
+	return rc;
+}

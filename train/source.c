@@ -1,0 +1,208 @@
+#include "source.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../ckpt/discover.h"
+#include "../ckpt/h5c.h"
+#include "../ckpt/pth.h"
+#include "../ckpt/safetensors.h"
+#include "../util/log.h"
+#include "export.h"
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* a + sep + b, malloc'ed */
+static char *join(const char *a, const char *sep, const char *b)
+{
+	size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+	char *p = malloc(n);
+	CT_ASSERT(p);
+	snprintf(p, n, "%s%s%s", a, sep, b);
+	return p;
+}
+
+static int resolve_dir(const char *dir, char **path, source_kind *kind, ct_err *e)
+{
+	char *st = join(dir, "/", "model.safetensors");
+	if (exists(st)) {
+		log_info("using %s (training completed)", st);
+		*path = st;
+		*kind = SRC_SAFETENSORS;
+		return 0;
+	}
+	free(st);
+	char *ck = join(dir, "/", "checkpoints");
+	int64_t step;
+	int rc = ckpt_find_latest(ck, path, &step, e);
+	free(ck);
+	if (rc < 0)
+		return ct_err_prefix(e, "%s has no model.safetensors", dir);
+	log_info("using %s: newest valid checkpoint (step %lld; %s/model.safetensors does not "
+		 "exist yet)",
+		 *path, (long long)step, dir);
+	*kind = SRC_CHECKPOINT;
+	return 0;
+}
+
+int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
+{
+	if (is_dir(src))
+		return resolve_dir(src, path, kind, e);
+	if (ends_with(src, ".h5") || ends_with(src, ".safetensors") || ends_with(src, ".pth") ||
+	    ends_with(src, ".pt")) {
+		if (!exists(src))
+			return ct_errf(e, CT_ENOTFOUND, "%s: no such file", src);
+		*path = strdup(src);
+		*kind = ends_with(src, ".h5") ? SRC_CHECKPOINT
+			: ends_with(src, ".safetensors") ? SRC_SAFETENSORS : SRC_PTH;
+		return 0;
+	}
+	char *st = join(src, "", ".safetensors");
+	char *pth = join(src, "", ".pth");
+	int rc = 0;
+	if (exists(st)) {
+		log_info("using %s (preferred over .pth)", st);
+		*path = st;
+		*kind = SRC_SAFETENSORS;
+		st = NULL;
+	} else if (exists(pth)) {
+		log_info("using %s (no %s)", pth, st);
+		*path = pth;
+		*kind = SRC_PTH;
+		pth = NULL;
+	} else if (exists(src)) {
+		rc = ct_errf(e, CT_EUSAGE,
+			     "%s: cannot tell the file type; name it .safetensors, .h5 or .pth", src);
+	} else {
+		rc = ct_errf(e, CT_ENOTFOUND, "%s: no such file or directory (nor %s or %s)", src,
+			     st, pth);
+	}
+	free(st);
+	free(pth);
+	return rc;
+}
+
+int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
+{
+	h5c_reader *r;
+	int rc = h5c_open(path, &r, e);
+	if (rc < 0)
+		return rc;
+	char *text = NULL;
+	h5c_field f = {"/meta@config", H5C_STR, 0, {0}, &text};
+	rc = h5c_read(r, &f, e);
+	h5c_close(r);
+	if (rc < 0)
+		return rc;
+	config_defaults(cfg);
+	rc = config_parse_string(cfg, text, path, e);
+	free(text);
+	return rc;
+}
+
+static int read_ckpt_model(const char *path, tdict *d, ct_err *e)
+{
+	h5c_reader *r;
+	int rc = h5c_open(path, &r, e);
+	if (rc < 0)
+		return rc;
+	char **names = NULL;
+	size_t n = 0;
+	rc = h5c_list(r, "/model", &names, &n, e);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char full[512];
+		snprintf(full, sizeof full, "/model/%s", names[i]);
+		h5c_field f = {full, H5C_F32, 0, {0}, NULL};
+		rc = h5c_shape(r, full, &f.ndim, f.shape, e);
+		int64_t numel = rc == 0 ? h5c_numel(&f) : 0;
+		float *buf = rc == 0 ? malloc((size_t)(numel ? numel : 1) * sizeof(float)) : NULL;
+		if (rc == 0 && !buf)
+			rc = ct_errf(e, CT_ENOMEM, "out of memory");
+		f.data = buf;
+		if (rc == 0)
+			rc = h5c_read(r, &f, e);
+		if (rc == 0)
+			rc = tdict_add(d, names[i], DT_F32, f.ndim, f.shape, buf, 1, e);
+		free(buf);
+	}
+	h5c_list_free(names, n);
+	h5c_close(r);
+	return rc;
+}
+
+int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e)
+{
+	switch (kind) {
+	case SRC_SAFETENSORS:
+		return st_read(path, d, e);
+	case SRC_PTH: {
+		char **skipped = NULL;
+		size_t n_skipped = 0;
+		int rc = pth_read_state_dict(path, d, &skipped, &n_skipped, e);
+		for (size_t i = 0; i < n_skipped; i++) {
+			log_info("%s: skipping non-tensor entry %s", path, skipped[i]);
+			free(skipped[i]);
+		}
+		free(skipped);
+		return rc;
+	}
+	default:
+		return read_ckpt_model(path, d, e);
+	}
+}
+
+int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e)
+{
+	char *path = NULL;
+	source_kind kind;
+	*has_cfg = 0;
+	int rc = source_resolve(src, &path, &kind, e);
+	if (rc < 0)
+		return rc;
+	if (is_dir(src)) { /* the run's frozen config describes its data */
+		char *ini = join(src, "/", "config.ini");
+		config_defaults(cfg);
+		if (config_load_file(cfg, ini, e) == 0)
+			*has_cfg = 1;
+		free(ini);
+	}
+	if (kind == SRC_CHECKPOINT && !*has_cfg) {
+		rc = checkpoint_read_config(path, cfg, e);
+		*has_cfg = rc == 0;
+	}
+	tdict d;
+	tdict_init(&d);
+	if (rc == 0)
+		rc = source_read_tdict(path, kind, &d, e);
+	if (rc == 0 && kind == SRC_CHECKPOINT) {
+		char layers[512] = "";
+		for (int i = 0; i < cfg->n_layers; i++)
+			snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d",
+				 i ? "," : "", cfg->layers[i]);
+		tdict_set_meta(&d, "layers", layers, NULL);
+		tdict_set_meta(&d, "activation", cfg->activation, NULL);
+	}
+	if (rc == 0)
+		rc = model_from_tdict(m, &d, path, 1, e);
+	tdict_release(&d);
+	free(path);
+	return rc;
+}

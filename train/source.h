@@ -1,0 +1,34 @@
+/* source.h — turning the SRC argument of eval/predict/export/inspect into a
+ * model: a run directory, a checkpoint (.h5), a .safetensors or a .pth file.
+ *
+ * For a run directory: DIR/model.safetensors when it exists (training
+ * completed), otherwise the newest valid checkpoint in DIR/checkpoints; the
+ * choice and the reason are logged at INFO.  A file named explicitly is used
+ * as is: if it is missing or invalid that is an error, never a silent
+ * fallback to something else.  A base path without extension prefers
+ * PATH.safetensors and falls back to PATH.pth.
+ *
+ *     mlp m; ct_config cfg; int has_cfg;
+ *     model_load_source("runs/x", &m, &cfg, &has_cfg, &e);
+ */
+#ifndef CT_SOURCE_H
+#define CT_SOURCE_H
+
+#include "../ckpt/tdict.h"
+#include "../nn/mlp.h"
+#include "config.h"
+
+typedef enum { SRC_SAFETENSORS, SRC_CHECKPOINT, SRC_PTH } source_kind;
+
+/* Resolves src to a file; *path malloc'ed. */
+int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e);
+/* Reads the state dict of a file of any kind into d (F32 model tensors for a
+ * checkpoint's /model group). */
+int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e);
+/* Loads a model; *has_cfg says whether cfg was filled (run dir config.ini or
+ * the checkpoint's own config). */
+int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e);
+/* Reads a checkpoint's frozen config text (/meta/config). */
+int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e);
+
+#endif

@@ -1,0 +1,56 @@
+/* state.h — train_state: the one value that holds everything a training run
+ * needs to continue, and nothing it can recompute.
+ *
+ * The loop (trainer.c) reads and writes only this; the checkpoint code
+ * (snapshot.c) copies it out and back through one table of fields, so a field
+ * cannot be saved and forgotten on load.
+ *
+ *     train_state s;
+ *     train_state_init(&s, &cfg, "run.ini", &e);   // data, model, optimizer, loader, rngs
+ *     ... train ...                                 // or snapshot_read + snapshot_apply to resume
+ *     train_state_release(&s);
+ */
+#ifndef CT_STATE_H
+#define CT_STATE_H
+
+#include <stdint.h>
+
+#include "../data/dataset.h"
+#include "../data/loader.h"
+#include "../nn/mlp.h"
+#include "../nn/optim.h"
+#include "../nn/rng.h"
+#include "../nn/schedule.h"
+#include "config.h"
+
+typedef struct train_state {
+	ct_config cfg;
+	dataset train, val;
+	mlp model;
+	optim opt;
+	schedule sched;
+	loader ld;
+	rng init_rng, dropout_rng;
+	int64_t step;            /* optimizer updates done */
+	int64_t steps_per_epoch; /* derived from data and batch size */
+	double loss_sum;         /* training loss summed since the last metrics row */
+	int64_t loss_count;
+	double elapsed;          /* training seconds spent by earlier processes */
+	int64_t samples_seen;
+	double best_metric;      /* best monitored validation value (early stopping) */
+	int64_t evals_since_best;
+} train_state;
+
+/* Loads the data named by cfg (train and validation split), builds the model
+ * and optimizer, initialises weights from the init stream.  name is used in
+ * messages about the config ("run.ini"). */
+int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_err *e);
+void train_state_release(train_state *s);
+
+/* Loads the data set of cfg: train/val split of the training data (test=0) or,
+ * for mnist/fashion-mnist, the t10k test files (test=1; val is left empty). */
+int data_load(const ct_config *cfg, int test, dataset *train, dataset *val, ct_err *e);
+
+int64_t train_total_steps(const train_state *s);
+
+#endif

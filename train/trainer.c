@@ -1,0 +1,259 @@
+#include "trainer.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/log.h"
+#include "checkpointer.h"
+#include "export.h"
+#include "metrics.h"
+#include "progress.h"
+#include "signals.h"
+
+typedef struct loop {
+	train_state *s;
+	const char *dir;
+	metrics met;
+	checkpointer cp;
+	progress prog;
+	int32_t *labels;
+	double t0, last_ckpt, window_t0;
+	int64_t window_samples, start_samples;
+	trainer_result *r;
+} loop;
+
+/* One optimizer step on the batch already in the graph's input; returns the loss. */
+static double train_step(train_state *s, int rows)
+{
+	mlp_graph *mg = &s->model.train;
+	graph_set_rows(mg->g, rows);
+	graph_forward(mg->g);
+	double loss = graph_loss(mg->g, mg->loss);
+	graph_backward(mg->g, mg->loss);
+	if (s->cfg.grad_clip > 0)
+		grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
+	optim_step(&s->opt, s->model.ps.data, s->model.ps.grad, sched_lr(&s->sched, s->step));
+	s->step++;
+	s->samples_seen += rows;
+	return loss;
+}
+
+static void evaluate(train_state *s, double *loss, double *acc)
+{
+	int64_t correct = 0;
+	mlp_eval(&s->model, s->val.x, s->val.y, s->val.n, NULL, loss, &correct);
+	*acc = s->val.n ? (double)correct / (double)s->val.n : 0.0;
+}
+
+/* Early stopping bookkeeping; returns 1 when patience is exhausted. */
+static int track_best(train_state *s, double val_loss, double val_acc)
+{
+	int higher = strcmp(s->cfg.monitor, "val_accuracy") == 0;
+	double v = higher ? val_acc : val_loss;
+	if (isnan(s->best_metric) || (higher ? v > s->best_metric : v < s->best_metric)) {
+		s->best_metric = v;
+		s->evals_since_best = 0;
+		return 0;
+	}
+	s->evals_since_best++;
+	return s->cfg.patience > 0 && s->evals_since_best >= s->cfg.patience;
+}
+
+static int write_row(loop *L, int eval_now, int *stop, ct_err *e)
+{
+	train_state *s = L->s;
+	double now = progress_now();
+	metrics_row row = {
+		.step = s->step,
+		.epoch = (int64_t)s->ld.st.epoch,
+		.loss = s->loss_count ? s->loss_sum / (double)s->loss_count : 0.0,
+		.lr = sched_lr(&s->sched, s->step - 1),
+		.samples_per_sec = now > L->window_t0 ? (double)L->window_samples / (now - L->window_t0) : 0,
+		.elapsed_sec = s->elapsed + (now - L->t0),
+	};
+	if (eval_now && s->val.n > 0) {
+		row.has_val = 1;
+		evaluate(s, &row.val_loss, &row.val_accuracy);
+		L->r->has_val = 1;
+		L->r->val_loss = row.val_loss;
+		L->r->val_accuracy = row.val_accuracy;
+		if (track_best(s, row.val_loss, row.val_accuracy)) {
+			log_info("early stopping at step %lld: %s did not improve for %d evaluations",
+				 (long long)s->step, s->cfg.monitor, s->cfg.patience);
+			*stop = 1;
+			L->r->early_stopped = 1;
+		}
+	}
+	L->r->loss = row.loss;
+	s->loss_sum = 0.0;
+	s->loss_count = 0;
+	L->window_samples = 0;
+	L->window_t0 = progress_now();
+	progress_row(&L->prog, row.step, row.epoch, s->cfg.epochs, row.loss, row.lr,
+		     row.samples_per_sec, row.has_val, row.val_loss, row.val_accuracy);
+	return metrics_write(&L->met, &row, e);
+}
+
+/* Saves a checkpoint, applying checkpoint.on_error. */
+static int save(loop *L, ct_err *e)
+{
+	train_state *s = L->s;
+	L->last_ckpt = progress_now();
+	ct_err se = {0};
+	int rc = checkpointer_save(&L->cp, s, &se);
+	if (rc == 0)
+		return 0;
+	if (strcmp(s->cfg.on_error, "warn") == 0) {
+		progress_clear(&L->prog);
+		log_warn("checkpoint failed, training continues (checkpoint.on_error = warn): %s",
+			 se.msg);
+		return 0;
+	}
+	*e = se;
+	return rc;
+}
+
+static int checkpoint_due(loop *L, int epoch_end)
+{
+	const ct_config *c = &L->s->cfg;
+	if (c->every_steps > 0 && L->s->step % c->every_steps == 0)
+		return 1;
+	if (c->every_epoch && epoch_end)
+		return 1;
+	return c->every_seconds > 0 && progress_now() - L->last_ckpt >= c->every_seconds;
+}
+
+/* Test hook: CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG] makes the process signal itself
+ * right after step N, so tests can interrupt at an exact step. */
+static void test_signal_hook(int64_t step)
+{
+	static int64_t at = -2;
+	static int sig = SIGTERM;
+	if (at == -2) {
+		const char *v = getenv("CTRAIN_TEST_SIGNAL_AT_STEP");
+		at = v ? strtoll(v, NULL, 10) : -1;
+		const char *colon = v ? strchr(v, ':') : NULL;
+		if (colon)
+			sig = atoi(colon + 1);
+	}
+	if (step == at)
+		raise(sig);
+}
+
+static int run_loop(loop *L, ct_err *e)
+{
+	train_state *s = L->s;
+	const ct_config *c = &s->cfg;
+	mlp_graph *mg = &s->model.train;
+	float *xin = graph_value(mg->g, mg->in);
+	graph_set_labels(mg->g, mg->loss, L->labels);
+	int stop = 0;
+	while (!stop && s->ld.st.epoch < (uint64_t)c->epochs) {
+		int rows = loader_next(&s->ld, xin, L->labels);
+		if (rows == 0)
+			continue; /* the loader moved to the next epoch */
+		int epoch_end = s->ld.st.cursor == (uint64_t)s->train.n;
+		double loss = train_step(s, rows);
+		s->loss_sum += loss;
+		s->loss_count++;
+		L->window_samples += rows;
+		progress_tick(&L->prog, s->step, (int64_t)s->ld.st.epoch, c->epochs, loss);
+		int eval_now = c->eval_every > 0 ? s->step % c->eval_every == 0 : epoch_end;
+		int rc = 0;
+		if (eval_now || epoch_end || s->step % c->log_every == 0)
+			rc = write_row(L, eval_now, &stop, e);
+		if (rc == 0 && checkpoint_due(L, epoch_end))
+			rc = save(L, e);
+		if (rc < 0)
+			return rc;
+		test_signal_hook(s->step);
+		if (signals_pending())
+			return CT_EINTERRUPTED;
+	}
+	return 0;
+}
+
+static int finish(loop *L, ct_err *e)
+{
+	train_state *s = L->s;
+	int rc = 0;
+	if (L->cp.last_step != s->step || L->cp.busy)
+		rc = checkpointer_wait(&L->cp, e);
+	if (rc == 0 && L->cp.last_step != s->step) {
+		rc = checkpointer_save(&L->cp, s, e);
+		if (rc == 0)
+			rc = checkpointer_wait(&L->cp, e);
+	}
+	return rc;
+}
+
+int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_result *r,
+		ct_err *e)
+{
+	memset(r, 0, sizeof *r);
+	loop L;
+	memset(&L, 0, sizeof L);
+	L.s = s;
+	L.dir = dir;
+	L.r = r;
+	char path[4200];
+	L.labels = calloc((size_t)s->cfg.batch_size, sizeof *L.labels);
+	if (!L.labels)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	snprintf(path, sizeof path, "%s/metrics.csv", dir);
+	int rc = metrics_open(&L.met, path, resume_step, e);
+	snprintf(path, sizeof path, "%s/checkpoints", dir);
+	if (rc == 0)
+		rc = checkpointer_init(&L.cp, path, s, &L.met, s->cfg.async, s->cfg.keep_last,
+				       s->cfg.keep_every, e);
+	if (rc < 0) {
+		free(L.labels);
+		metrics_close(&L.met, NULL);
+		return rc;
+	}
+	L.cp.last_step = resume_step; /* that checkpoint exists already */
+	signals_install();
+	L.t0 = L.last_ckpt = L.window_t0 = progress_now();
+	int64_t start_step = s->step, start_samples = s->samples_seen;
+	progress_init(&L.prog, start_step, train_total_steps(s));
+	rc = run_loop(&L, e);
+	progress_clear(&L.prog);
+	double loop_sec = progress_now() - L.t0;
+	s->elapsed += loop_sec;
+	int sig = signals_pending();
+	ct_err fe = {0};
+	int frc = finish(&L, &fe); /* the final (or interrupt) checkpoint */
+	if (rc == CT_EINTERRUPTED && frc == 0) {
+		r->signal = sig;
+		log_info("interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",
+			 (long long)s->step, dir);
+		ct_errf(e, CT_EINTERRUPTED, "interrupted by signal %d", sig);
+	} else if (rc == 0 && frc < 0) {
+		rc = frc;
+		*e = fe;
+	} else if (rc == CT_EINTERRUPTED) {
+		rc = frc;
+		*e = fe;
+	}
+	ct_err me = {0};
+	if (metrics_close(&L.met, &me) < 0 && rc == 0) {
+		rc = me.code;
+		*e = me;
+	}
+	checkpointer_release(&L.cp);
+	free(L.labels);
+	r->steps = s->step;
+	r->epochs = (int64_t)s->ld.st.epoch;
+	r->seconds = loop_sec;
+	r->samples_per_sec = loop_sec > 0 ? (double)(s->samples_seen - start_samples) / loop_sec : 0;
+	if (rc == 0) {
+		snprintf(path, sizeof path, "%s/model.safetensors", dir);
+		rc = model_export(&s->model, path, DT_F32, NULL, e);
+		if (rc == 0)
+			log_info("wrote %s", path);
+	}
+	return rc;
+}

@@ -1,0 +1,30 @@
+/* trainer.h — the training loop over a train_state, with metrics, progress,
+ * evaluation, checkpoint cadence, signals and the final export.
+ *
+ *     train_state s;  train_state_init(&s, &cfg, name, &e);   // or restored from a checkpoint
+ *     trainer_result r;
+ *     rc = trainer_run(&s, "runs/x", resume_step, &r, &e);   // resume_step -1 for a new run
+ * Returns 0 when training completed (DIR/model.safetensors written),
+ * CT_EINTERRUPTED after SIGINT/SIGTERM once the checkpoint is durable
+ * (r.signal says which), or an error.
+ */
+#ifndef CT_TRAINER_H
+#define CT_TRAINER_H
+
+#include "state.h"
+
+typedef struct trainer_result {
+	int64_t steps;      /* total optimizer steps at the end */
+	int64_t epochs;     /* epochs completed */
+	double loss;        /* mean training loss of the last logged window */
+	int has_val;
+	double val_loss, val_accuracy;
+	double samples_per_sec, seconds; /* this process only */
+	int signal;
+	int early_stopped;
+} trainer_result;
+
+int trainer_run(train_state *s, const char *run_dir, int64_t resume_step, trainer_result *r,
+		ct_err *e);
+
+#endif
