@@ -1,0 +1,78 @@
+/* convert.c — .pth -> .safetensors with a read-back check. */
+#include "convert.h"
+
+#include <string.h>
+
+#include "pth.h"
+#include "safetensors.h"
+#include "tdict.h"
+
+static int differs(const tdict_entry *a, const tdict_entry *b)
+{
+	if (strcmp(a->name, b->name) != 0)
+		return 1;
+	if (a->dtype != b->dtype || a->ndim != b->ndim || a->nbytes != b->nbytes)
+		return 1;
+	if (memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof a->shape[0]) != 0)
+		return 1;
+	return a->nbytes && memcmp(a->data, b->data, a->nbytes) != 0;
+}
+
+/* The writer keeps tdict order and the reader header order, so entry i of
+ * both must be the same tensor. */
+static int verify(const tdict *want, const char *out, ct_err *e)
+{
+	tdict got;
+	int rc = st_read(out, &got, e);
+	if (rc < 0)
+		return rc;
+	if (got.n != want->n)
+		rc = ct_errf(e, CT_EMISMATCH, "%s: round-trip check failed: %zu tensors written, "
+			     "%zu read back", out, want->n, got.n);
+	for (size_t i = 0; rc == 0 && i < want->n; i++)
+		if (differs(&want->v[i], &got.v[i]))
+			rc = ct_errf(e, CT_EMISMATCH, "%s: round-trip check failed at tensor '%s': "
+				     "name, dtype, shape or bytes differ", out, want->v[i].name);
+	const char *fmt = tdict_get_meta(&got, "format");
+	if (rc == 0 && (!fmt || strcmp(fmt, "pt") != 0))
+		rc = ct_errf(e, CT_EMISMATCH, "%s: round-trip check failed: metadata format is "
+			     "not \"pt\"", out);
+	tdict_release(&got);
+	return rc;
+}
+
+int convert_pth_to_safetensors(const char *in, const char *out, convert_summary *s, ct_err *e)
+{
+	memset(s, 0, sizeof *s);
+	tdict d;
+	char **skipped = NULL;
+	size_t n_skipped = 0;
+	int rc = pth_read_state_dict(in, &d, &skipped, &n_skipped, e);
+	if (rc < 0)
+		return rc;
+	if (d.n == 0)
+		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: no tensors to convert", in);
+	if (rc == 0)
+		rc = tdict_set_meta(&d, "format", "pt", e);
+	if (rc == 0)
+		rc = st_write(out, &d, e);
+	if (rc == 0)
+		rc = verify(&d, out, e);
+	if (rc == 0) {
+		s->n_tensors = d.n;
+		for (size_t i = 0; i < d.n; i++)
+			s->n_bytes += d.v[i].nbytes;
+		s->skipped = skipped;
+		s->n_skipped = n_skipped;
+	} else {
+		pth_skipped_free(skipped, n_skipped);
+	}
+	tdict_release(&d);
+	return rc;
+}
+
+void convert_summary_release(convert_summary *s)
+{
+	pth_skipped_free(s->skipped, s->n_skipped);
+	memset(s, 0, sizeof *s);
+}
