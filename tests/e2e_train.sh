@@ -88,7 +88,33 @@ interrupt_and_resume async "" 3 7 20 24 45
 interrupt_and_resume sync "--set checkpoint.async=false" 1 23 24 60
 ok "interrupted 5x (async) and 4x (sync), resumed: identical weights and metrics"
 
-# 6. SIGINT gives 130
+# 6. a damaged newest checkpoint: skipped with a WARN naming it, kept as *.corrupt,
+#    resume continues from the previous one and still ends with the same bytes
+d=$T/corrupt
+CTRAIN_TEST_SIGNAL_AT_STEP=30 "$CTRAIN" train --config "$cfg" --run-dir "$d" >/dev/null 2>&1
+[ $? -eq 143 ] || fail "corrupt: expected 143"
+bad=$d/checkpoints/ckpt-0000000030.h5
+[ -f "$bad" ] || fail "corrupt: no checkpoint at step 30: $(ls "$d/checkpoints")"
+size=$(wc -c < "$bad"); head -c $((size / 2)) "$bad" > "$T/half" && cat "$T/half" > "$bad"
+"$CTRAIN" resume "$d" >/dev/null 2>"$d.err" || fail "corrupt: resume failed: $(cat "$d.err")"
+grep -q "WARN skipping invalid checkpoint $bad" "$d.err" || fail "corrupt: no WARN naming the file: $(cat "$d.err")"
+grep -q "resuming from $d/checkpoints/ckpt-0000000028.h5" "$d.err" || fail "corrupt: did not fall back to step 28"
+[ -f "$bad.corrupt" ] || fail "corrupt: bad file not kept as .corrupt"
+"$CTRAIN" inspect "$bad.corrupt" >/dev/null 2>"$T/insp.err"
+[ $? -eq 1 ] || fail "inspect of a corrupt checkpoint should exit 1"
+grep -q 'trailer' "$T/insp.err" || fail "inspect gave no reason: $(cat "$T/insp.err")"
+cmp "$T/a/model.safetensors" "$d/model.safetensors" || fail "corrupt: weights differ after fallback"
+ok "truncated newest checkpoint: WARN, kept as .corrupt, fell back, same bytes"
+
+# 7. no valid checkpoint at all: exit 1, listing what was found and why
+d=$T/none; mkdir -p "$d/checkpoints"; cp "$T/a/config.ini" "$d/"
+echo garbage > "$d/checkpoints/ckpt-0000000005.h5"
+"$CTRAIN" resume "$d" >/dev/null 2>"$d.err"
+[ $? -eq 1 ] || fail "resume with no valid checkpoint should exit 1"
+grep -q 'ckpt-0000000005.h5' "$d.err" || fail "no listing of rejected files: $(cat "$d.err")"
+ok "no valid checkpoint: exit 1 with the list"
+
+# 8. SIGINT gives 130
 CTRAIN_TEST_SIGNAL_AT_STEP=10:2 "$CTRAIN" train --config "$cfg" --run-dir "$T/int" >/dev/null 2>&1
 [ $? -eq 130 ] || fail "SIGINT should exit 130"
 ok "SIGINT exits 130"

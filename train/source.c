@@ -62,6 +62,27 @@ static int resolve_dir(const char *dir, char **path, source_kind *kind, ct_err *
 	return 0;
 }
 
+/* A file without a known extension (e.g. a checkpoint moved aside as
+ * *.corrupt): tell the kind from its first bytes. */
+static int sniff(const char *src, char **path, source_kind *kind, ct_err *e)
+{
+	unsigned char head[8] = {0};
+	FILE *f = fopen(src, "rb");
+	size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+	if (f)
+		fclose(f);
+	if (n >= 4 && memcmp(head, "\x89HDF", 4) == 0)
+		*kind = SRC_CHECKPOINT;
+	else if (n >= 2 && head[0] == 'P' && head[1] == 'K')
+		*kind = SRC_PTH;
+	else if (n == 8)
+		*kind = SRC_SAFETENSORS; /* the strict reader will say if it is not */
+	else
+		return ct_errf(e, CT_ECORRUPT, "%s: too short to be a model file", src);
+	*path = strdup(src);
+	return 0;
+}
+
 int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
 {
 	if (is_dir(src))
@@ -89,8 +110,7 @@ int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
 		*kind = SRC_PTH;
 		pth = NULL;
 	} else if (exists(src)) {
-		rc = ct_errf(e, CT_EUSAGE,
-			     "%s: cannot tell the file type; name it .safetensors, .h5 or .pth", src);
+		rc = sniff(src, path, kind, e);
 	} else {
 		rc = ct_errf(e, CT_ENOTFOUND, "%s: no such file or directory (nor %s or %s)", src,
 			     st, pth);
