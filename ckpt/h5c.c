@@ -472,12 +472,14 @@ static herr_t bm_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 	(void)op;
 	build_mem *m = udata;
 	CT_ASSERT(!ptr || ptr == m->mem);
-	m->given = 0; /* kept: h5c_build* hands it out or frees it */
+	if (ptr)
+		m->given = 0; /* kept: h5c_build* hands it out or frees it */
 	return 0;
 }
 
-static void *id_copy(void *udata) { return udata; }
-static herr_t id_free(void *udata)
+/* The callbacks' user data is owned by the caller of HDF5, never copied. */
+static void *udata_copy(void *udata) { return udata; }
+static herr_t udata_free(void *udata)
 {
 	(void)udata;
 	return 0;
@@ -539,7 +541,7 @@ fail:
 static int build_open(build_ctx *b, size_t n, size_t payload, ct_err *e)
 {
 	H5FD_file_image_callbacks_t cb = {bm_malloc, bm_memcpy, bm_realloc, bm_free,
-					  id_copy, id_free, &b->m};
+					  udata_copy, udata_free, &b->m};
 	/* One allocation for data and metadata (a few KB per object) avoids
 	 * regrowing the image while datasets are written. */
 	size_t increment = payload + n * 4096 + ((size_t)1 << 16);
@@ -712,13 +714,6 @@ static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 {
 	(void)ptr, (void)op, (void)udata;
 	return 0; /* the reader frees the image after H5Fclose */
-}
-
-static void *udata_copy(void *udata) { return udata; }
-static herr_t udata_free(void *udata)
-{
-	(void)udata;
-	return 0;
 }
 
 static int reader_open_image(h5c_reader *r, ct_err *e)
@@ -1023,7 +1018,6 @@ static int read_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ft
 int h5c_read(h5c_reader *r, const h5c_field *f, ct_err *e)
 {
 	check_field(f);
-	CT_ASSERT(f->data);
 	int rc = h5_lock(e);
 	if (rc < 0)
 		return rc;
@@ -1059,7 +1053,7 @@ int h5c_shape(h5c_reader *r, const char *path, int *ndim, int64_t shape[H5C_MAX_
 	int rc = h5_lock(e);
 	if (rc < 0)
 		return rc;
-	hid_t owner, target, space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+	hid_t owner, target, space = H5I_INVALID_HID;
 	rc = open_target(r, path, &owner, &target, e);
 	if (rc == 0) {
 		int attr = is_attr(target);
@@ -1069,8 +1063,8 @@ int h5c_shape(h5c_reader *r, const char *path, int *ndim, int64_t shape[H5C_MAX_
 	}
 	if (rc == 0)
 		rc = get_dims(r, path, space, ndim, shape, e);
-	hid_t ids[4] = {ftype, space, target != owner ? target : H5I_INVALID_HID, owner};
-	close_all(&rc, e, r->name, ids, 4);
+	hid_t ids[3] = {space, target != owner ? target : H5I_INVALID_HID, owner};
+	close_all(&rc, e, r->name, ids, 3);
 	h5_unlock();
 	return rc;
 }
