@@ -261,6 +261,7 @@ static void test_round_trip_all_types(void **state)
 		{"/meta/config", H5C_STR, 0, {0}, &config},
 		{"/model/layers.0.weight", H5C_F32, 2, {3, 4}, w},
 		{"/model/layers.0.bias", H5C_F32, 1, {3}, bias},
+		{"/model/layers.0.bias@unit", H5C_STR, 0, {0}, &fmt}, /* attribute of a dataset */
 		{"/optim/step", H5C_U64, 0, {0}, &ostep},
 		{"/rng/state", H5C_U64, 2, {2, 4}, rng},
 		{"/data/perm", H5C_I64, 1, {5}, perm},
