@@ -313,20 +313,21 @@ static int view_extent(const pickle_tensor *t, int64_t *numel, int64_t *last)
 static int check_view(walk *w, const item *it, const slot *s, size_t *nbytes)
 {
 	int64_t numel, last;
+	int overflow = view_extent(it->t, &numel, &last) < 0 ||
+		       (uint64_t)numel > SIZE_MAX / dtype_size(s->dtype);
+	if (!overflow && last < s->numel) {
+		*nbytes = (size_t)numel * dtype_size(s->dtype);
+		return 0;
+	}
 	char name[128], key[64];
 	pickle_printable(name, sizeof name, it->name, strlen(it->name));
 	pickle_printable(key, sizeof key, s->key, strlen(s->key));
-	if (view_extent(it->t, &numel, &last) < 0 ||
-	    (uint64_t)numel > SIZE_MAX / dtype_size(s->dtype))
+	if (overflow)
 		return ct_errf(w->e, CT_ECORRUPT, "%s: tensor '%s': sizes and strides overflow",
 			       w->file, name);
-	if (last >= s->numel)
-		return ct_errf(w->e, CT_ECORRUPT, "%s: tensor '%s': storage offset %lld, sizes and "
-			       "strides reach element %lld but storage '%s' has %lld elements",
-			       w->file, name, (long long)it->t->offset, (long long)last, key,
-			       (long long)s->numel);
-	*nbytes = (size_t)numel * dtype_size(s->dtype);
-	return 0;
+	return ct_errf(w->e, CT_ECORRUPT, "%s: tensor '%s': storage offset %lld, sizes and strides "
+		       "reach element %lld but storage '%s' has %lld elements", w->file, name,
+		       (long long)it->t->offset, (long long)last, key, (long long)s->numel);
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
