@@ -105,7 +105,7 @@ int ckpt_list(const char *dir, ckpt_entry **entries, size_t *n, ct_err *e)
 			break;
 		}
 	}
-	closedir(d);
+	closedir(d); /* opened for reading: a failing close loses nothing */
 	if (rc < 0) {
 		ckpt_list_free(v, cnt);
 		return rc;
