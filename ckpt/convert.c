@@ -1,7 +1,9 @@
 /* convert.c — .pth -> .safetensors with a read-back check. */
 #include "convert.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pth.h"
 #include "safetensors.h"
@@ -56,8 +58,10 @@ int convert_pth_to_safetensors(const char *in, const char *out, convert_summary 
 		rc = tdict_set_meta(&d, "format", "pt", e);
 	if (rc == 0)
 		rc = st_write(out, &d, e);
-	if (rc == 0)
-		rc = verify(&d, out, e);
+	if (rc == 0 && (rc = verify(&d, out, e)) < 0 && unlink(out) != 0 && e)
+		/* a file that failed its check must not look like a good export */
+		ct_err_prefix(e, "%s: could not remove the unverified output (%s)", out,
+			      strerror(errno));
 	if (rc == 0) {
 		s->n_tensors = d.n;
 		for (size_t i = 0; i < d.n; i++)

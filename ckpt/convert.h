@@ -28,8 +28,9 @@ typedef struct convert_summary {
 	size_t n_skipped;
 } convert_summary;
 
-/* Fills *s on success (release it with convert_summary_release); on failure
- * *s is empty and out is either absent or untouched (st_write is atomic).
+/* Fills *s on success (release it with convert_summary_release).  On failure
+ * *s is empty, and out is untouched if the input could not be read or written
+ * (st_write is atomic) or removed if it was written but failed the check.
  * A file without any tensor is CT_EUNSUPPORTED. */
 int convert_pth_to_safetensors(const char *in, const char *out, convert_summary *s, ct_err *e);
 void convert_summary_release(convert_summary *s);

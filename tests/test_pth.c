@@ -515,6 +515,14 @@ static void test_convert(void **state)
 	convert_fails(dir, "evil_posix_system.pth", CT_ECORRUPT, "forbidden global 'posix.system'");
 	convert_fails(dir, "dup_after_strip.pth", CT_EMISMATCH, "duplicate tensor name 'a'");
 	convert_fails(dir, "missing.pth", CT_ENOTFOUND, "missing.pth: cannot open");
+
+	char out[600];
+	snprintf(out, sizeof out, "%s/no-such-dir/m.safetensors", dir);
+	convert_summary s;
+	ct_err e = {0};
+	assert_int_equal(convert_pth_to_safetensors(FIX "plain.pth", out, &s, &e), CT_EIO);
+	assert_non_null(strstr(e.msg, "no-such-dir"));
+	assert_int_equal(s.n_tensors, 0);
 	assert_int_equal(rmdir(dir), 0);
 }
 
