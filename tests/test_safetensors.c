@@ -1013,6 +1013,19 @@ static void write_corpus(const char *dir)
 	write_seed(dir, "ok_torch_set", b, len);
 	free(b);
 	tdict_release(&d);
+	static const struct {
+		const char *name;
+		size_t n;
+		const char *bytes;
+	} raw[] = {
+		{"bad_short", 5, "\x02\0\0\0\0"},
+		{"bad_hlen_0", 16, "\0\0\0\0\0\0\0\0{}      "},
+		{"bad_hlen_1", 16, "\x01\0\0\0\0\0\0\0{}      "},
+		{"bad_hlen_beyond", 16, "\x15\xcd\x5b\x07\0\0\0\0{}      "},
+		{"bad_hlen_max", 16, "\xff\xff\xff\xff\xff\xff\xff\xff{}      "},
+	};
+	for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+		write_seed(dir, raw[i].name, raw[i].bytes, raw[i].n);
 	for (size_t i = 0; i < sizeof g_bad / sizeof g_bad[0]; i++) {
 		char name[96];
 		b = mkfile(g_bad[i].hdr, strlen(g_bad[i].hdr), g_bad[i].data_len, &len);

@@ -1,7 +1,7 @@
 /* libFuzzer target for the safetensors reader (make fuzz).
  *
  * Every input must be either rejected with CT_ECORRUPT and a message, or
- * accepted; an accepted file must describe tensors inside the input and must
+ * accepted; a message is one printable line; an accepted file must describe tensors inside the input and must
  * survive st_serialize -> st_parse unchanged (same names, dtypes, shapes,
  * bytes and metadata), with copy=0 and copy=1 agreeing.  Anything else traps. */
 #include <stddef.h>
@@ -65,6 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_same(&d, &c);
 	} else {
 		CHECK(rc == CT_ECORRUPT && e.msg[0] != '\0' && strcmp(e.msg, e2.msg) == 0);
+		for (const char *p = e.msg; *p; p++) /* file bytes are quoted sanitised */
+			CHECK(*p >= 0x20 && *p < 0x7f);
 		CHECK(d.n == 0 && d.v == NULL && c.n == 0);
 	}
 	tdict_release(&d);
