@@ -114,7 +114,18 @@ echo garbage > "$d/checkpoints/ckpt-0000000005.h5"
 grep -q 'ckpt-0000000005.h5' "$d.err" || fail "no listing of rejected files: $(cat "$d.err")"
 ok "no valid checkpoint: exit 1 with the list"
 
-# 8. SIGINT gives 130
+# 8. a hand-edited config.ini cannot change what the checkpoint was trained with
+d=$T/edited
+CTRAIN_TEST_SIGNAL_AT_STEP=10 "$CTRAIN" train --config "$cfg" --run-dir "$d" >/dev/null 2>&1
+sed -i 's/^dropout = .*/dropout = 0.3/' "$d/config.ini"
+"$CTRAIN" resume "$d" >/dev/null 2>"$d.err"
+[ $? -eq 2 ] || fail "resume with an edited non-resumable key should exit 2"
+grep -q "model.dropout is 0.3 but the checkpoint was trained with 0.1" "$d.err" || fail "edited config: $(cat "$d.err")"
+"$CTRAIN" resume "$d" --set model.lr=1 >/dev/null 2>"$d.err"
+[ $? -eq 2 ] || fail "resume --set of an unknown/non-resumable key should exit 2"
+ok "resume refuses a config.ini edited against its checkpoint"
+
+# 9. SIGINT gives 130
 CTRAIN_TEST_SIGNAL_AT_STEP=10:2 "$CTRAIN" train --config "$cfg" --run-dir "$T/int" >/dev/null 2>&1
 [ $? -eq 130 ] || fail "SIGINT should exit 130"
 ok "SIGINT exits 130"

@@ -190,6 +190,20 @@ int cli_train(int argc, char **argv, ct_err *e)
 	return rc;
 }
 
+/* A hand-edited config.ini must not silently change what the checkpoint was
+ * trained with. */
+static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir, ct_err *e)
+{
+	ct_config frozen;
+	config_defaults(&frozen);
+	char ini[4200];
+	snprintf(ini, sizeof ini, "%s/config.ini", dir);
+	int rc = config_parse_string(&frozen, sn->config_text, "checkpoint config", e);
+	if (rc == 0)
+		rc = config_check_continuation(&frozen, &s->cfg, ini, e);
+	return rc;
+}
+
 /* Restores s from the newest valid checkpoint of dir; *step receives its step. */
 static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err *e)
 {
@@ -206,6 +220,8 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	rc = snapshot_init(&sn, s, e);
 	if (rc == 0)
 		rc = snapshot_read(&sn, path, e);
+	if (rc == 0)
+		rc = check_frozen_config(&sn, s, dir, e);
 	if (rc == 0)
 		rc = snapshot_apply(&sn, s, e);
 	if (rc == 0) {

@@ -1029,3 +1029,22 @@ void config_print_reference(FILE *out)
 		}
 	}
 }
+
+int config_check_continuation(const ct_config *frozen, const ct_config *now, const char *name,
+			      ct_err *e)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const key_spec *k = &keys[i];
+		if (k->resumable)
+			continue;
+		char a[VALUE_BUF], b[VALUE_BUF];
+		format_value(frozen, k, a, sizeof a);
+		format_value(now, k, b, sizeof b);
+		if (strcmp(a, b) != 0)
+			return ct_errf(e, CT_ECONFIG,
+				       "%s: %s.%s is %s but the checkpoint was trained with %s; "
+				       "changing it would break bit-exact continuation",
+				       name, k->section, k->key, b, a);
+	}
+	return 0;
+}

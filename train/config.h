@@ -124,5 +124,10 @@ int config_write(const ct_config *c, const char *path, ct_err *e);
 /* Prints every section and key with its default, allowed values and whether
  * it may change on resume (for `ctrain train --help`). */
 void config_print_reference(FILE *out);
+/* On resume: every key that config_key_resumable() refuses must be equal in
+ * the checkpoint's config (frozen) and the run's config.ini (now); the first
+ * difference is a CT_ECONFIG naming the file (name), the key and both values. */
+int config_check_continuation(const ct_config *frozen, const ct_config *now, const char *name,
+			      ct_err *e);
 
 #endif
