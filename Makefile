@@ -87,16 +87,20 @@ asan:
 	  sh tests/run_unit.sh build-asan
 
 FUZZ_SECONDS ?= 60
+# New inputs go to build-fuzz/corpus-*; the committed seeds in tests/fuzz/corpus
+# are read only (merge new finds by hand with -merge=1 when they are worth keeping).
 fuzz: deps
 	@mkdir -p build-fuzz
 	@for f in $(FUZZ_SRCS); do \
 	  n=$$(basename $$f .c); \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\" \
+	    -fsanitize=fuzzer,address,undefined \
 	    $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f $(LIB_SRCS) \
 	    $$(pkg-config --libs $(PKGS)) -lpthread -lm || exit 1; \
-	  c=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $$c; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s on $$c"; \
-	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$c 2>&1 | tail -12 || exit 1; \
+	  seeds=tests/fuzz/corpus/$${n#fuzz_}; work=build-fuzz/corpus-$${n#fuzz_}; mkdir -p $$work; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s (seeds $$seeds)"; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work $$seeds \
+	    > build-fuzz/$$n.log 2>&1; rc=$$?; tail -12 build-fuzz/$$n.log; test $$rc = 0 || exit 1; \
 	done
 
 demo: deps all

@@ -163,7 +163,8 @@ int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	t->dtype = dt;
 	t->ndim = ndim;
-	memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+	if (ndim)
+		memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
 	t->nbytes = (size_t)numel * dtype_size(dt);
 	if (copy) {
 		t->data = malloc(t->nbytes ? t->nbytes : 1);

@@ -25,7 +25,7 @@ static int write_snapshot(checkpointer *cp, ct_err *e)
 		return ct_errno(e, CT_EIO, errno, "%s: fsync failed", cp->metrics->path);
 	char *path = ckpt_path_for_step(cp->dir, cp->sn.step);
 	CT_ASSERT(path);
-	int rc = snapshot_write(&cp->sn, path, e);
+	int rc = snapshot_write_buffered(&cp->sn, path, &cp->image, &cp->image_cap, e);
 	if (rc == 0) {
 		cp->last_step = cp->sn.step;
 		log_debug("checkpoint %s written", path);
@@ -141,4 +141,6 @@ void checkpointer_release(checkpointer *cp)
 		pthread_cond_destroy(&cp->cv);
 	}
 	snapshot_release(&cp->sn);
+	free(cp->image);
+	cp->image = NULL;
 }

@@ -30,6 +30,8 @@ typedef struct checkpointer {
 	int async, keep_last, keep_every;
 	metrics *metrics;
 	snapshot sn;
+	void *image;        /* checkpoint image buffer, reused across writes */
+	size_t image_cap;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

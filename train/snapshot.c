@@ -167,7 +167,7 @@ static void table_free(field_table *t)
 	free(t->names);
 }
 
-int snapshot_serialize(const snapshot *sn, void **buf, size_t *len, ct_err *e)
+int snapshot_serialize_into(const snapshot *sn, void **buf, size_t *cap, size_t *len, ct_err *e)
 {
 	field_table t = {.format = CKPT_FORMAT, .version = CKPT_FORMAT_VERSION};
 	/* The table holds non-const pointers because reading fills the same
@@ -175,19 +175,33 @@ int snapshot_serialize(const snapshot *sn, void **buf, size_t *len, ct_err *e)
 	int rc = table_build(&t, (snapshot *)sn, e);
 	if (rc < 0)
 		return rc;
-	rc = h5c_build(t.f, t.n, buf, len, e);
+	rc = h5c_build_reuse(t.f, t.n, buf, cap, len, e);
 	table_free(&t);
 	return rc;
 }
 
-int snapshot_write(const snapshot *sn, const char *path, ct_err *e)
+int snapshot_serialize(const snapshot *sn, void **buf, size_t *len, ct_err *e)
 {
-	void *buf;
+	size_t cap = 0;
+	*buf = NULL;
+	return snapshot_serialize_into(sn, buf, &cap, len, e);
+}
+
+int snapshot_write_buffered(const snapshot *sn, const char *path, void **buf, size_t *cap,
+			    ct_err *e)
+{
 	size_t len;
-	int rc = snapshot_serialize(sn, &buf, &len, e);
+	int rc = snapshot_serialize_into(sn, buf, cap, &len, e);
 	if (rc < 0)
 		return ct_err_prefix(e, "%s", path);
-	rc = atomic_write_file(path, buf, len, e);
+	return atomic_write_file(path, *buf, len, e);
+}
+
+int snapshot_write(const snapshot *sn, const char *path, ct_err *e)
+{
+	void *buf = NULL;
+	size_t cap = 0;
+	int rc = snapshot_write_buffered(sn, path, &buf, &cap, e);
 	free(buf);
 	return rc;
 }
