@@ -125,7 +125,23 @@ grep -q "model.dropout is 0.3 but the checkpoint was trained with 0.1" "$d.err" 
 [ $? -eq 2 ] || fail "resume --set of an unknown/non-resumable key should exit 2"
 ok "resume refuses a config.ini edited against its checkpoint"
 
-# 9. SIGINT gives 130
+# 9. discovery for eval/predict: a run without model.safetensors falls back to its
+#    newest valid checkpoint (logged); an explicitly named file is never replaced
+d=$T/edited   # interrupted at step 10, never completed
+"$CTRAIN" eval --model "$d" >"$T/ev.out" 2>"$T/ev.err" || fail "eval on unfinished run: $(cat "$T/ev.err")"
+grep -q "INFO using $d/checkpoints/ckpt-0000000010.h5: newest valid checkpoint" "$T/ev.err" || fail "fallback not logged: $(cat "$T/ev.err")"
+"$CTRAIN" eval --model "$d/model.safetensors" >/dev/null 2>"$T/ev.err"
+[ $? -eq 1 ] || fail "eval of a missing explicit file should exit 1"
+grep -q "model.safetensors: no such file" "$T/ev.err" || fail "missing file message: $(cat "$T/ev.err")"
+head -c 100 "$T/a/model.safetensors" > "$T/trunc.safetensors"
+"$CTRAIN" inspect "$T/trunc.safetensors" >/dev/null 2>"$T/insp.err"
+[ $? -eq 1 ] || fail "inspect of a truncated safetensors should exit 1"
+grep -q "trunc.safetensors" "$T/insp.err" || fail "inspect error names no file: $(cat "$T/insp.err")"
+"$CTRAIN" inspect "$T/a/model.safetensors" >"$T/insp.out" || fail "inspect valid"
+grep -q 'layers.0.weight .*F32 .*\[32, 16\] .*min .*max .*mean' "$T/insp.out" || fail "inspect output: $(cat "$T/insp.out")"
+ok "eval falls back to the newest checkpoint with an INFO; explicit files are never replaced"
+
+# 10. SIGINT gives 130
 CTRAIN_TEST_SIGNAL_AT_STEP=10:2 "$CTRAIN" train --config "$cfg" --run-dir "$T/int" >/dev/null 2>&1
 [ $? -eq 130 ] || fail "SIGINT should exit 130"
 ok "SIGINT exits 130"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../ckpt/safetensors.h"
+#include "../util/log.h"
 
 int model_to_tdict(const mlp *m, tdict *d, ct_err *e)
 {
@@ -59,16 +60,44 @@ static int parse_layers(const char *s, int *sizes, int max)
 	return n >= 2 ? n : -1;
 }
 
+/* A state dict written by PyTorch has no ctrain metadata: the sizes follow
+ * from layers.<i>.weight shapes [out, in] when they chain.  Returns the count
+ * or -1. */
+static int infer_layers(const tdict *d, int *sizes, int max)
+{
+	int n = 0;
+	for (int i = 0; i + 1 < max; i++) {
+		char key[64];
+		snprintf(key, sizeof key, "layers.%d.weight", i);
+		const tdict_entry *t = tdict_find(d, key);
+		if (!t)
+			break;
+		if (t->ndim != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 || t->shape[0] > (1 << 24) ||
+		    t->shape[1] > (1 << 24) || (n > 0 && sizes[n - 1] != t->shape[1]))
+			return -1;
+		if (n == 0)
+			sizes[n++] = (int)t->shape[1];
+		sizes[n++] = (int)t->shape[0];
+	}
+	return n >= 2 ? n : -1;
+}
+
 int model_from_tdict(mlp *m, const tdict *d, const char *name, int batch, ct_err *e)
 {
 	const char *layers = tdict_get_meta(d, "layers");
 	const char *act = tdict_get_meta(d, "activation");
 	int sizes[MLP_MAX_LAYERS];
-	int n = layers ? parse_layers(layers, sizes, MLP_MAX_LAYERS) : -1;
+	int n = layers ? parse_layers(layers, sizes, MLP_MAX_LAYERS) : infer_layers(d, sizes, MLP_MAX_LAYERS);
+	if (!layers && n > 0 && !act) {
+		log_warn("%s has no ctrain metadata: layer sizes taken from the layers.<i>.weight "
+			 "shapes, activation assumed relu",
+			 name);
+		act = "relu";
+	}
 	if (n < 0)
 		return ct_errf(e, CT_ECORRUPT,
-			       "%s: __metadata__ has no valid 'layers' entry (e.g. \"784,256,10\"); "
-			       "it was not written by ctrain export",
+			       "%s: no valid 'layers' in __metadata__ (e.g. \"784,256,10\") and no "
+			       "chain of layers.<i>.weight [out, in] tensors to infer it from",
 			       name);
 	int kind = act ? act_from_name(act) : -1;
 	if (kind < 0)
