@@ -5,6 +5,57 @@
 #include <string.h>
 
 #include "../util/err.h"
+#include "pool.h"
+
+static pool *g_pool;
+static int g_threads = 1, g_det = 1, g_configured;
+
+int ops_set_threads(int threads, int deterministic)
+{
+	CT_ASSERT(threads >= 1);
+	pool_free(g_pool);
+	g_pool = NULL;
+	g_threads = threads;
+	g_det = deterministic;
+	g_configured = 1;
+	openblas_set_num_threads(deterministic ? 1 : threads);
+	if (deterministic && threads > 1 && !(g_pool = pool_new(threads)))
+		return CT_ENOMEM;
+	return 0;
+}
+
+int ops_threads(void) { return g_threads; }
+int ops_deterministic(void) { return g_det; }
+
+/* C[M,N] = (bias rows |) beta*C + op(A)·op(B), cut into row blocks of C. */
+typedef struct gemm_job {
+	CBLAS_TRANSPOSE ta, tb;
+	int M, N, K, lda, ldb, ldc, blocks;
+	const float *A, *B, *bias;
+	float beta, *C;
+} gemm_job;
+
+static void gemm_block(void *ctx, int i)
+{
+	const gemm_job *j = ctx;
+	int m0 = (int)((long)i * j->M / j->blocks), m1 = (int)((long)(i + 1) * j->M / j->blocks);
+	const float *A = j->ta == CblasNoTrans ? j->A + (size_t)m0 * j->lda : j->A + m0;
+	float *C = j->C + (size_t)m0 * j->ldc;
+	if (j->bias)
+		for (int r = m0; r < m1; r++)
+			memcpy(j->C + (size_t)r * j->ldc, j->bias, (size_t)j->N * sizeof(float));
+	cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, j->N, j->K, 1.0f, A, j->lda, j->B, j->ldb,
+		    j->bias ? 1.0f : j->beta, C, j->ldc);
+}
+
+static void gemm(gemm_job *j)
+{
+	if (!g_configured) /* library use without ops_set_threads: deterministic, 1 thread */
+		ops_set_threads(1, 1);
+	int b = j->M / OPS_BLOCK_ROWS;
+	j->blocks = !g_det || b < 1 ? 1 : b > OPS_MAX_BLOCKS ? OPS_MAX_BLOCKS : b;
+	pool_run(g_pool, j->blocks, gemm_block, j);
+}
 
 static const char *g_act_names[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
 
@@ -25,23 +76,19 @@ const char *act_name(int kind)
 void linear_forward(float *y, const float *x, const float *w, const float *b, int rows, int in,
 		    int out)
 {
-	float beta = 0.0f;
-	if (b) { /* y = broadcast(b) + x·Wᵀ, as torch.addmm does */
-		for (int r = 0; r < rows; r++)
-			memcpy(y + (size_t)r * out, b, (size_t)out * sizeof *b);
-		beta = 1.0f;
-	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in,
-		    beta, y, out);
+	/* y = broadcast(b) + x·Wᵀ, as torch.addmm does */
+	gemm_job j = {CblasNoTrans, CblasTrans, rows, out, in, in, in, out, 0, x, w, b, 0.0f, y};
+	gemm(&j);
 }
 
 void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
 		     const float *w, int rows, int in, int out, int accum_dx, int accum_dw,
 		     int accum_db)
 {
-	/* dW[out,in] (+)= dYᵀ·X */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, dy, out, x, in,
-		    accum_dw ? 1.0f : 0.0f, dw, in);
+	/* dW[out,in] (+)= dYᵀ·X, blocks of output features */
+	gemm_job jw = {CblasTrans, CblasNoTrans, out, in, rows, out, in, in, 0, dy, x, NULL,
+		       accum_dw ? 1.0f : 0.0f, dw};
+	gemm(&jw);
 	if (db) {
 		if (!accum_db)
 			memset(db, 0, (size_t)out * sizeof *db);
@@ -51,9 +98,11 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 				db[j] += d[j];
 		}
 	}
-	if (dx) /* dX[rows,in] (+)= dY·W */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dy, out,
-			    w, in, accum_dx ? 1.0f : 0.0f, dx, in);
+	if (dx) { /* dX[rows,in] (+)= dY·W */
+		gemm_job jx = {CblasNoTrans, CblasNoTrans, rows, in, out, out, in, in, 0, dy, w, NULL,
+			       accum_dx ? 1.0f : 0.0f, dx};
+		gemm(&jx);
+	}
 }
 
 static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }

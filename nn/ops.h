@@ -19,6 +19,22 @@
 
 #include "rng.h"
 
+/* Threading of the kernels: process-global, set once before training.
+ * deterministic = 1 (the default): OpenBLAS runs single-threaded and every
+ *   matrix product is cut into a fixed partition that depends only on its
+ *   shape (row blocks of at least OPS_BLOCK_ROWS, at most OPS_MAX_BLOCKS);
+ *   a pool of `threads` threads computes the blocks.  Each output element is
+ *   computed by the same single-threaded kernel call whatever the thread
+ *   count, so the bytes are the same for threads = 1, 2, 3, ...
+ * deterministic = 0: OpenBLAS's own threading with `threads` threads; the
+ *   bits then depend on the thread count.
+ * Returns CT_ENOMEM if the pool cannot be started. */
+#define OPS_BLOCK_ROWS 256
+#define OPS_MAX_BLOCKS 4
+int ops_set_threads(int threads, int deterministic);
+int ops_threads(void);
+int ops_deterministic(void);
+
 typedef enum { ACT_NONE = 0, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU } act_kind;
 
 /* Parses "relu"/"tanh"/"sigmoid"/"gelu"; returns -1 if unknown. */

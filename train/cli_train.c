@@ -85,10 +85,13 @@ static int mkdir_p(const char *dir, ct_err *e)
 	return 0;
 }
 
-static void apply_threads(const ct_config *c)
+static int apply_threads(const ct_config *c, ct_err *e)
 {
-	openblas_set_num_threads(c->threads);
-	log_debug("OpenBLAS core %s, %d thread(s)", blas_core_name(), c->threads);
+	if (ops_set_threads(c->threads, c->deterministic) < 0)
+		return ct_errf(e, CT_ENOMEM, "cannot start %d worker threads", c->threads);
+	log_debug("OpenBLAS core %s, %d thread(s), %s", blas_core_name(), c->threads,
+		  c->deterministic ? "deterministic partition" : "OpenBLAS threading");
+	return 0;
 }
 
 static void print_summary(const trainer_result *r)
@@ -169,7 +172,9 @@ int cli_train(int argc, char **argv, ct_err *e)
 	rc = mkdir_p(a.run_dir, e);
 	if (rc < 0)
 		return rc;
-	apply_threads(&cfg);
+	rc = apply_threads(&cfg, e);
+	if (rc < 0)
+		return rc;
 	train_state s;
 	rc = train_state_init(&s, &cfg, a.config, e);
 	if (rc < 0)
@@ -231,7 +236,7 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 			log_warn("checkpoint was written with OpenBLAS core %s, this process uses %s: "
 				 "results may differ in the last bits from an uninterrupted run",
 				 sn.blas_core, blas_core_name());
-		if (sn.threads != s->cfg.threads)
+		if (sn.threads != s->cfg.threads && !s->cfg.deterministic)
 			log_warn("checkpoint was written with %lld thread(s), now %d: results may "
 				 "differ in the last bits from an uninterrupted run",
 				 (long long)sn.threads, s->cfg.threads);
@@ -261,7 +266,9 @@ int cli_resume(int argc, char **argv, ct_err *e)
 		rc = config_validate(&cfg, ini, e);
 	if (rc < 0)
 		return rc;
-	apply_threads(&cfg);
+	rc = apply_threads(&cfg, e);
+	if (rc < 0)
+		return rc;
 	train_state s;
 	rc = train_state_init(&s, &cfg, ini, e);
 	if (rc < 0)
