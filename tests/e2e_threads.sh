@@ -44,4 +44,23 @@ CTRAIN_TEST_SIGNAL_AT_STEP=5 "$CTRAIN" train --config "$T/run.ini" --run-dir "$T
 grep -q "WARN" "$T/err" && fail "a thread-count change must not warn in deterministic mode: $(cat "$T/err")"
 cmp "$T/t1/model.safetensors" "$T/mix/model.safetensors" || fail "checkpointed at 2 threads, resumed at 1: differs"
 ok "checkpointed at threads=2, resumed at threads=1: identical"
+# Kernel pinning: Sandybridge rounds differently from Haswell/Zen.  A run
+# checkpointed under Sandybridge and resumed under the default kernel re-executes
+# with OPENBLAS_CORETYPE=Sandybridge and ends identical to an uninterrupted
+# Sandybridge run; train.kernel pins a new run the same way.
+OPENBLAS_CORETYPE=Sandybridge "$CTRAIN" train --config "$T/run.ini" --run-dir "$T/sb" >/dev/null 2>&1 || fail "Sandybridge run"
+cmp -s "$T/t1/model.safetensors" "$T/sb/model.safetensors" && fail "Sandybridge and the default kernel agree: this test proves nothing here"
+OPENBLAS_CORETYPE=Sandybridge CTRAIN_TEST_SIGNAL_AT_STEP=5 "$CTRAIN" train --config "$T/run.ini" --run-dir "$T/pin" >/dev/null 2>&1
+[ $? -eq 143 ] || fail "interrupt under Sandybridge"
+env -u OPENBLAS_CORETYPE "$CTRAIN" resume "$T/pin" >/dev/null 2>"$T/err" || fail "pinned resume: $(cat "$T/err")"
+grep -q "INFO re-executing with OPENBLAS_CORETYPE=Sandybridge" "$T/err" || fail "no re-exec: $(cat "$T/err")"
+cmp "$T/sb/model.safetensors" "$T/pin/model.safetensors" || fail "resume under another kernel is not identical"
+ok "resume re-executes with the recorded kernel (Sandybridge) and ends identical"
+env -u OPENBLAS_CORETYPE "$CTRAIN" train --config "$T/run.ini" --run-dir "$T/kset" --set train.kernel=Sandybridge >/dev/null 2>&1 \
+	|| fail "train.kernel run"
+cmp "$T/sb/model.safetensors" "$T/kset/model.safetensors" || fail "train.kernel=Sandybridge differs from OPENBLAS_CORETYPE=Sandybridge"
+"$CTRAIN" train --config "$T/run.ini" --run-dir "$T/kbad" --set train.kernel=NoSuchCore --set train.epochs=1 >/dev/null 2>"$T/err" \
+	|| fail "unknown kernel should only warn"
+grep -q "WARN .*NoSuchCore, which ctrain does not know" "$T/err" || fail "unknown kernel warning: $(cat "$T/err")"
+ok "train.kernel pins a new run; an unknown kernel warns and continues"
 finish

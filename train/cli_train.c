@@ -9,8 +9,10 @@
 
 #include "../ckpt/atomic.h"
 #include "../ckpt/discover.h"
+#include "../ckpt/h5c.h"
 #include "../util/log.h"
 #include "cli.h"
+#include "kernel.h"
 #include "snapshot.h"
 #include "source.h"
 #include "trainer.h"
@@ -165,6 +167,8 @@ int cli_train(int argc, char **argv, ct_err *e)
 		rc = config_validate(&cfg, a.config, e);
 	if (rc < 0)
 		return rc;
+	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */
+		kernel_ensure(cfg.kernel, "train.kernel", e);
 	if (has_checkpoints(a.run_dir))
 		return ct_errf(e, CT_EUSAGE,
 			       "%s already holds checkpoints; continue it with: ctrain resume %s",
@@ -193,6 +197,30 @@ int cli_train(int argc, char **argv, ct_err *e)
 	}
 	train_state_release(&s);
 	return rc;
+}
+
+/* Re-executes under the OpenBLAS kernel the newest valid checkpoint was
+ * written with, before anything heavy happens (OpenBLAS picks its kernel at
+ * load time).  Problems here are left for restore_latest to report. */
+static void pin_checkpoint_kernel(const char *dir)
+{
+	char ck[4200];
+	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
+	char *path = NULL, *core = NULL;
+	int64_t step;
+	ct_err e = {0};
+	h5c_reader *r = NULL;
+	if (ckpt_find_latest(ck, &path, &step, &e) == 0 && h5c_open(path, &r, &e) == 0) {
+		h5c_field f = {"/meta@blas_core", H5C_STR, 0, {0}, &core};
+		if (h5c_read(r, &f, &e) == 0) {
+			h5c_close(r);
+			r = NULL;
+			kernel_ensure(core, path, &e);
+		}
+	}
+	h5c_close(r);
+	free(core);
+	free(path);
 }
 
 /* A hand-edited config.ini must not silently change what the checkpoint was
@@ -266,6 +294,7 @@ int cli_resume(int argc, char **argv, ct_err *e)
 		rc = config_validate(&cfg, ini, e);
 	if (rc < 0)
 		return rc;
+	pin_checkpoint_kernel(a.run_dir);
 	rc = apply_threads(&cfg, e);
 	if (rc < 0)
 		return rc;

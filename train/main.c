@@ -9,6 +9,7 @@
 #include "../util/log.h"
 #include "cli.h"
 #include "config.h"
+#include "kernel.h"
 
 typedef int (*command_fn)(int, char **, ct_err *);
 
@@ -57,6 +58,7 @@ static int exit_status(int rc)
 
 int main(int argc, char **argv)
 {
+	kernel_set_argv(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(cli_usage(argc > 2 ? argv[2] : NULL), stdout);
