@@ -1,17 +1,17 @@
 #include "mlp.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+/* layers.<i>, i counting the linear layers from 0. */
 static void add_layer_params(mlp *m)
 {
+	module root = module_root(&m->ps);
+	module layers = module_child(&root, "layers");
 	for (int i = 0; i + 1 < m->n_sizes; i++) {
-		char name[64];
-		snprintf(name, sizeof name, "layers.%d.weight", i);
-		params_add(&m->ps, name, 2, (int64_t[]){m->sizes[i + 1], m->sizes[i]});
-		snprintf(name, sizeof name, "layers.%d.bias", i);
-		params_add(&m->ps, name, 1, (int64_t[]){m->sizes[i + 1]});
+		char idx[16];
+		snprintf(idx, sizeof idx, "%d", i);
+		m->lin[i] = module_linear(&layers, idx, m->sizes[i], m->sizes[i + 1], 1);
 	}
 }
 
@@ -24,7 +24,7 @@ static int build_graph(mlp *m, mlp_graph *mg, int rows, int with_dropout, ct_err
 	int h = mg->in = graph_input(g, m->sizes[0]);
 	int n_linear = m->n_sizes - 1;
 	for (int i = 0; i < n_linear; i++) {
-		h = graph_linear(g, h, 2 * i, 2 * i + 1);
+		h = graph_linear(g, h, m->lin[i].weight, m->lin[i].bias);
 		if (i + 1 == n_linear)
 			break;
 		h = graph_act(g, h, m->act);
@@ -70,14 +70,8 @@ void mlp_release(mlp *m)
 void mlp_init_weights(mlp *m, rng *r)
 {
 	/* Layer by layer, weight then bias, as nn.Linear.reset_parameters does. */
-	for (int i = 0; i < m->ps.nv; i++) {
-		const param_view *pv = &m->ps.v[i];
-		int fan_in = m->sizes[i / 2];
-		float bound = 1.0f / sqrtf((float)fan_in);
-		float *p = params_data(&m->ps, i);
-		for (size_t k = 0; k < pv->numel; k++)
-			p[k] = (2.0f * rng_float(r) - 1.0f) * bound;
-	}
+	for (int i = 0; i + 1 < m->n_sizes; i++)
+		linear_init(&m->ps, &m->lin[i], r);
 }
 
 static int argmax(const float *v, int n)

@@ -2,7 +2,8 @@
  * Linear, with PyTorch's parameter names (`layers.<i>.weight` [out, in] and
  * `layers.<i>.bias` [out], i counting linear layers from 0) and PyTorch's
  * nn.Linear initialisation (weight and bias both U(±1/√fan_in), which is what
- * kaiming_uniform_(a=√5) works out to).
+ * kaiming_uniform_(a=√5) works out to).  The names come from the module tree
+ * of nn/module.h (child "layers", items 0, 1, ...), as a user model's do.
  *
  *     mlp m; mlp_init(&m, (int[]){784, 256, 10}, 3, ACT_RELU, 0.1f, 128, &e);
  *     mlp_init_weights(&m, &init_rng);
@@ -16,6 +17,7 @@
 #define CT_MLP_H
 
 #include "graph.h"
+#include "module.h"
 #include "params.h"
 #include "rng.h"
 
@@ -33,6 +35,7 @@ typedef struct mlp {
 	int n_sizes;
 	int act;
 	float dropout;
+	linear_layer lin[MLP_MAX_LAYERS - 1];
 	mlp_graph train, eval;
 } mlp;
 

@@ -92,15 +92,6 @@ int params_to_tdict(const params *ps, tdict *d, ct_err *e)
 	return 0;
 }
 
-/* Appends ", name" (or "name") to a bounded list string. */
-static void list_append(char *list, size_t len, const char *name)
-{
-	size_t used = strlen(list);
-	if (used + 3 >= len)
-		return;
-	snprintf(list + used, len - used, "%s%s", used ? ", " : "", name);
-}
-
 static int shape_matches(const param_view *pv, const tdict_entry *t)
 {
 	if (t->ndim != pv->ndim)
@@ -111,56 +102,146 @@ static int shape_matches(const param_view *pv, const tdict_entry *t)
 	return 1;
 }
 
+static int dtype_loadable(const tdict_entry *t)
+{
+	return t->dtype == DT_F32 || t->dtype == DT_F16 || t->dtype == DT_BF16 || t->dtype == DT_F64;
+}
+
+void load_report_release(load_report *r)
+{
+	char **lists[] = {r->missing, r->unexpected, r->mismatched};
+	size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
+	for (int l = 0; l < 3; l++) {
+		for (size_t i = 0; i < counts[l]; i++)
+			free(lists[l][i]);
+		free(lists[l]);
+	}
+	memset(r, 0, sizeof *r);
+}
+
+static int list_push(char ***list, size_t *n, const char *name)
+{
+	char **v = realloc(*list, (*n + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	*list = v;
+	if (!(v[*n] = strdup(name)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* Fills r with the three lists; CT_ENOMEM if a list cannot grow. */
+static int compare_keys(const params *ps, const tdict *d, load_report *r, ct_err *e)
+{
+	memset(r, 0, sizeof *r);
+	int bad = 0;
+	for (int i = 0; i < ps->nv && !bad; i++) {
+		const tdict_entry *t = tdict_find(d, ps->v[i].name);
+		if (!t)
+			bad = list_push(&r->missing, &r->n_missing, ps->v[i].name);
+		else if (!shape_matches(&ps->v[i], t) || !dtype_loadable(t))
+			bad = list_push(&r->mismatched, &r->n_mismatched, ps->v[i].name);
+	}
+	for (size_t j = 0; j < d->n && !bad; j++)
+		if (params_find(ps, d->v[j].name) < 0)
+			bad = list_push(&r->unexpected, &r->n_unexpected, d->v[j].name);
+	if (bad) {
+		load_report_release(r);
+		return ct_errf(e, CT_ENOMEM, "out of memory comparing state dict keys");
+	}
+	return 0;
+}
+
+/* Appends ", item" (or "item") to a bounded string. */
+static void append(char *buf, size_t len, size_t *used, const char *item)
+{
+	if (*used < len)
+		*used += (size_t)snprintf(buf + *used, len - *used, "%s", item);
+}
+
 static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
 {
-	size_t used = (size_t)snprintf(buf, len, "[");
-	for (int i = 0; i < ndim && used < len; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? "," : "",
-					 (long long)shape[i]);
-	if (used < len)
-		snprintf(buf + used, len - used, "]");
+	size_t used = 0;
+	append(buf, len, &used, "[");
+	for (int i = 0; i < ndim; i++) {
+		char num[32];
+		snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)shape[i]);
+		append(buf, len, &used, num);
+	}
+	append(buf, len, &used, "]");
+}
+
+/* "name (file [3,2], model [2,3])" or "name (dtype I64)" */
+static void mismatch_str(char *buf, size_t len, const params *ps, const tdict *d, const char *name)
+{
+	const param_view *pv = &ps->v[params_find(ps, name)];
+	const tdict_entry *t = tdict_find(d, name);
+	if (!shape_matches(pv, t)) {
+		char want[64], got[160];
+		shape_str(want, sizeof want, pv->ndim, pv->shape);
+		shape_str(got, sizeof got, t->ndim, t->shape);
+		snprintf(buf, len, "%s (file %s, model %s)", name, got, want);
+	} else {
+		snprintf(buf, len, "%s (dtype %s)", name, dtype_name(t->dtype));
+	}
+}
+
+void load_report_format(const load_report *r, const params *ps, const tdict *d, char *buf,
+			size_t len)
+{
+	const char *heads[] = {"missing keys: [", "]; unexpected keys: [", "]; mismatched: ["};
+	char **lists[] = {r->missing, r->unexpected, r->mismatched};
+	size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int l = 0; l < 3; l++) {
+		append(buf, len, &used, heads[l]);
+		for (size_t i = 0; i < counts[l]; i++) {
+			char item[PARAM_NAME_MAX + 256];
+			if (l == 2)
+				mismatch_str(item, sizeof item, ps, d, lists[l][i]);
+			else
+				snprintf(item, sizeof item, "%s", lists[l][i]);
+			append(buf, len, &used, i ? ", " : "");
+			append(buf, len, &used, item);
+		}
+	}
+	append(buf, len, &used, "]");
+}
+
+int params_load(params *ps, const tdict *d, int strict, load_report *out, ct_err *e)
+{
+	if (out)
+		memset(out, 0, sizeof *out);
+	load_report r;
+	int rc = compare_keys(ps, d, &r, e);
+	if (rc < 0)
+		return rc;
+	if (strict && (r.n_missing || r.n_unexpected || r.n_mismatched)) {
+		char summary[6400];
+		load_report_format(&r, ps, d, summary, sizeof summary);
+		rc = ct_errf(e, CT_EMISMATCH, "state dict does not match the model: %s", summary);
+	}
+	for (int i = 0; rc == 0 && i < ps->nv; i++) {
+		const tdict_entry *t = tdict_find(d, ps->v[i].name);
+		if (t && shape_matches(&ps->v[i], t) && dtype_loadable(t))
+			rc = tdict_entry_to_f32(t, params_data(ps, i), e);
+	}
+	if (out)
+		*out = r;
+	else
+		load_report_release(&r);
+	return rc;
 }
 
 int params_load_tdict(params *ps, const tdict *d, int strict, char *report, size_t report_len,
 		      ct_err *e)
 {
-	char missing[2048] = "", unexpected[2048] = "", mismatched[2048] = "";
-	for (int i = 0; i < ps->nv; i++) {
-		const param_view *pv = &ps->v[i];
-		const tdict_entry *t = tdict_find(d, pv->name);
-		if (!t) {
-			list_append(missing, sizeof missing, pv->name);
-		} else if (!shape_matches(pv, t)) {
-			char want[64], got[160], item[PARAM_NAME_MAX + 256];
-			shape_str(want, sizeof want, pv->ndim, pv->shape);
-			shape_str(got, sizeof got, t->ndim, t->shape);
-			snprintf(item, sizeof item, "%s (file %s, model %s)", pv->name, got, want);
-			list_append(mismatched, sizeof mismatched, item);
-		} else if (t->dtype != DT_F32 && t->dtype != DT_F16 && t->dtype != DT_BF16 &&
-			   t->dtype != DT_F64) {
-			char item[PARAM_NAME_MAX + 64];
-			snprintf(item, sizeof item, "%s (dtype %s)", pv->name, dtype_name(t->dtype));
-			list_append(mismatched, sizeof mismatched, item);
-		}
-	}
-	for (size_t j = 0; j < d->n; j++)
-		if (params_find(ps, d->v[j].name) < 0)
-			list_append(unexpected, sizeof unexpected, d->v[j].name);
-	char summary[6400];
-	snprintf(summary, sizeof summary, "missing keys: [%s]; unexpected keys: [%s]; mismatched: [%s]",
-		 missing, unexpected, mismatched);
+	load_report r;
+	int rc = params_load(ps, d, strict, &r, e);
 	if (report)
-		snprintf(report, report_len, "%s", summary);
-	int clean = !missing[0] && !unexpected[0] && !mismatched[0];
-	if (strict && !clean)
-		return ct_errf(e, CT_EMISMATCH, "state dict does not match the model: %s", summary);
-	for (int i = 0; i < ps->nv; i++) {
-		const tdict_entry *t = tdict_find(d, ps->v[i].name);
-		if (!t || !shape_matches(&ps->v[i], t))
-			continue;
-		int rc = tdict_entry_to_f32(t, params_data(ps, i), e);
-		if (rc < 0 && rc != CT_EUNSUPPORTED)
-			return rc;
-	}
-	return 0;
+		load_report_format(&r, ps, d, report, report_len);
+	load_report_release(&r);
+	return rc;
 }

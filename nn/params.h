@@ -54,10 +54,25 @@ size_t params_count(const params *ps); /* real parameters, without padding */
 /* Borrowing view of the parameters as F32 tensors (for export/checkpoint). */
 int params_to_tdict(const params *ps, tdict *d, ct_err *e);
 
+/* What did not match in a load, as lists of names (PyTorch's missing_keys and
+ * unexpected_keys, plus keys whose shape or dtype does not fit the model).
+ * Each list and name is malloc'ed; load_report_release frees them. */
+typedef struct load_report {
+	char **missing, **unexpected, **mismatched;
+	size_t n_missing, n_unexpected, n_mismatched;
+} load_report;
+
+void load_report_release(load_report *r);
+/* "missing keys: [a, b]; unexpected keys: []; mismatched: [w (file [3,2], model [2,3])]" */
+void load_report_format(const load_report *r, const params *ps, const tdict *d, char *buf,
+			size_t len);
+
 /* Loads tensors by name.  Strict: any missing, unexpected or shape-mismatched
- * key is an error that lists all of them (CT_EMISMATCH).  Non-strict: loads
- * what matches and writes the lists into report (may be NULL).  Float dtypes
- * other than F32 are converted. */
+ * key is an error that lists all of them (CT_EMISMATCH) and nothing is
+ * loaded.  Non-strict: loads what matches.  Either way r (may be NULL;
+ * release it) receives the lists.  Float dtypes other than F32 are converted. */
+int params_load(params *ps, const tdict *d, int strict, load_report *r, ct_err *e);
+/* The same with the lists as one line of text in report (may be NULL). */
 int params_load_tdict(params *ps, const tdict *d, int strict, char *report, size_t report_len,
 		      ct_err *e);
 

@@ -1,0 +1,133 @@
+#include "module.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../ckpt/safetensors.h"
+
+/* One path segment: the characters PyTorch attribute names and indices use. */
+static int valid_segment(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!(*s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= 'A' && *s <= 'Z')))
+			return 0;
+	return 1;
+}
+
+module module_root(params *ps)
+{
+	module m;
+	memset(&m, 0, sizeof m);
+	m.ps = ps;
+	return m;
+}
+
+void module_key(const module *m, const char *name, char *buf, size_t len)
+{
+	CT_ASSERT(valid_segment(name));
+	int n = snprintf(buf, len, "%s%s%s", m->prefix, m->prefix[0] ? "." : "", name);
+	CT_ASSERT(n > 0 && (size_t)n < len && n < PARAM_NAME_MAX);
+}
+
+module module_child(const module *parent, const char *name)
+{
+	module c = module_root(parent->ps);
+	module_key(parent, name, c.prefix, sizeof c.prefix);
+	return c;
+}
+
+module module_item(const module *parent, int i)
+{
+	CT_ASSERT(i >= 0);
+	char name[16];
+	snprintf(name, sizeof name, "%d", i);
+	return module_child(parent, name);
+}
+
+int module_param(const module *m, const char *name, int ndim, const int64_t *shape)
+{
+	char key[PARAM_NAME_MAX];
+	module_key(m, name, key, sizeof key);
+	return params_add(m->ps, key, ndim, shape);
+}
+
+int module_find(const module *m, const char *name)
+{
+	char key[PARAM_NAME_MAX];
+	module_key(m, name, key, sizeof key);
+	return params_find(m->ps, key);
+}
+
+linear_layer module_linear(const module *m, const char *name, int in, int out, int bias)
+{
+	CT_ASSERT(in > 0 && out > 0);
+	module lm = module_child(m, name);
+	linear_layer l = {.in = in, .out = out, .bias = -1};
+	l.weight = module_param(&lm, "weight", 2, (int64_t[]){out, in});
+	if (bias)
+		l.bias = module_param(&lm, "bias", 1, (int64_t[]){out});
+	return l;
+}
+
+static void fill_uniform(float *p, size_t n, float bound, rng *r)
+{
+	for (size_t k = 0; k < n; k++)
+		p[k] = (2.0f * rng_float(r) - 1.0f) * bound;
+}
+
+void linear_init(const params *ps, const linear_layer *l, rng *r)
+{
+	/* kaiming_uniform_(a=√5) on the weight works out to U(±1/√fan_in), the
+	 * same bound nn.Linear uses for the bias. */
+	float bound = 1.0f / sqrtf((float)l->in);
+	fill_uniform(params_data(ps, l->weight), ps->v[l->weight].numel, bound, r);
+	if (l->bias >= 0)
+		fill_uniform(params_data(ps, l->bias), ps->v[l->bias].numel, bound, r);
+}
+
+static int add_meta(tdict *d, const char *const *meta, ct_err *e)
+{
+	int has_format = 0;
+	for (size_t i = 0; meta && meta[i]; i += 2) {
+		CT_ASSERT(meta[i + 1]);
+		has_format |= strcmp(meta[i], "format") == 0;
+	}
+	int rc = has_format ? 0 : tdict_set_meta(d, "format", "pt", e);
+	for (size_t i = 0; rc == 0 && meta && meta[i]; i += 2)
+		rc = tdict_set_meta(d, meta[i], meta[i + 1], e);
+	return rc;
+}
+
+int state_dict_save(const char *path, const params *ps, const char *const *meta, ct_err *e)
+{
+	tdict d;
+	tdict_init(&d);
+	int rc = add_meta(&d, meta, e);
+	if (rc == 0)
+		rc = params_to_tdict(ps, &d, e);
+	if (rc == 0)
+		rc = st_write(path, &d, e);
+	else
+		ct_err_prefix(e, "%s", path);
+	tdict_release(&d);
+	return rc;
+}
+
+int state_dict_load(const char *path, params *ps, int strict, load_report *r, ct_err *e)
+{
+	if (r)
+		memset(r, 0, sizeof *r);
+	tdict d;
+	int rc = st_read(path, &d, e);
+	if (rc < 0)
+		return rc;
+	rc = params_load(ps, &d, strict, r, e);
+	if (rc < 0)
+		ct_err_prefix(e, "%s", path);
+	tdict_release(&d);
+	return rc;
+}
