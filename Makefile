@@ -11,12 +11,12 @@ DEBS := libopenblas-dev libhdf5-dev zlib1g-dev libcmocka-dev libjansson-dev libz
         clang gcovr cppcheck
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -fno-math-errno -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
               $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS_BASE = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 BUILD ?= build
-OPT ?= -O2 -g
+OPT ?= -O2 -g -fvect-cost-model=cheap
 EXTRA ?=
 CFLAGS := $(OPT) $(CFLAGS_BASE) $(EXTRA)
 LDFLAGS ?=
@@ -93,7 +93,7 @@ fuzz: deps
 	@mkdir -p build-fuzz
 	@for f in $(FUZZ_SRCS); do \
 	  n=$$(basename $$f .c); \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\" \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fno-math-errno -DCTRAIN_VERSION=\"$(VERSION)\" \
 	    -fsanitize=fuzzer,address,undefined \
 	    $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f $(LIB_SRCS) \
 	    $$(pkg-config --libs $(PKGS)) -lpthread -lm || exit 1; \
