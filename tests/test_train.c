@@ -46,6 +46,7 @@ static void make_state(train_state *s, const char *opt_name)
 	assert_int_equal(config_set(&c, "model.layers=20,16,4", &e), 0);
 	assert_int_equal(config_set(&c, "model.dropout=0.2", &e), 0);
 	assert_int_equal(config_set(&c, "data.n_samples=300", &e), 0);
+	assert_int_equal(config_set(&c, "checkpoint.keep_best=3", &e), 0);
 	assert_int_equal(train_state_init(s, &c, "test", &e), 0);
 }
 
@@ -77,8 +78,8 @@ static void scramble(train_state *s, int k)
 	s->loss_count = 3 + k;
 	s->elapsed = 9.5 + k;
 	s->samples_seen = 777 + k;
-	s->best_metric = 0.5 - k;
-	s->evals_since_best = 2 + k;
+	for (int i = 0; i < k + 2; i++) /* fills best_metric, evals_since_best and the kept list */
+		best_update(&s->best, 10 + i, 0.5 - (i % 2) - k);
 }
 
 static void assert_same_state(const train_state *a, const train_state *b)
@@ -97,7 +98,7 @@ static void assert_same_state(const train_state *a, const train_state *b)
 	assert_memory_equal(a->ld.perm, b->ld.perm, (size_t)a->train.n * sizeof(int64_t));
 	assert_true(a->loss_sum == b->loss_sum && a->loss_count == b->loss_count);
 	assert_true(a->elapsed == b->elapsed && a->samples_seen == b->samples_seen);
-	assert_true(a->best_metric == b->best_metric && a->evals_since_best == b->evals_since_best);
+	assert_memory_equal(&a->best, &b->best, sizeof a->best);
 }
 
 static void roundtrip(const char *opt_name)

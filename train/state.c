@@ -1,6 +1,5 @@
 #include "state.h"
 
-#include <math.h>
 #include <string.h>
 
 static int load_all(const ct_config *c, int test, dataset *all, ct_err *e)
@@ -54,6 +53,9 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 	int rc = data_load(c, 0, &s->train, &s->val, e);
 	if (rc == 0)
 		rc = config_check_data(c, name, s->train.d, s->train.n_classes, e);
+	if (rc == 0 && c->keep_best > BEST_MAX)
+		rc = ct_errf(e, CT_ECONFIG, "%s: checkpoint.keep_best = %d: at most %d best checkpoints "
+			     "can be kept", name, c->keep_best, BEST_MAX);
 	if (rc == 0)
 		rc = mlp_init(&s->model, c->layers, c->n_layers, act_from_name(c->activation),
 			      (float)c->dropout, c->batch_size, e);
@@ -81,7 +83,8 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 		.step_size = c->step_size,
 	};
 	s->sched.total_steps = train_total_steps(s);
-	s->best_metric = NAN; /* no evaluation yet */
+	best_init(&s->best, c->keep_best, c->patience,
+		  strcmp(c->monitor, "val_accuracy") == 0 ? BEST_HIGHER : BEST_LOWER);
 	return 0;
 }
 

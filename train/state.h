@@ -2,8 +2,8 @@
  * needs to continue, and nothing it can recompute.
  *
  * The loop (trainer.c) reads and writes only this; the checkpoint code
- * (snapshot.c) copies it out and back through one table of fields, so a field
- * cannot be saved and forgotten on load.
+ * (snapshot.c) copies it out and back through one table of fields
+ * (ckpt_fields.h), so a field cannot be saved and forgotten on load.
  *
  *     train_state s;
  *     train_state_init(&s, &cfg, "run.ini", &e);   // data, model, optimizer, loader, rngs
@@ -21,6 +21,7 @@
 #include "../nn/optim.h"
 #include "../nn/rng.h"
 #include "../nn/schedule.h"
+#include "best.h"
 #include "config.h"
 
 typedef struct train_state {
@@ -37,8 +38,7 @@ typedef struct train_state {
 	int64_t loss_count;
 	double elapsed;          /* training seconds spent by earlier processes */
 	int64_t samples_seen;
-	double best_metric;      /* best monitored validation value (early stopping) */
-	int64_t evals_since_best;
+	best_tracker best;       /* keep_best and early stopping on cfg.monitor */
 } train_state;
 
 /* Loads the data named by cfg (train and validation split), builds the model

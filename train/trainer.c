@@ -1,11 +1,11 @@
 #include "trainer.h"
 
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ckpt/atomic.h"
 #include "../util/log.h"
 #include "checkpointer.h"
 #include "export.h"
@@ -48,21 +48,20 @@ static void evaluate(train_state *s, double *loss, double *acc)
 	*acc = s->val.n ? (double)correct / (double)s->val.n : 0.0;
 }
 
-/* Early stopping bookkeeping; returns 1 when patience is exhausted. */
+/* keep_best and early stopping: the monitored metric of this evaluation. */
 static int track_best(train_state *s, double val_loss, double val_acc)
 {
 	int higher = strcmp(s->cfg.monitor, "val_accuracy") == 0;
-	double v = higher ? val_acc : val_loss;
-	if (isnan(s->best_metric) || (higher ? v > s->best_metric : v < s->best_metric)) {
-		s->best_metric = v;
-		s->evals_since_best = 0;
-		return 0;
-	}
-	s->evals_since_best++;
-	return s->cfg.patience > 0 && s->evals_since_best >= s->cfg.patience;
+	int flags = best_update(&s->best, s->step, higher ? val_acc : val_loss);
+	if (flags & BEST_STOP)
+		log_info("early stopping at step %lld: %s did not improve for %d evaluations",
+			 (long long)s->step, s->cfg.monitor, s->cfg.patience);
+	return flags;
 }
 
-static int write_row(loop *L, int eval_now, int *stop, ct_err *e)
+/* One metrics row, with an evaluation when eval_now; *best gets the BEST_*
+ * flags of that evaluation (0 without one). */
+static int write_row(loop *L, int eval_now, int *best, ct_err *e)
 {
 	train_state *s = L->s;
 	double now = progress_now();
@@ -80,12 +79,9 @@ static int write_row(loop *L, int eval_now, int *stop, ct_err *e)
 		L->r->has_val = 1;
 		L->r->val_loss = row.val_loss;
 		L->r->val_accuracy = row.val_accuracy;
-		if (track_best(s, row.val_loss, row.val_accuracy)) {
-			log_info("early stopping at step %lld: %s did not improve for %d evaluations",
-				 (long long)s->step, s->cfg.monitor, s->cfg.patience);
-			*stop = 1;
+		*best = track_best(s, row.val_loss, row.val_accuracy);
+		if (*best & BEST_STOP)
 			L->r->early_stopped = 1;
-		}
 	}
 	L->r->loss = row.loss;
 	s->loss_sum = 0.0;
@@ -97,19 +93,29 @@ static int write_row(loop *L, int eval_now, int *stop, ct_err *e)
 	return metrics_write(&L->met, &row, e);
 }
 
+static void warn_failed(loop *L, const ct_err *se)
+{
+	progress_clear(&L->prog);
+	log_warn("checkpoint failed, training continues (checkpoint.on_error = warn): %s", se->msg);
+}
+
 /* Saves a checkpoint, applying checkpoint.on_error. */
 static int save(loop *L, ct_err *e)
 {
 	train_state *s = L->s;
+	int warn = strcmp(s->cfg.on_error, "warn") == 0;
 	L->last_ckpt = progress_now();
 	ct_err se = {0};
+	/* With warn, a failed background write is reported here and this
+	 * checkpoint is still written: the retry is at this cadence point, not
+	 * the one after. */
+	if (warn && checkpointer_wait(&L->cp, &se) < 0)
+		warn_failed(L, &se);
 	int rc = checkpointer_save(&L->cp, s, &se);
 	if (rc == 0)
 		return 0;
-	if (strcmp(s->cfg.on_error, "warn") == 0) {
-		progress_clear(&L->prog);
-		log_warn("checkpoint failed, training continues (checkpoint.on_error = warn): %s",
-			 se.msg);
+	if (warn) {
+		warn_failed(L, &se);
 		return 0;
 	}
 	*e = se;
@@ -150,7 +156,12 @@ static int run_loop(loop *L, ct_err *e)
 	mlp_graph *mg = &s->model.train;
 	float *xin = graph_value(mg->g, mg->in);
 	graph_set_labels(mg->g, mg->loss, L->labels);
-	int stop = 0;
+	int stop = best_should_stop(&s->best);
+	if (stop) { /* resumed from the checkpoint written when it stopped */
+		log_info("early stopping at step %lld: %s did not improve for %d evaluations",
+			 (long long)s->step, c->monitor, c->patience);
+		L->r->early_stopped = 1;
+	}
 	while (!stop && s->ld.st.epoch < (uint64_t)c->epochs) {
 		int rows = loader_next(&s->ld, xin, L->labels);
 		if (rows == 0)
@@ -162,10 +173,12 @@ static int run_loop(loop *L, ct_err *e)
 		L->window_samples += rows;
 		progress_tick(&L->prog, s->step, (int64_t)s->ld.st.epoch, c->epochs, loss);
 		int eval_now = c->eval_every > 0 ? s->step % c->eval_every == 0 : epoch_end;
-		int rc = 0;
+		int rc = 0, best = 0;
 		if (eval_now || epoch_end || s->step % c->log_every == 0)
-			rc = write_row(L, eval_now, &stop, e);
-		if (rc == 0 && checkpoint_due(L, epoch_end))
+			rc = write_row(L, eval_now, &best, e);
+		stop = (best & BEST_STOP) != 0;
+		/* A step among the keep_best best is saved now or never. */
+		if (rc == 0 && ((best & BEST_KEPT) || checkpoint_due(L, epoch_end)))
 			rc = save(L, e);
 		if (rc < 0)
 			return rc;
@@ -176,18 +189,32 @@ static int run_loop(loop *L, ct_err *e)
 	return 0;
 }
 
+/* The final (or interrupt) checkpoint, durable on return. */
 static int finish(loop *L, ct_err *e)
 {
-	train_state *s = L->s;
-	int rc = 0;
-	if (L->cp.last_step != s->step || L->cp.busy)
-		rc = checkpointer_wait(&L->cp, e);
-	if (rc == 0 && L->cp.last_step != s->step) {
-		rc = checkpointer_save(&L->cp, s, e);
+	int rc = checkpointer_wait(&L->cp, e);
+	if (rc == 0 && L->cp.last_step != L->s->step) {
+		rc = checkpointer_save(&L->cp, L->s, e);
 		if (rc == 0)
 			rc = checkpointer_wait(&L->cp, e);
 	}
 	return rc;
+}
+
+/* Temporary files of an earlier process killed while writing metrics.csv,
+ * model.safetensors or a checkpoint (train into a directory whose first run
+ * died before its first checkpoint never gets a resume's clean-up). */
+static void remove_leftovers(const char *dir)
+{
+	char ck[4200];
+	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
+	const char *dirs[] = {dir, ck};
+	for (int i = 0; i < 2; i++) {
+		int n = atomic_cleanup_tmp(dirs[i], NULL);
+		if (n > 0)
+			log_info("removed %d temporary file(s) left in %s by an interrupted write", n,
+				 dirs[i]);
+	}
 }
 
 int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_result *r,
@@ -203,6 +230,7 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	L.labels = calloc((size_t)s->cfg.batch_size, sizeof *L.labels);
 	if (!L.labels)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
+	remove_leftovers(dir);
 	snprintf(path, sizeof path, "%s/metrics.csv", dir);
 	int rc = metrics_open(&L.met, path, resume_step, e);
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
@@ -214,7 +242,8 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 		metrics_close(&L.met, NULL);
 		return rc;
 	}
-	L.cp.last_step = resume_step; /* that checkpoint exists already */
+	if (resume_step >= 0)
+		checkpointer_mark_saved(&L.cp, resume_step); /* it exists already */
 	signals_install();
 	L.t0 = L.last_ckpt = L.window_t0 = progress_now();
 	int64_t start_step = s->step, start_samples = s->samples_seen;
@@ -225,7 +254,10 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	s->elapsed += loop_sec;
 	int sig = signals_pending();
 	ct_err fe = {0};
-	int frc = finish(&L, &fe); /* the final (or interrupt) checkpoint */
+	/* The final (or interrupt) checkpoint.  After an error (checkpoint.on_error
+	 * = stop) there is none: the run stops where its error message says, and
+	 * a failing disk is not written again; the write in flight is awaited. */
+	int frc = rc == 0 || rc == CT_EINTERRUPTED ? finish(&L, &fe) : checkpointer_wait(&L.cp, &fe);
 	if (rc == CT_EINTERRUPTED && frc == 0) {
 		r->signal = sig;
 		log_info("interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",

@@ -1,0 +1,455 @@
+/* train/ckpt_manager + best: a hand-written loop (custom residual model,
+ * Adam, shuffling loader, dropout stream, user counters and blob) saved and
+ * restored bit-exactly, cadence, retention with keep_best protection, restore
+ * fallback past a damaged file, failures that leave the state unchanged, an
+ * async write failure reported later, and the best tracker's bookkeeping. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../ckpt/atomic.h"
+#include "../ckpt/discover.h"
+#include "../nn/graph.h"
+#include "../nn/module.h"
+#include "../train/ckpt_manager.h"
+#include "../util/log.h"
+
+static char g_root[256], g_dir[300];
+static char g_warn[4096];
+static int g_case;
+
+static void hook(int level, const char *line, void *ctx)
+{
+	(void)ctx;
+	if (level >= LOG_WARN)
+		snprintf(g_warn + strlen(g_warn), sizeof g_warn - strlen(g_warn), "%s\n", line);
+}
+
+static int setup(void **s)
+{
+	(void)s;
+	snprintf(g_root, sizeof g_root, "/tmp/ctrain-test-mgr.XXXXXX");
+	log_set_hook(hook, NULL);
+	log_set_level(LOG_WARN);
+	return mkdtemp(g_root) ? 0 : -1;
+}
+
+static int teardown(void **s)
+{
+	(void)s;
+	log_set_hook(NULL, NULL);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Each test gets a fresh checkpoint directory. */
+static int per_test(void **s)
+{
+	(void)s;
+	snprintf(g_dir, sizeof g_dir, "%s/c%d/checkpoints", g_root, g_case++);
+	g_warn[0] = '\0';
+	return 0;
+}
+
+/* ---- a user's loop: x -> lin0 -> relu -> (+ lin1(h)) -> dropout -> head -- */
+typedef struct run {
+	dataset ds;
+	params ps;
+	linear_layer l0, l1, head;
+	graph *g;
+	int in, loss;
+	optim opt;
+	loader ld;
+	rng drop;
+	int64_t step;
+	double loss_sum;
+	struct { int32_t seen[3]; float ema; } extra;
+	int32_t labels[8];
+} run;
+
+static void run_init(run *r, optim_kind kind)
+{
+	memset(r, 0, sizeof *r);
+	ct_err e = {0};
+	assert_int_equal(synthetic_make(3, 60, 4, 3, &r->ds, &e), 0);
+	params_init(&r->ps);
+	module root = module_root(&r->ps), body = module_child(&root, "body");
+	r->l0 = module_linear(&body, "0", 4, 8, 1);
+	r->l1 = module_linear(&body, "1", 8, 8, 1);
+	r->head = module_linear(&root, "head", 8, 3, 1);
+	assert_int_equal(params_alloc(&r->ps, &e), 0);
+	rng init;
+	rng_seed(&init, 3, RNG_STREAM_INIT);
+	linear_init(&r->ps, &r->l0, &init);
+	linear_init(&r->ps, &r->l1, &init);
+	linear_init(&r->ps, &r->head, &init);
+	r->g = graph_new(&r->ps, 8);
+	graph *g = r->g;
+	r->in = graph_input(g, 4);
+	int h = graph_act(g, graph_linear(g, r->in, r->l0.weight, r->l0.bias), ACT_RELU);
+	h = graph_add(g, h, graph_linear(g, h, r->l1.weight, r->l1.bias));
+	h = graph_dropout(g, h, 0.2f);
+	r->loss = graph_softmax_xent(g, graph_linear(g, h, r->head.weight, r->head.bias));
+	assert_int_equal(graph_finalize(g, &e), 0);
+	rng_seed(&r->drop, 3, RNG_STREAM_DROPOUT);
+	graph_set_dropout_rng(g, &r->drop);
+	graph_set_labels(g, r->loss, r->labels);
+	optim_hparams hp = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+	assert_int_equal(optim_init(&r->opt, kind, r->ps.n, &hp, &e), 0);
+	assert_int_equal(loader_init(&r->ld, &r->ds, 8, 1, 3, &e), 0);
+}
+
+static void run_step(run *r)
+{
+	int rows;
+	while ((rows = loader_next(&r->ld, graph_value(r->g, r->in), r->labels)) == 0)
+		;
+	graph_set_rows(r->g, rows);
+	graph_forward(r->g);
+	r->loss_sum += graph_loss(r->g, r->loss);
+	graph_backward(r->g, r->loss);
+	optim_step(&r->opt, r->ps.data, r->ps.grad, 0.01);
+	r->extra.seen[r->labels[0]]++;
+	r->extra.ema = 0.9f * r->extra.ema + 0.1f * r->ps.data[0];
+	r->step++;
+}
+
+static void run_release(run *r)
+{
+	graph_free(r->g);
+	optim_release(&r->opt);
+	loader_release(&r->ld);
+	params_release(&r->ps);
+	dataset_release(&r->ds);
+}
+
+static ckpt_manager *manager_for(run *r, const ckpt_manager_opts *o, best_tracker *b)
+{
+	ct_err e = {0};
+	ckpt_manager *m = ckpt_manager_new(g_dir, o, &e);
+	assert_non_null(m);
+	assert_int_equal(ckpt_manager_add_params(m, "model", &r->ps, &e), 0);
+	assert_int_equal(ckpt_manager_add_optim(m, "optim", &r->opt, &r->ps, &e), 0);
+	assert_int_equal(ckpt_manager_add_loader(m, "data", &r->ld, &e), 0);
+	assert_int_equal(ckpt_manager_add_rng(m, "rng/dropout", &r->drop, &e), 0);
+	assert_int_equal(ckpt_manager_add_i64(m, "user/step", &r->step, &e), 0);
+	assert_int_equal(ckpt_manager_add_f64(m, "user/loss_sum", &r->loss_sum, &e), 0);
+	assert_int_equal(ckpt_manager_add_blob(m, "user/extra", &r->extra, sizeof r->extra, &e), 0);
+	if (b)
+		assert_int_equal(ckpt_manager_add_best(m, b, &e), 0);
+	return m;
+}
+
+static void assert_same_run(const run *a, const run *b)
+{
+	assert_memory_equal(a->ps.data, b->ps.data, a->ps.n * sizeof(float));
+	assert_memory_equal(a->opt.m, b->opt.m, a->ps.n * sizeof(float));
+	assert_memory_equal(a->opt.v, b->opt.v, a->ps.n * sizeof(float));
+	assert_int_equal(a->opt.step, b->opt.step);
+	assert_memory_equal(&a->ld.st, &b->ld.st, sizeof a->ld.st);
+	assert_memory_equal(&a->drop, &b->drop, sizeof a->drop);
+	assert_int_equal(a->step, b->step);
+	assert_true(a->loss_sum == b->loss_sum);
+	assert_memory_equal(&a->extra, &b->extra, sizeof a->extra);
+}
+
+static void resume_is_bit_exact(int async)
+{
+	run ref, a, b;
+	run_init(&ref, OPT_ADAMW);
+	for (int i = 0; i < 23; i++) /* 60 rows / 8 = 8 batches: crosses 2 epochs */
+		run_step(&ref);
+	ckpt_manager_opts o = CKPT_MANAGER_OPTS_DEFAULT;
+	o.every_steps = 5;
+	o.async = async;
+	run_init(&a, OPT_ADAMW);
+	ckpt_manager *m = manager_for(&a, &o, NULL);
+	ct_err e = {0};
+	int64_t at;
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), 0);
+	assert_int_equal(at, -1);
+	int saved = 0;
+	while (a.step < 12) {
+		run_step(&a);
+		int rc = ckpt_manager_maybe_save(m, a.step, &e);
+		assert_true(rc == 0 || rc == 1);
+		saved += rc;
+	}
+	assert_int_equal(saved, 2); /* steps 5 and 10 */
+	assert_int_equal(ckpt_manager_wait(m, &e), 0);
+	assert_int_equal(ckpt_manager_last_step(m), 10);
+	ckpt_manager_free(m); /* "killed" at step 12: steps 11-12 are lost */
+	run_release(&a);
+
+	run_init(&b, OPT_ADAMW);
+	m = manager_for(&b, &o, NULL);
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), 1);
+	assert_int_equal(at, 10);
+	assert_int_equal(b.step, 10);
+	while (b.step < 23) {
+		run_step(&b);
+		assert_true(ckpt_manager_maybe_save(m, b.step, &e) >= 0);
+	}
+	assert_int_equal(ckpt_manager_finish(m, b.step, &e), 0);
+	assert_int_equal(ckpt_manager_last_step(m), 23);
+	ckpt_manager_free(m);
+	assert_same_run(&ref, &b);
+	/* keep_last = 3 (default): 15, 20, 23 */
+	ckpt_entry *v;
+	size_t n;
+	assert_int_equal(ckpt_list(g_dir, &v, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].step, 23);
+	assert_int_equal(v[2].step, 15);
+	ckpt_list_free(v, n);
+	run_release(&b);
+	run_release(&ref);
+}
+
+static void test_resume_bit_exact_sync(void **s) { (void)s; resume_is_bit_exact(0); }
+static void test_resume_bit_exact_async(void **s) { (void)s; resume_is_bit_exact(1); }
+
+/* Writes checkpoints of run r at the given steps (state changes in between). */
+static void save_steps(run *r, ckpt_manager *m, const int64_t *steps, int n)
+{
+	ct_err e = {0};
+	for (int i = 0; i < n; i++) {
+		while (r->step < steps[i])
+			run_step(r);
+		assert_int_equal(ckpt_manager_save(m, r->step, &e), 0);
+	}
+	assert_int_equal(ckpt_manager_wait(m, &e), 0);
+}
+
+static void test_fallback_past_damaged_file(void **s)
+{
+	(void)s;
+	run a, b, c;
+	run_init(&a, OPT_ADAM);
+	ckpt_manager_opts o = {.keep_last = 0};
+	ckpt_manager *m = manager_for(&a, &o, NULL);
+	save_steps(&a, m, (int64_t[]){4, 7}, 2);
+	ckpt_manager_free(m);
+	char *p7 = ckpt_path_for_step(g_dir, 7);
+	ct_err e = {0};
+	assert_int_equal(atomic_write_file(p7, "torn", 4, &e), 0);
+	run_init(&b, OPT_ADAM);
+	for (int i = 0; i < 4; i++)
+		run_step(&b);
+	run_init(&c, OPT_ADAM);
+	m = manager_for(&c, &o, NULL);
+	int64_t at;
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), 1);
+	assert_int_equal(at, 4);
+	assert_non_null(strstr(g_warn, "skipping invalid checkpoint"));
+	assert_non_null(strstr(g_warn, "ckpt-0000000007.h5"));
+	char moved[400];
+	snprintf(moved, sizeof moved, "%s.corrupt", p7);
+	assert_int_equal(access(moved, F_OK), 0);
+	assert_same_run(&b, &c);
+	ckpt_manager_free(m);
+	/* Only damaged files: an error that lists them, not a fresh start. */
+	char *p4 = ckpt_path_for_step(g_dir, 4);
+	assert_int_equal(atomic_write_file(p4, "junk", 4, &e), 0);
+	m = manager_for(&c, &o, NULL);
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), CT_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "no valid checkpoint in"));
+	assert_non_null(strstr(e.msg, "ckpt-0000000004.h5"));
+	ckpt_manager_free(m);
+	free(p4);
+	free(p7);
+	run_release(&a);
+	run_release(&b);
+	run_release(&c);
+}
+
+static void test_mismatch_leaves_state_unchanged(void **s)
+{
+	(void)s;
+	run a, b;
+	run_init(&a, OPT_ADAM);
+	ckpt_manager *m = manager_for(&a, NULL, NULL);
+	save_steps(&a, m, (int64_t[]){3}, 1);
+	ckpt_manager_free(m);
+	ct_err e = {0};
+	int64_t at;
+	/* Same shapes, another optimizer: refused before anything is applied. */
+	run_init(&b, OPT_ADAMW);
+	run before = b;
+	float *data = malloc(b.ps.n * sizeof(float));
+	memcpy(data, b.ps.data, b.ps.n * sizeof(float));
+	m = manager_for(&b, NULL, NULL);
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), CT_EMISMATCH);
+	assert_non_null(strstr(e.msg, "checkpoint /optim@name is 'adam' but this run has 'adamw'"));
+	assert_memory_equal(data, b.ps.data, b.ps.n * sizeof(float));
+	assert_memory_equal(&before.ld.st, &b.ld.st, sizeof b.ld.st);
+	assert_int_equal(b.step, 0);
+	ckpt_manager_free(m);
+	/* A blob of another size: a shape error naming the file and the field. */
+	run_release(&b);
+	run_init(&b, OPT_ADAM);
+	m = ckpt_manager_new(g_dir, NULL, &e);
+	char small[3];
+	assert_int_equal(ckpt_manager_add_params(m, "model", &b.ps, &e), 0);
+	assert_int_equal(ckpt_manager_add_blob(m, "user/extra", small, sizeof small, &e), 0);
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), CT_ECORRUPT);
+	assert_non_null(strstr(e.msg, "ckpt-0000000003.h5"));
+	assert_non_null(strstr(e.msg, "/user/extra"));
+	assert_memory_equal(data, b.ps.data, b.ps.n * sizeof(float));
+	ckpt_manager_free(m);
+	free(data);
+	run_release(&a);
+	run_release(&b);
+}
+
+static void test_async_failure_reported_later(void **s)
+{
+	(void)s;
+	run a;
+	run_init(&a, OPT_SGD);
+	ckpt_manager_opts o = {.async = 1, .keep_last = 2};
+	ckpt_manager *m = manager_for(&a, &o, NULL);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+	assert_int_equal(system(cmd), 0);
+	ct_err e = {0};
+	assert_int_equal(ckpt_manager_save(m, 1, &e), 0); /* queued */
+	assert_int_equal(ckpt_manager_wait(m, &e), CT_EIO);
+	assert_non_null(strstr(e.msg, "ckpt-0000000001.h5"));
+	assert_int_equal(ckpt_manager_last_step(m), -1);
+	assert_int_equal(ckpt_manager_wait(m, &e), 0); /* reported once */
+	ckpt_manager_free(m);
+	run_release(&a);
+}
+
+static void test_best_tracker(void **s)
+{
+	(void)s;
+	best_tracker b;
+	best_init(&b, 2, 2, BEST_LOWER);
+	assert_true(isnan(b.best_metric));
+	assert_int_equal(best_update(&b, 10, 0.5), BEST_IMPROVED | BEST_KEPT);
+	assert_int_equal(best_update(&b, 20, 0.4), BEST_IMPROVED | BEST_KEPT);
+	assert_int_equal(best_update(&b, 30, 0.45), BEST_KEPT); /* pushes out 0.5 */
+	assert_int_equal(b.n_kept, 2);
+	assert_int_equal(b.kept_step[0], 20);
+	assert_int_equal(b.kept_step[1], 30);
+	assert_int_equal(b.kept_step[2], -1);
+	assert_int_equal(best_update(&b, 40, 0.45), BEST_STOP); /* equal: no room, no progress */
+	assert_int_equal(b.evals_since_best, 2);
+	assert_true(best_should_stop(&b));
+	assert_int_equal(best_update(&b, 50, 0.3), BEST_IMPROVED | BEST_KEPT);
+	assert_false(best_should_stop(&b));
+	assert_true(best_is_kept(&b, 50) && best_is_kept(&b, 20) && !best_is_kept(&b, 30));
+	assert_true(b.best_metric == 0.3);
+	best_set_keep(&b, 1);
+	assert_int_equal(b.n_kept, 1);
+	assert_int_equal(b.kept_step[1], -1);
+	best_tracker h;
+	best_init(&h, 0, 0, BEST_HIGHER);
+	assert_int_equal(best_update(&h, 1, 0.9), BEST_IMPROVED);
+	assert_int_equal(best_update(&h, 2, 0.8), 0);
+	assert_int_equal(best_update(&h, 3, NAN), 0);
+	assert_int_equal(h.evals_since_best, 2);
+}
+
+static void steps_on_disk(const int64_t *want, size_t n_want)
+{
+	ckpt_entry *v;
+	size_t n;
+	ct_err e = {0};
+	assert_int_equal(ckpt_list(g_dir, &v, &n, &e), 0);
+	assert_int_equal(n, n_want);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(v[i].step, want[i]);
+	ckpt_list_free(v, n);
+}
+
+static void test_keep_best_protected_and_resumed(void **s)
+{
+	(void)s;
+	run a, b;
+	run_init(&a, OPT_ADAM);
+	best_tracker bt;
+	best_init(&bt, 2, 0, BEST_LOWER);
+	ckpt_manager_opts o = {.every_steps = 2, .keep_last = 1};
+	ckpt_manager *m = manager_for(&a, &o, &bt);
+	ct_err e = {0};
+	/* metric by step: 3 -> 0.9, 5 -> 0.5, 7 -> 0.7, 9 -> 0.6, 11 -> 0.8 */
+	const double metric[] = {0.9, 0.5, 0.7, 0.6, 0.8};
+	for (int i = 0; i < 12; i++) {
+		run_step(&a);
+		assert_true(ckpt_manager_maybe_save(m, a.step, &e) >= 0);
+		if (a.step % 2 == 1 && a.step >= 3) {
+			int f = ckpt_manager_observe(m, a.step, metric[(a.step - 3) / 2], &e);
+			assert_true(f >= 0);
+			assert_int_equal((f & BEST_KEPT) != 0, a.step != 11);
+		}
+	}
+	assert_int_equal(ckpt_manager_wait(m, &e), 0);
+	/* newest (12) + the two best (5: 0.5, 9: 0.6); 3 and 7 were pushed out */
+	steps_on_disk((int64_t[]){12, 9, 5}, 3);
+	ckpt_manager_free(m);
+	/* The kept list comes back with the state and keeps protecting. */
+	run_init(&b, OPT_ADAM);
+	best_tracker bt2;
+	best_init(&bt2, 2, 0, BEST_LOWER);
+	m = manager_for(&b, &o, &bt2);
+	int64_t at;
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), 1);
+	assert_int_equal(at, 12);
+	assert_memory_equal(&bt, &bt2, sizeof bt);
+	while (b.step < 16) {
+		run_step(&b);
+		assert_true(ckpt_manager_maybe_save(m, b.step, &e) >= 0);
+	}
+	assert_int_equal(ckpt_manager_wait(m, &e), 0);
+	steps_on_disk((int64_t[]){16, 9, 5}, 3);
+	ckpt_manager_free(m);
+	run_release(&a);
+	run_release(&b);
+}
+
+static void test_retain_protected(void **s)
+{
+	(void)s;
+	run a;
+	run_init(&a, OPT_SGD);
+	ckpt_manager_opts o = {.keep_last = 0};
+	ckpt_manager *m = manager_for(&a, &o, NULL);
+	save_steps(&a, m, (int64_t[]){1, 2, 3, 4, 5, 6}, 6);
+	ckpt_manager_free(m);
+	char *p5 = ckpt_path_for_step(g_dir, 5);
+	ct_err e = {0};
+	assert_int_equal(atomic_write_file(p5, "bad", 3, &e), 0); /* invalid: never counted */
+	assert_int_equal(ckpt_retain_protected(g_dir, 2, 3, (int64_t[]){1, -1}, 2, &e), 1);
+	/* 6 and 4 newest valid, 5 invalid, 3 by keep_every, 1 protected; 2 goes */
+	steps_on_disk((int64_t[]){6, 5, 4, 3, 1}, 5);
+	assert_int_equal(ckpt_retain_protected(g_dir, 0, 0, NULL, 0, &e), 0);
+	free(p5);
+	run_release(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_resume_bit_exact_sync, per_test),
+		cmocka_unit_test_setup(test_resume_bit_exact_async, per_test),
+		cmocka_unit_test_setup(test_fallback_past_damaged_file, per_test),
+		cmocka_unit_test_setup(test_mismatch_leaves_state_unchanged, per_test),
+		cmocka_unit_test_setup(test_async_failure_reported_later, per_test),
+		cmocka_unit_test(test_best_tracker),
+		cmocka_unit_test_setup(test_keep_best_protected_and_resumed, per_test),
+		cmocka_unit_test_setup(test_retain_protected, per_test),
+	};
+	return cmocka_run_group_tests_name("ckpt_manager", tests, setup, teardown);
+}

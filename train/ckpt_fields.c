@@ -1,0 +1,443 @@
+#include "ckpt_fields.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CKPT_OWNS_LIVE 0x100 /* live is a char ** this table allocated */
+
+const char *blas_core_name(void)
+{
+	const char *n = openblas_get_corename();
+	return n ? n : "unknown";
+}
+
+static size_t type_size(h5c_type t)
+{
+	switch (t) {
+	case H5C_F32: return 4;
+	case H5C_U8: return 1;
+	case H5C_STR: return sizeof(char *);
+	default: return 8;
+	}
+}
+
+/* Replaces a malloc'ed string unless it is already equal. */
+static void set_str(char **dst, const char *src)
+{
+	if (*dst && strcmp(*dst, src) == 0)
+		return;
+	free(*dst);
+	*dst = strdup(src);
+	CT_ASSERT(*dst); /* a few bytes between steps; no way to report from take */
+}
+
+int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim,
+		    const int64_t *shape, void *live, int flags, ct_err *e)
+{
+	CT_ASSERT(path[0] == '/' && live && ndim >= 0 && ndim <= H5C_MAX_DIMS);
+	CT_ASSERT(type != H5C_STR || ndim == 0);
+	CT_ASSERT(!ckpt_fields_find(f, path));
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 32;
+		ckpt_field *v = realloc(f->v, cap * sizeof *v);
+		if (!v)
+			return ct_errf(e, CT_ENOMEM, "out of memory registering %s", path);
+		f->v = v;
+		f->cap = cap;
+	}
+	ckpt_field *d = &f->v[f->n];
+	memset(d, 0, sizeof *d);
+	d->type = type;
+	d->ndim = ndim;
+	size_t numel = 1;
+	for (int i = 0; i < ndim; i++) {
+		CT_ASSERT(shape[i] > 0);
+		d->shape[i] = shape[i];
+		numel *= (size_t)shape[i];
+	}
+	d->bytes = numel * type_size(type);
+	d->live = live;
+	d->flags = flags;
+	d->path = strdup(path);
+	if (type != H5C_STR)
+		d->copy = calloc(1, d->bytes);
+	if (!d->path || (type != H5C_STR && !d->copy)) {
+		free(d->path);
+		free(d->copy);
+		return ct_errf(e, CT_ENOMEM, "out of memory registering %s", path);
+	}
+	f->n++;
+	return 0;
+}
+
+/* A string field whose value this table owns (a constant such as a name). */
+static int add_const_str(ckpt_fields *f, const char *path, const char *value, int flags, ct_err *e)
+{
+	char **holder = malloc(sizeof *holder);
+	char *s = strdup(value);
+	int rc = holder && s ? 0 : ct_errf(e, CT_ENOMEM, "out of memory registering %s", path);
+	if (rc == 0) {
+		*holder = s;
+		rc = ckpt_fields_add(f, path, H5C_STR, 0, NULL, holder, flags | CKPT_OWNS_LIVE, e);
+	}
+	if (rc < 0) {
+		free(s);
+		free(holder);
+	}
+	return rc;
+}
+
+int ckpt_fields_add_hook(ckpt_fields *f, const ckpt_hook *h, ct_err *e)
+{
+	ckpt_hook *v = realloc(f->hooks, (f->n_hooks + 1) * sizeof *v);
+	if (!v) {
+		if (h->release)
+			h->release(h->ctx);
+		free(h->ctx);
+		return ct_errf(e, CT_ENOMEM, "out of memory registering a checkpoint hook");
+	}
+	f->hooks = v;
+	f->hooks[f->n_hooks++] = *h;
+	return 0;
+}
+
+ckpt_field *ckpt_fields_find(const ckpt_fields *f, const char *path)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].path, path) == 0)
+			return &f->v[i];
+	return NULL;
+}
+
+int ckpt_fields_init(ckpt_fields *f, ct_err *e)
+{
+	memset(f, 0, sizeof *f);
+	f->best_steps = -1;
+	f->format_version = CKPT_FORMAT_VERSION;
+	f->format = strdup(CKPT_FORMAT);
+	f->version = strdup(CTRAIN_VERSION);
+	f->blas_core = strdup(blas_core_name());
+	int rc = f->format && f->version && f->blas_core ? 0 : ct_errf(e, CT_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/@format", H5C_STR, 0, NULL, &f->format, CKPT_STASH, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/@format_version", H5C_I64, 0, NULL, &f->format_version,
+				     CKPT_STASH, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta/step", H5C_I64, 0, NULL, &f->step, CKPT_STASH, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta@version", H5C_STR, 0, NULL, &f->version, CKPT_STASH, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta@blas_core", H5C_STR, 0, NULL, &f->blas_core, CKPT_STASH,
+				     e);
+	if (rc < 0)
+		ckpt_fields_release(f);
+	return rc;
+}
+
+void ckpt_fields_release(ckpt_fields *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		ckpt_field *d = &f->v[i];
+		free(d->copy);
+		if (d->flags & CKPT_OWNS_LIVE) {
+			free(*(char **)d->live);
+			free(d->live);
+		}
+		free(d->path);
+	}
+	for (size_t i = 0; i < f->n_hooks; i++) {
+		if (f->hooks[i].release)
+			f->hooks[i].release(f->hooks[i].ctx);
+		free(f->hooks[i].ctx);
+	}
+	free(f->v);
+	free(f->hooks);
+	free(f->h5);
+	free(f->format);
+	free(f->version);
+	free(f->blas_core);
+	memset(f, 0, sizeof *f);
+	f->best_steps = -1;
+}
+
+/* ---- adapters for the library's objects ------------------------------------ */
+
+int ckpt_fields_add_params(ckpt_fields *f, const char *group, const params *ps, float *base,
+			   ct_err *e)
+{
+	for (int i = 0; i < ps->nv; i++) {
+		const param_view *pv = &ps->v[i];
+		char path[PARAM_NAME_MAX + 256];
+		int n = snprintf(path, sizeof path, "%s/%s", group, pv->name);
+		CT_ASSERT(n > 0 && (size_t)n < sizeof path);
+		int rc = ckpt_fields_add(f, path, H5C_F32, pv->ndim, pv->shape, base + pv->offset, 0, e);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int ckpt_fields_add_optim(ckpt_fields *f, const char *group, optim *o, const params *layout,
+			  ct_err *e)
+{
+	char path[256];
+	int rc = 0;
+	if (o->m) {
+		snprintf(path, sizeof path, "%s/m", group);
+		rc = ckpt_fields_add_params(f, path, layout, o->m, e);
+	}
+	if (rc == 0 && o->v) {
+		snprintf(path, sizeof path, "%s/v", group);
+		rc = ckpt_fields_add_params(f, path, layout, o->v, e);
+	}
+	snprintf(path, sizeof path, "%s/step", group);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, path, H5C_I64, 0, NULL, &o->step, 0, e);
+	snprintf(path, sizeof path, "%s@name", group);
+	if (rc == 0)
+		rc = add_const_str(f, path, optim_name(o->kind), CKPT_MATCH, e);
+	return rc;
+}
+
+typedef struct loader_ctx {
+	loader *ld;
+	loader_state st; /* the stash the fields point at */
+	char name[64];
+} loader_ctx;
+
+static void loader_take(void *ctx)
+{
+	loader_ctx *c = ctx;
+	c->st = c->ld->st;
+}
+
+/* What loader_set_state would refuse, checked before anything is applied. */
+static int loader_check(void *ctx, ct_err *e)
+{
+	loader_ctx *c = ctx;
+	if (c->st.cursor > (uint64_t)c->ld->ds->n)
+		return ct_errf(e, CT_ECORRUPT, "%s/cursor %llu is past the end of the %lld-row data set",
+			       c->name, (unsigned long long)c->st.cursor, (long long)c->ld->ds->n);
+	if (c->ld->shuffle && !(c->st.rng[0] | c->st.rng[1] | c->st.rng[2] | c->st.rng[3]))
+		return ct_errf(e, CT_ECORRUPT, "%s/shuffle_rng is all zero", c->name);
+	return 0;
+}
+
+static void loader_apply(void *ctx)
+{
+	loader_ctx *c = ctx;
+	int rc = loader_set_state(c->ld, &c->st, NULL);
+	CT_ASSERT(rc == 0); /* loader_check passed */
+}
+
+int ckpt_fields_add_loader(ckpt_fields *f, const char *group, loader *ld, ct_err *e)
+{
+	loader_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	c->ld = ld;
+	c->st = ld->st;
+	snprintf(c->name, sizeof c->name, "%s", group);
+	ckpt_hook h = {loader_take, loader_check, loader_apply, NULL, c};
+	int rc = ckpt_fields_add_hook(f, &h, e);
+	char path[256];
+	snprintf(path, sizeof path, "%s/epoch", group);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, path, H5C_U64, 0, NULL, &c->st.epoch, CKPT_STASH, e);
+	snprintf(path, sizeof path, "%s/cursor", group);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, path, H5C_U64, 0, NULL, &c->st.cursor, CKPT_STASH, e);
+	snprintf(path, sizeof path, "%s/shuffle_rng", group);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, path, H5C_U64, 1, (int64_t[]){4}, c->st.rng, CKPT_STASH, e);
+	return rc;
+}
+
+int ckpt_fields_add_rng(ckpt_fields *f, const char *path, rng *r, ct_err *e)
+{
+	return ckpt_fields_add(f, path, H5C_U64, 1, (int64_t[]){4}, r->s, 0, e);
+}
+
+typedef struct best_ctx {
+	best_tracker *b;
+	int64_t n_kept; /* stash of b->n_kept, validated before it is applied */
+} best_ctx;
+
+static void best_take(void *ctx)
+{
+	best_ctx *c = ctx;
+	c->n_kept = c->b->n_kept;
+}
+
+static int best_check(void *ctx, ct_err *e)
+{
+	best_ctx *c = ctx;
+	if (c->n_kept < 0 || c->n_kept > BEST_MAX)
+		return ct_errf(e, CT_ECORRUPT, "/meta/best_count is %lld, not in [0, %d]",
+			       (long long)c->n_kept, BEST_MAX);
+	return 0;
+}
+
+static void best_apply(void *ctx)
+{
+	best_ctx *c = ctx;
+	c->b->n_kept = c->n_kept;
+	best_set_keep(c->b, c->b->keep); /* keep_best may be smaller on resume */
+}
+
+int ckpt_fields_add_best(ckpt_fields *f, best_tracker *b, ct_err *e)
+{
+	best_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	c->b = b;
+	c->n_kept = b->n_kept;
+	ckpt_hook h = {best_take, best_check, best_apply, NULL, c};
+	int rc = ckpt_fields_add_hook(f, &h, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta/best_metric", H5C_F64, 0, NULL, &b->best_metric, 0, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta/evals_since_best", H5C_I64, 0, NULL,
+				     &b->evals_since_best, 0, e);
+	int64_t dim[1] = {BEST_MAX};
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta/best_count", H5C_I64, 0, NULL, &c->n_kept,
+				     CKPT_STASH | CKPT_OPTIONAL, e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta/best_steps", H5C_I64, 1, dim, b->kept_step,
+				     CKPT_OPTIONAL, e);
+	if (rc == 0) {
+		f->best_steps = (int)f->n - 1;
+		rc = ckpt_fields_add(f, "/meta/best_values", H5C_F64, 1, dim, b->kept_value,
+				     CKPT_OPTIONAL, e);
+	}
+	return rc;
+}
+
+/* ---- take, write, read, apply ----------------------------------------------- */
+
+static void copy_in(ckpt_field *d)
+{
+	if (d->type == H5C_STR)
+		set_str((char **)&d->copy, *(char **)d->live);
+	else
+		memcpy(d->copy, d->live, d->bytes);
+	d->present = 1;
+}
+
+static void copy_out(ckpt_field *d)
+{
+	if (d->type == H5C_STR)
+		set_str((char **)d->live, (const char *)d->copy);
+	else
+		memcpy(d->live, d->copy, d->bytes);
+}
+
+void ckpt_fields_take(ckpt_fields *f, int64_t step)
+{
+	/* After a read the header holds the file's values: this process's go out. */
+	set_str(&f->format, CKPT_FORMAT);
+	set_str(&f->version, CTRAIN_VERSION);
+	set_str(&f->blas_core, blas_core_name());
+	f->format_version = CKPT_FORMAT_VERSION;
+	f->step = step;
+	for (size_t i = 0; i < f->n_hooks; i++)
+		if (f->hooks[i].take)
+			f->hooks[i].take(f->hooks[i].ctx);
+	for (size_t i = 0; i < f->n; i++)
+		copy_in(&f->v[i]);
+}
+
+int ckpt_fields_serialize(ckpt_fields *f, void **buf, size_t *cap, size_t *len, ct_err *e)
+{
+	h5c_field *h = realloc(f->h5, (f->n ? f->n : 1) * sizeof *h);
+	if (!h)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	f->h5 = h;
+	for (size_t i = 0; i < f->n; i++) {
+		ckpt_field *d = &f->v[i];
+		h[i] = (h5c_field){d->path, d->type, d->ndim, {0}, d->type == H5C_STR ? &d->copy : d->copy};
+		memcpy(h[i].shape, d->shape, sizeof d->shape);
+	}
+	return h5c_build_reuse(h, f->n, buf, cap, len, e);
+}
+
+/* The root attributes first, so that another kind of file is named as such
+ * rather than as missing a field. */
+static int check_format(h5c_reader *r, const char *path, ct_err *e)
+{
+	char *format = NULL;
+	int64_t version = 0;
+	int rc = h5c_read(r, &(h5c_field){"/@format", H5C_STR, 0, {0}, &format}, e);
+	if (rc == 0 && strcmp(format, CKPT_FORMAT) != 0)
+		rc = ct_errf(e, CT_ECORRUPT, "%s: format is '%s', not '%s'", path, format, CKPT_FORMAT);
+	free(format);
+	if (rc == 0)
+		rc = h5c_read(r, &(h5c_field){"/@format_version", H5C_I64, 0, {0}, &version}, e);
+	if (rc == 0 && version != CKPT_FORMAT_VERSION)
+		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: checkpoint format_version %lld; this ctrain reads %d",
+			     path, (long long)version, CKPT_FORMAT_VERSION);
+	return rc;
+}
+
+static int read_field(h5c_reader *r, ckpt_field *d, ct_err *e)
+{
+	h5c_field h = {d->path, d->type, d->ndim, {0}, d->copy};
+	memcpy(h.shape, d->shape, sizeof d->shape);
+	char *s = NULL;
+	if (d->type == H5C_STR)
+		h.data = &s;
+	int rc = h5c_read(r, &h, e);
+	d->present = rc == 0;
+	if (rc == 0 && d->type == H5C_STR) {
+		free(d->copy);
+		d->copy = s;
+	}
+	if (rc == CT_ENOTFOUND && (d->flags & CKPT_OPTIONAL))
+		return 0;
+	return rc;
+}
+
+int ckpt_fields_read(ckpt_fields *f, const char *path, ct_err *e)
+{
+	h5c_reader *r;
+	int rc = h5c_open(path, &r, e);
+	if (rc < 0)
+		return rc;
+	rc = check_format(r, path, e);
+	for (size_t i = 0; rc == 0 && i < f->n; i++)
+		rc = read_field(r, &f->v[i], e);
+	h5c_close(r);
+	for (size_t i = 0; rc == 0 && i < f->n; i++)
+		if ((f->v[i].flags & CKPT_STASH) && f->v[i].present)
+			copy_out(&f->v[i]);
+	return rc;
+}
+
+int ckpt_fields_apply(ckpt_fields *f, ct_err *e)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		ckpt_field *d = &f->v[i];
+		if ((d->flags & CKPT_MATCH) && d->present &&
+		    strcmp((const char *)d->copy, *(char **)d->live) != 0)
+			return ct_errf(e, CT_EMISMATCH, "checkpoint %s is '%s' but this run has '%s'",
+				       d->path, (const char *)d->copy, *(char **)d->live);
+	}
+	for (size_t i = 0; i < f->n_hooks; i++) {
+		int rc = f->hooks[i].check ? f->hooks[i].check(f->hooks[i].ctx, e) : 0;
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		ckpt_field *d = &f->v[i];
+		if (d->present && !(d->flags & (CKPT_STASH | CKPT_MATCH)))
+			copy_out(d);
+	}
+	for (size_t i = 0; i < f->n_hooks; i++)
+		if (f->hooks[i].apply)
+			f->hooks[i].apply(f->hooks[i].ctx);
+	return 0;
+}

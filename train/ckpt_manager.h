@@ -1,0 +1,130 @@
+/* ckpt_manager.h — full checkpoints from your own training loop, with the
+ * guarantees of `ctrain train`: each checkpoint is written atomically
+ * (temporary file, fsync, rename, fsync of the directory) with a CRC-32C
+ * trailer, optionally from a background thread while training goes on;
+ * restore takes the newest *valid* one, skipping damaged files with a WARN
+ * (they are renamed *.corrupt, never deleted); retention keeps the newest
+ * keep_last, every keep_every-th and the keep_best best, and never deletes
+ * the newest valid one.
+ *
+ * Register everything the loop needs to continue bit-exactly, restore, then
+ * call maybe_save after each step:
+ *
+ *     ckpt_manager_opts o = CKPT_MANAGER_OPTS_DEFAULT;
+ *     o.every_steps = 100; o.keep_last = 3; o.async = 1;
+ *     ckpt_manager *cm = ckpt_manager_new("runs/x/checkpoints", &o, &e);
+ *     ckpt_manager_add_params(cm, "model", &ps, &e);        // /model/<param name>
+ *     ckpt_manager_add_optim(cm, "optim", &opt, &ps, &e);   // moments, step, name
+ *     ckpt_manager_add_loader(cm, "data", &ld, &e);         // epoch, cursor, shuffle
+ *     ckpt_manager_add_rng(cm, "rng/dropout", &drop_rng, &e);
+ *     ckpt_manager_add_i64(cm, "user/step", &step, &e);     // your counters...
+ *     ckpt_manager_add_blob(cm, "user/ema", &ema, sizeof ema, &e);  // ...and bytes
+ *     int64_t at;
+ *     if (ckpt_manager_restore_latest(cm, &at, &e) < 0) fail;   // 1 restored, 0 none
+ *     while (step < total) {
+ *             ...one training step...; step++;
+ *             if (ckpt_manager_maybe_save(cm, step, &e) < 0) fail;
+ *     }
+ *     ckpt_manager_finish(cm, step, &e);   // final checkpoint, durable on return
+ *     ckpt_manager_free(cm);
+ *
+ * Keeping the best and stopping early (train/best.h): register a tracker and
+ * report each validation result; a result among the K best is saved at once
+ * and protected from retention until K better ones push it out:
+ *     best_tracker b; best_init(&b, 2, 5, BEST_LOWER);
+ *     ckpt_manager_add_best(cm, &b, &e);
+ *     int f = ckpt_manager_observe(cm, step, val_loss, &e);   // < 0: error
+ *     if (f & BEST_STOP) break;
+ *
+ * Names are slash-separated paths of [A-Za-z0-9_.-] ("model", "user/ema");
+ * each becomes the HDF5 group or dataset of that name, readable with h5py.
+ * All registrations come before the first restore or save, and the
+ * registered objects must stay where they are.  A background write reads
+ * only the manager's copies, so the loop may change its state at once; its
+ * failure is returned by the next save, wait or finish, never lost.
+ */
+#ifndef CT_CKPT_MANAGER_H
+#define CT_CKPT_MANAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "best.h"
+#include "ckpt_fields.h"
+
+typedef struct ckpt_manager ckpt_manager;
+
+typedef struct ckpt_manager_opts {
+	int64_t every_steps;  /* maybe_save saves when step % every_steps == 0 (0: off) */
+	double every_seconds; /* ... or when this long passed since the last save (0: off) */
+	int keep_last;        /* retention: the N newest valid checkpoints (0: keep all) */
+	int keep_every;       /* ... and every one whose step is a multiple of N (0: none) */
+	int async;            /* write from a background thread, one write in flight */
+	/* Optional, e.g. to make a log durable before the checkpoint that refers
+	 * to it: before_take runs on the caller's thread before the copy,
+	 * before_write on the writing thread before the file is written. */
+	int (*before_take)(void *ctx, ct_err *e);
+	int (*before_write)(void *ctx, ct_err *e);
+	void *hook_ctx;
+} ckpt_manager_opts;
+
+#define CKPT_MANAGER_OPTS_DEFAULT {.keep_last = 3}
+
+/* Creates dir (and its parents) if needed. */
+ckpt_manager *ckpt_manager_new(const char *dir, const ckpt_manager_opts *opts, ct_err *e);
+/* Waits for a write in flight (call ckpt_manager_wait first to see its result). */
+void ckpt_manager_free(ckpt_manager *m);
+
+int ckpt_manager_add_params(ckpt_manager *m, const char *name, params *ps, ct_err *e);
+int ckpt_manager_add_optim(ckpt_manager *m, const char *name, optim *o, const params *ps,
+			   ct_err *e);
+int ckpt_manager_add_loader(ckpt_manager *m, const char *name, loader *ld, ct_err *e);
+int ckpt_manager_add_rng(ckpt_manager *m, const char *name, rng *r, ct_err *e);
+int ckpt_manager_add_i64(ckpt_manager *m, const char *name, int64_t *v, ct_err *e);
+int ckpt_manager_add_f64(ckpt_manager *m, const char *name, double *v, ct_err *e);
+/* len bytes at data, restored to the same place (a struct, an array). */
+int ckpt_manager_add_blob(ckpt_manager *m, const char *name, void *data, size_t len, ct_err *e);
+/* The tracker's state goes in /meta; its kept steps are protected. */
+int ckpt_manager_add_best(ckpt_manager *m, best_tracker *b, ct_err *e);
+/* The table itself, for other registrations (snapshot_register). */
+ckpt_fields *ckpt_manager_fields(ckpt_manager *m);
+
+/* Restores the newest valid checkpoint: returns 1 and *step, or 0 and
+ * *step = -1 when the directory holds none (a fresh start).  Damaged files
+ * are skipped with a WARN and moved aside; CT_ENOTFOUND when files exist
+ * but none is valid (listing them and why), other errors as read/apply.
+ * On error the registered state is unchanged. */
+int ckpt_manager_restore_latest(ckpt_manager *m, int64_t *step, ct_err *e);
+/* Tells the manager that a checkpoint of step exists already (restored by
+ * other means), so that finish does not write it again. */
+void ckpt_manager_mark_saved(ckpt_manager *m, int64_t step);
+
+/* Saves when the cadence says so: 1 saved (or queued), 0 not due, < 0 error. */
+int ckpt_manager_maybe_save(ckpt_manager *m, int64_t step, ct_err *e);
+/* Saves now (waits for the previous write first).  0 or < 0. */
+int ckpt_manager_save(ckpt_manager *m, int64_t step, ct_err *e);
+/* best_update on the registered tracker, then a save if the step is kept;
+ * returns the BEST_* flags or < 0. */
+int ckpt_manager_observe(ckpt_manager *m, int64_t step, double value, ct_err *e);
+/* Waits for the write in flight; returns its error, if any. */
+int ckpt_manager_wait(ckpt_manager *m, ct_err *e);
+/* Makes sure a checkpoint of step is durable (saves it unless it was the
+ * last one written), then waits. */
+int ckpt_manager_finish(ckpt_manager *m, int64_t step, ct_err *e);
+
+/* Step of the last checkpoint known durable, -1 if none. */
+int64_t ckpt_manager_last_step(ckpt_manager *m);
+typedef struct ckpt_manager_stats {
+	double last_write_sec; /* wall time of the last write (image + I/O + retention) */
+	double last_stall_sec; /* time the caller was blocked by the last save */
+} ckpt_manager_stats;
+ckpt_manager_stats ckpt_manager_get_stats(ckpt_manager *m);
+
+/* Retention with a protected set: deletes valid checkpoints that are not
+ * among the keep_last newest valid ones (keep_last <= 0: keeps all), not a
+ * multiple of keep_every, and not listed in protect; invalid ones are never
+ * counted nor deleted.  Returns how many were deleted, or < 0. */
+int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
+			  size_t n_protect, ct_err *e);
+
+#endif
