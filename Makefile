@@ -27,10 +27,10 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test unit e2e asan demo clean deps fuzz bench data check
+.PHONY: all test unit e2e asan demo clean deps fuzz bench data check examples shared install
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS)
+all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -48,6 +48,54 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libctrain.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE) -lcmocka
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d)
+
+# --- the library for other programs -------------------------------------------
+# `make install PREFIX=...` installs bin/ctrain, lib/libctrain.{a,so}, the
+# headers as include/ctrain.h + include/ctrain/<dir>/*.h (the source layout,
+# so their relative includes work) and lib/pkgconfig/ctrain.pc.  The same
+# header tree is staged in $(BUILD)/include, which the examples use.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+SOVERSION := 0
+HDRS_PRIVATE := ckpt/st_internal.h ckpt/pickle_vm.h data/gzio.h train/cli.h
+LIB_HDRS := $(filter-out $(HDRS_PRIVATE),$(wildcard util/*.h nn/*.h data/*.h ckpt/*.h train/*.h))
+EXAMPLE_SRCS := $(wildcard experiments/examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:experiments/examples/%.c=$(BUILD)/examples/%)
+
+$(BUILD)/libctrain.so: $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libctrain.so.$(SOVERSION) -o $@ $^ $(LDLIBS_BASE)
+
+$(BUILD)/include/.stamp: include/ctrain.h $(LIB_HDRS)
+	@rm -rf $(BUILD)/include && mkdir -p $(BUILD)/include/ctrain
+	@cp include/ctrain.h $(BUILD)/include/
+	@for h in $(LIB_HDRS); do mkdir -p $(BUILD)/include/ctrain/$$(dirname $$h) && \
+	  cp $$h $(BUILD)/include/ctrain/$$h || exit 1; done
+	@touch $@
+
+examples: $(EXAMPLE_BINS)
+
+$(BUILD)/examples/%: experiments/examples/%.c $(BUILD)/libctrain.a $(BUILD)/include/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -I$(BUILD)/include -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+shared: $(BUILD)/libctrain.so
+
+install: $(BUILD)/ctrain $(BUILD)/libctrain.a $(BUILD)/libctrain.so $(BUILD)/include/.stamp
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(BUILD)/ctrain $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/libctrain.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libctrain.so $(DESTDIR)$(LIBDIR)/libctrain.so.$(VERSION)
+	ln -sf libctrain.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libctrain.so.$(SOVERSION)
+	ln -sf libctrain.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libctrain.so
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/ctrain
+	cp -R $(BUILD)/include/ctrain $(BUILD)/include/ctrain.h $(DESTDIR)$(INCLUDEDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: ctrain' \
+	  'Description: C11 training runtime for MLPs with bit-exact resumable checkpoints' \
+	  'Version: $(VERSION)' 'Requires.private: $(PKGS)' \
+	  'Libs: -L$${libdir} -lctrain -lm' 'Libs.private: -lpthread' \
+	  'Cflags: -I$${includedir}' > $(DESTDIR)$(LIBDIR)/pkgconfig/ctrain.pc
 
 # --- set-up -------------------------------------------------------------------
 # Installs only what is missing, so a second run costs one dpkg query.  npm

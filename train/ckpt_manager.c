@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,16 +252,28 @@ int ckpt_manager_save(ckpt_manager *m, int64_t step, ct_err *e)
 	return rc;
 }
 
+/* Test hook: CTRAIN_TEST_KILL_AT_STEP=N makes maybe_save(N) kill the process
+ * with SIGKILL once its own work is done (a background write may be in
+ * flight), so tests can crash a user's program at an exact step. */
+static void test_kill_hook(int64_t step)
+{
+	static int64_t at = -2;
+	if (at == -2) {
+		const char *v = getenv("CTRAIN_TEST_KILL_AT_STEP");
+		at = v ? strtoll(v, NULL, 10) : -1;
+	}
+	if (step == at)
+		raise(SIGKILL);
+}
+
 int ckpt_manager_maybe_save(ckpt_manager *m, int64_t step, ct_err *e)
 {
-	if (step == m->taken_step)
-		return 0;
-	int due = (m->o.every_steps > 0 && step % m->o.every_steps == 0) ||
-		  (m->o.every_seconds > 0 && now_sec() - m->last_save_time >= m->o.every_seconds);
-	if (!due)
-		return 0;
-	int rc = ckpt_manager_save(m, step, e);
-	return rc < 0 ? rc : 1;
+	int due = step != m->taken_step &&
+		  ((m->o.every_steps > 0 && step % m->o.every_steps == 0) ||
+		   (m->o.every_seconds > 0 && now_sec() - m->last_save_time >= m->o.every_seconds));
+	int rc = due ? ckpt_manager_save(m, step, e) : 0;
+	test_kill_hook(step);
+	return rc < 0 ? rc : due;
 }
 
 int ckpt_manager_observe(ckpt_manager *m, int64_t step, double value, ct_err *e)
