@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,6 +112,30 @@ int atomic_write_file(const char *path, const void *buf, size_t len, ct_err *e)
 	return atomic_write_iov(path, &b, 1, e);
 }
 
+/* The writer's pid in ".tmp-<base>-<pid>-<n>", or -1 if the name has none. */
+static long tmp_owner(const char *name)
+{
+	const char *last = strrchr(name, '-');
+	if (!last)
+		return -1;
+	const char *p = last;
+	while (p > name && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	if (p == last || p == name || p[-1] != '-')
+		return -1;
+	return strtol(p, NULL, 10);
+}
+
+/* 1 if another process that may still be writing the file is alive: its
+ * file is left alone, removing it would make that writer's rename fail. */
+static int owner_alive(const char *name)
+{
+	long pid = tmp_owner(name);
+	if (pid <= 0 || pid == (long)getpid())
+		return 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 int atomic_cleanup_tmp(const char *dir, ct_err *e)
 {
 	DIR *d = opendir(dir);
@@ -119,6 +145,8 @@ int atomic_cleanup_tmp(const char *dir, ct_err *e)
 	struct dirent *ent;
 	while ((ent = readdir(d)) != NULL) {
 		if (strncmp(ent->d_name, ATOMIC_TMP_PREFIX, strlen(ATOMIC_TMP_PREFIX)) != 0)
+			continue;
+		if (owner_alive(ent->d_name)) /* e.g. an export into the run directory */
 			continue;
 		char p[8192];
 		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);

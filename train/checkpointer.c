@@ -16,8 +16,11 @@ static int flush_metrics(void *ctx, ct_err *e)
 static int sync_metrics(void *ctx, ct_err *e)
 {
 	metrics *m = ctx;
-	if (m && m->f && fsync(fileno(m->f)) != 0)
-		return ct_errno(e, CT_EIO, errno, "%s: fsync failed", m->path);
+	if (m && m->f && fsync(fileno(m->f)) != 0) {
+		int err = errno;
+		metrics_mark_broken(m); /* its pages may be lost: the next flush rewrites it */
+		return ct_errno(e, CT_EIO, err, "%s: fsync failed", m->path);
+	}
 	return 0;
 }
 

@@ -75,9 +75,13 @@ int metrics_open(metrics *m, const char *path, int64_t resume_step, ct_err *e)
 		log_info("%s: dropped %lld row(s) written after the checkpoint at step %lld", path,
 			 (long long)dropped, (long long)resume_step);
 	int rc = atomic_write_file(path, out, out_len, e);
-	free(out);
-	if (rc < 0)
+	if (rc < 0) {
+		free(out);
 		return rc;
+	}
+	m->text = out;
+	m->len = out_len;
+	m->cap = out_len + 1;
 	m->f = fopen(path, "a");
 	if (!m->f)
 		return ct_errno(e, CT_EIO, errno, "%s: cannot open for appending", path);
@@ -92,39 +96,93 @@ static void fmt_opt(char *buf, size_t len, int has, double v)
 		buf[0] = '\0';
 }
 
+static int is_broken(metrics *m) { return __atomic_load_n(&m->broken, __ATOMIC_ACQUIRE); }
+
+void metrics_mark_broken(metrics *m) { __atomic_store_n(&m->broken, 1, __ATOMIC_RELEASE); }
+
+/* Appends to the in-memory copy; -1 when out of memory. */
+static int keep_text(metrics *m, const char *s, size_t n)
+{
+	if (m->len + n + 1 > m->cap) {
+		size_t cap = 2 * (m->len + n + 1);
+		char *p = realloc(m->text, cap);
+		if (!p)
+			return -1;
+		m->text = p;
+		m->cap = cap;
+	}
+	memcpy(m->text + m->len, s, n + 1);
+	m->len += n;
+	return 0;
+}
+
+/* Replaces the file by the in-memory text (atomically) and reopens it. */
+static int repair(metrics *m, ct_err *e)
+{
+	if (m->f) /* may write its leftover buffer to the old file: replaced below */
+		fclose(m->f);
+	m->f = NULL;
+	int rc = atomic_write_file(m->path, m->text, m->len, e);
+	if (rc < 0)
+		return rc;
+	m->f = fopen(m->path, "a");
+	if (!m->f)
+		return ct_errno(e, CT_EIO, errno, "%s: cannot open for appending", m->path);
+	__atomic_store_n(&m->broken, 0, __ATOMIC_RELEASE);
+	log_info("%s rewritten after a failed write; no row lost", m->path);
+	return 0;
+}
+
 int metrics_write(metrics *m, const metrics_row *r, ct_err *e)
 {
-	char vl[32], va[32];
+	char vl[32], va[32], line[1024];
 	fmt_opt(vl, sizeof vl, r->has_val, r->val_loss);
 	fmt_opt(va, sizeof va, r->has_val, r->val_accuracy);
-	if (fprintf(m->f, "%" PRId64 ",%" PRId64 ",%.9g,%.9g,%s,%s,%.1f,%.3f\n", r->step, r->epoch,
-		    r->loss, r->lr, vl, va, r->samples_per_sec, r->elapsed_sec) < 0)
-		return ct_errno(e, CT_EIO, errno, "%s: write failed", m->path);
+	int n = snprintf(line, sizeof line, "%" PRId64 ",%" PRId64 ",%.9g,%.9g,%s,%s,%.1f,%.3f\n",
+			 r->step, r->epoch, r->loss, r->lr, vl, va, r->samples_per_sec,
+			 r->elapsed_sec);
+	CT_ASSERT(n > 0 && (size_t)n < sizeof line);
+	if (keep_text(m, line, (size_t)n) < 0)
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory for its rows", m->path);
+	/* A failure here is reported (or repaired) by the next flush, where
+	 * checkpoint.on_error applies. */
+	if (!is_broken(m) && fputs(line, m->f) == EOF)
+		metrics_mark_broken(m);
 	return 0;
 }
 
 int metrics_flush(metrics *m, ct_err *e)
 {
-	if (fflush(m->f) != 0)
-		return ct_errno(e, CT_EIO, errno, "%s: write failed", m->path);
+	if (is_broken(m))
+		return repair(m, e);
+	if (fflush(m->f) != 0) {
+		int err = errno;
+		metrics_mark_broken(m);
+		return ct_errno(e, CT_EIO, err, "%s: write failed", m->path);
+	}
 	return 0;
 }
 
 int metrics_sync(metrics *m, ct_err *e)
 {
 	int rc = metrics_flush(m, e);
-	if (rc == 0 && fsync(fileno(m->f)) != 0)
-		rc = ct_errno(e, CT_EIO, errno, "%s: fsync failed", m->path);
+	if (rc == 0 && fsync(fileno(m->f)) != 0) {
+		int err = errno;
+		metrics_mark_broken(m);
+		rc = ct_errno(e, CT_EIO, err, "%s: fsync failed", m->path);
+	}
 	return rc;
 }
 
 int metrics_close(metrics *m, ct_err *e)
 {
-	if (!m->f)
-		return 0;
-	int rc = metrics_sync(m, e);
-	if (fclose(m->f) != 0 && rc == 0)
+	int rc = 0;
+	if (m->f || (m->text && is_broken(m)))
+		rc = metrics_sync(m, e);
+	if (m->f && fclose(m->f) != 0 && rc == 0)
 		rc = ct_errno(e, CT_EIO, errno, "%s: close failed", m->path);
 	m->f = NULL;
+	free(m->text);
+	m->text = NULL;
 	return rc;
 }

@@ -11,6 +11,12 @@
  * keeps the header and the rows with step <= resume_step (dropping rows a
  * killed process wrote after its last checkpoint, including a torn last line)
  * and rewrites the file atomically before appending.
+ *
+ * Write errors lose nothing: the file's whole text is also kept in memory (it
+ * was read whole at open anyway), because a failed fflush makes glibc drop
+ * the buffered rows and a failed fsync may have dropped written pages.  After
+ * any failure the object is marked broken; the next metrics_flush/sync
+ * rewrites the file atomically from memory and reports only if that fails.
  */
 #ifndef CT_METRICS_H
 #define CT_METRICS_H
@@ -21,8 +27,11 @@
 #include "../util/err.h"
 
 typedef struct metrics {
-	FILE *f;
+	FILE *f;            /* NULL after a failed repair */
 	char path[4096];
+	char *text;         /* what the file must hold: header and every row */
+	size_t len, cap;
+	int broken;         /* a write or fsync failed: rewrite before use */
 } metrics;
 
 typedef struct metrics_row {
@@ -37,10 +46,15 @@ typedef struct metrics_row {
 
 /* resume_step < 0: start a new file.  Otherwise keep rows with step <= resume_step. */
 int metrics_open(metrics *m, const char *path, int64_t resume_step, ct_err *e);
+/* Appends a row; an I/O failure only marks the file broken (fails on ENOMEM). */
 int metrics_write(metrics *m, const metrics_row *r, ct_err *e);
 /* Makes every row written so far durable. */
 int metrics_sync(metrics *m, ct_err *e);
+/* Hands the rows to the kernel (repairing a broken file first). */
 int metrics_flush(metrics *m, ct_err *e);
+/* Called when an fsync of fileno(m->f) made elsewhere failed: its pages may be
+ * lost, so the next flush rewrites the file.  Safe from another thread. */
+void metrics_mark_broken(metrics *m);
 int metrics_close(metrics *m, ct_err *e);
 
 #endif

@@ -193,6 +193,10 @@ static int run_loop(loop *L, ct_err *e)
 static int finish(loop *L, ct_err *e)
 {
 	int rc = checkpointer_wait(&L->cp, e);
+	if (rc < 0 && strcmp(L->s->cfg.on_error, "warn") == 0) { /* retried just below */
+		warn_failed(L, e);
+		rc = 0;
+	}
 	if (rc == 0 && L->cp.last_step != L->s->step) {
 		rc = checkpointer_save(&L->cp, L->s, e);
 		if (rc == 0)
