@@ -152,8 +152,10 @@ static ckpt_manager *manager_for(run *r, const ckpt_manager_opts *o, best_tracke
 static void assert_same_run(const run *a, const run *b)
 {
 	assert_memory_equal(a->ps.data, b->ps.data, a->ps.n * sizeof(float));
-	assert_memory_equal(a->opt.m, b->opt.m, a->ps.n * sizeof(float));
-	assert_memory_equal(a->opt.v, b->opt.v, a->ps.n * sizeof(float));
+	if (a->opt.m)
+		assert_memory_equal(a->opt.m, b->opt.m, a->ps.n * sizeof(float));
+	if (a->opt.v)
+		assert_memory_equal(a->opt.v, b->opt.v, a->ps.n * sizeof(float));
 	assert_int_equal(a->opt.step, b->opt.step);
 	assert_memory_equal(&a->ld.st, &b->ld.st, sizeof a->ld.st);
 	assert_memory_equal(&a->drop, &b->drop, sizeof a->drop);
@@ -439,6 +441,37 @@ static void test_retain_protected(void **s)
 	run_release(&a);
 }
 
+/* A checkpoint written before keep_best existed (best_metric and
+ * evals_since_best only) restores: the kept list stays empty. */
+static void test_restores_checkpoint_without_best_list(void **s)
+{
+	(void)s;
+	run a, b;
+	run_init(&a, OPT_SGD);
+	double old_best = 0.25;
+	int64_t old_since = 2;
+	ct_err e = {0};
+	ckpt_manager *m = manager_for(&a, NULL, NULL);
+	assert_int_equal(ckpt_manager_add_f64(m, "meta/best_metric", &old_best, &e), 0);
+	assert_int_equal(ckpt_manager_add_i64(m, "meta/evals_since_best", &old_since, &e), 0);
+	save_steps(&a, m, (int64_t[]){2}, 1);
+	ckpt_manager_free(m);
+	run_init(&b, OPT_SGD);
+	best_tracker bt;
+	best_init(&bt, 2, 3, BEST_LOWER);
+	m = manager_for(&b, NULL, &bt);
+	int64_t at;
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), 1);
+	assert_true(bt.best_metric == 0.25);
+	assert_int_equal(bt.evals_since_best, 2);
+	assert_int_equal(bt.n_kept, 0);
+	assert_int_equal(bt.kept_step[0], -1);
+	assert_same_run(&a, &b);
+	ckpt_manager_free(m);
+	run_release(&a);
+	run_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_best_tracker),
 		cmocka_unit_test_setup(test_keep_best_protected_and_resumed, per_test),
 		cmocka_unit_test_setup(test_retain_protected, per_test),
+		cmocka_unit_test_setup(test_restores_checkpoint_without_best_list, per_test),
 	};
 	return cmocka_run_group_tests_name("ckpt_manager", tests, setup, teardown);
 }
