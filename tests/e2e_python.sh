@@ -65,6 +65,17 @@ grep -q 'initialised all 6 tensors' "$T/err" || fail "--init-from did not say wh
 cmp "$T/ft/model.safetensors" "$T/ft2/model.safetensors" || fail "--init-from .pth and its conversion differ"
 ok "convert .pth bit-exact; --init-from .pth == --init-from converted safetensors"
 
+# a base path prefers NAME.safetensors and falls back to NAME.pth, saying which
+cp "$T/w.pth" "$T/base.pth"
+"$CTRAIN" eval --model "$T/base" --data synthetic --set data.n_features=12 --set data.n_classes=3 >/dev/null 2>"$T/err" \
+	|| fail "eval of a base path with only .pth: $(cat "$T/err")"
+grep -q "INFO using $T/base.pth" "$T/err" || fail "no INFO naming the .pth: $(cat "$T/err")"
+cp "$T/w.safetensors" "$T/base.safetensors"
+"$CTRAIN" eval --model "$T/base" --data synthetic --set data.n_features=12 --set data.n_classes=3 >/dev/null 2>"$T/err" \
+	|| fail "eval of a base path with both: $(cat "$T/err")"
+grep -q "INFO using $T/base.safetensors (preferred over .pth)" "$T/err" || fail "no preference INFO: $(cat "$T/err")"
+ok "a base path prefers .safetensors, falls back to .pth, and logs which"
+
 # strict vs non-strict init
 sed 's/^layers = .*/layers = 12,24,3/' "$T/run.ini" > "$T/small.ini"
 "$CTRAIN" train --config "$T/small.ini" --run-dir "$T/bad" --init-from "$T/w.safetensors" >/dev/null 2>"$T/err"
