@@ -93,12 +93,17 @@ void ckpt_fields_release(ckpt_fields *f);
  * be new (CT_ASSERT).  CT_ENOMEM. */
 int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim,
 		    const int64_t *shape, void *live, int flags, ct_err *e);
+/* A string attribute whose value the table keeps (e.g. a name that must
+ * match on restore, with CKPT_MATCH). */
+int ckpt_fields_add_const_str(ckpt_fields *f, const char *path, const char *value, int flags,
+			      ct_err *e);
 /* Takes ownership of h->ctx (freed by release, also on failure). */
 int ckpt_fields_add_hook(ckpt_fields *f, const ckpt_hook *h, ct_err *e);
 
 /* The field registered under path, or NULL. */
 ckpt_field *ckpt_fields_find(const ckpt_fields *f, const char *path);
 
+/* Adapters for the library's objects (train/ckpt_adapters.c). */
 /* One float32 dataset per parameter: <group>/<name>, data at base + offset
  * (base is ps->data, or an optimizer buffer of the same layout). */
 int ckpt_fields_add_params(ckpt_fields *f, const char *group, const params *ps, float *base,
