@@ -120,7 +120,7 @@ static const key_spec keys[] = {
 	 .help = "a failed checkpoint write stops training or only warns"},
 	{"checkpoint", "every_epoch", .type = K_BOOL, FLD(every_epoch), .def = "false",
 	 .resumable = 1, .help = "also checkpoint at the end of each epoch"},
-	{"checkpoint", "keep_best", INTK(0, INT_MAX), FLD(keep_best), .def = "0", .resumable = 1,
+	{"checkpoint", "keep_best", INTK(0, 32), FLD(keep_best), .def = "0", .resumable = 1,
 	 .help = "also keep the N best checkpoints by monitor"},
 	{"checkpoint", "monitor", ENUMK("val_loss|val_accuracy"), FLD(monitor), .def = "val_loss",
 	 .resumable = 1, .help = "metric for keep_best and patience"},
