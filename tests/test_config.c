@@ -316,7 +316,8 @@ static const struct {
 	{"checkpoint.async=maybe", "not a boolean"},
 	{"checkpoint.on_error=ignore", "expected one of stop|warn"},
 	{"checkpoint.every_epoch=2", "not a boolean"},
-	{"checkpoint.keep_best=-2", "expected an integer >= 0"},
+	{"checkpoint.keep_best=-2", "expected an integer in [0, 32]"},
+	{"checkpoint.keep_best=33", "expected an integer in [0, 32]"},
 	{"checkpoint.monitor=accuracy", "expected one of val_loss|val_accuracy"},
 	{"checkpoint.patience=-1", "expected an integer >= 0"},
 };
