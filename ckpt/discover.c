@@ -242,7 +242,21 @@ static int delete_if_valid(ckpt_entry *ent, ct_err *e)
 	return 1;
 }
 
+static int is_protected(int64_t step, const int64_t *protect, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (protect[i] == step)
+			return 1;
+	return 0;
+}
+
 int ckpt_retain(const char *dir, int keep_last, int keep_every, ct_err *e)
+{
+	return ckpt_retain_protected(dir, keep_last, keep_every, NULL, 0, e);
+}
+
+int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
+			  size_t n_protect, ct_err *e)
 {
 	if (keep_last <= 0)
 		return 0;
@@ -259,7 +273,8 @@ int ckpt_retain(const char *dir, int keep_last, int keep_every, ct_err *e)
 				kept++;
 			continue;
 		}
-		if (keep_every > 0 && v[i].step % keep_every == 0)
+		if ((keep_every > 0 && v[i].step % keep_every == 0) ||
+		    is_protected(v[i].step, protect, n_protect))
 			continue;
 		int d = delete_if_valid(&v[i], first.code ? NULL : &first);
 		if (d > 0)

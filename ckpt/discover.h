@@ -65,5 +65,8 @@ char *ckpt_path_for_step(const char *dir, int64_t step);
  * other valid ones, then fsyncs dir.  The newest valid one is always kept.
  * Returns how many were deleted, or < 0. */
 int ckpt_retain(const char *dir, int keep_last, int keep_every, ct_err *e);
+/* The same, never deleting the steps listed in protect (keep_best). */
+int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
+			  size_t n_protect, ct_err *e);
 
 #endif

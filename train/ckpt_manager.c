@@ -58,52 +58,6 @@ static int mkdir_p(const char *dir, ct_err *e)
 	}
 }
 
-/* ---- retention ---------------------------------------------------------- */
-
-static int is_protected(int64_t step, const int64_t *protect, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (protect[i] == step)
-			return 1;
-	return 0;
-}
-
-int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
-			  size_t n_protect, ct_err *e)
-{
-	if (keep_last <= 0)
-		return 0;
-	ckpt_entry *v;
-	size_t n;
-	int rc = ckpt_list(dir, &v, &n, e);
-	if (rc < 0)
-		return rc;
-	int kept = 0, deleted = 0;
-	ct_err first = {0};
-	for (size_t i = 0; i < n; i++) {
-		if (kept < keep_last) { /* still among the newest: count valid ones */
-			kept += ckpt_check(&v[i]) == 1;
-			continue;
-		}
-		if ((keep_every > 0 && v[i].step % keep_every == 0) ||
-		    is_protected(v[i].step, protect, n_protect) || ckpt_check(&v[i]) != 1)
-			continue;
-		if (unlink(v[i].path) == 0)
-			deleted++;
-		else if (errno != ENOENT && !first.code)
-			ct_errno(&first, CT_EIO, errno, "%s: cannot delete old checkpoint", v[i].path);
-	}
-	ckpt_list_free(v, n);
-	/* Make the unlinks durable; one failed delete does not stop the others. */
-	if (deleted > 0 && (rc = atomic_fsync_dir(dir, e)) < 0)
-		return rc;
-	if (first.code) {
-		if (e)
-			*e = first;
-		return first.code;
-	}
-	return deleted;
-}
 
 /* ---- writing ------------------------------------------------------------- */
 

@@ -120,11 +120,5 @@ typedef struct ckpt_manager_stats {
 } ckpt_manager_stats;
 ckpt_manager_stats ckpt_manager_get_stats(ckpt_manager *m);
 
-/* Retention with a protected set: deletes valid checkpoints that are not
- * among the keep_last newest valid ones (keep_last <= 0: keeps all), not a
- * multiple of keep_every, and not listed in protect; invalid ones are never
- * counted nor deleted.  Returns how many were deleted, or < 0. */
-int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
-			  size_t n_protect, ct_err *e);
 
 #endif
