@@ -84,8 +84,9 @@ ref_ms=$(( $(now_ms) - r0 ))
 strip_timing "$W/ref/metrics.csv" > "$W/ref.metrics"
 say "reference run: $ref_ms ms, $(wc -l < "$W/ref.metrics") metrics rows; seed $SEED"
 
-# rand_ms K: the K-th delay, uniform in [0, ref_ms + 50) ms.
-rand_ms() { awk -v s="$SEED" -v k="$1" -v m="$ref_ms" 'BEGIN { srand(s + 7919 * k); print int(rand() * (m + 50)) }'; }
+# rand_ms K: the K-th delay, uniform in [0, 3/4 ref_ms + 50) ms (a longer one
+# would often outlive a resume, which has less to do than the first run).
+rand_ms() { awk -v s="$SEED" -v k="$1" -v m="$ref_ms" 'BEGIN { srand(s + 7919 * k); print int(rand() * (m * 0.75 + 50)) }'; }
 
 # classify TRACE: where the last operation before the kill puts the process.
 classify() {
