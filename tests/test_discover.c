@@ -2,6 +2,8 @@
  * newest valid checkpoint (invalid ones logged and moved aside), the message
  * when none is valid, and the retention rules. */
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -382,6 +384,35 @@ static void test_retain_keep_last(void **state)
 	steps_present(left, 3);
 }
 
+/* Retention remembers files it verified; a file changed afterwards (here
+ * flipped in place, which moves its mtime) must be checked again and not be
+ * counted, so an older valid checkpoint survives. */
+static void test_retain_rechecks_changed_files(void **state)
+{
+	(void)state;
+	for (int s = 1; s <= 3; s++)
+		make_ckpt(s);
+	ct_err e = {0};
+	assert_int_equal(ckpt_retain(g_dir, 2, 0, &e), 1); /* 3, 2 kept and now remembered */
+	int64_t two[] = {3, 2};
+	steps_present(two, 2);
+	size_t len;
+	char *buf = read_raw(ckpt_name(3), &len);
+	buf[len / 2] ^= 0x01;
+	struct timespec pause = {0, 20 * 1000 * 1000};
+	nanosleep(&pause, NULL); /* a visibly different mtime */
+	int fd = open(path_of(ckpt_name(3)), O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf + len / 2, 1, (off_t)(len / 2)), 1);
+	assert_int_equal(close(fd), 0);
+	free(buf);
+	make_ckpt(4);
+	/* valid: 4, 2; invalid 3 is neither counted nor deleted */
+	assert_int_equal(ckpt_retain(g_dir, 2, 0, &e), 0);
+	int64_t left[] = {4, 3, 2};
+	steps_present(left, 3);
+}
+
 static void test_retain_keep_every(void **state)
 {
 	(void)state;
@@ -466,6 +497,7 @@ int main(void)
 		T(test_corrupt_name_taken),
 		T(test_none_valid),
 		T(test_retain_keep_last),
+		T(test_retain_rechecks_changed_files),
 		T(test_retain_keep_every),
 		T(test_retain_invalid_not_counted_nor_deleted),
 		T(test_retain_newest_valid_survives),
