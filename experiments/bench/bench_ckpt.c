@@ -1,0 +1,400 @@
+/* bench_ckpt.c — what a checkpoint costs compared with the bytes it writes.
+ *
+ * For a train_state of the given model (Adam by default: params + m + v,
+ * about 22 MB for 784-1024-1024-10) it measures, each --reps times, median:
+ *   sync    snapshot_take + snapshot_write           vs plain write+fsync of
+ *           (and checkpointer_save in sync mode)        the file's byte count
+ *   async   checkpointer_save stall in async mode    vs memcpy of the state
+ *   resume  snapshot_read + snapshot_apply (page cache warm, and cold after
+ *           posix_fadvise(DONTNEED) on the clean file)
+ *   export  model_export (safetensors, f32)          vs plain write+fsync
+ * Measurements alternate with their baseline so that load drift hits both.
+ * Every file goes into --dir (one filesystem for both sides); the caller
+ * removes --dir afterwards (the checkpointers leave their last 2 files). */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../ckpt/atomic.h"
+#include "../../train/checkpointer.h"
+#include "../../train/export.h"
+#include "../../train/snapshot.h"
+#include "../../train/state.h"
+
+#define MAX_REPS 64
+
+typedef struct ckpt_ctx {
+	const bench_opts *o;
+	train_state s;
+	char path[4096];
+	size_t state_bytes;
+	char *plain;      /* bytes for the plain write baseline */
+	size_t plain_cap;
+	int seq;          /* file name counter */
+} ckpt_ctx;
+
+static int state_init(ckpt_ctx *c, ct_err *e)
+{
+	char ini[512];
+	snprintf(ini, sizeof ini,
+		 "[model]\nlayers = %s\n[optim]\nname = %s\nlr = 0.001\nmomentum = %s\n"
+		 "[data]\ndataset = synthetic\nn_samples = 256\nn_features = %d\nn_classes = %d\n"
+		 "batch_size = 32\n",
+		 c->o->layers, c->o->optim, strcmp(c->o->optim, "sgd") == 0 ? "0.9" : "0",
+		 c->o->sizes[0], c->o->sizes[c->o->n_sizes - 1]);
+	ct_config cfg;
+	config_defaults(&cfg);
+	int rc = config_parse_string(&cfg, ini, "bench.ini", e);
+	if (rc == 0)
+		rc = config_validate(&cfg, "bench.ini", e);
+	if (rc == 0)
+		rc = train_state_init(&c->s, &cfg, "bench.ini", e);
+	if (rc < 0)
+		return rc;
+	size_t arrays = 1 + (c->s.opt.m != NULL) + (c->s.opt.v != NULL);
+	c->state_bytes = arrays * c->s.model.ps.n * sizeof(float);
+	/* Non-trivial optimizer moments, as after some training. */
+	for (size_t i = 0; i < c->s.model.ps.n; i++) {
+		if (c->s.opt.m)
+			c->s.opt.m[i] = c->s.model.ps.data[i] * 0.01f;
+		if (c->s.opt.v)
+			c->s.opt.v[i] = c->s.model.ps.data[i] * c->s.model.ps.data[i];
+	}
+	return 0;
+}
+
+static const char *next_path(ckpt_ctx *c, const char *stem, const char *ext)
+{
+	snprintf(c->path, sizeof c->path, "%s/%s-%d.%s", c->o->dir, stem, c->seq++, ext);
+	return c->path;
+}
+
+static int file_size(const char *path, size_t *len, ct_err *e)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return ct_errno(e, CT_EIO, errno, "%s: stat failed", path);
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static int unlink_checked(const char *path, ct_err *e)
+{
+	if (unlink(path) != 0)
+		return ct_errno(e, CT_EIO, errno, "%s: unlink failed", path);
+	return 0;
+}
+
+/* open + write loop + fsync + close of len bytes into a new file; seconds. */
+static int plain_write(ckpt_ctx *c, size_t len, double *sec, ct_err *e)
+{
+	if (len > c->plain_cap) {
+		free(c->plain);
+		if (!(c->plain = malloc(len)))
+			return ct_errf(e, CT_ENOMEM, "out of memory for %zu bytes", len);
+		for (size_t i = 0; i < len; i++) /* touched, and not all zeros */
+			c->plain[i] = (char)(i * 131u >> 7);
+		c->plain_cap = len;
+	}
+	const char *path = next_path(c, "plain", "bin");
+	double t0 = bench_now();
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ct_errno(e, CT_EIO, errno, "%s: open failed", path);
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, c->plain + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int err = errno;
+			close(fd);
+			return ct_errno(e, CT_EIO, err, "%s: write failed", path);
+		}
+		off += (size_t)w;
+	}
+	int err = fsync(fd) != 0 ? errno : 0;
+	if (close(fd) != 0 && !err)
+		err = errno;
+	*sec = bench_now() - t0;
+	if (err)
+		return ct_errno(e, CT_EIO, err, "%s: fsync/close failed", path);
+	return unlink_checked(path, e);
+}
+
+typedef struct series {
+	double v[MAX_REPS];
+	int n;
+} series;
+
+static void add(series *s, double x)
+{
+	if (s->n < MAX_REPS)
+		s->v[s->n++] = x;
+}
+
+static double med(const series *s)
+{
+	double tmp[MAX_REPS];
+	memcpy(tmp, s->v, (size_t)s->n * sizeof *tmp);
+	return bench_median(tmp, s->n);
+}
+
+/* Where snapshot_write's time goes: building the image in memory
+ * (snapshot_serialize) and writing it atomically (atomic_write_file). */
+static int measure_parts(ckpt_ctx *c, snapshot *sn, series *ser, series *atom, ct_err *e)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	double t0 = bench_now();
+	int rc = snapshot_serialize(sn, &buf, &len, e);
+	double t1 = bench_now();
+	if (rc < 0)
+		return rc;
+	const char *path = next_path(c, "ckpt-atomic", "h5");
+	double t2 = bench_now();
+	rc = atomic_write_file(path, buf, len, e);
+	double t3 = bench_now();
+	free(buf);
+	if (rc == 0)
+		rc = unlink_checked(path, e);
+	if (rc == 0) {
+		add(ser, t1 - t0);
+		add(atom, t3 - t2);
+	}
+	return rc;
+}
+
+/* snapshot_take + snapshot_write, then the same byte count written plainly. */
+static int measure_sync(ckpt_ctx *c, snapshot *sn, series *ck, series *pl, series *take,
+			size_t *file_bytes, ct_err *e)
+{
+	const char *path = next_path(c, "ckpt-sync", "h5");
+	double t0 = bench_now();
+	snapshot_take(sn, &c->s);
+	double t1 = bench_now();
+	int rc = snapshot_write(sn, path, e);
+	double t2 = bench_now();
+	if (rc == 0)
+		rc = file_size(path, file_bytes, e);
+	if (rc == 0)
+		rc = unlink_checked(path, e);
+	double sec;
+	if (rc == 0)
+		rc = plain_write(c, *file_bytes, &sec, e);
+	if (rc == 0) {
+		add(ck, t2 - t0);
+		add(take, t1 - t0);
+		add(pl, sec);
+	}
+	return rc;
+}
+
+/* checkpointer_save as the trainer calls it with checkpoint.async = false. */
+static int measure_cp_sync(ckpt_ctx *c, checkpointer *cp, series *out, ct_err *e)
+{
+	c->s.step++;
+	double t0 = bench_now();
+	int rc = checkpointer_save(cp, &c->s, e);
+	if (rc == 0)
+		add(out, bench_now() - t0);
+	return rc;
+}
+
+/* The async stall: the previous write has finished (waited for outside the
+ * timing), so this is what the loop pays between two steps. */
+static int measure_async(ckpt_ctx *c, checkpointer *cp, series *stall, series *write_sec,
+			 series *mcpy, char *dst, ct_err *e)
+{
+	c->s.step++;
+	double t0 = bench_now();
+	int rc = checkpointer_save(cp, &c->s, e);
+	double t1 = bench_now();
+	if (rc == 0)
+		rc = checkpointer_wait(cp, e);
+	if (rc < 0)
+		return rc;
+	add(stall, t1 - t0);
+	add(write_sec, cp->last_write_sec);
+	size_t n = c->s.model.ps.n * sizeof(float), off = 0;
+	t0 = bench_now();
+	memcpy(dst, c->s.model.ps.data, n), off += n;
+	if (c->s.opt.m)
+		memcpy(dst + off, c->s.opt.m, n), off += n;
+	if (c->s.opt.v)
+		memcpy(dst + off, c->s.opt.v, n);
+	add(mcpy, bench_now() - t0);
+	return 0;
+}
+
+/* Drops a clean file's pages from the page cache (no effect on other files). */
+static void evict(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* best effort */
+		close(fd);
+	}
+}
+
+static int measure_resume(ckpt_ctx *c, snapshot *rd, const char *path, int cold, series *out,
+			  ct_err *e)
+{
+	if (cold)
+		evict(path);
+	double t0 = bench_now();
+	int rc = snapshot_read(rd, path, e);
+	if (rc == 0)
+		rc = snapshot_apply(rd, &c->s, e);
+	if (rc == 0)
+		add(out, bench_now() - t0);
+	return rc;
+}
+
+static int measure_export(ckpt_ctx *c, series *ex, series *pl, size_t *bytes, ct_err *e)
+{
+	const char *path = next_path(c, "model", "safetensors");
+	double t0 = bench_now();
+	int rc = model_export(&c->s.model, path, DT_F32, NULL, e);
+	double t1 = bench_now(), sec;
+	if (rc == 0)
+		rc = file_size(path, bytes, e);
+	if (rc == 0)
+		rc = unlink_checked(path, e);
+	if (rc == 0)
+		rc = plain_write(c, *bytes, &sec, e);
+	if (rc == 0) {
+		add(ex, t1 - t0);
+		add(pl, sec);
+	}
+	return rc;
+}
+
+typedef struct results {
+	series sync, sync_plain, take, serialize, atomic, cp_sync, stall, bg_write, mcpy, warm, cold, exp, exp_plain;
+	size_t ckpt_bytes, export_bytes;
+} results;
+
+static int run_sync_and_resume(ckpt_ctx *c, results *r, ct_err *e)
+{
+	snapshot sn, rd;
+	int rc = snapshot_init(&sn, &c->s, e);
+	if (rc < 0)
+		return rc;
+	rc = snapshot_init(&rd, &c->s, e);
+	if (rc < 0) {
+		snapshot_release(&sn);
+		return rc;
+	}
+	for (int i = 0; i < c->o->reps && rc == 0; i++) {
+		rc = measure_sync(c, &sn, &r->sync, &r->sync_plain, &r->take, &r->ckpt_bytes, e);
+		if (rc == 0)
+			rc = measure_parts(c, &sn, &r->serialize, &r->atomic, e);
+	}
+	const char *path = next_path(c, "ckpt-resume", "h5");
+	char keep[4096];
+	snprintf(keep, sizeof keep, "%s", path);
+	if (rc == 0)
+		rc = snapshot_write(&sn, keep, e);
+	for (int i = 0; i < c->o->reps && rc == 0; i++) {
+		rc = measure_resume(c, &rd, keep, 0, &r->warm, e);
+		if (rc == 0)
+			rc = measure_resume(c, &rd, keep, 1, &r->cold, e);
+	}
+	if (rc == 0)
+		rc = unlink_checked(keep, e);
+	snapshot_release(&rd);
+	snapshot_release(&sn);
+	return rc;
+}
+
+/* A checkpointer in its own sub-directory, keeping the last 2 files. */
+static int run_checkpointer(ckpt_ctx *c, int async, results *r, char *dst, ct_err *e)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/%s", c->o->dir, async ? "async" : "sync");
+	checkpointer cp;
+	int rc = checkpointer_init(&cp, dir, &c->s, NULL, async, 2, 0, e);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < c->o->reps && rc == 0; i++)
+		rc = async ? measure_async(c, &cp, &r->stall, &r->bg_write, &r->mcpy, dst, e)
+			   : measure_cp_sync(c, &cp, &r->cp_sync, e);
+	ct_err we = {0};
+	if (checkpointer_wait(&cp, &we) < 0 && rc == 0) {
+		rc = we.code;
+		*e = we;
+	}
+	checkpointer_release(&cp); /* its last 2 files go with --dir (run.sh removes it) */
+	return rc;
+}
+
+static void print_results(const ckpt_ctx *c, results *r)
+{
+	double sync = med(&r->sync), plain = med(&r->sync_plain), stall = med(&r->stall);
+	double mcpy = med(&r->mcpy), ex = med(&r->exp), exp_plain = med(&r->exp_plain);
+	printf("{\"kind\":\"ckpt\",\"impl\":\"ctrain\",\"layers\":\"%s\",\"optim\":\"%s\","
+	       "\"reps\":%d,\"state_bytes\":%zu,\"ckpt_bytes\":%zu,\"export_bytes\":%zu,",
+	       c->o->layers, c->o->optim, c->o->reps, c->state_bytes, r->ckpt_bytes,
+	       r->export_bytes);
+	printf("\"sync_sec\":%.6g,\"sync_plain_sec\":%.6g,\"sync_ratio\":%.4g,\"take_sec\":%.6g,"
+	       "\"serialize_sec\":%.6g,\"atomic_write_sec\":%.6g,\"checkpointer_sync_sec\":%.6g,",
+	       sync, plain, sync / plain, med(&r->take), med(&r->serialize), med(&r->atomic),
+	       med(&r->cp_sync));
+	printf("\"async_stall_sec\":%.6g,\"memcpy_sec\":%.6g,\"async_ratio\":%.4g,"
+	       "\"async_write_sec\":%.6g,",
+	       stall, mcpy, stall / mcpy, med(&r->bg_write));
+	printf("\"resume_warm_sec\":%.6g,\"resume_cold_sec\":%.6g,", med(&r->warm), med(&r->cold));
+	printf("\"export_sec\":%.6g,\"export_plain_sec\":%.6g,\"export_ratio\":%.4g,", ex,
+	       exp_plain, ex / exp_plain);
+	bench_json_array(stdout, "sync_all", r->sync.v, r->sync.n);
+	putchar(',');
+	bench_json_array(stdout, "sync_plain_all", r->sync_plain.v, r->sync_plain.n);
+	putchar(',');
+	bench_json_array(stdout, "async_stall_all", r->stall.v, r->stall.n);
+	puts("}");
+}
+
+static int ckpt_run(ckpt_ctx *c, ct_err *e)
+{
+	results *r = calloc(1, sizeof *r);
+	char *dst = malloc(c->state_bytes);
+	int rc = r && dst ? 0 : ct_errf(e, CT_ENOMEM, "out of memory");
+	if (rc == 0) {
+		memset(dst, 1, c->state_bytes); /* fault the pages in before timing */
+		rc = run_sync_and_resume(c, r, e);
+	}
+	if (rc == 0)
+		rc = run_checkpointer(c, 0, r, dst, e);
+	if (rc == 0)
+		rc = run_checkpointer(c, 1, r, dst, e);
+	for (int i = 0; i < c->o->reps && rc == 0; i++)
+		rc = measure_export(c, &r->exp, &r->exp_plain, &r->export_bytes, e);
+	if (rc == 0)
+		print_results(c, r);
+	free(dst);
+	free(r);
+	return rc;
+}
+
+int bench_cmd_ckpt(const bench_opts *o, ct_err *e)
+{
+	if (!o->dir)
+		return ct_errf(e, CT_EUSAGE, "ckpt: --dir DIR is required (an empty directory)");
+	if (o->reps > MAX_REPS)
+		return ct_errf(e, CT_EUSAGE, "ckpt: --reps must be <= %d", MAX_REPS);
+	if (!bench_threads_setup(o->threads, o->deterministic))
+		return ct_errf(e, CT_ENOMEM, "cannot start %d worker threads", o->threads);
+	ckpt_ctx c;
+	memset(&c, 0, sizeof c);
+	c.o = o;
+	int rc = state_init(&c, e);
+	if (rc == 0)
+		rc = ckpt_run(&c, e);
+	train_state_release(&c.s);
+	free(c.plain);
+	return rc;
+}
