@@ -3,12 +3,14 @@
 #include <signal.h>
 #include <string.h>
 
-static volatile sig_atomic_t g_signal;
+static int g_signal;
 
+/* The first signal wins, also when two arrive on different threads at once
+ * (a lock-free compare-and-swap is async-signal-safe). */
 static void on_signal(int signo)
 {
-	if (!g_signal)
-		g_signal = signo;
+	int none = 0;
+	__atomic_compare_exchange_n(&g_signal, &none, signo, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 void signals_install(void)
@@ -22,4 +24,4 @@ void signals_install(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-int signals_pending(void) { return g_signal; }
+int signals_pending(void) { return __atomic_load_n(&g_signal, __ATOMIC_SEQ_CST); }
