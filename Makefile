@@ -151,6 +151,17 @@ fuzz: deps
 	    > build-fuzz/$$n.log 2>&1; rc=$$?; tail -12 build-fuzz/$$n.log; test $$rc = 0 || exit 1; \
 	done
 
+# --- benchmarks vs PyTorch (experiments/bench) ---------------------------------
+# `make bench`: ctrain and PyTorch side by side (about 6 minutes); writes
+# experiments/results/bench.md, bench.svg, bench_raw.jsonl.
+BENCH_SRCS := $(wildcard experiments/bench/*.c)
+$(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+bench: deps $(BUILD)/bench/bench_step
+	@sh experiments/bench/run.sh $(BUILD)/bench/bench_step
+
 demo: deps all
 	@sh experiments/demo.sh $(BUILD)/ctrain
 

@@ -159,9 +159,15 @@ void act_backward(int kind, float *dx, const float *dy, const float *x, const fl
 	if (accum) {
 		for (size_t i = 0; i < n; i++)
 			dx[i] += dy[i] * act_local_grad(kind, x[i], y[i]);
-	} else if (kind == ACT_RELU) { /* the hot case: keep it a simple select */
+	} else if (kind == ACT_RELU) {
+		/* The hot case.  As a bit mask rather than `x > 0 ? dy : 0` so the
+		 * compiler emits no per-element branch (half of them mispredicted on
+		 * real activations) and vectorises; the bytes are the same: dy where
+		 * x > 0, +0 elsewhere (NaN included). */
+		const uint32_t *restrict dyb = (const uint32_t *)dy;
+		uint32_t *restrict dxb = (uint32_t *)dx;
 		for (size_t i = 0; i < n; i++)
-			dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+			dxb[i] = dyb[i] & (0u - (uint32_t)(x[i] > 0.0f));
 	} else {
 		for (size_t i = 0; i < n; i++)
 			dx[i] = dy[i] * act_local_grad(kind, x[i], y[i]);
