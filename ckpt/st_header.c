@@ -60,8 +60,10 @@ const char *st_show_name(const char *name, char *out, size_t cap)
 	size_t i = 0;
 	for (; name[i] && i + 4 < cap; i++)
 		out[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
-	if (name[i])
-		out[i++] = '.', out[i++] = '.', out[i++] = '.';
+	if (name[i]) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
 	out[i] = '\0';
 	return out;
 }

@@ -21,14 +21,15 @@ typedef struct st_info {
 	size_t idx; /* header order, the final tie-break when sorting */
 } st_info;
 
-static int check_meta(const json_t *meta, ct_err *e)
+/* json_t * rather than const: jansson's object iteration takes a mutable object. */
+static int check_meta(json_t *meta, ct_err *e)
 {
 	const char *k;
 	json_t *v;
 	char buf[80];
 	if (!json_is_object(meta))
 		return ct_errf(e, CT_ECORRUPT, "__metadata__ is not an object");
-	json_object_foreach((json_t *)meta, k, v) {
+	json_object_foreach(meta, k, v) {
 		if (!json_is_string(v))
 			return ct_errf(e, CT_ECORRUPT, "__metadata__ value for '%s' is not a string",
 				       st_show_name(k, buf, sizeof buf));
@@ -45,7 +46,7 @@ static int64_t json_nonneg(const json_t *v)
 }
 
 /* Sets up the three fields of an entry, rejecting anything else. */
-static int entry_fields(const json_t *v, const char *nm, json_t **f, ct_err *e)
+static int entry_fields(json_t *v, const char *nm, json_t **f, ct_err *e)
 {
 	static const char *const names[3] = {"dtype", "shape", "data_offsets"};
 	const char *k;
@@ -53,7 +54,7 @@ static int entry_fields(const json_t *v, const char *nm, json_t **f, ct_err *e)
 	char buf[80];
 	if (!json_is_object(v))
 		return ct_errf(e, CT_ECORRUPT, "tensor '%s': entry is not an object", nm);
-	json_object_foreach((json_t *)v, k, x) {
+	json_object_foreach(v, k, x) {
 		int i = 0;
 		while (i < 3 && strcmp(k, names[i]) != 0)
 			i++;
@@ -154,7 +155,7 @@ static int entry_size(const char *nm, const st_info *t, uint64_t data_len, ct_er
 	return 0;
 }
 
-static int parse_entry(const char *name, const json_t *v, uint64_t data_len, st_info *t,
+static int parse_entry(const char *name, json_t *v, uint64_t data_len, st_info *t,
 		       ct_err *e)
 {
 	char nm[80];
@@ -234,7 +235,8 @@ static int fill_tensors(tdict *out, const st_info *t, size_t n, const unsigned c
 		x->ndim = t[i].ndim;
 		memcpy(x->shape, t[i].shape, sizeof x->shape);
 		x->nbytes = (size_t)(t[i].end - t[i].begin);
-		x->data = (void *)(data + t[i].begin);
+		/* borrowed view of the caller's bytes, never written (see tdict.h) */
+		x->data = (void *)(uintptr_t)(data + t[i].begin);
 		if (copy) {
 			x->data = malloc(x->nbytes ? x->nbytes : 1);
 			if (!x->data)
@@ -246,7 +248,7 @@ static int fill_tensors(tdict *out, const st_info *t, size_t n, const unsigned c
 	return 0;
 }
 
-static int fill_meta(tdict *out, const json_t *meta, ct_err *e)
+static int fill_meta(tdict *out, json_t *meta, ct_err *e)
 {
 	size_t m = json_object_size(meta);
 	const char *k;
@@ -256,7 +258,7 @@ static int fill_meta(tdict *out, const json_t *meta, ct_err *e)
 	if (!out->meta_keys || !out->meta_vals)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	out->cap_meta = m;
-	json_object_foreach((json_t *)meta, k, v) {
+	json_object_foreach(meta, k, v) {
 		char *ks = strdup(k), *vs = strdup(json_string_value(v));
 		if (!ks || !vs) {
 			free(ks);

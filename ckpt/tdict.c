@@ -176,7 +176,9 @@ int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *
 			memcpy(t->data, data, t->nbytes);
 		t->owned = 1;
 	} else {
-		t->data = (void *)data;
+		/* A borrowed entry is never written through (only owned ones are);
+		 * the field is mutable for the owned case, hence the uintptr_t trip. */
+		t->data = (void *)(uintptr_t)data;
 	}
 	d->n++;
 	return 0;

@@ -59,7 +59,7 @@ int loader_next(loader *l, float *xb, int32_t *yb)
 	size_t row = (size_t)ds->d * sizeof(float);
 	const int64_t *p = l->perm + l->st.cursor;
 	for (int i = 0; i < rows; i++) {
-		memcpy(xb + (size_t)i * ds->d, ds->x + p[i] * ds->d, row);
+		memcpy(xb + (size_t)i * (size_t)ds->d, ds->x + p[i] * ds->d, row);
 		if (yb && ds->y)
 			yb[i] = ds->y[p[i]];
 	}

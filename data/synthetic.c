@@ -27,9 +27,9 @@ static double dist(const double *a, const double *b, int d)
 
 static double nearest(const double *c, int k, int d, const double *cand)
 {
-	double m = INFINITY;
+	double m = HUGE_VAL;
 	for (int i = 0; i < k; i++) {
-		double t = dist(c + (size_t)i * d, cand, d);
+		double t = dist(c + (size_t)i * (size_t)d, cand, d);
 		if (t < m)
 			m = t;
 	}
@@ -41,9 +41,9 @@ static double nearest(const double *c, int k, int d, const double *cand)
  * pairwise distance. */
 static double place_centroids(double *c, int k, int d, rng *r)
 {
-	double rmin = 2.0 * sqrt((double)d) + 2.0, closest = INFINITY;
+	double rmin = 2.0 * sqrt((double)d) + 2.0, closest = HUGE_VAL;
 	for (int i = 0; i < k; i++) {
-		double *cand = c + (size_t)i * d;
+		double *cand = c + (size_t)i * (size_t)d;
 		for (int fails = 1;; fails++) {
 			for (int j = 0; j < d; j++)
 				cand[j] = rng_normal(r);
@@ -81,7 +81,7 @@ int synthetic_make(uint64_t seed, int64_t n, int d, int n_classes, dataset *ds, 
 	double scale = 1.0 / sqrt(1.0 + sigma * sigma); /* unit variance per feature */
 	for (int64_t i = 0; i < n; i++) {
 		int k = (int)(i % n_classes);
-		const double *ck = c + (size_t)k * d;
+		const double *ck = c + (size_t)k * (size_t)d;
 		float *x = ds->x + i * d;
 		for (int j = 0; j < d; j++)
 			x[j] = (float)((ck[j] + sigma * rng_normal(&r)) * scale);

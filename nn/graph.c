@@ -354,6 +354,7 @@ static void backward_node(graph *g, node *nd)
 			copy_grad(db, nd->grad, n, nd->accum_b);
 		break;
 	case OP_CONCAT:
+		CT_ASSERT(a && b); /* graph_concat always records both inputs */
 		concat_backward(da, db, nd->grad, rows, a->cols, b->cols, nd->accum_a, nd->accum_b);
 		break;
 	case OP_XENT:

@@ -104,7 +104,7 @@ void mlp_eval(mlp *m, const float *x, const int32_t *y, int64_t n, float *logits
 			continue;
 		total += graph_loss(mg->g, mg->loss) * rows;
 		for (int r = 0; r < rows; r++)
-			right += argmax(z + (size_t)r * k, k) == y[start + r];
+			right += argmax(z + (size_t)r * (size_t)k, k) == y[start + r];
 	}
 	if (loss)
 		*loss = n ? total / (double)n : 0.0;

@@ -39,11 +39,11 @@ static void gemm_block(void *ctx, int i)
 {
 	const gemm_job *j = ctx;
 	int m0 = (int)((long)i * j->M / j->blocks), m1 = (int)((long)(i + 1) * j->M / j->blocks);
-	const float *A = j->ta == CblasNoTrans ? j->A + (size_t)m0 * j->lda : j->A + m0;
-	float *C = j->C + (size_t)m0 * j->ldc;
+	const float *A = j->ta == CblasNoTrans ? j->A + (size_t)m0 * (size_t)j->lda : j->A + m0;
+	float *C = j->C + (size_t)m0 * (size_t)j->ldc;
 	if (j->bias)
 		for (int r = m0; r < m1; r++)
-			memcpy(j->C + (size_t)r * j->ldc, j->bias, (size_t)j->N * sizeof(float));
+			memcpy(j->C + (size_t)r * (size_t)j->ldc, j->bias, (size_t)j->N * sizeof(float));
 	cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, j->N, j->K, 1.0f, A, j->lda, j->B, j->ldb,
 		    j->bias ? 1.0f : j->beta, C, j->ldc);
 }
@@ -93,7 +93,7 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 		if (!accum_db)
 			memset(db, 0, (size_t)out * sizeof *db);
 		for (int r = 0; r < rows; r++) {
-			const float *d = dy + (size_t)r * out;
+			const float *d = dy + (size_t)r * (size_t)out;
 			for (int j = 0; j < out; j++)
 				db[j] += d[j];
 		}
@@ -134,7 +134,7 @@ void act_forward(int kind, float *y, const float *x, size_t n)
 			y[i] = gelu(x[i]);
 		break;
 	default:
-		CT_ASSERT(!"unknown activation");
+		CT_ASSERT(0 && "unknown activation");
 	}
 }
 
@@ -199,8 +199,8 @@ double softmax_xent_forward(float *probs, const float *logits, const int32_t *la
 {
 	double total = 0.0;
 	for (int r = 0; r < rows; r++) {
-		const float *z = logits + (size_t)r * classes;
-		float *p = probs + (size_t)r * classes;
+		const float *z = logits + (size_t)r * (size_t)classes;
+		float *p = probs + (size_t)r * (size_t)classes;
 		float max = z[0];
 		for (int j = 1; j < classes; j++)
 			max = z[j] > max ? z[j] : max;
@@ -225,8 +225,8 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *la
 {
 	float k = scale / (float)rows;
 	for (int r = 0; r < rows; r++) {
-		const float *p = probs + (size_t)r * classes;
-		float *d = dlogits + (size_t)r * classes;
+		const float *p = probs + (size_t)r * (size_t)classes;
+		float *d = dlogits + (size_t)r * (size_t)classes;
 		for (int j = 0; j < classes; j++) {
 			float g = (p[j] - (j == labels[r] ? 1.0f : 0.0f)) * k;
 			d[j] = accum ? d[j] + g : g;
@@ -271,9 +271,10 @@ void copy_grad(float *dx, const float *dy, size_t n, int accum)
 
 void concat_forward(float *y, const float *a, const float *b, int rows, int ca, int cb)
 {
-	for (int r = 0; r < rows; r++) {
-		memcpy(y + (size_t)r * (ca + cb), a + (size_t)r * ca, (size_t)ca * sizeof *y);
-		memcpy(y + (size_t)r * (ca + cb) + ca, b + (size_t)r * cb, (size_t)cb * sizeof *y);
+	size_t na = (size_t)ca, nb = (size_t)cb;
+	for (size_t r = 0; r < (size_t)rows; r++) {
+		memcpy(y + r * (na + nb), a + r * na, na * sizeof *y);
+		memcpy(y + r * (na + nb) + na, b + r * nb, nb * sizeof *y);
 	}
 }
 
@@ -281,10 +282,10 @@ void concat_backward(float *da, float *db, const float *dy, int rows, int ca, in
 		     int accum_b)
 {
 	for (int r = 0; r < rows; r++) {
-		const float *d = dy + (size_t)r * (ca + cb);
+		const float *d = dy + (size_t)r * (size_t)(ca + cb);
 		if (da)
-			copy_grad(da + (size_t)r * ca, d, (size_t)ca, accum_a);
+			copy_grad(da + (size_t)r * (size_t)ca, d, (size_t)ca, accum_a);
 		if (db)
-			copy_grad(db + (size_t)r * cb, d + ca, (size_t)cb, accum_b);
+			copy_grad(db + (size_t)r * (size_t)cb, d + ca, (size_t)cb, accum_b);
 	}
 }

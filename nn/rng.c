@@ -45,15 +45,19 @@ float rng_float(rng *r) { return (float)(rng_u64(r) >> 40) * 0x1.0p-24f; }
 
 double rng_double(rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }
 
+/* A GCC/Clang extension (x86-64 and arm64 have it); __extension__ keeps
+ * -Wpedantic quiet about exactly this use. */
+__extension__ typedef unsigned __int128 u128;
+
 uint64_t rng_below(rng *r, uint64_t n)
 {
 	CT_ASSERT(n > 0);
-	unsigned __int128 m = (unsigned __int128)rng_u64(r) * n;
+	u128 m = (u128)rng_u64(r) * n;
 	uint64_t lo = (uint64_t)m;
 	if (lo < n) {
 		uint64_t threshold = -n % n;
 		while (lo < threshold) {
-			m = (unsigned __int128)rng_u64(r) * n;
+			m = (u128)rng_u64(r) * n;
 			lo = (uint64_t)m;
 		}
 	}

@@ -360,7 +360,7 @@ static void test_best_tracker(void **s)
 	best_init(&h, 0, 0, BEST_HIGHER);
 	assert_int_equal(best_update(&h, 1, 0.9), BEST_IMPROVED);
 	assert_int_equal(best_update(&h, 2, 0.8), 0);
-	assert_int_equal(best_update(&h, 3, NAN), 0);
+	assert_int_equal(best_update(&h, 3, (double)NAN), 0);
 	assert_int_equal(h.evals_since_best, 2);
 }
 

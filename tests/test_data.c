@@ -412,14 +412,14 @@ static void test_csv_errors(void **state)
 static double nearest_mean_accuracy(const dataset *tr, const dataset *te)
 {
 	int k = tr->n_classes, d = tr->d;
-	double *m = calloc((size_t)k * d, sizeof *m);
+	double *m = calloc((size_t)k * (size_t)d, sizeof *m);
 	int64_t *cnt = calloc((size_t)k, sizeof *cnt);
 	assert_non_null(m);
 	assert_non_null(cnt);
 	for (int64_t i = 0; i < tr->n; i++) {
 		cnt[tr->y[i]]++;
 		for (int j = 0; j < d; j++)
-			m[tr->y[i] * d + j] += tr->x[i * d + j];
+			m[tr->y[i] * d + j] += (double)tr->x[i * d + j];
 	}
 	for (int c = 0; c < k; c++)
 		for (int j = 0; j < d; j++)
@@ -431,7 +431,7 @@ static double nearest_mean_accuracy(const dataset *tr, const dataset *te)
 		for (int c = 0; c < k; c++) {
 			double s = 0;
 			for (int j = 0; j < d; j++) {
-				double t = te->x[i * d + j] - m[c * d + j];
+				double t = (double)te->x[i * d + j] - m[c * d + j];
 				s += t * t;
 			}
 			if (s < bd) {
@@ -464,7 +464,7 @@ static void test_synthetic_deterministic(void **state)
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(a.y[i], i % 3);
 		for (int j = 0; j < 7; j++)
-			var += (double)a.x[i * 7 + j] * a.x[i * 7 + j];
+			var += (double)a.x[i * 7 + j] * (double)a.x[i * 7 + j];
 	}
 	var /= 700;
 	assert_true(var > 0.3 && var < 3.0); /* features on a unit scale */

@@ -333,7 +333,7 @@ static void test_corrupt_name_taken(void **state)
 static void test_none_valid(void **state)
 {
 	(void)state;
-	char *path = (char *)"sentinel";
+	char sentinel[] = "sentinel", *path = sentinel;
 	int64_t step = 7;
 	ct_err e = {0};
 	char expect[2048];

@@ -75,7 +75,7 @@ static double ref_loss(model *m, const double *theta, double *const *xin)
 		}
 		case R_ACT: for (size_t k = 0; k < n; k++) y[k] = ref_act(nd->act, a[k]); break;
 		case R_DROP:
-			for (size_t k = 0; k < n; k++) y[k] = a[k] * m->drop_mask[ndrop][k];
+			for (size_t k = 0; k < n; k++) y[k] = a[k] * (double)m->drop_mask[ndrop][k];
 			ndrop++;
 			break;
 		case R_ADD: for (size_t k = 0; k < n; k++) y[k] = a[k] + b[k]; break;
@@ -192,8 +192,10 @@ static void check_model(model *m, uint64_t seed)
 		size_t n = (size_t)m->rows * (size_t)m->r[i].cols;
 		xin[i] = malloc(n * sizeof(double));
 		float *gx = graph_value(m->g, m->id[i]);
-		for (size_t k = 0; k < n; k++)
-			gx[k] = (float)(rng_double(&r) * 2 - 1), xin[i][k] = gx[k];
+		for (size_t k = 0; k < n; k++) {
+			gx[k] = (float)(rng_double(&r) * 2 - 1);
+			xin[i][k] = (double)gx[k];
+		}
 	}
 	int classes = 0;
 	if (m->r[m->loss].op == R_XENT) {
@@ -222,7 +224,7 @@ static void check_model(model *m, uint64_t seed)
 
 	double *theta = malloc(m->ps.n * sizeof(double));
 	for (size_t k = 0; k < m->ps.n; k++)
-		theta[k] = m->ps.data[k];
+		theta[k] = (double)m->ps.data[k];
 	double l0 = ref_loss(m, theta, xin);
 	assert_true(fabs(l0 - graph_loss(m->g, m->id[m->loss])) < 1e-4 * (1 + fabs(l0)));
 	const double h = 1e-6;
@@ -236,7 +238,7 @@ static void check_model(model *m, uint64_t seed)
 			theta[idx] = save - h;
 			double lm = ref_loss(m, theta, xin);
 			theta[idx] = save;
-			double num = (lp - lm) / (2 * h), ana = m->ps.grad[idx];
+			double num = (lp - lm) / (2 * h), ana = (double)m->ps.grad[idx];
 			if (fabs(num - ana) > 1e-3 * fmax(1.0, fabs(num)))
 				fail_msg("%s[%zu]: analytic %.7g, numeric %.7g", pv->name, k, ana, num);
 		}
@@ -254,8 +256,9 @@ static void check_model(model *m, uint64_t seed)
 			double lm = ref_loss(m, theta, xin);
 			xin[i][k] = save;
 			double num = (lp - lm) / (2 * h);
-			if (fabs(num - gg[k]) > 1e-3 * fmax(1.0, fabs(num)))
-				fail_msg("input %d[%zu]: analytic %.7g, numeric %.7g", i, k, gg[k], num);
+			if (fabs(num - (double)gg[k]) > 1e-3 * fmax(1.0, fabs(num)))
+				fail_msg("input %d[%zu]: analytic %.7g, numeric %.7g", i, k, (double)gg[k],
+					 num);
 		}
 	}
 	free(theta);
@@ -366,7 +369,7 @@ static void test_xent_stable_for_huge_logits(void **s)
 	double l = softmax_xent_forward(p, z, &y, 1, 3);
 	assert_true(isfinite(l));
 	assert_true(fabs(l - (2000.0 + log1p(exp(-1.0)))) < 1e-2);
-	assert_true(fabs(p[0] + p[1] + p[2] - 1.0f) < 1e-6);
+	assert_true(fabs((double)(p[0] + p[1] + p[2] - 1.0f)) < 1e-6);
 }
 
 int main(void)

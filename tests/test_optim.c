@@ -28,8 +28,8 @@ static void run(optim_kind kind, optim_hparams hp, double lr, const double expec
 		optim_step(&o, p, G[s], lr);
 	assert_int_equal(o.step, 3);
 	for (int i = 0; i < 3; i++)
-		if (fabs(p[i] - expect[i]) > 2e-7 * (1 + fabs(expect[i])))
-			fail_msg("p[%d] = %.9g, torch gives %.9g", i, p[i], expect[i]);
+		if (fabs((double)p[i] - expect[i]) > 2e-7 * (1 + fabs(expect[i])))
+			fail_msg("p[%d] = %.9g, torch gives %.9g", i, (double)p[i], expect[i]);
 	optim_release(&o);
 }
 
@@ -94,7 +94,7 @@ static void test_clip(void **s)
 	float g[2] = {3.0f, 4.0f};
 	double n = grad_clip_norm(g, 2, 1.0);
 	assert_true(fabs(n - 5.0) < 1e-12);
-	assert_true(fabs(g[0] - 0.6f) < 1e-6 && fabs(g[1] - 0.8f) < 1e-6);
+	assert_true(fabs((double)(g[0] - 0.6f)) < 1e-6 && fabs((double)(g[1] - 0.8f)) < 1e-6);
 	float h[2] = {0.3f, 0.4f};
 	grad_clip_norm(h, 2, 1.0);
 	assert_true(h[0] == 0.3f && h[1] == 0.4f); /* below the limit: untouched */

@@ -728,7 +728,7 @@ static float from_bits(uint32_t u)
  * computed in double where every step is exact. */
 static float ref_round(float xf, int mbits, int emin, int emax1)
 {
-	double x = xf;
+	double x = (double)xf;
 	if (x == 0 || isinf(x))
 		return xf;
 	int ex;
@@ -737,7 +737,7 @@ static float ref_round(float xf, int mbits, int emin, int emax1)
 	double ulp = ldexp(1.0, e - mbits);
 	double q = nearbyint(x / ulp) * ulp;
 	if (fabs(q) >= ldexp(1.0, emax1))
-		return (float)copysign(INFINITY, x);
+		return (float)copysign(HUGE_VAL, x);
 	return (float)q;
 }
 
@@ -745,14 +745,16 @@ static void check_f16(float x)
 {
 	float got = f16_to_f32(f32_to_f16(x)), want = ref_round(x, 10, -14, 16);
 	if (bits(got) != bits(want))
-		fail_msg("f16(%a = 0x%08x): got %a want %a", x, bits(x), got, want);
+		fail_msg("f16(%a = 0x%08x): got %a want %a", (double)x, bits(x), (double)got,
+			 (double)want);
 }
 
 static void check_bf16(float x)
 {
 	float got = bf16_to_f32(f32_to_bf16(x)), want = ref_round(x, 7, -126, 128);
 	if (bits(got) != bits(want))
-		fail_msg("bf16(%a = 0x%08x): got %a want %a", x, bits(x), got, want);
+		fail_msg("bf16(%a = 0x%08x): got %a want %a", (double)x, bits(x), (double)got,
+			 (double)want);
 }
 
 static void test_half_spot_values(void **state)

@@ -9,7 +9,7 @@ static void clear_from(best_tracker *b, int64_t i)
 {
 	for (; i < BEST_MAX; i++) {
 		b->kept_step[i] = -1;
-		b->kept_value[i] = NAN;
+		b->kept_value[i] = (double)NAN;
 	}
 }
 
@@ -20,7 +20,7 @@ void best_init(best_tracker *b, int keep, int patience, int higher)
 	b->keep = keep;
 	b->patience = patience;
 	b->higher = higher;
-	b->best_metric = NAN;
+	b->best_metric = (double)NAN;
 	clear_from(b, 0);
 }
 

@@ -40,7 +40,7 @@ int ckpt_fields_add_optim(ckpt_fields *f, const char *group, optim *o, const par
 		rc = ckpt_fields_add(f, path, H5C_I64, 0, NULL, &o->step, 0, e);
 	snprintf(path, sizeof path, "%s@name", group);
 	if (rc == 0)
-		rc = ckpt_fields_add_const_str(f, path, optim_name(o->kind), CKPT_MATCH, e);
+		rc = ckpt_fields_add_const_str(f, path, optim_name((int)o->kind), CKPT_MATCH, e);
 	return rc;
 }
 

@@ -29,11 +29,11 @@ static void print_tensor(const tdict_entry *t, size_t begin)
 	       begin + t->nbytes);
 	float *f = n ? malloc(n * sizeof(float)) : NULL;
 	if (f && tdict_entry_to_f32(t, f, NULL) == 0) {
-		double mn = INFINITY, mx = -INFINITY, sum = 0;
+		double mn = HUGE_VAL, mx = -HUGE_VAL, sum = 0;
 		for (size_t i = 0; i < n; i++) {
-			mn = fmin(mn, f[i]);
-			mx = fmax(mx, f[i]);
-			sum += f[i];
+			mn = fmin(mn, (double)f[i]);
+			mx = fmax(mx, (double)f[i]);
+			sum += (double)f[i];
 		}
 		printf("  min %.4g max %.4g mean %.4g", mn, mx, sum / (double)n);
 	}

@@ -110,7 +110,7 @@ static int write_predictions(FILE *out, const float *logits, int64_t n, int k)
 			best = z[j] > z[best] ? j : best;
 		fprintf(out, "%d", best);
 		for (int j = 0; j < k; j++)
-			fprintf(out, ",%.9g", z[j]);
+			fprintf(out, ",%.9g", (double)z[j]);
 		if (fputc('\n', out) == EOF)
 			return -1;
 	}

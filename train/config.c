@@ -455,8 +455,8 @@ static const char *parse_layers(const char *s, ct_config *c)
 	for (const char *p = s;; p++) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		while (len && isspace((unsigned char)*p))
-			p++, len--;
+		for (; len && isspace((unsigned char)*p); len--)
+			p++;
 		while (len && isspace((unsigned char)p[len - 1]))
 			len--;
 		if (n == CFG_MAX_LAYERS)

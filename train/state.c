@@ -61,7 +61,8 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 			      (float)c->dropout, c->batch_size, e);
 	if (rc == 0) {
 		optim_hparams hp = hparams_of(c);
-		rc = optim_init(&s->opt, optim_from_name(c->optim), s->model.ps.n, &hp, e);
+		/* the names were checked when the config was parsed: never -1 here */
+		rc = optim_init(&s->opt, (optim_kind)optim_from_name(c->optim), s->model.ps.n, &hp, e);
 	}
 	if (rc == 0)
 		rc = loader_init(&s->ld, &s->train, c->batch_size, c->shuffle, c->seed, e);
@@ -75,7 +76,7 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 	graph_set_dropout_rng(s->model.train.g, &s->dropout_rng);
 	s->steps_per_epoch = loader_batches_per_epoch(&s->ld);
 	s->sched = (schedule){
-		.kind = sched_from_name(c->schedule),
+		.kind = (sched_kind)sched_from_name(c->schedule),
 		.lr = c->lr,
 		.gamma = c->gamma,
 		.min_lr = c->min_lr,

@@ -73,6 +73,8 @@ static double evaluate(model *m, const dataset *ds)
 	return total / (double)ds->n;
 }
 
+static int fail(const char *msg, int code) { fprintf(stderr, "resmlp: %s\n", msg); return code; }
+
 /* 10% of the rows are held out for validation. */
 static int load_data(const char *spec, dataset *train, dataset *val, ct_err *e)
 {
@@ -87,7 +89,7 @@ static int load_data(const char *spec, dataset *train, dataset *val, ct_err *e)
 int main(int argc, char **argv)
 {
 	if (argc < 3)
-		return fprintf(stderr, "usage: resmlp DATA RUN_DIR [EPOCHS]\n"), 2;
+		return fail("usage: resmlp DATA RUN_DIR [EPOCHS]", 2);
 	int64_t epochs = argc > 3 ? atoll(argv[3]) : 5, step = 0, at;
 	char path[4096];
 	ct_err e = {0};
@@ -99,7 +101,7 @@ int main(int argc, char **argv)
 	if (load_data(argv[1], &train, &val, &e) < 0 || model_build(&m, &e) < 0 ||
 	    optim_init(&opt, OPT_ADAMW, m.ps.n, &hp, &e) < 0 ||
 	    loader_init(&ld, &train, BATCH, 1, SEED, &e) < 0)
-		return fprintf(stderr, "resmlp: %s\n", e.msg), 1;
+		return fail(e.msg, 1);
 
 	/* Everything the loop needs to continue bit-exactly goes in the checkpoint. */
 	snprintf(path, sizeof path, "%s/checkpoints", argv[2]);
@@ -138,12 +140,12 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/model.safetensors", argv[2]);
 	rc = rc < 0 ? rc : state_dict_save(path, &m.ps, (const char *[]){"arch", "resmlp", NULL}, &e);
 	if (rc < 0)
-		fprintf(stderr, "resmlp: %s\n", e.msg);
+		fail(e.msg, 1);
 	else
 		printf("done step %lld, best val_loss %.6f at step %lld\n", (long long)step,
 		       best.best_metric, (long long)best.kept_step[0]);
 	ckpt_manager_free(cm);
-	loader_release(&ld), optim_release(&opt), graph_free(m.g), params_release(&m.ps);
-	dataset_release(&train), dataset_release(&val);
+	loader_release(&ld); optim_release(&opt); graph_free(m.g); params_release(&m.ps);
+	dataset_release(&train); dataset_release(&val);
 	return rc < 0;
 }

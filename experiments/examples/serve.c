@@ -42,31 +42,35 @@ static int parse_row(char *line, float *x, int n)
 static void answer(const float *z, int k)
 {
 	int best = 0;
-	double max = z[0], sum = 0;
+	double max = (double)z[0], sum = 0;
 	for (int j = 1; j < k; j++)
-		if (z[j] > z[best])
-			best = j, max = z[j];
+		if (z[j] > z[best]) {
+			best = j;
+			max = (double)z[j];
+		}
 	for (int j = 0; j < k; j++)
-		sum += exp(z[j] - max);
+		sum += exp((double)z[j] - max);
 	printf("%d", best);
 	for (int j = 0; j < k; j++)
-		printf(",%.6f", exp(z[j] - max) / sum);
+		printf(",%.6f", exp((double)z[j] - max) / sum);
 	printf("\n");
 }
+
+static int fail(const char *msg, int code) { fprintf(stderr, "serve: %s\n", msg); return code; }
 
 int main(int argc, char **argv)
 {
 	if (argc != 2)
-		return fprintf(stderr, "usage: serve MODEL.safetensors < samples.csv\n"), 2;
+		return fail("usage: serve MODEL.safetensors < samples.csv", 2);
 	ct_err e = {0};
 	tdict d;
 	mlp m;
 	if (st_read(argv[1], &d, &e) < 0)
-		return fprintf(stderr, "serve: %s\n", e.msg), 1;
+		return fail(e.msg, 1);
 	int rc = model_from_tdict(&m, &d, argv[1], 1, &e); /* checks every tensor */
 	tdict_release(&d);
 	if (rc < 0)
-		return fprintf(stderr, "serve: %s\n", e.msg), 1;
+		return fail(e.msg, 1);
 	int in = m.sizes[0], k = m.sizes[m.n_sizes - 1];
 	fprintf(stderr, "serve: %s: %d features -> %d classes; reading stdin\n", argv[1], in, k);
 

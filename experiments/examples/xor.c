@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 	int right = 0;
 	for (int i = 0; i < 4; i++) {
 		int cls = z[2 * i + 1] > z[2 * i];
-		printf("%g xor %g -> %d\n", X[i][0], X[i][1], cls);
+		printf("%g xor %g -> %d\n", (double)X[i][0], (double)X[i][1], cls);
 		right += cls == Y[i];
 	}
 	printf("loss %.6f accuracy %d/4\n", graph_loss(g, loss), right);
