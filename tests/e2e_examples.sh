@@ -12,6 +12,9 @@ build=$(dirname "$CTRAIN")
 TESTS_DIR=$(cd "$(dirname "$0")" && pwd)
 P=$T/prefix
 PY=/usr/bin/python3
+# `make asan` exports CC=clang and EXTRA=<sanitizer flags>: the examples are
+# then built and run instrumented like the library they link.
+XCC="${CC:-cc} ${EXTRA:-}"
 
 make -s BUILD="$build" install PREFIX="$P" >"$T/install.log" 2>&1 || fail "make install: $(tail -5 "$T/install.log")"
 for f in bin/ctrain lib/libctrain.a lib/libctrain.so lib/libctrain.so.0 include/ctrain.h \
@@ -23,7 +26,7 @@ CF=$(pkg-config --cflags ctrain) && LIBS=$(pkg-config --libs ctrain) || fail "pk
 echo "$CF" | grep -q -- "-I$P/include" || fail "pkg-config --cflags: $CF"
 n=0
 for h in ctrain.h $(cd "$P/include" && find ctrain -name '*.h' | sort); do
-	printf '#include <%s>\n' "$h" | cc -std=c11 -Wall -Wextra -Werror $CF -fsyntax-only -x c - \
+	printf '#include <%s>\n' "$h" | $XCC -std=c11 -Wall -Wextra -Werror $CF -fsyntax-only -x c - \
 		2>"$T/h.err" || fail "installed $h does not compile on its own: $(head -3 "$T/h.err")"
 	n=$((n + 1))
 done
@@ -33,11 +36,11 @@ ok "installed into PREFIX; $n headers each compile on their own with pkg-config 
 S=$T/src; mkdir -p "$S"; cp experiments/examples/*.c "$S/"
 cd "$S" || fail "cd $S"
 for x in xor resmlp serve; do
-	cc -std=c11 -O2 -Wall -Wextra -Werror $CF "$x.c" -o "$x" $LIBS 2>"$T/cc.err" \
+	$XCC -std=c11 -O2 -Wall -Wextra -Werror $CF "$x.c" -o "$x" $LIBS 2>"$T/cc.err" \
 		|| fail "$x does not build with pkg-config: $(head -5 "$T/cc.err")"
 done
 STATIC=$(pkg-config --libs --static ctrain | sed 's/-lctrain/-l:libctrain.a/')
-cc -std=c11 -O2 -Wall -Werror $CF resmlp.c -o resmlp-static $STATIC 2>"$T/cc.err" \
+$XCC -std=c11 -O2 -Wall -Werror $CF resmlp.c -o resmlp-static $STATIC 2>"$T/cc.err" \
 	|| fail "static build: $(head -5 "$T/cc.err")"
 ldd ./resmlp-static | grep -q libctrain && fail "resmlp-static still needs libctrain.so"
 ldd ./resmlp | grep -q "$P/lib/libctrain.so" && fail "resmlp found libctrain.so without LD_LIBRARY_PATH?"
