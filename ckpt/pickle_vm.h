@@ -36,6 +36,9 @@ typedef struct vm {
 } vm;
 
 int vm_fail(vm *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#ifdef __clang_analyzer__ /* a negative code: see CT_ANALYZER_FAILURE in util/err.h */
+#define vm_fail(...) CT_ANALYZER_FAILURE(vm_fail(__VA_ARGS__))
+#endif
 int vm_node(vm *m, pickle_type type, pickle_value **out);
 int vm_seq_push(vm *m, pickle_value *c, pickle_value *x);
 int vm_push(vm *m, pickle_value *v);

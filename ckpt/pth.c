@@ -139,6 +139,7 @@ static int check_byteorder(zsrc *z, ct_err *e)
 	void *buf = NULL;
 	if ((rc = read_index(z, "byteorder", idx, (size_t)st.size, &buf, e)) < 0)
 		return rc;
+	CT_ASSERT(buf); /* set on success; said for clang's analyser */
 	int little = st.size == 6 && memcmp(buf, "little", 6) == 0;
 	free(buf);
 	if (!little)

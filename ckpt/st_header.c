@@ -118,10 +118,10 @@ int st_header_load(const unsigned char *h, size_t n, json_t **root, ct_err *e)
 	if (bad < n)
 		return ct_errf(e, CT_ECORRUPT, "header is not valid UTF-8 (byte %zu)", bad);
 	json_error_t je;
-	char txt[JSON_ERROR_TEXT_LENGTH + 8];
 	*root = json_loadb((const char *)h, n, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK,
 			   &je);
 	if (!*root) {
+		char txt[JSON_ERROR_TEXT_LENGTH + 8];
 		switch (json_error_code(&je)) {
 		case json_error_duplicate_key:
 			return duplicate_error(&je, e);

@@ -72,13 +72,14 @@ static int entry_fields(json_t *v, const char *nm, json_t **f, ct_err *e)
 
 static int entry_dtype(const json_t *v, const char *nm, st_info *t, ct_err *e)
 {
-	char buf[80];
 	if (!json_is_string(v))
 		return ct_errf(e, CT_ECORRUPT, "tensor '%s': dtype is not a string", nm);
 	int dt = dtype_from_name(json_string_value(v));
-	if (dt < 0)
+	if (dt < 0) {
+		char buf[80];
 		return ct_errf(e, CT_ECORRUPT, "tensor '%s': unknown dtype '%s'", nm,
 			       st_show_name(json_string_value(v), buf, sizeof buf));
+	}
 	t->dtype = (ct_dtype)dt;
 	return 0;
 }

@@ -33,7 +33,7 @@ static int meta_json(const tdict *d, json_t **out, ct_err *e)
 static json_t *tensor_json(const tdict_entry *t, size_t begin)
 {
 	json_t *o = json_object(), *shape = json_array();
-	json_t *offs = json_pack("[I,I]", (json_int_t)begin, (json_int_t)(begin + t->nbytes));
+	json_t *offs = json_pack("[I,I]", (json_int_t)begin, (json_int_t)begin + (json_int_t)t->nbytes);
 	int bad = !o || !shape || !offs;
 	for (int i = 0; i < t->ndim && !bad; i++)
 		bad = json_array_append_new(shape, json_integer(t->shape[i])) != 0;

@@ -30,6 +30,7 @@ static int next_line(csv_src *c, char **s, char **e)
 	*s = c->p;
 	*e = nl ? nl : c->end;
 	c->p = nl ? nl + 1 : c->end;
+	/* cppcheck-suppress knownConditionTrueFalse ; false positive: *e > *s unless the line is empty */
 	if (*e > *s && (*e)[-1] == '\r')
 		(*e)--;
 	c->lineno++;
@@ -89,7 +90,7 @@ static int split_cells(char *s, char *e, cell *cells, int cap)
 	while (more) {
 		cell c;
 		s = scan_cell(s, e, &c, &more);
-		if (n < cap)
+		if (n < cap && cells)
 			cells[n] = c;
 		if (n < INT_MAX)
 			n++;
@@ -103,7 +104,7 @@ static int cell_number(cell c, int as_float, double *v)
 {
 	if (c.len == 0)
 		return 0;
-	char save = c.s[c.len], *endp; /* the buffer is NUL-terminated past its end */
+	char save = c.s[c.len], *endp = c.s; /* the buffer is NUL-terminated past its end */
 	c.s[c.len] = '\0';
 	*v = as_float ? (double)strtof(c.s, &endp) : strtod(c.s, &endp);
 	c.s[c.len] = save;

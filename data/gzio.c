@@ -74,7 +74,7 @@ int gzio_read_all(const char *path, char **buf, size_t *len, ct_err *e)
 	int rc = gzio_open(path, &f, e);
 	if (rc < 0)
 		return rc;
-	size_t cap = 64 * 1024, used = 0;
+	size_t cap = (size_t)64 * 1024, used = 0;
 	char *b = malloc(cap);
 	for (;;) {
 		if (!b) {

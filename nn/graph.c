@@ -269,12 +269,23 @@ double graph_loss(const graph *g, int id)
 	return g->nodes[id].loss;
 }
 
+/* Every op but OP_INPUT reads input a; add, concat and mse read b too. */
+static void inputs(graph *g, const node *nd, node **a, node **b)
+{
+	int binary = nd->op == OP_ADD || nd->op == OP_CONCAT || nd->op == OP_MSE;
+	CT_ASSERT(nd->op != OP_INPUT && nd->a >= 0 && (nd->b >= 0) == binary);
+	*a = &g->nodes[nd->a];
+	*b = binary ? &g->nodes[nd->b] : NULL;
+}
+
 static void forward_node(graph *g, node *nd)
 {
+	if (nd->op == OP_INPUT)
+		return;
 	int rows = g->rows;
 	size_t n = (size_t)rows * (size_t)nd->cols;
-	node *a = nd->a >= 0 ? &g->nodes[nd->a] : NULL;
-	node *b = nd->b >= 0 ? &g->nodes[nd->b] : NULL;
+	node *a, *b;
+	inputs(g, nd, &a, &b);
 	switch (nd->op) {
 	case OP_INPUT:
 		break;
@@ -323,10 +334,12 @@ static float *grad_of(node *nd) { return nd && nd->needs_grad ? nd->grad : NULL;
 
 static void backward_node(graph *g, node *nd)
 {
+	if (nd->op == OP_INPUT)
+		return;
 	int rows = g->rows;
 	size_t n = (size_t)rows * (size_t)nd->cols;
-	node *a = nd->a >= 0 ? &g->nodes[nd->a] : NULL;
-	node *b = nd->b >= 0 ? &g->nodes[nd->b] : NULL;
+	node *a, *b;
+	inputs(g, nd, &a, &b);
 	float *da = grad_of(a), *db = grad_of(b);
 	switch (nd->op) {
 	case OP_INPUT:
@@ -354,7 +367,6 @@ static void backward_node(graph *g, node *nd)
 			copy_grad(db, nd->grad, n, nd->accum_b);
 		break;
 	case OP_CONCAT:
-		CT_ASSERT(a && b); /* graph_concat always records both inputs */
 		concat_backward(da, db, nd->grad, rows, a->cols, b->cols, nd->accum_a, nd->accum_b);
 		break;
 	case OP_XENT:

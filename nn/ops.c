@@ -116,6 +116,7 @@ static float gelu_grad(float x)
 
 void act_forward(int kind, float *y, const float *x, size_t n)
 {
+	CT_ASSERT(kind >= ACT_RELU && kind <= ACT_GELU);
 	switch (kind) {
 	case ACT_RELU:
 		for (size_t i = 0; i < n; i++)
@@ -129,12 +130,10 @@ void act_forward(int kind, float *y, const float *x, size_t n)
 		for (size_t i = 0; i < n; i++)
 			y[i] = 1.0f / (1.0f + expf(-x[i]));
 		break;
-	case ACT_GELU:
+	default: /* ACT_GELU */
 		for (size_t i = 0; i < n; i++)
 			y[i] = gelu(x[i]);
 		break;
-	default:
-		CT_ASSERT(0 && "unknown activation");
 	}
 }
 
@@ -163,11 +162,17 @@ void act_backward(int kind, float *dx, const float *dy, const float *x, const fl
 		/* The hot case.  As a bit mask rather than `x > 0 ? dy : 0` so the
 		 * compiler emits no per-element branch (half of them mispredicted on
 		 * real activations) and vectorises; the bytes are the same: dy where
-		 * x > 0, +0 elsewhere (NaN included). */
-		const uint32_t *restrict dyb = (const uint32_t *)dy;
-		uint32_t *restrict dxb = (uint32_t *)dx;
-		for (size_t i = 0; i < n; i++)
-			dxb[i] = dyb[i] & (0u - (uint32_t)(x[i] > 0.0f));
+		 * x > 0, +0 elsewhere (NaN included).  The bits move by memcpy, not
+		 * through a uint32_t * (that would break strict aliasing); compilers
+		 * turn it into the same vector code. */
+		const float *restrict g = dy;
+		float *restrict o = dx;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t b;
+			memcpy(&b, &g[i], sizeof b);
+			b &= 0u - (uint32_t)(x[i] > 0.0f);
+			memcpy(&o[i], &b, sizeof b);
+		}
 	} else {
 		for (size_t i = 0; i < n; i++)
 			dx[i] = dy[i] * act_local_grad(kind, x[i], y[i]);

@@ -110,7 +110,7 @@ static int dtype_loadable(const tdict_entry *t)
 void load_report_release(load_report *r)
 {
 	char **lists[] = {r->missing, r->unexpected, r->mismatched};
-	size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
+	const size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
 	for (int l = 0; l < 3; l++) {
 		for (size_t i = 0; i < counts[l]; i++)
 			free(lists[l][i]);
@@ -192,7 +192,7 @@ void load_report_format(const load_report *r, const params *ps, const tdict *d, 
 {
 	const char *heads[] = {"missing keys: [", "]; unexpected keys: [", "]; mismatched: ["};
 	char **lists[] = {r->missing, r->unexpected, r->mismatched};
-	size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
+	const size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
 	size_t used = 0;
 	buf[0] = '\0';
 	for (int l = 0; l < 3; l++) {

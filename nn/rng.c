@@ -55,6 +55,7 @@ uint64_t rng_below(rng *r, uint64_t n)
 	u128 m = (u128)rng_u64(r) * n;
 	uint64_t lo = (uint64_t)m;
 	if (lo < n) {
+		/* cppcheck-suppress oppositeExpression ; -n % n is 2^64 mod n (Lemire) */
 		uint64_t threshold = -n % n;
 		while (lo < threshold) {
 			m = (u128)rng_u64(r) * n;

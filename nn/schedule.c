@@ -18,8 +18,10 @@ double sched_lr(const schedule *s, int64_t step)
 		return s->lr * (double)(step + 1) / (double)s->warmup;
 	int64_t t = step - s->warmup;
 	switch (s->kind) {
-	case SCHED_STEP:
-		return s->lr * pow(s->gamma, (double)(t / (s->step_size > 0 ? s->step_size : 1)));
+	case SCHED_STEP: {
+		int64_t decays = t / (s->step_size > 0 ? s->step_size : 1); /* floor: whole steps */
+		return s->lr * pow(s->gamma, (double)decays);
+	}
 	case SCHED_COSINE: {
 		int64_t T = s->total_steps - s->warmup;
 		if (T <= 0)

@@ -190,10 +190,11 @@ __attribute__((destructor)) static void write_count(void)
  * exist yet: then its directory is canonicalised).  0 on success. */
 static int canonical(int dirfd, const char *path, char *out)
 {
-	char full[PATH_MAX * 2], base[PATH_MAX];
+	char full[PATH_MAX * 2];
 	if (path[0] == '/') {
 		snprintf(full, sizeof full, "%s", path);
 	} else {
+		char base[PATH_MAX];
 		if (dirfd == AT_FDCWD) {
 			if (!getcwd(base, sizeof base))
 				return -1;

@@ -1,5 +1,6 @@
 /* Tests for train/config: INI parsing, every key's range, messages, --set,
  * the resume allow-list, round-trips of the frozen config, shipped examples. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -674,7 +675,7 @@ static void test_validate(void **state)
 	strcpy(d.kernel, "Sky lake");
 	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: train.kernel = \"Sky lake\": bad character in name");
 	d = c;
-	d.lr = 0.0 / 0.0;
+	d.lr = (double)NAN;
 	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: optim.lr = ");
 	expect_err(config_validate(&d, "cfg", &e), &e, "NaN and infinity are not allowed");
 	d = c;

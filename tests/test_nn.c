@@ -92,6 +92,7 @@ static double ref_loss(model *m, const double *theta, double *const *xin)
 				double mx = a[r * ca], s = 0;
 				for (int k = 1; k < ca; k++) mx = fmax(mx, a[r * ca + k]);
 				for (int k = 0; k < ca; k++) s += exp(a[r * ca + k] - mx);
+				/* cppcheck-suppress invalidFunctionArg ; s >= 1: the max's own term is exp(0) */
 				loss += (mx + log(s) - a[r * ca + m->labels[r]]) / rows;
 			}
 			break;
@@ -197,9 +198,8 @@ static void check_model(model *m, uint64_t seed)
 			xin[i][k] = (double)gx[k];
 		}
 	}
-	int classes = 0;
 	if (m->r[m->loss].op == R_XENT) {
-		classes = m->r[m->r[m->loss].a].cols;
+		int classes = m->r[m->r[m->loss].a].cols;
 		for (int k = 0; k < m->rows; k++)
 			m->labels[k] = (int32_t)rng_below(&r, (uint64_t)classes);
 		graph_set_labels(m->g, m->id[m->loss], m->labels);

@@ -50,13 +50,11 @@ static int keep_if_top(best_tracker *b, int64_t step, double value)
 int best_update(best_tracker *b, int64_t step, double value)
 {
 	int flags = 0;
-	if (isnan(value)) {
-		b->evals_since_best++;
-	} else if (isnan(b->best_metric) || better(b, value, b->best_metric)) {
+	if (!isnan(value) && (isnan(b->best_metric) || better(b, value, b->best_metric))) {
 		b->best_metric = value;
 		b->evals_since_best = 0;
 		flags |= BEST_IMPROVED;
-	} else {
+	} else { /* a NaN is never an improvement */
 		b->evals_since_best++;
 	}
 	if (!isnan(value) && keep_if_top(b, step, value))

@@ -376,9 +376,10 @@ static int add_plain(ckpt_manager *m, const char *name, h5c_type t, int ndim, in
 		     void *live, ct_err *e)
 {
 	char path[256];
+	int64_t dims[1] = {d0};
 	assert_idle(m);
 	field_path(path, sizeof path, name);
-	return ckpt_fields_add(&m->f, path, t, ndim, ndim ? (int64_t[]){d0} : NULL, live, 0, e);
+	return ckpt_fields_add(&m->f, path, t, ndim, ndim ? dims : NULL, live, 0, e);
 }
 
 int ckpt_manager_add_rng(ckpt_manager *m, const char *name, rng *r, ct_err *e)

@@ -97,24 +97,25 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	return rc;
 }
 
+/* Stops at the first row that fails; a failure of any single call also
+ * leaves the stream's error indicator set, which is what the end checks. */
 static int write_predictions(FILE *out, const float *logits, int64_t n, int k)
 {
-	fprintf(out, "class");
+	(void)fprintf(out, "class");
 	for (int j = 0; j < k; j++)
-		fprintf(out, ",logit_%d", j);
-	fputc('\n', out);
-	for (int64_t r = 0; r < n; r++) {
+		(void)fprintf(out, ",logit_%d", j);
+	(void)fputc('\n', out);
+	for (int64_t r = 0; r < n && !ferror(out); r++) {
 		const float *z = logits + r * k;
 		int best = 0;
 		for (int j = 1; j < k; j++)
 			best = z[j] > z[best] ? j : best;
-		fprintf(out, "%d", best);
+		(void)fprintf(out, "%d", best);
 		for (int j = 0; j < k; j++)
-			fprintf(out, ",%.9g", (double)z[j]);
-		if (fputc('\n', out) == EOF)
-			return -1;
+			(void)fprintf(out, ",%.9g", (double)z[j]);
+		(void)fputc('\n', out);
 	}
-	return 0;
+	return ferror(out) ? -1 : 0;
 }
 
 int cli_predict(int argc, char **argv, ct_err *e)

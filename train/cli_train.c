@@ -103,7 +103,7 @@ static void print_summary(const trainer_result *r)
 	if (r->has_val)
 		printf(" val_loss=%.6f val_accuracy=%.4f", r->val_loss, r->val_accuracy);
 	printf(" samples_per_sec=%.1f seconds=%.2f\n", r->samples_per_sec, r->seconds);
-	fflush(stdout);
+	(void)fflush(stdout); /* stdout's errors are checked at exit (main.c) */
 }
 
 static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)

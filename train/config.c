@@ -1010,11 +1010,13 @@ void config_print_reference(FILE *out)
 	ct_config d;
 	config_defaults(&d);
 	char v[VALUE_BUF], want[256];
-	fprintf(out, "Config keys (INI; '#' or ';' comments; unknown keys are errors).\n"
+	/* Errors stay on out's error indicator for the caller (main.c checks
+	 * stdout at exit). */
+	(void)fprintf(out, "Config keys (INI; '#' or ';' comments; unknown keys are errors).\n"
 		     "Format: key = default  what it is; allowed values.  [resume] = may change "
 		     "with `ctrain resume --set`.\n");
 	for (int s = 0; s < N_SECTIONS; s++) {
-		fprintf(out, "\n[%s]\n", sections[s]);
+		(void)fprintf(out, "\n[%s]\n", sections[s]);
 		for (int i = 0; i < N_KEYS; i++) {
 			const key_spec *k = &keys[i];
 			if (strcmp(k->section, sections[s]) != 0)
@@ -1024,7 +1026,7 @@ void config_print_reference(FILE *out)
 			else
 				snprintf(v, sizeof v, "(required)");
 			describe(k, want, sizeof want);
-			fprintf(out, "  %-13s = %-10s  %s; %s%s\n", k->key, v, k->help, want,
+			(void)fprintf(out, "  %-13s = %-10s  %s; %s%s\n", k->key, v, k->help, want,
 				k->resumable ? " [resume]" : "");
 		}
 	}

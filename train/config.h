@@ -122,7 +122,8 @@ char *config_to_string(const ct_config *c);
 int config_write(const ct_config *c, const char *path, ct_err *e);
 
 /* Prints every section and key with its default, allowed values and whether
- * it may change on resume (for `ctrain train --help`). */
+ * it may change on resume (for `ctrain train --help`).  A write error is left
+ * on out's error indicator (ferror) for the caller. */
 void config_print_reference(FILE *out);
 /* On resume: every key that config_key_resumable() refuses must be equal in
  * the checkpoint's config (frozen) and the run's config.ini (now); the first

@@ -83,7 +83,7 @@ int kernel_ensure(const char *want, const char *why, ct_err *e)
 	}
 	log_info("re-executing with OPENBLAS_CORETYPE=%s (%s; this process got %s)", want, why,
 		 have);
-	fflush(NULL);
+	(void)fflush(NULL); /* stdout/stderr before exec; a failure loses only log lines */
 	if (setenv("OPENBLAS_CORETYPE", want, 1) != 0 || setenv(REEXEC_ENV, "1", 1) != 0) {
 		log_warn("setenv failed: %s; continuing with %s", strerror(errno), have);
 		return 0;

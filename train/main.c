@@ -1,6 +1,7 @@
 /* main.c — the `ctrain` command: parses the subcommand and global flags,
  * calls the library (cli.h), and maps the result to an exit status.  The only
  * place in ctrain that calls exit(). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,34 +57,45 @@ static int exit_status(int rc)
 	return rc == CT_EUSAGE || rc == CT_ECONFIG ? 2 : 1;
 }
 
+/* Results go to stdout through stdio's buffer, so a full disk or a closed
+ * pipe shows only here: flush and check once, at exit, and fail a command
+ * whose output was lost. */
+static int check_stdout(int status)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return status;
+	log_error("stdout: write failed: %s", strerror(errno ? errno : EIO));
+	return status ? status : 1;
+}
+
 int main(int argc, char **argv)
 {
 	kernel_set_argv(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		fputs(cli_usage(argc > 2 ? argv[2] : NULL), stdout);
-		exit(argc < 2 ? 2 : 0);
+		(void)fputs(cli_usage(argc > 2 ? argv[2] : NULL), stdout); /* checked at exit */
+		exit(check_stdout(argc < 2 ? 2 : 0));
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("ctrain %s\n", CTRAIN_VERSION);
-		exit(0);
+		exit(check_stdout(0));
 	}
 	command_fn fn = find_command(argv[1]);
 	if (!fn) {
-		fprintf(stderr, "ERROR unknown command '%s'\n\n%s", argv[1], cli_usage(NULL));
+		(void)fprintf(stderr, "ERROR unknown command '%s'\n\n%s", argv[1], cli_usage(NULL));
 		exit(2);
 	}
 	int sub_argc = argc - 2;
 	char **sub_argv = argv + 2;
 	if (take_global_flags(&sub_argc, sub_argv)) {
-		fputs(cli_usage(argv[1]), stdout);
+		(void)fputs(cli_usage(argv[1]), stdout); /* checked at exit */
 		if (strcmp(argv[1], "train") == 0)
 			config_print_reference(stdout);
-		exit(0);
+		exit(check_stdout(0));
 	}
 	ct_err e = {0};
 	int rc = fn(sub_argc, sub_argv, &e);
 	if (rc < 0 && rc != CT_EINTERRUPTED)
 		log_error("%s", e.msg);
-	exit(exit_status(rc));
+	exit(check_stdout(exit_status(rc)));
 }

@@ -120,7 +120,7 @@ static int keep_text(metrics *m, const char *s, size_t n)
 static int repair(metrics *m, ct_err *e)
 {
 	if (m->f) /* may write its leftover buffer to the old file: replaced below */
-		fclose(m->f);
+		(void)fclose(m->f);
 	m->f = NULL;
 	int rc = atomic_write_file(m->path, m->text, m->len, e);
 	if (rc < 0)

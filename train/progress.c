@@ -57,10 +57,11 @@ void progress_tick(progress *p, int64_t step, int64_t epoch, int64_t epochs, dou
 	for (int i = 0; i < width; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[width] = '\0';
-	fprintf(stderr, "\r[%s] %3d%% step %lld/%lld epoch %lld/%lld loss %.4f %.1f it/s ETA %s ",
+	/* The bar is cosmetic (a TTY only): a failed write is not worth a report. */
+	(void)fprintf(stderr, "\r[%s] %3d%% step %lld/%lld epoch %lld/%lld loss %.4f %.1f it/s ETA %s ",
 		bar, p->total ? (int)(100 * step / p->total) : 100, (long long)step,
 		(long long)p->total, (long long)epoch + 1, (long long)epochs, loss, r, eta);
-	fflush(stderr);
+	(void)fflush(stderr);
 	p->drawn = 1;
 }
 
@@ -87,7 +88,7 @@ void progress_row(progress *p, int64_t step, int64_t epoch, int64_t epochs, doub
 void progress_clear(progress *p)
 {
 	if (p->tty && p->drawn) {
-		fputc('\n', stderr);
+		(void)fputc('\n', stderr);
 		p->drawn = 0;
 	}
 }

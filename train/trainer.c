@@ -21,7 +21,7 @@ typedef struct loop {
 	progress prog;
 	int32_t *labels;
 	double t0, last_ckpt, window_t0;
-	int64_t window_samples, start_samples;
+	int64_t window_samples;
 	trainer_result *r;
 } loop;
 
@@ -143,7 +143,7 @@ static void test_signal_hook(int64_t step)
 		at = v ? strtoll(v, NULL, 10) : -1;
 		const char *colon = v ? strchr(v, ':') : NULL;
 		if (colon)
-			sig = atoi(colon + 1);
+			sig = (int)strtol(colon + 1, NULL, 10);
 	}
 	if (step == at)
 		raise(sig);
@@ -267,11 +267,8 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 		log_info("interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",
 			 (long long)s->step, dir);
 		ct_errf(e, CT_EINTERRUPTED, "interrupted by signal %d", sig);
-	} else if (rc == 0 && frc < 0) {
-		rc = frc;
-		*e = fe;
-	} else if (rc == CT_EINTERRUPTED) {
-		rc = frc;
+	} else if ((rc == 0 && frc < 0) || rc == CT_EINTERRUPTED) {
+		rc = frc; /* the final write failed (interrupted: frc < 0 here) */
 		*e = fe;
 	}
 	ct_err me = {0};

@@ -2,6 +2,12 @@
 
 #include <string.h>
 
+/* err.h tells clang's analyser what these return with macros; here they are
+ * defined. */
+#undef ct_errf
+#undef ct_errno
+#undef ct_err_prefix
+
 __attribute__((format(printf, 3, 0))) static void vfill(ct_err *e, int code, const char *fmt,
 							  va_list ap)
 {

@@ -27,8 +27,9 @@ void log_msg(int level, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	/* One fprintf per line so concurrent writers (async checkpoint thread) do
-	 * not interleave within a line. */
-	fprintf(stderr, "%s %s\n", names[level], line);
+	 * not interleave within a line.  A log line that cannot be written has
+	 * nowhere to be reported. */
+	(void)fprintf(stderr, "%s %s\n", names[level], line);
 	if (g_hook)
 		g_hook(level, line, g_hook_ctx);
 }

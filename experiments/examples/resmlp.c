@@ -73,13 +73,13 @@ static double evaluate(model *m, const dataset *ds)
 	return total / (double)ds->n;
 }
 
-static int fail(const char *msg, int code) { fprintf(stderr, "resmlp: %s\n", msg); return code; }
+static int fail(const char *msg, int code) { (void)fprintf(stderr, "resmlp: %s\n", msg); return code; }
 
 /* 10% of the rows are held out for validation. */
 static int load_data(const char *spec, dataset *train, dataset *val, ct_err *e)
 {
 	dataset all = {0};
-	int rc = strncmp(spec, "synthetic:", 10) == 0 ? synthetic_make(SEED, atoll(spec + 10), D, K, &all, e)
+	int rc = strncmp(spec, "synthetic:", 10) == 0 ? synthetic_make(SEED, strtoll(spec + 10, NULL, 10), D, K, &all, e)
 						      : mnist_load(spec, 1, &all, e);
 	rc = rc < 0 ? rc : dataset_split(&all, 0.1, SEED, train, val, e);
 	dataset_release(&all);
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 3)
 		return fail("usage: resmlp DATA RUN_DIR [EPOCHS]", 2);
-	int64_t epochs = argc > 3 ? atoll(argv[3]) : 5, step = 0, at;
+	int64_t epochs = argc > 3 ? strtoll(argv[3], NULL, 10) : 5, step = 0, at;
 	char path[4096];
 	ct_err e = {0};
 	dataset train = {0}, val = {0};
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	rc = rc < 0 ? rc : ckpt_manager_add_best(cm, &best, &e);
 	rc = rc < 0 ? rc : ckpt_manager_restore_latest(cm, &at, &e); /* 1: resumed, 0: new */
 	if (rc > 0)
-		fprintf(stderr, "resumed at step %lld\n", (long long)step);
+		(void)fprintf(stderr, "resumed at step %lld\n", (long long)step);
 
 	int32_t labels[BATCH];
 	while (rc >= 0 && ld.st.epoch < (uint64_t)epochs && !best_should_stop(&best)) {

@@ -9,7 +9,7 @@
  *
  *   serve MODEL.safetensors < samples.csv
  */
-#define _POSIX_C_SOURCE 200809L /* getline */
+#define _POSIX_C_SOURCE 200809L /* getline; NOLINT(bugprone-reserved-identifier) */
 #include <ctrain.h>
 #include <errno.h>
 #include <math.h>
@@ -56,7 +56,7 @@ static void answer(const float *z, int k)
 	printf("\n");
 }
 
-static int fail(const char *msg, int code) { fprintf(stderr, "serve: %s\n", msg); return code; }
+static int fail(const char *msg, int code) { (void)fprintf(stderr, "serve: %s\n", msg); return code; }
 
 int main(int argc, char **argv)
 {
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return fail(e.msg, 1);
 	int in = m.sizes[0], k = m.sizes[m.n_sizes - 1];
-	fprintf(stderr, "serve: %s: %d features -> %d classes; reading stdin\n", argv[1], in, k);
+	(void)fprintf(stderr, "serve: %s: %d features -> %d classes; reading stdin\n", argv[1], in, k);
 
 	float *x = malloc((size_t)in * sizeof *x), *z = malloc((size_t)k * sizeof *z);
 	char *line = NULL;
@@ -87,7 +87,8 @@ int main(int argc, char **argv)
 		}
 		mlp_eval(&m, x, NULL, 1, z, NULL, NULL);
 		answer(z, k);
-		fflush(stdout); /* one answer per request, now */
+		if (fflush(stdout) != 0) /* one answer per request, now; stop if nobody reads */
+			break;
 	}
 	rc = x && z ? 0 : 1;
 	free(line);

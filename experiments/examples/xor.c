@@ -17,7 +17,7 @@ static const int32_t Y[4] = {0, 1, 1, 0};
 
 static int fail(const ct_err *e)
 {
-	fprintf(stderr, "xor: %s\n", e->msg);
+	(void)fprintf(stderr, "xor: %s\n", e->msg);
 	return 1;
 }
 
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	graph_forward(g);
 	const float *z = graph_value(g, logits);
 	int right = 0;
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		int cls = z[2 * i + 1] > z[2 * i];
 		printf("%g xor %g -> %d\n", (double)X[i][0], (double)X[i][1], cls);
 		right += cls == Y[i];
