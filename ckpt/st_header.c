@@ -16,7 +16,7 @@ static uint64_t load_le64(const unsigned char *p)
 
 /* Returns the offset of the first byte that breaks UTF-8 (RFC 3629: no
  * overlong forms, no surrogates, nothing above U+10FFFF), or n if none. */
-static size_t utf8_bad_at(const unsigned char *s, size_t n)
+size_t st_utf8_bad_at(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
@@ -114,7 +114,7 @@ int st_header_load(const unsigned char *h, size_t n, json_t **root, ct_err *e)
 	if (h[0] != '{')
 		return ct_errf(e, CT_ECORRUPT, "header does not start with '{' (byte 0 is 0x%02x)",
 			       h[0]);
-	size_t bad = utf8_bad_at(h, n);
+	size_t bad = st_utf8_bad_at(h, n);
 	if (bad < n)
 		return ct_errf(e, CT_ECORRUPT, "header is not valid UTF-8 (byte %zu)", bad);
 	json_error_t je;

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "safetensors.h"
 
@@ -13,6 +14,15 @@
  * cap - 4 bytes then "...", anything but printable ASCII shown as '?', so that
  * a hostile name can neither flood nor drive the terminal.  Returns out. */
 const char *st_show_name(const char *name, char *out, size_t cap);
+
+/* The offset of the first byte of s[0..n) that breaks UTF-8 (RFC 3629), or n. */
+size_t st_utf8_bad_at(const unsigned char *s, size_t n);
+/* 1 if the NUL-terminated s is valid UTF-8. */
+static inline int st_utf8_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return st_utf8_bad_at((const unsigned char *)s, n) == n;
+}
 
 /* Checks the 8-byte length field of a len-byte image; *n receives it. */
 int st_header_check_length(const unsigned char *b, size_t len, uint64_t *n, ct_err *e);

@@ -6,6 +6,7 @@
  * offset order, fields dtype/shape/data_offsets).
  */
 #include "safetensors.h"
+#include "st_internal.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -16,13 +17,15 @@ static int meta_json(const tdict *d, json_t **out, ct_err *e)
 	if (!m)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->n_meta; i++) {
-		/* json_string refuses invalid UTF-8, and so does a key. */
+		if (!st_utf8_ok(d->meta_keys[i]) || !st_utf8_ok(d->meta_vals[i])) {
+			json_decref(m);
+			return ct_errf(e, CT_EUNSUPPORTED, "metadata '%s' is not valid UTF-8 text",
+				       d->meta_keys[i]);
+		}
 		json_t *v = json_string(d->meta_vals[i]);
 		if (!v || json_object_set_new(m, d->meta_keys[i], v) != 0) {
 			json_decref(m);
-			return ct_errf(e, CT_EUNSUPPORTED,
-				       "metadata '%s' is not valid UTF-8 text (or out of memory)",
-				       d->meta_keys[i]);
+			return ct_errf(e, CT_ENOMEM, "out of memory");
 		}
 	}
 	*out = m;
@@ -33,7 +36,8 @@ static int meta_json(const tdict *d, json_t **out, ct_err *e)
 static json_t *tensor_json(const tdict_entry *t, size_t begin)
 {
 	json_t *o = json_object(), *shape = json_array();
-	json_t *offs = json_pack("[I,I]", (json_int_t)begin, (json_int_t)begin + (json_int_t)t->nbytes);
+	size_t end = begin + t->nbytes; /* header_text checked that it is <= INT64_MAX */
+	json_t *offs = json_pack("[I,I]", (json_int_t)begin, (json_int_t)end);
 	int bad = !o || !shape || !offs;
 	for (int i = 0; i < t->ndim && !bad; i++)
 		bad = json_array_append_new(shape, json_integer(t->shape[i])) != 0;
@@ -58,13 +62,13 @@ static int add_tensor(json_t *root, const tdict_entry *t, size_t begin, ct_err *
 	CT_ASSERT(numel >= 0 && (uint64_t)numel * dtype_size(t->dtype) == t->nbytes);
 	if (strcmp(t->name, "__metadata__") == 0)
 		return ct_errf(e, CT_EUNSUPPORTED, "tensor name '__metadata__' is reserved");
+	if (!st_utf8_ok(t->name))
+		return ct_errf(e, CT_EUNSUPPORTED, "tensor name '%s' is not valid UTF-8", t->name);
 	if (json_object_get(root, t->name))
 		return ct_errf(e, CT_EMISMATCH, "duplicate tensor name '%s'", t->name);
 	json_t *o = tensor_json(t, begin);
-	if (!o)
+	if (!o || json_object_set_new(root, t->name, o) != 0) /* set_new frees o on failure */
 		return ct_errf(e, CT_ENOMEM, "out of memory");
-	if (json_object_set_new(root, t->name, o) != 0)
-		return ct_errf(e, CT_EUNSUPPORTED, "tensor name '%s' is not valid UTF-8", t->name);
 	return 0;
 }
 
@@ -82,9 +86,11 @@ static int header_text(const tdict *d, char **text, size_t *data_len, ct_err *e)
 	}
 	size_t off = 0;
 	for (size_t i = 0; i < d->n && rc == 0; i++) {
-		rc = add_tensor(root, &d->v[i], off, e);
-		if (rc == 0 && d->v[i].nbytes > SIZE_MAX - off)
+		/* offsets are JSON integers: int64 */
+		if (d->v[i].nbytes > (uint64_t)INT64_MAX - off)
 			rc = ct_errf(e, CT_ENOMEM, "tensors too large to serialise");
+		else
+			rc = add_tensor(root, &d->v[i], off, e);
 		off += d->v[i].nbytes;
 	}
 	if (rc == 0) {
@@ -106,10 +112,9 @@ int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e)
 		return rc;
 	size_t tl = strlen(text);
 	size_t n = (tl + 7) & ~(size_t)7; /* 8 + n is then a multiple of 8 */
-	if (data_len > SIZE_MAX - 8 - n) {
-		free(text);
-		return ct_errf(e, CT_ENOMEM, "tensors too large to serialise");
-	}
+	/* header_text kept data_len <= INT64_MAX and the text is in memory: the
+	 * sum below cannot wrap a 64-bit size_t */
+	CT_ASSERT(data_len <= SIZE_MAX - 8 - n);
 	unsigned char *b = malloc(8 + n + data_len);
 	if (!b) {
 		free(text);

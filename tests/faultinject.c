@@ -20,7 +20,9 @@
  *                             operation (close: do it, then fail, as Linux does);
  *                             kill-before / kill-after: SIGKILL the process just
  *                             before / after doing it; sigint / sigterm: raise
- *                             that signal just before doing it, then do it
+ *                             that signal just before doing it, then do it;
+ *                             zero: a hit write returns 0 having written nothing
+ *                             (other operations fail as with fail)
  *   CTRAIN_FAULT_SHORT=1      a failing write first writes half its bytes and
  *                             returns that count; the next write on the fd fails
  *                             (uncounted), which is what a filling disk does
@@ -54,7 +56,7 @@
 
 #define FI_MAX_FD 4096
 
-enum fi_action { FI_FAIL, FI_KILL_BEFORE, FI_KILL_AFTER, FI_SIGINT, FI_SIGTERM };
+enum fi_action { FI_FAIL, FI_KILL_BEFORE, FI_KILL_AFTER, FI_SIGINT, FI_SIGTERM, FI_ZERO };
 
 static struct {
 	int active;
@@ -121,6 +123,8 @@ static int parse_action(const char *s)
 		return FI_SIGINT;
 	if (strcmp(s, "sigterm") == 0)
 		return FI_SIGTERM;
+	if (strcmp(s, "zero") == 0)
+		return FI_ZERO;
 	fprintf(stderr, "faultinject: unknown CTRAIN_FAULT_ACTION '%s'\n", s);
 	abort();
 }
@@ -482,9 +486,12 @@ static int take_pending(int fd)
 	return -1;
 }
 
-/* A hit write: fails, or (CTRAIN_FAULT_SHORT) writes half and owes the error. */
+/* A hit write: fails, or (CTRAIN_FAULT_SHORT) writes half and owes the error,
+ * or (action zero) writes nothing and says so. */
 static ssize_t hit_write(int fd, const void *buf, size_t len, off_t off, int positional)
 {
+	if (g.action == FI_ZERO)
+		return 0;
 	if (!g.shortw || len < 2)
 		return failed();
 	ssize_t n = positional ? r_pwrite(fd, buf, len / 2, off) : r_write(fd, buf, len / 2);

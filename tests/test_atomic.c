@@ -1,0 +1,139 @@
+/* Tests of ckpt/atomic: a write by a relative path (no directory part) lands
+ * in the current directory with no temporary file left; leftover temporary
+ * files are removed unless their writer is alive; file_read_all refuses a
+ * file over its size limit and reports a missing one as CT_ENOTFOUND.  (The
+ * I/O error branches of the writer are driven by tests/e2e_faults.sh and
+ * tests/e2e_atomic.sh through the fault-injection shim.) */
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../ckpt/atomic.h"
+
+static char g_dir[256];
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(g_dir, sizeof g_dir, "%s/ctrain-atomic.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *path_of(const char *name)
+{
+	static char p[2][512];
+	static int k;
+	k ^= 1;
+	snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
+	return p[k];
+}
+
+static void touch(const char *name)
+{
+	int fd = open(path_of(name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static void test_relative_path(void **state)
+{
+	(void)state;
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(g_dir), 0);
+	ct_err e = {0};
+	int rc = atomic_write_file("plain.txt", "hello\n", 6, &e);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rc, 0);
+	char *buf;
+	size_t len;
+	assert_int_equal(file_read_all(path_of("plain.txt"), 64, &buf, &len, &e), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(buf, "hello\n", 7); /* NUL-terminated too */
+	free(buf);
+	assert_int_equal(atomic_cleanup_tmp(g_dir, &e), 0); /* nothing left behind */
+}
+
+static void test_cleanup_owners(void **state)
+{
+	(void)state;
+	char alive[128], own[128];
+	/* pid 1 always exists: its file may still be being written, so it stays */
+	snprintf(alive, sizeof alive, ".tmp-ckpt-0000000004.h5-1-0");
+	snprintf(own, sizeof own, ".tmp-ckpt-0000000005.h5-%ld-3", (long)getpid());
+	const char *gone[] = {own, ".tmp-no-pid", ".tmp-x-abc-7", ".tmp-xabc12-7", ".tmp-7"};
+	touch(alive);
+	for (int i = 0; i < 5; i++)
+		touch(gone[i]);
+	touch("ckpt-0000000004.h5"); /* not a temporary file */
+	ct_err e = {0};
+	assert_int_equal(atomic_cleanup_tmp(g_dir, &e), 5);
+	assert_int_equal(access(path_of(alive), F_OK), 0);
+	assert_int_equal(access(path_of("ckpt-0000000004.h5"), F_OK), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_not_equal(access(path_of(gone[i]), F_OK), 0);
+	assert_int_equal(remove(path_of(alive)), 0);
+}
+
+static void test_cleanup_missing_dir(void **state)
+{
+	(void)state;
+	ct_err e = {0};
+	assert_int_equal(atomic_cleanup_tmp(path_of("nope"), &e), CT_EIO);
+	assert_non_null(strstr(e.msg, "/nope: cannot open directory: No such file or directory"));
+}
+
+static void test_read_limits(void **state)
+{
+	(void)state;
+	ct_err e = {0};
+	assert_int_equal(atomic_write_file(path_of("big"), "0123456789", 10, &e), 0);
+	char *buf = (char *)&e; /* must be reset to NULL on failure */
+	size_t len = 99;
+	assert_int_equal(file_read_all(path_of("big"), 9, &buf, &len, &e), CT_ECORRUPT);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	assert_non_null(strstr(e.msg, "/big: file is 10 bytes, more than the 9 allowed"));
+	assert_int_equal(file_read_all(path_of("big"), 10, &buf, &len, &e), 0);
+	assert_int_equal(len, 10);
+	free(buf);
+	assert_int_equal(file_read_all(path_of("missing"), 10, &buf, &len, &e), CT_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "/missing: No such file or directory"));
+	assert_int_equal(file_read_all(g_dir, 10, &buf, &len, &e), CT_EIO);
+	assert_non_null(strstr(e.msg, ": not a regular file"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_relative_path),
+		cmocka_unit_test(test_cleanup_owners),
+		cmocka_unit_test(test_cleanup_missing_dir),
+		cmocka_unit_test(test_read_limits),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
