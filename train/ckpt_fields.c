@@ -222,9 +222,12 @@ static int check_format(h5c_reader *r, const char *path, ct_err *e)
 	free(format);
 	if (rc == 0)
 		rc = h5c_read(r, &(h5c_field){"/@format_version", H5C_I64, 0, {0}, &version}, e);
-	if (rc == 0 && version != CKPT_FORMAT_VERSION)
-		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: checkpoint format_version %lld; this ctrain reads %d",
-			     path, (long long)version, CKPT_FORMAT_VERSION);
+	/* Every older version stays readable (fields added since are
+	 * CKPT_OPTIONAL); a newer one is refused rather than half understood. */
+	if (rc == 0 && (version < 1 || version > CKPT_FORMAT_VERSION))
+		rc = ct_errf(e, version < 1 ? CT_ECORRUPT : CT_EUNSUPPORTED,
+			     "%s: checkpoint format_version %lld; this ctrain reads 1 to %d", path,
+			     (long long)version, CKPT_FORMAT_VERSION);
 	return rc;
 }
 
