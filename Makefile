@@ -72,7 +72,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test unit e2e asan demo clean deps fuzz bench data check cppcheck tidy coverage \
-        examples shared install
+        format format-check examples shared install
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so
@@ -229,6 +229,18 @@ check: cppcheck tidy
 cppcheck:
 	@cppcheck $(CPPCHECK_FLAGS) util nn data ckpt train tests/*.c tests/fuzz experiments/examples \
 	  && echo "cppcheck: clean"
+
+# `make format` applies .clang-format; `make format-check` lists what differs.
+# Fixtures and generated data are not C files here, so never touched.
+FORMAT_SRCS = $(wildcard util/*.[ch] nn/*.[ch] data/*.[ch] ckpt/*.[ch] train/*.[ch] include/*.h \
+                         tests/*.c tests/fuzz/*.c experiments/examples/*.c)
+format:
+	@clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) 2>&1 | grep -E '^[^ ]+: error:' | \
+	  cut -d: -f1 | sort -u | sed 's/$$/: not formatted (make format)/' | grep . \
+	  && exit 1 || echo "clang-format: $(words $(FORMAT_SRCS)) files formatted"
 
 tidy: $(BUILD)/include/.stamp
 	@sh tests/run_tidy.sh -std=c11 -D_GNU_SOURCE -fno-math-errno -DCTRAIN_VERSION=\"$(VERSION)\" \
