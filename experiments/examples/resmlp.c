@@ -73,8 +73,6 @@ static double evaluate(model *m, const dataset *ds)
 	return total / (double)ds->n;
 }
 
-static int fail(const char *msg, int code) { (void)fprintf(stderr, "resmlp: %s\n", msg); return code; }
-
 /* 10% of the rows are held out for validation. */
 static int load_data(const char *spec, dataset *train, dataset *val, ct_err *e)
 {
@@ -89,19 +87,19 @@ static int load_data(const char *spec, dataset *train, dataset *val, ct_err *e)
 int main(int argc, char **argv)
 {
 	if (argc < 3)
-		return fail("usage: resmlp DATA RUN_DIR [EPOCHS]", 2);
+		return (void)fprintf(stderr, "usage: resmlp DATA RUN_DIR [EPOCHS]\n"), 2;
 	int64_t epochs = argc > 3 ? strtoll(argv[3], NULL, 10) : 5, step = 0, at;
 	char path[4096];
 	ct_err e = {0};
 	dataset train = {0}, val = {0};
-	model m; optim opt; loader ld; /* the model, its optimizer, the batches */
+	model m = {0}; optim opt; loader ld; /* the model, its optimizer, the batches */
 	best_tracker best; /* keep the best checkpoint; stop after 3 epochs without progress */
 	best_init(&best, 1, 3, BEST_LOWER);
 	optim_hparams hp = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-4};
 	if (load_data(argv[1], &train, &val, &e) < 0 || model_build(&m, &e) < 0 ||
 	    optim_init(&opt, OPT_ADAMW, m.ps.n, &hp, &e) < 0 ||
 	    loader_init(&ld, &train, BATCH, 1, SEED, &e) < 0)
-		return fail(e.msg, 1);
+		return (void)fprintf(stderr, "resmlp: %s\n", e.msg), 1;
 
 	/* Everything the loop needs to continue bit-exactly goes in the checkpoint. */
 	snprintf(path, sizeof path, "%s/checkpoints", argv[2]);
@@ -140,7 +138,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/model.safetensors", argv[2]);
 	rc = rc < 0 ? rc : state_dict_save(path, &m.ps, (const char *[]){"arch", "resmlp", NULL}, &e);
 	if (rc < 0)
-		fail(e.msg, 1);
+		(void)fprintf(stderr, "resmlp: %s\n", e.msg);
 	else
 		printf("done step %lld, best val_loss %.6f at step %lld\n", (long long)step,
 		       best.best_metric, (long long)best.kept_step[0]);

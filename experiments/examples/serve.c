@@ -56,21 +56,19 @@ static void answer(const float *z, int k)
 	printf("\n");
 }
 
-static int fail(const char *msg, int code) { (void)fprintf(stderr, "serve: %s\n", msg); return code; }
-
 int main(int argc, char **argv)
 {
 	if (argc != 2)
-		return fail("usage: serve MODEL.safetensors < samples.csv", 2);
+		return (void)fprintf(stderr, "usage: serve MODEL.safetensors < samples.csv\n"), 2;
 	ct_err e = {0};
 	tdict d;
 	mlp m;
 	if (st_read(argv[1], &d, &e) < 0)
-		return fail(e.msg, 1);
+		return (void)fprintf(stderr, "serve: %s\n", e.msg), 1;
 	int rc = model_from_tdict(&m, &d, argv[1], 1, &e); /* checks every tensor */
 	tdict_release(&d);
 	if (rc < 0)
-		return fail(e.msg, 1);
+		return (void)fprintf(stderr, "serve: %s\n", e.msg), 1;
 	int in = m.sizes[0], k = m.sizes[m.n_sizes - 1];
 	(void)fprintf(stderr, "serve: %s: %d features -> %d classes; reading stdin\n", argv[1], in, k);
 
