@@ -68,7 +68,8 @@ int atomic_write_iov(const char *path, const atomic_buf *bufs, int nbufs, ct_err
 	char dir[4096], base[1024], tmp[8192];
 	split_path(path, dir, sizeof dir, base, sizeof base);
 	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-	snprintf(tmp, sizeof tmp, "%s/" ATOMIC_TMP_PREFIX "%s-%ld-%u", dir, base, (long)getpid(), n);
+	snprintf(tmp, sizeof tmp, "%s/" ATOMIC_TMP_PREFIX "%s-%ld-%u", dir, base, (long)getpid(),
+		 n);
 
 	const char *step = "open";
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

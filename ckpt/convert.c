@@ -29,16 +29,22 @@ static int verify(const tdict *want, const char *out, ct_err *e)
 	if (rc < 0)
 		return rc;
 	if (got.n != want->n)
-		rc = ct_errf(e, CT_EMISMATCH, "%s: round-trip check failed: %zu tensors written, "
-			     "%zu read back", out, want->n, got.n);
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "%s: round-trip check failed: %zu tensors written, "
+			     "%zu read back",
+			     out, want->n, got.n);
 	for (size_t i = 0; rc == 0 && i < want->n; i++)
 		if (differs(&want->v[i], &got.v[i]))
-			rc = ct_errf(e, CT_EMISMATCH, "%s: round-trip check failed at tensor '%s': "
-				     "name, dtype, shape or bytes differ", out, want->v[i].name);
+			rc = ct_errf(e, CT_EMISMATCH,
+				     "%s: round-trip check failed at tensor '%s': "
+				     "name, dtype, shape or bytes differ",
+				     out, want->v[i].name);
 	const char *fmt = tdict_get_meta(&got, "format");
 	if (rc == 0 && (!fmt || strcmp(fmt, "pt") != 0))
-		rc = ct_errf(e, CT_EMISMATCH, "%s: round-trip check failed: metadata format is "
-			     "not \"pt\"", out);
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "%s: round-trip check failed: metadata format is "
+			     "not \"pt\"",
+			     out);
 	tdict_release(&got);
 	return rc;
 }

@@ -25,7 +25,8 @@ static void table_init(void)
 	}
 	for (uint32_t b = 0; b < 256; b++)
 		for (int k = 1; k < 8; k++)
-			g_table[k][b] = (g_table[k - 1][b] >> 8) ^ g_table[0][g_table[k - 1][b] & 0xff];
+			g_table[k][b] =
+				(g_table[k - 1][b] >> 8) ^ g_table[0][g_table[k - 1][b] & 0xff];
 }
 
 static uint64_t load_le64(const unsigned char *p)
@@ -131,9 +132,8 @@ static inline uint64_t load64(const unsigned char *p)
 }
 
 /* Three interleaved CRCs over blocks of `block` bytes while len allows. */
-__attribute__((target("sse4.2"))) static uint64_t hw_blocks(uint64_t c0, const unsigned char **pp,
-							    size_t *lenp, size_t block,
-							    uint32_t table[4][256])
+__attribute__((target("sse4.2"))) static uint64_t
+hw_blocks(uint64_t c0, const unsigned char **pp, size_t *lenp, size_t block, uint32_t table[4][256])
 {
 	const unsigned char *p = *pp;
 	size_t len = *lenp;
@@ -153,7 +153,7 @@ __attribute__((target("sse4.2"))) static uint64_t hw_blocks(uint64_t c0, const u
 }
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf,
-							     size_t len)
+							    size_t len)
 {
 	pthread_once(&g_shift_once, shift_init);
 	const unsigned char *p = buf;

@@ -101,7 +101,8 @@ int ckpt_list(const char *dir, ckpt_entry **entries, size_t *n, ct_err *e)
 			break;
 		}
 		int64_t step;
-		if (parse_name(ent->d_name, &step) && list_add(&v, &cnt, &cap, dir, ent->d_name, step) < 0) {
+		if (parse_name(ent->d_name, &step) &&
+		    list_add(&v, &cnt, &cap, dir, ent->d_name, step) < 0) {
 			rc = ct_errf(e, CT_ENOMEM, "%s: out of memory listing checkpoints", dir);
 			break;
 		}
@@ -228,8 +229,8 @@ static void skip_invalid(const char *dir, const ckpt_entry *ent)
 		log_warn("skipping invalid checkpoint %s: %s (moved aside to %s)", ent->path,
 			 reason_of(ent), to);
 	else
-		log_warn("skipping invalid checkpoint %s: %s (could not move it aside: %s)", ent->path,
-			 reason_of(ent), e.msg);
+		log_warn("skipping invalid checkpoint %s: %s (could not move it aside: %s)",
+			 ent->path, reason_of(ent), e.msg);
 }
 
 /* "no valid checkpoint in DIR: ckpt-...: reason; ckpt-...: reason" */
@@ -264,7 +265,8 @@ int ckpt_find_latest(const char *dir, char **path, int64_t *step, ct_err *e)
 		else if (ok == CT_ENOTFOUND)
 			log_warn("skipping checkpoint %s: it vanished while checking", v[i].path);
 		else
-			rc = ct_errf(e, ok, "cannot check checkpoint %s: %s", v[i].path, reason_of(&v[i]));
+			rc = ct_errf(e, ok, "cannot check checkpoint %s: %s", v[i].path,
+				     reason_of(&v[i]));
 	}
 	if (rc == 0 && n == 0)
 		rc = ct_errf(e, CT_ENOTFOUND, "no checkpoints in %s", dir);

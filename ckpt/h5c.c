@@ -64,7 +64,8 @@ static int trailer_check(const unsigned char *t, size_t len, int plain_hdf5, siz
 	uint64_t self = get_le(t + OFF_SELF_CRC, 8);
 	uint32_t self_now = crc32c_update(0, t, OFF_SELF_CRC);
 	if (self != self_now)
-		return ct_errf(e, CT_ECORRUPT, "trailer checksum mismatch (stored 0x%llx, computed 0x%08x)",
+		return ct_errf(e, CT_ECORRUPT,
+			       "trailer checksum mismatch (stored 0x%llx, computed 0x%08x)",
 			       (unsigned long long)self, (unsigned)self_now);
 	uint32_t version = (uint32_t)get_le(t + OFF_VERSION, 4);
 	if (version != H5C_TRAILER_VERSION)
@@ -73,7 +74,8 @@ static int trailer_check(const unsigned char *t, size_t len, int plain_hdf5, siz
 			       (unsigned)version, H5C_TRAILER_VERSION);
 	uint64_t stated = get_le(t + OFF_LEN, 8);
 	if (stated != len - H5C_TRAILER_SIZE)
-		return ct_errf(e, CT_ECORRUPT, "length mismatch: trailer says %llu bytes of image, file has %zu",
+		return ct_errf(e, CT_ECORRUPT,
+			       "length mismatch: trailer says %llu bytes of image, file has %zu",
 			       (unsigned long long)stated, len - H5C_TRAILER_SIZE);
 	*image_len = (size_t)stated;
 	*crc = (uint32_t)get_le(t + OFF_CRC, 4);
@@ -335,8 +337,8 @@ static hid_t string_type(ssize_t size, H5T_cset_t cset)
 	hid_t t = H5Tcopy(H5T_C_S1);
 	if (t < 0)
 		return t;
-	if (H5Tset_size(t, size < 0 ? H5T_VARIABLE : (size_t)size) < 0 || H5Tset_cset(t, cset) < 0 ||
-	    H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+	if (H5Tset_size(t, size < 0 ? H5T_VARIABLE : (size_t)size) < 0 ||
+	    H5Tset_cset(t, cset) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
 		H5Tclose(t);
 		return H5I_INVALID_HID;
 	}
@@ -396,9 +398,11 @@ static int ensure_groups(hid_t file, hid_t gcpl, const char *path, int whole, ct
 			continue;
 		hid_t g = H5Gcreate2(file, prefix, H5P_DEFAULT, gcpl, H5P_DEFAULT);
 		if (g < 0)
-			return h5_fail(e, CT_EIO, "checkpoint image: cannot create group %s", prefix);
+			return h5_fail(e, CT_EIO, "checkpoint image: cannot create group %s",
+				       prefix);
 		if (H5Gclose(g) < 0)
-			return h5_fail(e, CT_EIO, "checkpoint image: cannot close group %s", prefix);
+			return h5_fail(e, CT_EIO, "checkpoint image: cannot close group %s",
+				       prefix);
 	}
 	return 0;
 }
@@ -453,7 +457,8 @@ static void *bm_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 	return bm_grow(m, size);
 }
 
-static void *bm_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+static void *bm_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+		       void *udata)
 {
 	(void)op, (void)udata;
 	return memmove(dest, src, size);
@@ -515,7 +520,8 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 		if ((*owner = H5Oopen(b->file, obj, H5P_DEFAULT)) < 0)
 			goto fail;
 		step = "create attribute";
-		if ((*target = H5Acreate2(*owner, attr, ftype, *space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+		if ((*target = H5Acreate2(*owner, attr, ftype, *space, H5P_DEFAULT, H5P_DEFAULT)) <
+		    0)
 			goto fail;
 		step = "write attribute";
 		if (numel > 0 && H5Awrite(*target, mtype, f->data) < 0)
@@ -527,7 +533,8 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 		if (*target < 0)
 			goto fail;
 		step = "write dataset";
-		if (numel > 0 && H5Dwrite(*target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->data) < 0)
+		if (numel > 0 &&
+		    H5Dwrite(*target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->data) < 0)
 			goto fail;
 	}
 	close_all(&rc, e, f->path, ids, 4);
@@ -542,7 +549,7 @@ fail:
  * not tracked so that the same fields always give the same bytes. */
 static int build_open(build_ctx *b, size_t n, size_t payload, ct_err *e)
 {
-	H5FD_file_image_callbacks_t cb = {bm_malloc, bm_memcpy, bm_realloc, bm_free,
+	H5FD_file_image_callbacks_t cb = {bm_malloc,  bm_memcpy,  bm_realloc, bm_free,
 					  udata_copy, udata_free, &b->m};
 	/* One allocation for data and metadata (a few KB per object) avoids
 	 * regrowing the image while datasets are written. */
@@ -568,7 +575,8 @@ static int build_open(build_ctx *b, size_t n, size_t payload, ct_err *e)
 		b->file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
 		ok = b->file >= 0;
 	}
-	int rc = ok ? 0 : h5_fail(e, CT_EIO, "checkpoint image: cannot create the in-memory HDF5 file");
+	int rc = ok ? 0
+		    : h5_fail(e, CT_EIO, "checkpoint image: cannot create the in-memory HDF5 file");
 	close_all(&rc, e, "checkpoint image", &fapl, 1);
 	return rc;
 }
@@ -603,8 +611,10 @@ static int build_close(build_ctx *b, size_t *image_len, ct_err *e)
 	 * the image is whole before we checksum it. */
 	CT_ASSERT(b->m.mem && b->m.cap >= (size_t)n && n >= MIN_IMAGE && !b->m.given);
 	if (b->m.mem[8] != 0 || get_le(b->m.mem + 40, 8) != (uint64_t)n)
-		return ct_errf(e, CT_EIO, "checkpoint image: HDF5 left an image whose superblock does "
-				  "not end at its %zd bytes", n);
+		return ct_errf(e, CT_EIO,
+			       "checkpoint image: HDF5 left an image whose superblock does "
+			       "not end at its %zd bytes",
+			       n);
 	*image_len = (size_t)n;
 	return 0;
 }
@@ -650,7 +660,8 @@ static int build(const h5c_field *fields, size_t n, build_mem *m, size_t *len, c
 	return 0;
 }
 
-int h5c_build_reuse(const h5c_field *fields, size_t n, void **buf, size_t *cap, size_t *len, ct_err *e)
+int h5c_build_reuse(const h5c_field *fields, size_t n, void **buf, size_t *cap, size_t *len,
+		    ct_err *e)
 {
 	CT_ASSERT(*buf || *cap == 0);
 	build_mem m = {*buf, *cap, 0};
@@ -697,7 +708,8 @@ static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 	return size <= r->image_len ? r->image : NULL;
 }
 
-static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+static void *img_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+			void *udata)
 {
 	(void)op;
 	(void)udata;
@@ -720,8 +732,8 @@ static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 
 static int reader_open_image(h5c_reader *r, ct_err *e)
 {
-	H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free,
-					  udata_copy, udata_free, r};
+	H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free, udata_copy,
+					  udata_free, r};
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 	int ok = fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 &&
 		 H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 &&
@@ -810,7 +822,8 @@ static int map_file(const char *path, void **map, size_t *len, ct_err *e)
 	else if ((size_t)st.st_size < H5C_TRAILER_SIZE + MIN_IMAGE)
 		rc = named(too_short((size_t)st.st_size, e), e, path);
 	if (rc == 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+			       0);
 		if (p != MAP_FAILED) {
 			*map = p;
 			*len = (size_t)st.st_size;
@@ -893,18 +906,20 @@ static int open_target(h5c_reader *r, const char *path, hid_t *owner, hid_t *tar
 
 static int is_attr(hid_t target) { return H5Iget_type(target) == H5I_ATTR; }
 
-static int get_dims(h5c_reader *r, const char *path, hid_t space, int *ndim, int64_t shape[H5C_MAX_DIMS],
-		    ct_err *e)
+static int get_dims(h5c_reader *r, const char *path, hid_t space, int *ndim,
+		    int64_t shape[H5C_MAX_DIMS], ct_err *e)
 {
 	H5S_class_t cls = H5Sget_simple_extent_type(space);
 	if (cls == H5S_NULL)
-		return ct_errf(e, CT_EUNSUPPORTED, "%s: %s has an empty (null) dataspace", r->name, path);
+		return ct_errf(e, CT_EUNSUPPORTED, "%s: %s has an empty (null) dataspace", r->name,
+			       path);
 	int nd = H5Sget_simple_extent_ndims(space);
 	if (cls < 0 || nd < 0)
 		return h5_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
 	if (nd > H5C_MAX_DIMS)
-		return ct_errf(e, CT_EUNSUPPORTED, "%s: %s has %d dimensions, at most %d are supported",
-			       r->name, path, nd, H5C_MAX_DIMS);
+		return ct_errf(e, CT_EUNSUPPORTED,
+			       "%s: %s has %d dimensions, at most %d are supported", r->name, path,
+			       nd, H5C_MAX_DIMS);
 	hsize_t dims[H5C_MAX_DIMS];
 	if (nd > 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0)
 		return h5_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
@@ -939,7 +954,8 @@ static int check_shape(h5c_reader *r, const h5c_field *f, hid_t space, ct_err *e
 	char got[128], want[128];
 	format_shape(got, sizeof got, nd, shape);
 	format_shape(want, sizeof want, f->ndim, f->shape);
-	return ct_errf(e, CT_ECORRUPT, "%s: %s has shape %s, expected %s", r->name, f->path, got, want);
+	return ct_errf(e, CT_ECORRUPT, "%s: %s has shape %s, expected %s", r->name, f->path, got,
+		       want);
 }
 
 static void describe_type(hid_t t, char *out, size_t cap)
@@ -988,7 +1004,8 @@ static int read_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ft
 	H5T_cset_t cset = H5Tget_cset(ftype);
 	size_t size = H5Tget_size(ftype);
 	if (var < 0 || cset < 0 || size == 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the string type of %s", r->name, f->path);
+		return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the string type of %s", r->name,
+			       f->path);
 	hid_t mtype = string_type(var ? -1 : (ssize_t)size + 1, cset);
 	if (mtype < 0)
 		return h5_fail(e, CT_EIO, "%s: cannot make a string type for %s", r->name, f->path);
@@ -1003,7 +1020,8 @@ static int read_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ft
 		out = var ? strdup(vbuf ? vbuf : "") : fixed;
 		fixed = NULL;
 		if (!out)
-			rc = ct_errf(e, CT_ENOMEM, "%s: out of memory reading %s", r->name, f->path);
+			rc = ct_errf(e, CT_ENOMEM, "%s: out of memory reading %s", r->name,
+				     f->path);
 	}
 	if (var && vbuf && H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, &vbuf) < 0 && rc == 0)
 		rc = h5_fail(e, CT_EIO, "%s: cannot release the string of %s", r->name, f->path);

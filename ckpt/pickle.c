@@ -66,19 +66,12 @@ void pickle_free(pickle_doc *d)
 		pickle_value *v = &d->blocks[i / ARENA_BLOCK][i % ARENA_BLOCK];
 		switch (v->type) {
 		case PICKLE_STR:
-		case PICKLE_BYTES:
-			free(v->s.p);
-			break;
+		case PICKLE_BYTES: free(v->s.p); break;
 		case PICKLE_TUPLE:
 		case PICKLE_LIST:
-		case PICKLE_DICT:
-			free(v->seq.v);
-			break;
-		case PICKLE_TENSOR:
-			free(v->t);
-			break;
-		default:
-			break;
+		case PICKLE_DICT: free(v->seq.v); break;
+		case PICKLE_TENSOR: free(v->t); break;
+		default: break;
 		}
 	}
 	for (size_t b = 0; b < d->n_blocks; b++)
@@ -179,7 +172,8 @@ static int memo_put(vm *m, uint64_t idx)
 	if (rc < 0)
 		return rc;
 	if (idx > m->memo_len)
-		return vm_fail(m, CT_ECORRUPT, "memo index %llu out of range (memo has %zu entries)",
+		return vm_fail(m, CT_ECORRUPT,
+			       "memo index %llu out of range (memo has %zu entries)",
 			       (unsigned long long)idx, m->memo_len);
 	if (idx < m->memo_len) {
 		m->memo[idx] = v;
@@ -202,7 +196,8 @@ static int memo_put(vm *m, uint64_t idx)
 static int memo_get(vm *m, uint64_t idx)
 {
 	if (idx >= m->memo_len)
-		return vm_fail(m, CT_ECORRUPT, "memo index %llu out of range (memo has %zu entries)",
+		return vm_fail(m, CT_ECORRUPT,
+			       "memo index %llu out of range (memo has %zu entries)",
 			       (unsigned long long)idx, m->memo_len);
 	return vm_push(m, m->memo[idx]);
 }
@@ -545,8 +540,7 @@ static int step(vm *m, unsigned char op)
 	case 'Q': return vm_op_binpersid(m);               /* BINPERSID */
 	case 'b': return vm_op_build(m);                   /* BUILD */
 	case '.': return op_stop(m);                       /* STOP */
-	default:
-		return vm_fail(m, CT_ECORRUPT, "unknown or unsupported opcode 0x%02x", op);
+	default: return vm_fail(m, CT_ECORRUPT, "unknown or unsupported opcode 0x%02x", op);
 	}
 }
 

@@ -36,12 +36,12 @@
 #include "../util/err.h"
 #include "tdict.h"
 
-#define PICKLE_MAX_DEPTH 100         /* nesting of containers */
-#define PICKLE_MAX_NODES (1u << 22)  /* values created */
-#define PICKLE_MAX_ITEMS (1u << 23)  /* container slots, all containers together */
-#define PICKLE_MAX_MEMO (1u << 22)   /* memo entries */
-#define PICKLE_MAX_STACK (1u << 20)  /* values on the stack at once */
-#define PICKLE_MAX_MARKS 1024        /* MARKs open at once */
+#define PICKLE_MAX_DEPTH 100        /* nesting of containers */
+#define PICKLE_MAX_NODES (1u << 22) /* values created */
+#define PICKLE_MAX_ITEMS (1u << 23) /* container slots, all containers together */
+#define PICKLE_MAX_MEMO (1u << 22)  /* memo entries */
+#define PICKLE_MAX_STACK (1u << 20) /* values on the stack at once */
+#define PICKLE_MAX_MARKS 1024       /* MARKs open at once */
 
 typedef enum {
 	PICKLE_NONE,

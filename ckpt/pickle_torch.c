@@ -68,16 +68,20 @@ static int refuse(vm *m, const char *mod, size_t ml, const char *attr, size_t al
 	pickle_printable(pa, sizeof pa, attr, al);
 	if (part_is(mod, ml, "torch") && al > 7 && memcmp(attr + al - 7, "Storage", 7) == 0) {
 		m->err = CT_EUNSUPPORTED;
-		return ct_errf(m->e, CT_EUNSUPPORTED,
-			       "%s: tensor storage type '%s.%s' is not supported (only float64/32/16, "
-			       "bfloat16, int64/32/16/8, uint8 and bool)", m->name, pm, pa);
+		return ct_errf(
+			m->e, CT_EUNSUPPORTED,
+			"%s: tensor storage type '%s.%s' is not supported (only float64/32/16, "
+			"bfloat16, int64/32/16/8, uint8 and bool)",
+			m->name, pm, pa);
 	}
 	if ((part_is(mod, ml, "torch._utils") || part_is(mod, ml, "torch._tensor")) &&
 	    has_prefix(attr, al, "_rebuild_")) {
 		m->err = CT_EUNSUPPORTED;
-		return ct_errf(m->e, CT_EUNSUPPORTED,
-			       "%s: '%s.%s' rebuilds a kind of tensor ctrain does not read (sparse, "
-			       "quantized, subclass or tensor with attributes)", m->name, pm, pa);
+		return ct_errf(
+			m->e, CT_EUNSUPPORTED,
+			"%s: '%s.%s' rebuilds a kind of tensor ctrain does not read (sparse, "
+			"quantized, subclass or tensor with attributes)",
+			m->name, pm, pa);
 	}
 	const char *hint = "";
 	if (has_prefix(mod, ml, "torch.nn") || has_prefix(mod, ml, "__main__"))
@@ -111,7 +115,8 @@ static int read_line(vm *m, const char **s, size_t *n)
 {
 	size_t left = m->len - m->pos;
 	const char *start = (const char *)m->p + m->pos;
-	const char *nl = memchr(start, '\n', left < MAX_GLOBAL_PART + 1 ? left : MAX_GLOBAL_PART + 1);
+	const char *nl =
+		memchr(start, '\n', left < MAX_GLOBAL_PART + 1 ? left : MAX_GLOBAL_PART + 1);
 	if (!nl)
 		return vm_fail(m, CT_ECORRUPT, "GLOBAL argument is not a line of at most %d bytes",
 			       MAX_GLOBAL_PART);
@@ -148,8 +153,9 @@ int vm_op_stack_global(vm *m)
 static int want_int(vm *m, const pickle_value *v, const char *what, int64_t *out)
 {
 	if (v->type != PICKLE_INT || v->big || v->i < 0)
-		return vm_fail(m, CT_ECORRUPT, "_rebuild_tensor_v2: %s must be an int >= 0 (got %s%s)",
-			       what, pickle_type_name(v),
+		return vm_fail(m, CT_ECORRUPT,
+			       "_rebuild_tensor_v2: %s must be an int >= 0 (got %s%s)", what,
+			       pickle_type_name(v),
 			       v->type == PICKLE_INT ? (v->big ? " too large" : " < 0") : "");
 	*out = v->i;
 	return 0;
@@ -161,8 +167,10 @@ static int want_dims(vm *m, const pickle_value *v, const char *what, int64_t *di
 		return vm_fail(m, CT_ECORRUPT, "_rebuild_tensor_v2: %s must be a tuple, got %s",
 			       what, pickle_type_name(v));
 	if (v->seq.n > CT_MAX_DIMS) {
-		return vm_fail(m, CT_EUNSUPPORTED, "_rebuild_tensor_v2: tensor has %zu dimensions "
-			       "(at most %d supported)", v->seq.n, CT_MAX_DIMS);
+		return vm_fail(m, CT_EUNSUPPORTED,
+			       "_rebuild_tensor_v2: tensor has %zu dimensions "
+			       "(at most %d supported)",
+			       v->seq.n, CT_MAX_DIMS);
 	}
 	for (size_t i = 0; i < v->seq.n; i++) {
 		int rc = want_int(m, v->seq.v[i], what, &dims[i]);
@@ -180,13 +188,16 @@ static int rebuild_tensor(vm *m, const pickle_value *args)
 	size_t n = args->seq.n;
 	pickle_value *const *a = args->seq.v;
 	if (n != 6 && n != 7)
-		return vm_fail(m, CT_ECORRUPT, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu", n);
+		return vm_fail(m, CT_ECORRUPT, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu",
+			       n);
 	if (a[0]->type != PICKLE_STORAGE)
-		return vm_fail(m, CT_ECORRUPT, "_rebuild_tensor_v2: argument 1 is a %s, not a storage",
+		return vm_fail(m, CT_ECORRUPT,
+			       "_rebuild_tensor_v2: argument 1 is a %s, not a storage",
 			       pickle_type_name(a[0]));
 	if (a[4]->type != PICKLE_BOOL || a[5]->type != PICKLE_DICT ||
 	    (n == 7 && a[6]->type != PICKLE_DICT && a[6]->type != PICKLE_NONE))
-		return vm_fail(m, CT_ECORRUPT, "_rebuild_tensor_v2: requires_grad, backward_hooks or "
+		return vm_fail(m, CT_ECORRUPT,
+			       "_rebuild_tensor_v2: requires_grad, backward_hooks or "
 			       "metadata has the wrong type");
 	pickle_tensor t = {.storage = a[0]};
 	int nstride, rc;
@@ -214,7 +225,8 @@ static int rebuild_parameter(vm *m, const pickle_value *args, size_t want)
 	pickle_value *const *a = args->seq.v;
 	if (args->seq.n != want || a[0]->type != PICKLE_TENSOR || a[1]->type != PICKLE_BOOL ||
 	    a[2]->type != PICKLE_DICT)
-		return vm_fail(m, CT_ECORRUPT, "_rebuild_parameter: expected (tensor, bool, dict%s)",
+		return vm_fail(m, CT_ECORRUPT,
+			       "_rebuild_parameter: expected (tensor, bool, dict%s)",
 			       want == 4 ? ", state" : "");
 	return vm_push(m, a[0]);
 }
@@ -234,18 +246,16 @@ int vm_op_reduce(vm *m)
 	switch (f->g.kind) {
 	case PICKLE_G_ORDERED_DICT: {
 		if (args->seq.n != 0)
-			return vm_fail(m, CT_ECORRUPT, "OrderedDict() with arguments is not supported");
+			return vm_fail(m, CT_ECORRUPT,
+				       "OrderedDict() with arguments is not supported");
 		pickle_value *d;
 		if ((rc = vm_node(m, PICKLE_DICT, &d)) < 0)
 			return rc;
 		return vm_push(m, d);
 	}
-	case PICKLE_G_REBUILD_TENSOR_V2:
-		return rebuild_tensor(m, args);
-	case PICKLE_G_REBUILD_PARAMETER:
-		return rebuild_parameter(m, args, 3);
-	case PICKLE_G_REBUILD_PARAMETER_WITH_STATE:
-		return rebuild_parameter(m, args, 4);
+	case PICKLE_G_REBUILD_TENSOR_V2: return rebuild_tensor(m, args);
+	case PICKLE_G_REBUILD_PARAMETER: return rebuild_parameter(m, args, 3);
+	case PICKLE_G_REBUILD_PARAMETER_WITH_STATE: return rebuild_parameter(m, args, 4);
 	default:
 		return vm_fail(m, CT_ECORRUPT, "REDUCE calls '%s', which is not callable here",
 			       f->g.name);
@@ -264,9 +274,10 @@ int vm_op_binpersid(vm *m)
 	pickle_value *const *a = pid->seq.v;
 	if (pid->type != PICKLE_TUPLE || pid->seq.n != 5 || a[0]->type != PICKLE_STR ||
 	    strcmp(a[0]->s.p, "storage") != 0 || a[1]->type != PICKLE_GLOBAL ||
-	    a[1]->g.kind != PICKLE_G_STORAGE_TYPE || a[2]->type != PICKLE_STR ||
-	    a[2]->s.len == 0 || a[3]->type != PICKLE_STR || a[4]->type != PICKLE_INT)
-		return vm_fail(m, CT_ECORRUPT, "persistent id is not ('storage', <storage type>, "
+	    a[1]->g.kind != PICKLE_G_STORAGE_TYPE || a[2]->type != PICKLE_STR || a[2]->s.len == 0 ||
+	    a[3]->type != PICKLE_STR || a[4]->type != PICKLE_INT)
+		return vm_fail(m, CT_ECORRUPT,
+			       "persistent id is not ('storage', <storage type>, "
 			       "key, location, numel)");
 	size_t es = dtype_size((ct_dtype)a[1]->g.dtype);
 	if (a[4]->big || a[4]->i < 0 || (uint64_t)a[4]->i > (uint64_t)INT64_MAX / es)

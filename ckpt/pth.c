@@ -45,19 +45,21 @@ static int check_size(zsrc *z, const char *rel, const zip_stat_t *st, size_t wan
 	char r[96];
 	pickle_printable(r, sizeof r, rel, strlen(rel));
 	if (st->size != want)
-		return ct_errf(e, CT_ECORRUPT, "%s: record '%s/%s' has %llu bytes but the pickle "
-			       "declares %zu", z->file, z->prefix, r, (unsigned long long)st->size,
-			       want);
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: record '%s/%s' has %llu bytes but the pickle "
+			       "declares %zu",
+			       z->file, z->prefix, r, (unsigned long long)st->size, want);
 	if ((st->valid & ZIP_STAT_COMP_SIZE) && (st->valid & ZIP_STAT_COMP_METHOD) &&
 	    st->comp_method != ZIP_CM_STORE && st->size / MAX_DEFLATE_RATIO > st->comp_size)
-		return ct_errf(e, CT_ECORRUPT, "%s: record '%s/%s' claims %llu bytes from %llu "
-			       "compressed bytes", z->file, z->prefix, r,
-			       (unsigned long long)st->size, (unsigned long long)st->comp_size);
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: record '%s/%s' claims %llu bytes from %llu "
+			       "compressed bytes",
+			       z->file, z->prefix, r, (unsigned long long)st->size,
+			       (unsigned long long)st->comp_size);
 	return 0;
 }
 
-static int read_fail(zsrc *z, const char *rel, zip_file_t *f, void *buf, const char *why,
-		     ct_err *e)
+static int read_fail(zsrc *z, const char *rel, zip_file_t *f, void *buf, const char *why, ct_err *e)
 {
 	char r[96];
 	pickle_printable(r, sizeof r, rel, strlen(rel));
@@ -113,8 +115,10 @@ static int zip_get(void *ctx, const char *key, size_t nbytes, void **data, ct_er
 	if (rc == 0) {
 		char k[64];
 		pickle_printable(k, sizeof k, key, strlen(key));
-		rc = ct_errf(e, CT_ECORRUPT, "%s: storage '%s' is not in the archive (no record "
-			     "'%s/data/%s')", z->file, k, z->prefix, k);
+		rc = ct_errf(e, CT_ECORRUPT,
+			     "%s: storage '%s' is not in the archive (no record "
+			     "'%s/data/%s')",
+			     z->file, k, z->prefix, k);
 	}
 	if (rc > 0)
 		rc = check_size(z, rel, &st, nbytes, e);
@@ -143,8 +147,10 @@ static int check_byteorder(zsrc *z, ct_err *e)
 	int little = st.size == 6 && memcmp(buf, "little", 6) == 0;
 	free(buf);
 	if (!little)
-		return ct_errf(e, CT_EUNSUPPORTED, "%s: tensors are stored big-endian; only "
-			       "little-endian files are supported", z->file);
+		return ct_errf(e, CT_EUNSUPPORTED,
+			       "%s: tensors are stored big-endian; only "
+			       "little-endian files are supported",
+			       z->file);
 	return 0;
 }
 
@@ -163,8 +169,10 @@ static int find_layout(zsrc *z, ct_err *e)
 	zip_stat_t st;
 	int rc = locate(z, "constants.pkl", &idx, &st, e);
 	if (rc > 0)
-		return ct_errf(e, CT_EUNSUPPORTED, "%s: a TorchScript archive (torch.jit.save); save "
-			       "model.state_dict() with torch.save instead", z->file);
+		return ct_errf(e, CT_EUNSUPPORTED,
+			       "%s: a TorchScript archive (torch.jit.save); save "
+			       "model.state_dict() with torch.save instead",
+			       z->file);
 	if (rc < 0 || (rc = check_byteorder(z, e)) < 0)
 		return rc;
 	return 0;
@@ -176,8 +184,9 @@ static int read_pickle(zsrc *z, void **pkl, size_t *len, ct_err *e)
 	zip_stat_t st;
 	int rc = locate(z, "data.pkl", &idx, &st, e);
 	if (rc == 0)
-		return ct_errf(e, CT_ECORRUPT, "%s: not a torch.save archive (no record '%s/data.pkl')",
-			       z->file, z->prefix);
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: not a torch.save archive (no record '%s/data.pkl')", z->file,
+			       z->prefix);
 	if (rc < 0)
 		return rc;
 	if (st.size > PTH_MAX_PICKLE)
@@ -199,7 +208,8 @@ static int load_zip(zip_t *za, const char *file, pth_mode mode, tdict *out, char
 	if (rc == 0)
 		rc = read_pickle(&z, &pkl, &len, e);
 	if (rc == 0)
-		rc = pth_parse_pickle(pkl, len, file, mode, zip_get, &z, out, skipped, n_skipped, e);
+		rc = pth_parse_pickle(pkl, len, file, mode, zip_get, &z, out, skipped, n_skipped,
+				      e);
 	free(pkl);
 	free(z.prefix);
 	return rc;
@@ -214,12 +224,16 @@ static int check_magic(const unsigned char *p, size_t n, const char *file, ct_er
 	static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c,
 					       0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 	if (n >= sizeof legacy && memcmp(p, legacy, sizeof legacy) == 0)
-		return ct_errf(e, CT_EUNSUPPORTED, "%s: legacy .pth format (torch < 1.6 or "
+		return ct_errf(e, CT_EUNSUPPORTED,
+			       "%s: legacy .pth format (torch < 1.6 or "
 			       "_use_new_zipfile_serialization=False); re-save it with "
-			       "torch.save(obj, path) in torch >= 1.6", file);
+			       "torch.save(obj, path) in torch >= 1.6",
+			       file);
 	if (n >= 1 && p[0] == 0x80)
-		return ct_errf(e, CT_EUNSUPPORTED, "%s: a raw pickle, not a torch.save zip archive; "
-			       "re-save it with torch.save(obj, path) in torch >= 1.6", file);
+		return ct_errf(e, CT_EUNSUPPORTED,
+			       "%s: a raw pickle, not a torch.save zip archive; "
+			       "re-save it with torch.save(obj, path) in torch >= 1.6",
+			       file);
 	return 0;
 }
 
@@ -271,8 +285,8 @@ static int read_head(const char *path, unsigned char *head, size_t cap, size_t *
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno, "%s: cannot open",
-				path);
+		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno,
+				"%s: cannot open", path);
 	ssize_t got;
 	do
 		got = read(fd, head, cap);
@@ -309,8 +323,7 @@ int pth_read(const char *path, tdict *out, char ***skipped, size_t *n_skipped, c
 	return read_path(path, PTH_ALL, out, skipped, n_skipped, e);
 }
 
-int pth_read_state_dict(const char *path, tdict *out, char ***skipped, size_t *n_skipped,
-			ct_err *e)
+int pth_read_state_dict(const char *path, tdict *out, char ***skipped, size_t *n_skipped, ct_err *e)
 {
 	return read_path(path, PTH_STATE_DICT, out, skipped, n_skipped, e);
 }

@@ -55,8 +55,8 @@
 
 int pth_read(const char *path, tdict *out, char ***skipped, size_t *n_skipped, ct_err *e);
 /* Same from a whole file image in memory; name_for_errors stands for the path. */
-int pth_parse(const void *buf, size_t len, const char *name_for_errors, tdict *out,
-	      char ***skipped, size_t *n_skipped, ct_err *e);
+int pth_parse(const void *buf, size_t len, const char *name_for_errors, tdict *out, char ***skipped,
+	      size_t *n_skipped, ct_err *e);
 int pth_read_state_dict(const char *path, tdict *out, char ***skipped, size_t *n_skipped,
 			ct_err *e);
 void pth_skipped_free(char **skipped, size_t n_skipped);
@@ -68,10 +68,9 @@ void pth_skipped_free(char **skipped, size_t n_skipped);
  * buffer of nbytes (freed here).  Failures fill e with a message naming the
  * file and the record. */
 typedef enum { PTH_ALL = 0, PTH_STATE_DICT = 1 } pth_mode;
-typedef int (*pth_storage_fn)(void *ctx, const char *key, size_t nbytes, void **data,
-			      ct_err *e);
+typedef int (*pth_storage_fn)(void *ctx, const char *key, size_t nbytes, void **data, ct_err *e);
 int pth_parse_pickle(const void *pkl, size_t len, const char *name_for_errors, pth_mode mode,
-		     pth_storage_fn get, void *ctx, tdict *out, char ***skipped,
-		     size_t *n_skipped, ct_err *e);
+		     pth_storage_fn get, void *ctx, tdict *out, char ***skipped, size_t *n_skipped,
+		     ct_err *e);
 
 #endif

@@ -69,20 +69,15 @@ static void path_pop(walk *w, size_t saved)
 static const char *key_text(const pickle_value *k, char *buf, size_t n)
 {
 	switch (k->type) {
-	case PICKLE_STR:
-		return k->s.p;
+	case PICKLE_STR: return k->s.p;
 	case PICKLE_INT:
 		if (k->big)
 			return "<int>";
 		snprintf(buf, n, "%lld", (long long)k->i);
 		return buf;
-	case PICKLE_BOOL:
-		return k->i ? "True" : "False";
-	case PICKLE_NONE:
-		return "None";
-	default:
-		snprintf(buf, n, "<%s>", pickle_type_name(k));
-		return buf;
+	case PICKLE_BOOL: return k->i ? "True" : "False";
+	case PICKLE_NONE: return "None";
+	default: snprintf(buf, n, "<%s>", pickle_type_name(k)); return buf;
 	}
 }
 
@@ -155,11 +150,15 @@ static int walk_children(walk *w, const pickle_value *v, int depth)
 static int walk_value(walk *w, const pickle_value *v, int depth)
 {
 	if (++w->visits > w->max_visits)
-		return ct_errf(w->e, CT_ECORRUPT, "%s: more than %zu values to walk (shared "
-			       "references repeated too often)", w->file, w->max_visits);
+		return ct_errf(w->e, CT_ECORRUPT,
+			       "%s: more than %zu values to walk (shared "
+			       "references repeated too often)",
+			       w->file, w->max_visits);
 	if (depth > PICKLE_MAX_DEPTH)
-		return ct_errf(w->e, CT_ECORRUPT, "%s: values nested deeper than %d levels "
-			       "(or a reference cycle)", w->file, PICKLE_MAX_DEPTH);
+		return ct_errf(w->e, CT_ECORRUPT,
+			       "%s: values nested deeper than %d levels "
+			       "(or a reference cycle)",
+			       w->file, PICKLE_MAX_DEPTH);
 	if (v->type == PICKLE_TENSOR)
 		return add_item(w, v->t);
 	if (v->type != PICKLE_DICT && v->type != PICKLE_LIST && v->type != PICKLE_TUPLE)
@@ -195,8 +194,10 @@ static const pickle_value *find_wrapped(const pickle_value *root, const char **k
 static int walk_root(walk *w, const pickle_value *root, pth_mode mode)
 {
 	if (root->type != PICKLE_DICT)
-		return ct_errf(w->e, CT_EUNSUPPORTED, "%s: the saved object is a %s, expected a dict "
-			       "(state_dict)", w->file, pickle_type_name(root));
+		return ct_errf(w->e, CT_EUNSUPPORTED,
+			       "%s: the saved object is a %s, expected a dict "
+			       "(state_dict)",
+			       w->file, pickle_type_name(root));
 	const char *wkey = NULL;
 	const pickle_value *inner = mode == PTH_STATE_DICT ? find_wrapped(root, &wkey) : NULL;
 	if (!inner)
@@ -269,12 +270,15 @@ static int build_slots(walk *w, slot **out, size_t *n_out)
 		slot *s = n ? &slots[n - 1] : NULL;
 		if (!s || strcmp(s->key, st->st.key) != 0) {
 			s = &slots[n++];
-			*s = (slot){.key = st->st.key, .dtype = st->st.dtype, .numel = st->st.numel};
+			*s = (slot){
+				.key = st->st.key, .dtype = st->st.dtype, .numel = st->st.numel};
 		} else if (s->dtype != st->st.dtype || s->numel != st->st.numel) {
 			char k[64];
 			pickle_printable(k, sizeof k, s->key, strlen(s->key));
-			ct_errf(w->e, CT_ECORRUPT, "%s: storage '%s' is declared both as %s[%lld] and "
-				"as %s[%lld]", w->file, k, dtype_name(s->dtype), (long long)s->numel,
+			ct_errf(w->e, CT_ECORRUPT,
+				"%s: storage '%s' is declared both as %s[%lld] and "
+				"as %s[%lld]",
+				w->file, k, dtype_name(s->dtype), (long long)s->numel,
 				dtype_name(st->st.dtype), (long long)st->st.numel);
 			free(order);
 			free(slots);
@@ -325,9 +329,11 @@ static int check_view(walk *w, const item *it, const slot *s, size_t *nbytes)
 	if (overflow)
 		return ct_errf(w->e, CT_ECORRUPT, "%s: tensor '%s': sizes and strides overflow",
 			       w->file, name);
-	return ct_errf(w->e, CT_ECORRUPT, "%s: tensor '%s': storage offset %lld, sizes and strides "
-		       "reach element %lld but storage '%s' has %lld elements", w->file, name,
-		       (long long)it->t->offset, (long long)last, key, (long long)s->numel);
+	return ct_errf(w->e, CT_ECORRUPT,
+		       "%s: tensor '%s': storage offset %lld, sizes and strides "
+		       "reach element %lld but storage '%s' has %lld elements",
+		       w->file, name, (long long)it->t->offset, (long long)last, key,
+		       (long long)s->numel);
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
@@ -349,7 +355,8 @@ static int check_views(walk *w, const slot *slots, size_t n_slots)
 			return rc;
 		out = sat_add(out, nb);
 		if (out > limit)
-			return ct_errf(w->e, CT_ECORRUPT, "%s: tensor views need more than %d x the "
+			return ct_errf(w->e, CT_ECORRUPT,
+				       "%s: tensor views need more than %d x the "
 				       "storage bytes + %zu MiB (stride-0 or repeated views)",
 				       w->file, PTH_OUT_FACTOR, PTH_OUT_SLACK >> 20);
 	}
@@ -366,8 +373,8 @@ static void copy_run(unsigned char *dst, const unsigned char *src, int64_t n, in
 		memcpy(dst, src, (size_t)n * es);
 		return;
 	}
-#define RUN(W)                                                                     \
-	for (int64_t i = 0; i < n; i++)                                            \
+#define RUN(W)                                                                        \
+	for (int64_t i = 0; i < n; i++)                                               \
 		memcpy(dst + (size_t)i * (W), src + (size_t)(i * stride) * (W), (W)); \
 	break
 	switch (es) { /* fixed sizes so that each memcpy is a single move */
@@ -435,15 +442,14 @@ static int emit(walk *w, const item *it, slot *s, pth_storage_fn get, void *ctx,
 	return 0;
 }
 
-static int emit_all(walk *w, slot *slots, size_t n_slots, pth_storage_fn get, void *ctx,
-		    tdict *out)
+static int emit_all(walk *w, slot *slots, size_t n_slots, pth_storage_fn get, void *ctx, tdict *out)
 {
 	int rc = 0;
 	/* Probe every record's size first, so that a missing or short storage is
 	 * reported before anything is allocated for the views. */
 	for (size_t i = 0; i < n_slots && rc == 0; i++)
-		rc = get(ctx, slots[i].key, (size_t)slots[i].numel * dtype_size(slots[i].dtype), NULL,
-			 w->e);
+		rc = get(ctx, slots[i].key, (size_t)slots[i].numel * dtype_size(slots[i].dtype),
+			 NULL, w->e);
 	if (rc == 0)
 		rc = check_views(w, slots, n_slots);
 	for (size_t i = 0; i < w->n_items && rc == 0; i++)
@@ -463,8 +469,8 @@ static void walk_release(walk *w, slot *slots, size_t n_slots)
 }
 
 int pth_parse_pickle(const void *pkl, size_t len, const char *name, pth_mode mode,
-		     pth_storage_fn get, void *ctx, tdict *out, char ***skipped,
-		     size_t *n_skipped, ct_err *e)
+		     pth_storage_fn get, void *ctx, tdict *out, char ***skipped, size_t *n_skipped,
+		     ct_err *e)
 {
 	tdict_init(out);
 	if (skipped) {

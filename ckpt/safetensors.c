@@ -97,8 +97,7 @@ static double to_half(const unsigned char *src, size_t n, ct_dtype dt, unsigned 
 	return worst;
 }
 
-static int convert_entry(const tdict_entry *t, ct_dtype dt, tdict *dst, double *worst,
-			 ct_err *e)
+static int convert_entry(const tdict_entry *t, ct_dtype dt, tdict *dst, double *worst, ct_err *e)
 {
 	if (t->dtype != DT_F32 || dt == DT_F32)
 		return tdict_add(dst, t->name, t->dtype, t->ndim, t->shape, t->data, 1, e);
@@ -120,8 +119,7 @@ static int convert_entry(const tdict_entry *t, ct_dtype dt, tdict *dst, double *
 	return 0;
 }
 
-int st_convert_dtype(const tdict *src, ct_dtype dt, tdict *dst, double *max_abs_err,
-		     ct_err *e)
+int st_convert_dtype(const tdict *src, ct_dtype dt, tdict *dst, double *max_abs_err, ct_err *e)
 {
 	double worst = 0;
 	tdict_init(dst);

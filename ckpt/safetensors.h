@@ -63,7 +63,6 @@ int st_write(const char *path, const tdict *d, ct_err *e);
  * metadata are copied unchanged.  *max_abs_err (may be NULL) receives the
  * largest |x - roundtrip(x)| over the finite inputs: 0 for DT_F32, +inf if a
  * finite value overflowed to infinity.  CT_EUNSUPPORTED for another dt. */
-int st_convert_dtype(const tdict *src, ct_dtype dt, tdict *dst, double *max_abs_err,
-		     ct_err *e);
+int st_convert_dtype(const tdict *src, ct_dtype dt, tdict *dst, double *max_abs_err, ct_err *e);
 
 #endif

@@ -78,11 +78,11 @@ int st_header_check_length(const unsigned char *b, size_t len, uint64_t *n, ct_e
 	if (*n == 0)
 		return ct_errf(e, CT_ECORRUPT, "header length 0");
 	if (*n < 2)
-		return ct_errf(e, CT_ECORRUPT, "header length %" PRIu64 " is below the minimum of 2",
-			       *n);
+		return ct_errf(e, CT_ECORRUPT,
+			       "header length %" PRIu64 " is below the minimum of 2", *n);
 	if (*n > len - 8)
-		return ct_errf(e, CT_ECORRUPT, "header length %" PRIu64 " exceeds file size %zu", *n,
-			       len);
+		return ct_errf(e, CT_ECORRUPT, "header length %" PRIu64 " exceeds file size %zu",
+			       *n, len);
 	if (*n > ST_MAX_HEADER)
 		return ct_errf(e, CT_ECORRUPT,
 			       "header length %" PRIu64 " exceeds the limit of %llu bytes", *n,
@@ -123,8 +123,7 @@ int st_header_load(const unsigned char *h, size_t n, json_t **root, ct_err *e)
 	if (!*root) {
 		char txt[JSON_ERROR_TEXT_LENGTH + 8];
 		switch (json_error_code(&je)) {
-		case json_error_duplicate_key:
-			return duplicate_error(&je, e);
+		case json_error_duplicate_key: return duplicate_error(&je, e);
 		case json_error_out_of_memory:
 			return ct_errf(e, CT_ENOMEM, "out of memory parsing the header");
 		case json_error_numeric_overflow:

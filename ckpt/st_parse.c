@@ -29,9 +29,11 @@ static int check_meta(json_t *meta, ct_err *e)
 	char buf[80];
 	if (!json_is_object(meta))
 		return ct_errf(e, CT_ECORRUPT, "__metadata__ is not an object");
-	json_object_foreach(meta, k, v) {
+	json_object_foreach(meta, k, v)
+	{
 		if (!json_is_string(v))
-			return ct_errf(e, CT_ECORRUPT, "__metadata__ value for '%s' is not a string",
+			return ct_errf(e, CT_ECORRUPT,
+				       "__metadata__ value for '%s' is not a string",
 				       st_show_name(k, buf, sizeof buf));
 	}
 	return 0;
@@ -54,7 +56,8 @@ static int entry_fields(json_t *v, const char *nm, json_t **f, ct_err *e)
 	char buf[80];
 	if (!json_is_object(v))
 		return ct_errf(e, CT_ECORRUPT, "tensor '%s': entry is not an object", nm);
-	json_object_foreach(v, k, x) {
+	json_object_foreach(v, k, x)
+	{
 		int i = 0;
 		while (i < 3 && strcmp(k, names[i]) != 0)
 			i++;
@@ -90,14 +93,15 @@ static int entry_shape(const json_t *v, const char *nm, st_info *t, ct_err *e)
 		return ct_errf(e, CT_ECORRUPT, "tensor '%s': shape is not an array", nm);
 	size_t r = json_array_size(v);
 	if (r > CT_MAX_DIMS)
-		return ct_errf(e, CT_ECORRUPT, "tensor '%s': rank %zu exceeds the maximum of %d", nm,
-			       r, CT_MAX_DIMS);
+		return ct_errf(e, CT_ECORRUPT, "tensor '%s': rank %zu exceeds the maximum of %d",
+			       nm, r, CT_MAX_DIMS);
 	t->ndim = (int)r;
 	for (size_t i = 0; i < r; i++) {
 		t->shape[i] = json_nonneg(json_array_get(v, i));
 		if (t->shape[i] < 0)
 			return ct_errf(e, CT_ECORRUPT,
-				       "tensor '%s': shape[%zu] is not a non-negative integer", nm, i);
+				       "tensor '%s': shape[%zu] is not a non-negative integer", nm,
+				       i);
 	}
 	return 0;
 }
@@ -105,8 +109,8 @@ static int entry_shape(const json_t *v, const char *nm, st_info *t, ct_err *e)
 static int entry_offsets(const json_t *v, const char *nm, st_info *t, ct_err *e)
 {
 	if (!json_is_array(v) || json_array_size(v) != 2)
-		return ct_errf(e, CT_ECORRUPT, "tensor '%s': data_offsets is not an array of 2 integers",
-			       nm);
+		return ct_errf(e, CT_ECORRUPT,
+			       "tensor '%s': data_offsets is not an array of 2 integers", nm);
 	int64_t b = json_nonneg(json_array_get(v, 0)), x = json_nonneg(json_array_get(v, 1));
 	if (b < 0 || x < 0)
 		return ct_errf(e, CT_ECORRUPT,
@@ -114,7 +118,8 @@ static int entry_offsets(const json_t *v, const char *nm, st_info *t, ct_err *e)
 			       b < 0 ? 0 : 1);
 	if (b > x)
 		return ct_errf(e, CT_ECORRUPT,
-			       "tensor '%s': data_offsets [%" PRId64 ",%" PRId64 "] has begin > end",
+			       "tensor '%s': data_offsets [%" PRId64 ",%" PRId64
+			       "] has begin > end",
 			       nm, b, x);
 	t->begin = (uint64_t)b;
 	t->end = (uint64_t)x;
@@ -137,8 +142,8 @@ static int entry_size(const char *nm, const st_info *t, uint64_t data_len, ct_er
 	uint64_t dsz = dtype_size(t->dtype);
 	int64_t numel = shape_numel(t->ndim, t->shape);
 	if (numel < 0 || (uint64_t)numel > UINT64_MAX / dsz)
-		return ct_errf(e, CT_ECORRUPT, "tensor '%s': byte size of the shape overflows 64 bits",
-			       nm);
+		return ct_errf(e, CT_ECORRUPT,
+			       "tensor '%s': byte size of the shape overflows 64 bits", nm);
 	uint64_t bytes = (uint64_t)numel * dsz;
 	if (t->end - t->begin != bytes) {
 		char f[CT_MAX_DIMS * 24 + 48];
@@ -156,8 +161,7 @@ static int entry_size(const char *nm, const st_info *t, uint64_t data_len, ct_er
 	return 0;
 }
 
-static int parse_entry(const char *name, json_t *v, uint64_t data_len, st_info *t,
-		       ct_err *e)
+static int parse_entry(const char *name, json_t *v, uint64_t data_len, st_info *t, ct_err *e)
 {
 	char nm[80];
 	json_t *f[3] = {NULL, NULL, NULL};
@@ -200,7 +204,8 @@ static int check_cover(st_info *t, size_t n, uint64_t data_len, ct_err *e)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (s[i]->begin > pos)
 			rc = ct_errf(e, CT_ECORRUPT,
-				     "data section has a hole at byte %" PRIu64 " (before tensor '%s')",
+				     "data section has a hole at byte %" PRIu64
+				     " (before tensor '%s')",
 				     pos, st_show_name(s[i]->name, a, sizeof a));
 		else if (s[i]->begin < pos)
 			rc = ct_errf(e, CT_ECORRUPT,
@@ -219,8 +224,8 @@ static int check_cover(st_info *t, size_t n, uint64_t data_len, ct_err *e)
 /* Fills out from validated entries.  Appends directly instead of through
  * tdict_add/tdict_set_meta: the JSON parser already rejected duplicates, and
  * their linear name search would make a header of a million names quadratic. */
-static int fill_tensors(tdict *out, const st_info *t, size_t n, const unsigned char *data,
-			int copy, ct_err *e)
+static int fill_tensors(tdict *out, const st_info *t, size_t n, const unsigned char *data, int copy,
+			ct_err *e)
 {
 	out->v = calloc(n ? n : 1, sizeof *out->v);
 	if (!out->v)
@@ -259,7 +264,8 @@ static int fill_meta(tdict *out, json_t *meta, ct_err *e)
 	if (!out->meta_keys || !out->meta_vals)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	out->cap_meta = m;
-	json_object_foreach(meta, k, v) {
+	json_object_foreach(meta, k, v)
+	{
 		char *ks = strdup(k), *vs = strdup(json_string_value(v));
 		if (!ks || !vs) {
 			free(ks);
@@ -273,15 +279,16 @@ static int fill_meta(tdict *out, json_t *meta, ct_err *e)
 }
 
 /* Validates every entry of root; *meta receives "__metadata__" or NULL. */
-static int parse_entries(json_t *root, uint64_t data_len, st_info *t, size_t *n,
-			 json_t **meta, ct_err *e)
+static int parse_entries(json_t *root, uint64_t data_len, st_info *t, size_t *n, json_t **meta,
+			 ct_err *e)
 {
 	const char *k;
 	json_t *v;
 	int rc = 0;
 	*n = 0;
 	*meta = NULL;
-	json_object_foreach(root, k, v) {
+	json_object_foreach(root, k, v)
+	{
 		if (strcmp(k, "__metadata__") == 0) {
 			*meta = v;
 			rc = check_meta(v, e);

@@ -8,9 +8,9 @@ static const struct {
 	const char *name;
 	size_t size;
 } g_dtypes[DT_COUNT] = {
-	[DT_F32] = {"F32", 4}, [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2},
-	[DT_F64] = {"F64", 8}, [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4},
-	[DT_I16] = {"I16", 2}, [DT_I8] = {"I8", 1},   [DT_U8] = {"U8", 1},
+	[DT_F32] = {"F32", 4},   [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2},
+	[DT_F64] = {"F64", 8},   [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4},
+	[DT_I16] = {"I16", 2},   [DT_I8] = {"I8", 1},   [DT_U8] = {"U8", 1},
 	[DT_BOOL] = {"BOOL", 1},
 };
 
@@ -232,9 +232,7 @@ int tdict_entry_to_f32(const tdict_entry *t, float *dst, ct_err *e)
 	size_t n = t->nbytes / dtype_size(t->dtype);
 	const unsigned char *p = t->data;
 	switch (t->dtype) {
-	case DT_F32:
-		memcpy(dst, p, n * 4);
-		return 0;
+	case DT_F32: memcpy(dst, p, n * 4); return 0;
 	case DT_F64:
 		for (size_t i = 0; i < n; i++) {
 			double v;
@@ -251,7 +249,8 @@ int tdict_entry_to_f32(const tdict_entry *t, float *dst, ct_err *e)
 		}
 		return 0;
 	default:
-		return ct_errf(e, CT_EUNSUPPORTED, "tensor '%s' has dtype %s, expected a float type",
-			       t->name, dtype_name(t->dtype));
+		return ct_errf(e, CT_EUNSUPPORTED,
+			       "tensor '%s' has dtype %s, expected a float type", t->name,
+			       dtype_name(t->dtype));
 	}
 }

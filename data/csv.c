@@ -113,10 +113,10 @@ static int cell_number(cell c, int as_float, double *v)
 
 typedef struct csv_shape {
 	int ncols;
-	int header;       /* the first non-blank line is a header */
-	int64_t first;    /* its line number */
-	int64_t rows;     /* data rows */
-	cell *cells;      /* scratch, ncols entries */
+	int header;    /* the first non-blank line is a header */
+	int64_t first; /* its line number */
+	int64_t rows;  /* data rows */
+	cell *cells;   /* scratch, ncols entries */
 } csv_shape;
 
 /* First pass: header detection and row count. */
@@ -140,13 +140,12 @@ static int csv_scan(char *buf, size_t len, const char *path, csv_shape *sh, ct_e
 	while (next_row(&c, &s, &end))
 		sh->rows++;
 	if (sh->rows == 0)
-		return ct_errf(e, CT_ECORRUPT, "%s: no data rows after the header on line %lld", path,
-			       (long long)sh->first);
+		return ct_errf(e, CT_ECORRUPT, "%s: no data rows after the header on line %lld",
+			       path, (long long)sh->first);
 	return 0;
 }
 
-static int bad_cell(const char *path, int64_t line, int col, cell c, const char *what,
-		    ct_err *e)
+static int bad_cell(const char *path, int64_t line, int col, cell c, const char *what, ct_err *e)
 {
 	int shown = c.len > CELL_SHOWN ? CELL_SHOWN : (int)c.len;
 	if (c.len == 0)
@@ -195,8 +194,8 @@ static int parse_row(const char *path, int64_t line, const csv_shape *sh, int lc
 }
 
 /* Second pass: every data row. */
-static int csv_parse(char *buf, size_t len, const char *path, csv_shape *sh, int lcol,
-		     dataset *ds, ct_err *e)
+static int csv_parse(char *buf, size_t len, const char *path, csv_shape *sh, int lcol, dataset *ds,
+		     ct_err *e)
 {
 	csv_src c = {buf, buf + len, 0};
 	char *s, *end;
@@ -206,9 +205,10 @@ static int csv_parse(char *buf, size_t len, const char *path, csv_shape *sh, int
 	while (next_row(&c, &s, &end)) {
 		int n = split_cells(s, end, sh->cells, sh->ncols);
 		if (n != sh->ncols)
-			return ct_errf(e, CT_ECORRUPT,
-				       "%s: line %lld: ragged row: %d columns, but line %lld has %d",
-				       path, (long long)c.lineno, n, (long long)sh->first, sh->ncols);
+			return ct_errf(
+				e, CT_ECORRUPT,
+				"%s: line %lld: ragged row: %d columns, but line %lld has %d", path,
+				(long long)c.lineno, n, (long long)sh->first, sh->ncols);
 		int rc = parse_row(path, c.lineno, sh, lcol, ds, r++, e);
 		if (rc < 0)
 			return rc;
@@ -225,10 +225,12 @@ static int label_index(const char *path, int label_column, int ncols, int *lcol,
 		return 0;
 	int64_t k = label_column < 0 ? (int64_t)ncols + label_column : label_column;
 	if (k < 0 || k >= ncols)
-		return ct_errf(e, CT_EMISMATCH, "%s: label_column %d is out of range for %d columns",
-			       path, label_column, ncols);
+		return ct_errf(e, CT_EMISMATCH,
+			       "%s: label_column %d is out of range for %d columns", path,
+			       label_column, ncols);
 	if (ncols < 2)
-		return ct_errf(e, CT_EMISMATCH, "%s: only a label column, no feature columns", path);
+		return ct_errf(e, CT_EMISMATCH, "%s: only a label column, no feature columns",
+			       path);
 	*lcol = (int)k;
 	return 0;
 }
@@ -261,7 +263,8 @@ int csv_load(const char *path, int label_column, dataset *ds, ct_err *e)
 	if (rc == 0)
 		rc = label_index(path, label_column, sh.ncols, &lcol, e);
 	if (rc == 0)
-		rc = dataset_alloc(ds, sh.rows, lcol >= 0 ? sh.ncols - 1 : sh.ncols, lcol >= 0, path, e);
+		rc = dataset_alloc(ds, sh.rows, lcol >= 0 ? sh.ncols - 1 : sh.ncols, lcol >= 0,
+				   path, e);
 	if (rc == 0)
 		rc = csv_parse(text, len, path, &sh, lcol, ds, e);
 	free(sh.cells);

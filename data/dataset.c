@@ -23,8 +23,8 @@ int dataset_alloc(dataset *ds, int64_t n, int d, int labelled, const char *what,
 		ds->y = malloc(n > 0 ? (size_t)n * sizeof(int32_t) : 1);
 	if (!ds->x || (labelled && !ds->y)) {
 		dataset_release(ds);
-		return ct_errf(e, CT_ENOMEM, "%s: out of memory for %lld rows of %d features",
-			       what, (long long)n, d);
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory for %lld rows of %d features", what,
+			       (long long)n, d);
 	}
 	ds->n = n;
 	ds->d = d;

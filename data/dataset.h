@@ -28,8 +28,8 @@
 #define DATASET_ALIGN 64
 
 typedef struct dataset {
-	float *x;      /* n rows x d features, row-major, ct_aligned_alloc'ed */
-	int32_t *y;    /* n labels in [0, n_classes), or NULL when unlabelled */
+	float *x;   /* n rows x d features, row-major, ct_aligned_alloc'ed */
+	int32_t *y; /* n labels in [0, n_classes), or NULL when unlabelled */
 	int64_t n;
 	int d;
 	int n_classes; /* 1 + max label (or given); 0 when unlabelled */

@@ -35,13 +35,15 @@ static int read_header(gzFile f, const char *path, int ndims, uint32_t *dims, ct
 			       (long long)got, want);
 	uint32_t magic = be32(h), expect = IDX_UBYTE << 8 | (uint32_t)ndims;
 	if (magic != expect && h[0] == 0 && h[1] == 0 && h[3] == ndims && is_idx_type(h[2]))
-		return ct_errf(e, CT_EUNSUPPORTED,
-			       "%s: IDX element type 0x%02x is not supported (only unsigned bytes, 0x08)",
-			       path, h[2]);
+		return ct_errf(
+			e, CT_EUNSUPPORTED,
+			"%s: IDX element type 0x%02x is not supported (only unsigned bytes, 0x08)",
+			path, h[2]);
 	if (magic != expect)
-		return ct_errf(e, CT_ECORRUPT,
-			       "%s: bad IDX magic 0x%08x, expected 0x%08x (unsigned bytes, %d dimension%s)",
-			       path, magic, expect, ndims, ndims > 1 ? "s" : "");
+		return ct_errf(
+			e, CT_ECORRUPT,
+			"%s: bad IDX magic 0x%08x, expected 0x%08x (unsigned bytes, %d dimension%s)",
+			path, magic, expect, ndims, ndims > 1 ? "s" : "");
 	got = gzio_read(f, path, h + 4, want - 4, e);
 	if (got < 0)
 		return (int)got;
@@ -64,8 +66,8 @@ static int expect_end(gzFile f, const char *path, ct_err *e)
 	if (got < 0)
 		return (int)got;
 	if (got > 0)
-		return ct_errf(e, CT_ECORRUPT, "%s: extra data after the items the IDX header declares",
-			       path);
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: extra data after the items the IDX header declares", path);
 	return 0;
 }
 
@@ -85,10 +87,11 @@ static int read_pixels(gzFile f, const char *path, dataset *ds, ct_err *e)
 		done += (size_t)got;
 		/* cppcheck-suppress knownConditionTrueFalse ; false positive: gzio_read is short at EOF */
 		if ((size_t)got < want)
-			return ct_errf(e, CT_ECORRUPT,
-				       "%s: truncated: the header declares %lld images of %d pixels "
-				       "but the file ends after %zu of %zu pixel bytes",
-				       path, (long long)ds->n, ds->d, done, total);
+			return ct_errf(
+				e, CT_ECORRUPT,
+				"%s: truncated: the header declares %lld images of %d pixels "
+				"but the file ends after %zu of %zu pixel bytes",
+				path, (long long)ds->n, ds->d, done, total);
 	}
 	return expect_end(f, path, e);
 }
@@ -103,7 +106,8 @@ int idx_read_images(const char *path, dataset *ds, ct_err *e)
 		return rc;
 	rc = read_header(f, path, 3, dims, e);
 	if (rc == 0 && (dims[1] == 0 || dims[2] == 0))
-		rc = ct_errf(e, CT_ECORRUPT, "%s: IDX images of size %ux%u", path, dims[1], dims[2]);
+		rc = ct_errf(e, CT_ECORRUPT, "%s: IDX images of size %ux%u", path, dims[1],
+			     dims[2]);
 	if (rc == 0 && (uint64_t)dims[1] * dims[2] > INT_MAX)
 		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: IDX images of %ux%u pixels are too large",
 			     path, dims[1], dims[2]);
@@ -135,10 +139,11 @@ static int read_label_bytes(gzFile f, const char *path, int32_t *y, int64_t n, c
 			y[done + i] = buf[i];
 		done += got;
 		if ((size_t)got < want)
-			return ct_errf(e, CT_ECORRUPT,
-				       "%s: truncated: the header declares %lld labels but the file "
-				       "holds %lld",
-				       path, (long long)n, (long long)done);
+			return ct_errf(
+				e, CT_ECORRUPT,
+				"%s: truncated: the header declares %lld labels but the file "
+				"holds %lld",
+				path, (long long)n, (long long)done);
 	}
 	return expect_end(f, path, e);
 }

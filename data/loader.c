@@ -80,7 +80,4 @@ int loader_set_state(loader *l, const loader_state *st, ct_err *e)
 	return 0;
 }
 
-int64_t loader_batches_per_epoch(const loader *l)
-{
-	return (l->ds->n + l->batch - 1) / l->batch;
-}
+int64_t loader_batches_per_epoch(const loader *l) { return (l->ds->n + l->batch - 1) / l->batch; }

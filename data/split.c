@@ -32,9 +32,8 @@ int dataset_split(const dataset *all, double val_fraction, uint64_t seed, datase
 		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
 	int64_t nval = (int64_t)llround((double)all->n * val_fraction);
 	if (all->n - nval < 1)
-		return ct_errf(e, CT_ECONFIG,
-			       "val_fraction %g leaves no training rows out of %lld", val_fraction,
-			       (long long)all->n);
+		return ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
+			       val_fraction, (long long)all->n);
 	int64_t *perm = malloc((size_t)(all->n > 0 ? all->n : 1) * sizeof *perm);
 	if (!perm)
 		return ct_errf(e, CT_ENOMEM, "dataset split: out of memory for %lld rows",

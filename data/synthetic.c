@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #define SYN_SEPARATION 6.0
-#define SYN_TRIES 16     /* failed draws before the minimum distance shrinks */
+#define SYN_TRIES 16 /* failed draws before the minimum distance shrinks */
 #define SYN_SHRINK 0.9
 
 static double dist(const double *a, const double *b, int d)

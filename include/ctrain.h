@@ -44,17 +44,17 @@
 #ifndef CTRAIN_H
 #define CTRAIN_H
 
-#include "ctrain/util/err.h"     /* ct_err, error codes */
-#include "ctrain/util/log.h"     /* log level, capture hook */
+#include "ctrain/util/err.h" /* ct_err, error codes */
+#include "ctrain/util/log.h" /* log level, capture hook */
 
-#include "ctrain/nn/rng.h"       /* saveable random streams */
-#include "ctrain/nn/params.h"    /* flat parameter buffer, load reports */
-#include "ctrain/nn/module.h"    /* module tree names, linear layers, state_dict_save/load */
-#include "ctrain/nn/ops.h"       /* kernels, activations */
-#include "ctrain/nn/graph.h"     /* autograd tape: residual, concat, shared weights */
-#include "ctrain/nn/optim.h"     /* SGD, Adam, AdamW, gradient clipping */
-#include "ctrain/nn/schedule.h"  /* learning-rate schedules */
-#include "ctrain/nn/mlp.h"       /* the built-in MLP */
+#include "ctrain/nn/rng.h"      /* saveable random streams */
+#include "ctrain/nn/params.h"   /* flat parameter buffer, load reports */
+#include "ctrain/nn/module.h"   /* module tree names, linear layers, state_dict_save/load */
+#include "ctrain/nn/ops.h"      /* kernels, activations */
+#include "ctrain/nn/graph.h"    /* autograd tape: residual, concat, shared weights */
+#include "ctrain/nn/optim.h"    /* SGD, Adam, AdamW, gradient clipping */
+#include "ctrain/nn/schedule.h" /* learning-rate schedules */
+#include "ctrain/nn/mlp.h"      /* the built-in MLP */
 
 #include "ctrain/data/dataset.h" /* IDX/MNIST, CSV, synthetic data, split */
 #include "ctrain/data/loader.h"  /* resumable shuffling mini-batch loader */

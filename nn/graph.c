@@ -16,15 +16,15 @@ typedef enum {
 
 typedef struct node {
 	op_kind op;
-	int a, b;        /* input nodes, -1 if unused */
-	int w, bias;     /* parameter views (linear), -1 if unused */
-	int act;         /* activation kind */
-	float p;         /* dropout probability */
-	int cols;        /* output width (1 for losses) */
-	int needs_grad;  /* gradient flows into this node's output */
-	int consumed;    /* some later node reads this one (else its grad is never written) */
+	int a, b;       /* input nodes, -1 if unused */
+	int w, bias;    /* parameter views (linear), -1 if unused */
+	int act;        /* activation kind */
+	float p;        /* dropout probability */
+	int cols;       /* output width (1 for losses) */
+	int needs_grad; /* gradient flows into this node's output */
+	int consumed;   /* some later node reads this one (else its grad is never written) */
 	int accum_a, accum_b, accum_w, accum_bias; /* backward: add instead of overwrite */
-	float *val, *grad, *aux; /* aux: dropout mask or softmax probabilities */
+	float *val, *grad, *aux;                   /* aux: dropout mask or softmax probabilities */
 	const int32_t *labels;
 	double loss;
 } node;
@@ -237,7 +237,8 @@ int graph_finalize(graph *g, ct_err *e)
 	for (int i = 0; i < g->n; i++) {
 		const node *nd = &g->nodes[i];
 		if (!nd->consumed && nd->op != OP_XENT && nd->op != OP_MSE)
-			return ct_errf(e, CT_EMISMATCH, "graph node %d is not used by any later node", i);
+			return ct_errf(e, CT_EMISMATCH,
+				       "graph node %d is not used by any later node", i);
 	}
 	g->finalized = 1;
 	return 0;
@@ -287,16 +288,13 @@ static void forward_node(graph *g, node *nd)
 	node *a, *b;
 	inputs(g, nd, &a, &b);
 	switch (nd->op) {
-	case OP_INPUT:
-		break;
+	case OP_INPUT: break;
 	case OP_LINEAR:
 		linear_forward(nd->val, a->val, params_data(g->ps, nd->w),
 			       nd->bias >= 0 ? params_data(g->ps, nd->bias) : NULL, rows, a->cols,
 			       nd->cols);
 		break;
-	case OP_ACT:
-		act_forward(nd->act, nd->val, a->val, n);
-		break;
+	case OP_ACT: act_forward(nd->act, nd->val, a->val, n); break;
 	case OP_DROPOUT:
 		if (g->training && nd->p > 0.0f) {
 			CT_ASSERT(g->dropout_rng);
@@ -305,12 +303,8 @@ static void forward_node(graph *g, node *nd)
 			memcpy(nd->val, a->val, n * sizeof(float));
 		}
 		break;
-	case OP_ADD:
-		add_forward(nd->val, a->val, b->val, n);
-		break;
-	case OP_CONCAT:
-		concat_forward(nd->val, a->val, b->val, rows, a->cols, b->cols);
-		break;
+	case OP_ADD: add_forward(nd->val, a->val, b->val, n); break;
+	case OP_CONCAT: concat_forward(nd->val, a->val, b->val, rows, a->cols, b->cols); break;
 	case OP_XENT:
 		CT_ASSERT(nd->labels);
 		nd->loss = softmax_xent_forward(nd->aux, a->val, nd->labels, rows, a->cols);
@@ -342,13 +336,12 @@ static void backward_node(graph *g, node *nd)
 	inputs(g, nd, &a, &b);
 	float *da = grad_of(a), *db = grad_of(b);
 	switch (nd->op) {
-	case OP_INPUT:
-		break;
+	case OP_INPUT: break;
 	case OP_LINEAR:
 		linear_backward(da, params_grad(g->ps, nd->w),
-				nd->bias >= 0 ? params_grad(g->ps, nd->bias) : NULL, nd->grad, a->val,
-				params_data(g->ps, nd->w), rows, a->cols, nd->cols, nd->accum_a,
-				nd->accum_w, nd->accum_bias);
+				nd->bias >= 0 ? params_grad(g->ps, nd->bias) : NULL, nd->grad,
+				a->val, params_data(g->ps, nd->w), rows, a->cols, nd->cols,
+				nd->accum_a, nd->accum_w, nd->accum_bias);
 		break;
 	case OP_ACT:
 		if (da)

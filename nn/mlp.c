@@ -36,8 +36,7 @@ static int build_graph(mlp *m, mlp_graph *mg, int rows, int with_dropout, ct_err
 	return graph_finalize(g, e);
 }
 
-int mlp_init(mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch,
-	     ct_err *e)
+int mlp_init(mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch, ct_err *e)
 {
 	memset(m, 0, sizeof *m);
 	CT_ASSERT(n_sizes >= 2 && n_sizes <= MLP_MAX_LAYERS && batch > 0);
@@ -94,7 +93,8 @@ void mlp_eval(mlp *m, const float *x, const int32_t *y, int64_t n, float *logits
 	for (int64_t start = 0; start < n; start += MLP_EVAL_ROWS) {
 		int rows = (int)(n - start < MLP_EVAL_ROWS ? n - start : MLP_EVAL_ROWS);
 		graph_set_rows(mg->g, rows);
-		memcpy(graph_value(mg->g, mg->in), x + start * d, (size_t)rows * (size_t)d * sizeof *x);
+		memcpy(graph_value(mg->g, mg->in), x + start * d,
+		       (size_t)rows * (size_t)d * sizeof *x);
 		graph_set_labels(mg->g, mg->loss, y ? y + start : zeros);
 		graph_forward(mg->g);
 		const float *z = graph_value(mg->g, mg->logits);

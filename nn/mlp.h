@@ -39,8 +39,7 @@ typedef struct mlp {
 	mlp_graph train, eval;
 } mlp;
 
-int mlp_init(mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch,
-	     ct_err *e);
+int mlp_init(mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch, ct_err *e);
 void mlp_release(mlp *m);
 void mlp_init_weights(mlp *m, rng *r);
 

@@ -43,7 +43,8 @@ static void gemm_block(void *ctx, int i)
 	float *C = j->C + (size_t)m0 * (size_t)j->ldc;
 	if (j->bias)
 		for (int r = m0; r < m1; r++)
-			memcpy(j->C + (size_t)r * (size_t)j->ldc, j->bias, (size_t)j->N * sizeof(float));
+			memcpy(j->C + (size_t)r * (size_t)j->ldc, j->bias,
+			       (size_t)j->N * sizeof(float));
 	cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, j->N, j->K, 1.0f, A, j->lda, j->B, j->ldb,
 		    j->bias ? 1.0f : j->beta, C, j->ldc);
 }
@@ -86,8 +87,8 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 		     int accum_db)
 {
 	/* dW[out,in] (+)= dYᵀ·X, blocks of output features */
-	gemm_job jw = {CblasTrans, CblasNoTrans, out, in, rows, out, in, in, 0, dy, x, NULL,
-		       accum_dw ? 1.0f : 0.0f, dw};
+	gemm_job jw = {CblasTrans, CblasNoTrans,           out, in, rows, out, in, in, 0, dy, x,
+		       NULL,       accum_dw ? 1.0f : 0.0f, dw};
 	gemm(&jw);
 	if (db) {
 		if (!accum_db)
@@ -99,8 +100,9 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 		}
 	}
 	if (dx) { /* dX[rows,in] (+)= dY·W */
-		gemm_job jx = {CblasNoTrans, CblasNoTrans, rows, in, out, out, in, in, 0, dy, w, NULL,
-			       accum_dx ? 1.0f : 0.0f, dx};
+		gemm_job jx = {
+			CblasNoTrans, CblasNoTrans,           rows, in, out, out, in, in, 0, dy, w,
+			NULL,         accum_dx ? 1.0f : 0.0f, dx};
 		gemm(&jx);
 	}
 }
@@ -140,14 +142,10 @@ void act_forward(int kind, float *y, const float *x, size_t n)
 static float act_local_grad(int kind, float x, float y)
 {
 	switch (kind) {
-	case ACT_RELU:
-		return x > 0.0f ? 1.0f : 0.0f;
-	case ACT_TANH:
-		return 1.0f - y * y;
-	case ACT_SIGMOID:
-		return y * (1.0f - y);
-	default:
-		return gelu_grad(x);
+	case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
+	case ACT_TANH: return 1.0f - y * y;
+	case ACT_SIGMOID: return y * (1.0f - y);
+	default: return gelu_grad(x);
 	}
 }
 

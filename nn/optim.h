@@ -28,10 +28,10 @@ typedef struct optim_hparams {
 typedef struct optim {
 	optim_kind kind;
 	optim_hparams hp;
-	int64_t step;  /* updates done so far */
+	int64_t step; /* updates done so far */
 	size_t n;
-	float *m;      /* SGD momentum buffer, or Adam's exp_avg (NULL if unused) */
-	float *v;      /* Adam's exp_avg_sq (NULL if unused) */
+	float *m; /* SGD momentum buffer, or Adam's exp_avg (NULL if unused) */
+	float *v; /* Adam's exp_avg_sq (NULL if unused) */
 } optim;
 
 int optim_from_name(const char *s); /* -1 if unknown */

@@ -85,7 +85,8 @@ int params_to_tdict(const params *ps, tdict *d, ct_err *e)
 {
 	for (int i = 0; i < ps->nv; i++) {
 		const param_view *pv = &ps->v[i];
-		int rc = tdict_add(d, pv->name, DT_F32, pv->ndim, pv->shape, params_data(ps, i), 0, e);
+		int rc = tdict_add(d, pv->name, DT_F32, pv->ndim, pv->shape, params_data(ps, i), 0,
+				   e);
 		if (rc < 0)
 			return rc;
 	}
@@ -104,7 +105,8 @@ static int shape_matches(const param_view *pv, const tdict_entry *t)
 
 static int dtype_loadable(const tdict_entry *t)
 {
-	return t->dtype == DT_F32 || t->dtype == DT_F16 || t->dtype == DT_BF16 || t->dtype == DT_F64;
+	return t->dtype == DT_F32 || t->dtype == DT_F16 || t->dtype == DT_BF16 ||
+	       t->dtype == DT_F64;
 }
 
 void load_report_release(load_report *r)

@@ -31,7 +31,6 @@ double sched_lr(const schedule *s, int64_t step)
 		return s->min_lr +
 		       (s->lr - s->min_lr) * 0.5 * (1.0 + cos(M_PI * (double)t / (double)T));
 	}
-	default:
-		return s->lr;
+	default: return s->lr;
 	}
 }

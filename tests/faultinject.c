@@ -68,9 +68,9 @@ static struct {
 	struct timespec t0;
 } g;
 
-static unsigned long g_count;                 /* counted operations so far */
-static char *g_paths[FI_MAX_FD];              /* tracked fd -> canonical path */
-static int g_pending[FI_MAX_FD];              /* errno owed after a short write */
+static unsigned long g_count;    /* counted operations so far */
+static char *g_paths[FI_MAX_FD]; /* tracked fd -> canonical path */
+static int g_pending[FI_MAX_FD]; /* errno owed after a short write */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -660,12 +660,14 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 	if (!w)
 		w = watched_path(nfd, to);
 	if (!w)
-		return with_flags ? r_renameat2(ofd, from, nfd, to, flags) : r_renameat(ofd, from, nfd, to);
+		return with_flags ? r_renameat2(ofd, from, nfd, to, flags)
+				  : r_renameat(ofd, from, nfd, to);
 	int h = hit("rename", w);
 	free(w);
 	if (act_before(h))
 		return failed();
-	int rc = with_flags ? r_renameat2(ofd, from, nfd, to, flags) : r_renameat(ofd, from, nfd, to);
+	int rc = with_flags ? r_renameat2(ofd, from, nfd, to, flags)
+			    : r_renameat(ofd, from, nfd, to);
 	int saved = errno;
 	act_after(h);
 	errno = saved;

@@ -33,7 +33,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(g_dir, sizeof g_dir, "%s/ctrain-atomic.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(g_dir, sizeof g_dir, "%s/ctrain-atomic.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	return mkdtemp(g_dir) ? 0 : -1;
 }
 

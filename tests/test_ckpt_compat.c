@@ -65,11 +65,14 @@ static void registry(ckpt_fields *f, live *s, int added_flags)
 	ct_err e = {0};
 	assert_int_equal(ckpt_fields_init(f, &e), 0);
 	assert_int_equal(ckpt_fields_add(f, "/model/layers.1.bias", H5C_F32, 1, (int64_t[]){3},
-					 s->bias, 0, &e), 0);
+					 s->bias, 0, &e),
+			 0);
 	assert_int_equal(ckpt_fields_add(f, "/meta/epoch", H5C_I64, 0, NULL, &s->epoch, 0, &e), 0);
-	assert_int_equal(ckpt_fields_add(f, "/data/cursor", H5C_U64, 0, NULL, &s->cursor, 0, &e), 0);
+	assert_int_equal(ckpt_fields_add(f, "/data/cursor", H5C_U64, 0, NULL, &s->cursor, 0, &e),
+			 0);
 	assert_int_equal(ckpt_fields_add(f, "/meta/added_later", H5C_I64, 0, NULL, &s->added_later,
-					 added_flags, &e), 0);
+					 added_flags, &e),
+			 0);
 }
 
 static void test_reads_v1(void **state)

@@ -72,7 +72,10 @@ typedef struct run {
 	rng drop;
 	int64_t step;
 	double loss_sum;
-	struct { int32_t seen[3]; float ema; } extra;
+	struct {
+		int32_t seen[3];
+		float ema;
+	} extra;
 	int32_t labels[8];
 } run;
 
@@ -217,8 +220,16 @@ static void resume_is_bit_exact(int async)
 	run_release(&ref);
 }
 
-static void test_resume_bit_exact_sync(void **s) { (void)s; resume_is_bit_exact(0); }
-static void test_resume_bit_exact_async(void **s) { (void)s; resume_is_bit_exact(1); }
+static void test_resume_bit_exact_sync(void **s)
+{
+	(void)s;
+	resume_is_bit_exact(0);
+}
+static void test_resume_bit_exact_async(void **s)
+{
+	(void)s;
+	resume_is_bit_exact(1);
+}
 
 /* Writes checkpoints of run r at the given steps (state changes in between). */
 static void save_steps(run *r, ckpt_manager *m, const int64_t *steps, int n)

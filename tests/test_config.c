@@ -248,16 +248,19 @@ static void test_every_key_parsed(void **state)
 static const struct {
 	const char *set, *want;
 } bad_values[] = {
-	{"model.layers=784", "--set model.layers=784: wrong number of layers (expected 2 to 32 comma-separated positive integers"},
+	{"model.layers=784",
+	 "--set model.layers=784: wrong number of layers (expected 2 to 32 comma-separated positive integers"},
 	{"model.layers=784,0,10", "layer widths must be positive"},
 	{"model.layers=784,-3,10", "layer widths must be positive"},
 	{"model.layers=784,,10", "empty item in list"},
 	{"model.layers=784,10,", "empty item in list"},
 	{"model.layers=784,2x,10", "item is not an integer"},
 	{"model.layers=784,3000000000,10", "layer widths must be positive"},
-	{"model.layers=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33", "too many layers"},
+	{"model.layers=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33",
+	 "too many layers"},
 	{"model.layers=", "empty value"},
-	{"model.activation=relux", "--set model.activation=relux: not an allowed value (expected one of relu|tanh|sigmoid|gelu)"},
+	{"model.activation=relux",
+	 "--set model.activation=relux: not an allowed value (expected one of relu|tanh|sigmoid|gelu)"},
 	{"model.activation=ReLU", "expected one of relu|tanh|sigmoid|gelu"},
 	{"model.activation=averyveryverylongname", "not an allowed value"},
 	{"model.dropout=1", "out of range (expected a number in [0, 1))"},
@@ -273,7 +276,8 @@ static const struct {
 	{"optim.lr=-Infinity", "NaN and infinity are not allowed"},
 	{"optim.lr=1e999", "out of range"},
 	{"optim.momentum=1", "expected a number in [0, 1)"},
-	{"optim.nesterov=maybe", "not a boolean (expected true or false (also yes/no, on/off, 1/0))"},
+	{"optim.nesterov=maybe",
+	 "not a boolean (expected true or false (also yes/no, on/off, 1/0))"},
 	{"optim.nesterov=", "empty value"},
 	{"optim.weight_decay=-1e-9", "expected a number >= 0"},
 	{"optim.beta1=1.0", "expected a number in [0, 1)"},
@@ -308,7 +312,8 @@ static const struct {
 	{"train.log_every=0", "expected an integer >= 1"},
 	{"train.eval_every=-5", "expected an integer >= 0"},
 	{"train.kernel=Has-well", "bad character in name (expected letters, digits and '_' only"},
-	{"train.kernel=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "too long"},
+	{"train.kernel=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	 "too long"},
 	{"train.deterministic=nope", "not a boolean"},
 	{"checkpoint.every_steps=-1", "expected an integer >= 0"},
 	{"checkpoint.every_seconds=-0.5", "expected a number >= 0"},
@@ -348,7 +353,8 @@ static void test_ranges(void **state)
 	assert_true(c.n_samples == INT64_MAX);
 	set_ok(&c, "model.layers=1,1");
 	assert_int_equal(c.n_layers, 2);
-	set_ok(&c, "model.layers=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32");
+	set_ok(&c,
+	       "model.layers=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32");
 	assert_int_equal(c.n_layers, 32);
 	assert_int_equal(c.layers[31], 32);
 	set_ok(&c, "model.layers=5,6");
@@ -367,28 +373,35 @@ static void test_file_errors(void **state)
 	(void)state;
 	parse_err("[model]\nlayers = 4,2\n\n[optim]\nlerning_rate = 0.1\n",
 		  "run.ini:5: unknown key optim.lerning_rate");
-	parse_err("[optim]\nlrr = 0.1\n", "run.ini:2: unknown key optim.lrr (did you mean optim.lr?)");
+	parse_err("[optim]\nlrr = 0.1\n",
+		  "run.ini:2: unknown key optim.lrr (did you mean optim.lr?)");
 	parse_err("[optim]\nrl = 0.1\n", "(did you mean optim.lr?)");
 	parse_err("[optim]\nepochs = 3\n", "unknown key optim.epochs (did you mean train.epochs?)");
-	parse_err("[schedule]\nwarmup = 3\n", "run.ini:2: unknown key schedule.warmup "
+	parse_err("[schedule]\nwarmup = 3\n",
+		  "run.ini:2: unknown key schedule.warmup "
 		  "(keys in [schedule]: name, warmup_steps, step_size, gamma, min_lr)");
 	parse_err("[optim]\nlr = 0.1\nname = sgd\nlr = 0.2\n",
 		  "run.ini:4: duplicate key optim.lr (first set on line 2)");
 	parse_err("; comment\n[optim]\nlr = abc\n",
 		  "run.ini:3: optim.lr = abc: not a number (expected a number > 0)");
-	parse_err("[model]\nactivation = swish\n",
-		  "run.ini:2: model.activation = swish: not an allowed value (expected one of relu|tanh|sigmoid|gelu)");
+	parse_err(
+		"[model]\nactivation = swish\n",
+		"run.ini:2: model.activation = swish: not an allowed value (expected one of relu|tanh|sigmoid|gelu)");
 	parse_err("[model]\nlayers 784,10\n",
 		  "run.ini:2: expected \"key = value\" or \"[section]\", got \"layers 784,10\"");
-	parse_err("lr = 0.1\n[optim]\n", "run.ini:1: key lr is outside a section (put it under a [section] header, e.g. [optim])");
+	parse_err(
+		"lr = 0.1\n[optim]\n",
+		"run.ini:1: key lr is outside a section (put it under a [section] header, e.g. [optim])");
 	parse_err("[optimizer]\n", "run.ini:1: unknown section [optimizer] "
-		  "(sections: model, optim, schedule, data, train, checkpoint)");
+				   "(sections: model, optim, schedule, data, train, checkpoint)");
 	parse_err("\n\n[modle]\n", "run.ini:3: unknown section [modle] (did you mean [model]?)");
 	parse_err("[model\n", "run.ini:1: section header [model is missing its ']'");
 	parse_err("[model] layers = 1,2\n", "run.ini:1: unexpected text after ']'");
 	parse_err("[model]\n= 5\n", "run.ini:2: missing key before '='");
-	parse_err("[data]\npath = \"/x/y\n", "run.ini:2: data.path = \"/x/y: unterminated quoted value");
-	parse_err("[train]\nthreads = 0\n", "run.ini:2: train.threads = 0: out of range (expected an integer in [1, 256])");
+	parse_err("[data]\npath = \"/x/y\n",
+		  "run.ini:2: data.path = \"/x/y: unterminated quoted value");
+	parse_err("[train]\nthreads = 0\n",
+		  "run.ini:2: train.threads = 0: out of range (expected an integer in [1, 256])");
 	/* The error comes from the first bad line; later lines are not applied. */
 	parse_err("[train]\nepochs = 7\nthreads = x\n", "run.ini:3:");
 }
@@ -468,9 +481,11 @@ static void test_set(void **state)
 	/* One letter is not close to "lr" even though it is 2 edits away. */
 	set_err("optim.x=1", "--set optim.x=1: unknown key optim.x (keys in [optim]: name, lr,");
 	set_err("optimizer.lr=0.1", "--set optimizer.lr=0.1: unknown section [optimizer]");
-	set_err("optim.lrr=0.1", "--set optim.lrr=0.1: unknown key optim.lrr (did you mean optim.lr?)");
+	set_err("optim.lrr=0.1",
+		"--set optim.lrr=0.1: unknown key optim.lrr (did you mean optim.lr?)");
 	/* "lrate" is 3 edits from "lr": no guess, the section's keys instead. */
-	set_err("optim.lrate=0.1", "--set optim.lrate=0.1: unknown key optim.lrate (keys in [optim]: "
+	set_err("optim.lrate=0.1",
+		"--set optim.lrate=0.1: unknown key optim.lrate (keys in [optim]: "
 		"name, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, grad_clip)");
 	set_err("model.layers=784,x,10",
 		"--set model.layers=784,x,10: item is not an integer (expected 2 to 32 comma-separated positive integers, e.g. 784,256,10)");
@@ -486,20 +501,46 @@ static void test_resume_allow_list(void **state)
 {
 	(void)state;
 	static const char *const yes[] = {
-		"train.epochs", "train.log_every", "train.eval_every", "train.threads",
-		"checkpoint.every_steps", "checkpoint.every_seconds", "checkpoint.keep_last",
-		"checkpoint.keep_every", "checkpoint.async", "checkpoint.on_error",
-		"checkpoint.every_epoch", "checkpoint.keep_best", "checkpoint.monitor",
-		"checkpoint.patience"};
-	static const char *const no[] = {
-		"model.layers", "model.activation", "model.dropout", "optim.name", "optim.lr",
-		"optim.momentum", "optim.nesterov", "optim.weight_decay", "optim.beta1", "optim.beta2",
-		"optim.eps", "optim.grad_clip", "schedule.name", "schedule.warmup_steps",
-		"schedule.step_size", "schedule.gamma", "schedule.min_lr", "data.dataset", "data.path",
-		"data.n_samples", "data.n_features", "data.n_classes", "data.label_column",
-		"data.val_fraction", "data.batch_size", "data.shuffle", "train.seed", "train.kernel",
-		"train.deterministic", "train.nosuch", "nosuch.epochs", "epochs", "", "train.",
-		".epochs"};
+		"train.epochs",         "train.log_every",        "train.eval_every",
+		"train.threads",        "checkpoint.every_steps", "checkpoint.every_seconds",
+		"checkpoint.keep_last", "checkpoint.keep_every",  "checkpoint.async",
+		"checkpoint.on_error",  "checkpoint.every_epoch", "checkpoint.keep_best",
+		"checkpoint.monitor",   "checkpoint.patience"};
+	static const char *const no[] = {"model.layers",
+					 "model.activation",
+					 "model.dropout",
+					 "optim.name",
+					 "optim.lr",
+					 "optim.momentum",
+					 "optim.nesterov",
+					 "optim.weight_decay",
+					 "optim.beta1",
+					 "optim.beta2",
+					 "optim.eps",
+					 "optim.grad_clip",
+					 "schedule.name",
+					 "schedule.warmup_steps",
+					 "schedule.step_size",
+					 "schedule.gamma",
+					 "schedule.min_lr",
+					 "data.dataset",
+					 "data.path",
+					 "data.n_samples",
+					 "data.n_features",
+					 "data.n_classes",
+					 "data.label_column",
+					 "data.val_fraction",
+					 "data.batch_size",
+					 "data.shuffle",
+					 "train.seed",
+					 "train.kernel",
+					 "train.deterministic",
+					 "train.nosuch",
+					 "nosuch.epochs",
+					 "epochs",
+					 "",
+					 "train.",
+					 ".epochs"};
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
 		if (!config_key_resumable(yes[i]))
 			fail_msg("%s should be resumable", yes[i]);
@@ -512,13 +553,16 @@ static void test_resume_allow_list(void **state)
 	ct_err e = {0};
 	parse_ok(&c, "[model]\nlayers = 20,8,4\n[optim]\nlr = 0.01\n");
 	before = c;
-	expect_err(config_set_on_resume(&c, "model.layers=20,16,4", &e), &e,
-		   "--set model.layers=20,16,4: cannot change model.layers on resume: it would break "
-		   "bit-exact continuation (allowed: train.epochs, train.threads, train.log_every, "
-		   "train.eval_every, checkpoint.*)");
-	expect_err(config_set_on_resume(&c, "optim.lr=0.02", &e), &e, "cannot change optim.lr on resume");
+	expect_err(
+		config_set_on_resume(&c, "model.layers=20,16,4", &e), &e,
+		"--set model.layers=20,16,4: cannot change model.layers on resume: it would break "
+		"bit-exact continuation (allowed: train.epochs, train.threads, train.log_every, "
+		"train.eval_every, checkpoint.*)");
+	expect_err(config_set_on_resume(&c, "optim.lr=0.02", &e), &e,
+		   "cannot change optim.lr on resume");
 	/* Not allowed even when the new value is itself invalid. */
-	expect_err(config_set_on_resume(&c, "train.seed=x", &e), &e, "cannot change train.seed on resume");
+	expect_err(config_set_on_resume(&c, "train.seed=x", &e), &e,
+		   "cannot change train.seed on resume");
 	/* Unknown keys and bad syntax get the ordinary messages. */
 	expect_err(config_set_on_resume(&c, "train.epoch=5", &e), &e,
 		   "unknown key train.epoch (did you mean train.epochs?)");
@@ -641,7 +685,8 @@ static void test_validate(void **state)
 	expect_err(config_validate(&c, "run.ini", &e), &e,
 		   "run.ini: data.path is required for data.dataset = mnist");
 	set_ok(&c, "data.dataset=csv");
-	expect_err(config_validate(&c, "run.ini", &e), &e, "data.path is required for data.dataset = csv");
+	expect_err(config_validate(&c, "run.ini", &e), &e,
+		   "data.path is required for data.dataset = csv");
 	set_ok(&c, "data.path=/x.csv");
 	assert_int_equal(config_validate(&c, "run.ini", &e), 0);
 
@@ -665,31 +710,36 @@ static void test_validate(void **state)
 	/* Ranges are enforced for configs built in code too. */
 	ct_config d = c;
 	d.schedule[0] = 'x';
-	expect_err(config_validate(&d, "cfg", &e), &e,
-		   "cfg: schedule.name = xonstant: not an allowed value (expected one of constant|step|cosine)");
+	expect_err(
+		config_validate(&d, "cfg", &e), &e,
+		"cfg: schedule.name = xonstant: not an allowed value (expected one of constant|step|cosine)");
 	d = c;
 	d.warmup_steps = -1;
 	expect_err(config_validate(&d, "cfg", &e), &e,
 		   "cfg: schedule.warmup_steps = -1: out of range (expected an integer >= 0)");
 	d = c;
 	strcpy(d.kernel, "Sky lake");
-	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: train.kernel = \"Sky lake\": bad character in name");
+	expect_err(config_validate(&d, "cfg", &e), &e,
+		   "cfg: train.kernel = \"Sky lake\": bad character in name");
 	d = c;
 	d.lr = (double)NAN;
 	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: optim.lr = ");
 	expect_err(config_validate(&d, "cfg", &e), &e, "NaN and infinity are not allowed");
 	d = c;
 	d.n_layers = 1;
-	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: model.layers = 20: wrong number of layers");
+	expect_err(config_validate(&d, "cfg", &e), &e,
+		   "cfg: model.layers = 20: wrong number of layers");
 	d = c;
 	d.layers[1] = 0;
-	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: model.layers = 20,0: layer widths must be positive");
+	expect_err(config_validate(&d, "cfg", &e), &e,
+		   "cfg: model.layers = 20,0: layer widths must be positive");
 	d = c;
 	d.shuffle = 2;
 	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: data.shuffle = true: not a boolean");
 	d = c;
 	memset(d.on_error, 'a', sizeof d.on_error); /* no terminating NUL */
-	expect_err(config_validate(&d, "cfg", &e), &e, "cfg: checkpoint.on_error = aaaaaaaa: too long");
+	expect_err(config_validate(&d, "cfg", &e), &e,
+		   "cfg: checkpoint.on_error = aaaaaaaa: too long");
 }
 
 static void test_check_data(void **state)
@@ -704,7 +754,8 @@ static void test_check_data(void **state)
 	expect_err(config_check_data(&c, "run.ini", 784, 4, &e), &e,
 		   "run.ini: model.layers ends with 10 but the data has 4 classes");
 	config_defaults(&c);
-	expect_err(config_check_data(&c, "run.ini", 784, 10, &e), &e, "run.ini: model.layers is required");
+	expect_err(config_check_data(&c, "run.ini", 784, 10, &e), &e,
+		   "run.ini: model.layers is required");
 }
 
 static char tmp_dir[] = "/tmp/test_config_XXXXXX";
@@ -765,7 +816,8 @@ static void test_files(void **state)
 	snprintf(want, sizeof want, "%s: contains a NUL byte", path);
 	expect_err(config_load_file(&d, path, &e), &e, want);
 
-	snprintf(want, sizeof want, "cannot read config file: %s: No such file or directory", missing);
+	snprintf(want, sizeof want, "cannot read config file: %s: No such file or directory",
+		 missing);
 	expect_err(config_load_file(&d, missing, &e), &e, want);
 	expect_err(config_load_file(&d, dir, &e), &e, "not a regular file");
 
@@ -810,8 +862,11 @@ static void test_reference(void **state)
 	config_print_reference(f);
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(text, "\n[model]\n  layers        = (required)  "));
-	assert_non_null(strstr(text, "\n  lr            = 0.001       peak learning rate; a number > 0\n"));
-	assert_non_null(strstr(text, "\n  epochs        = 10          passes over the training data; an integer >= 1 [resume]\n"));
+	assert_non_null(
+		strstr(text, "\n  lr            = 0.001       peak learning rate; a number > 0\n"));
+	assert_non_null(strstr(
+		text,
+		"\n  epochs        = 10          passes over the training data; an integer >= 1 [resume]\n"));
 	assert_non_null(strstr(text, "one of sgd|adam|adamw"));
 	assert_non_null(strstr(text, "\n[checkpoint]\n"));
 	assert_non_null(strstr(text, "\n  patience      = 0 "));

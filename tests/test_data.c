@@ -19,7 +19,9 @@ static char tmpdir[256];
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	(void)sb; (void)flag; (void)ftw;
+	(void)sb;
+	(void)flag;
+	(void)ftw;
 	return remove(path);
 }
 
@@ -62,12 +64,17 @@ static void write_gz(const char *path, const void *data, size_t len)
 	assert_int_equal(gzclose(f), Z_OK);
 }
 
-static void write_text(const char *name, const char *text) { write_raw(tpath(name), text, strlen(text)); }
+static void write_text(const char *name, const char *text)
+{
+	write_raw(tpath(name), text, strlen(text));
+}
 
 static size_t put_be32(unsigned char *p, uint32_t v)
 {
-	p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
 	return 4;
 }
 
@@ -146,8 +153,10 @@ static void test_idx_labels_raw_and_gz(void **state)
 		ct_err e = {0};
 		assert_int_equal(idx_read_labels(paths[i], &y, &n, &e), 0);
 		assert_int_equal(n, 4);
-		assert_int_equal(y[0], 9); assert_int_equal(y[1], 0);
-		assert_int_equal(y[2], 255); assert_int_equal(y[3], 3);
+		assert_int_equal(y[0], 9);
+		assert_int_equal(y[1], 0);
+		assert_int_equal(y[2], 255);
+		assert_int_equal(y[3], 3);
 		free(y);
 	}
 }
@@ -179,8 +188,9 @@ static void test_idx_errors(void **state)
 	buf[2] = 0x08;
 	/* cut inside the pixels, inside the header, and extra bytes at the end */
 	write_raw(tpath("t1"), buf, len - 5);
-	expect_err(idx_read_images(tpath("t1"), &ds, &e), &e, CT_ECORRUPT, tpath("t1"),
-		   "truncated: the header declares 2 images of 9 pixels but the file ends after 13 of 18");
+	expect_err(
+		idx_read_images(tpath("t1"), &ds, &e), &e, CT_ECORRUPT, tpath("t1"),
+		"truncated: the header declares 2 images of 9 pixels but the file ends after 13 of 18");
 	write_raw(tpath("t2"), buf, 10);
 	expect_err(idx_read_images(tpath("t2"), &ds, &e), &e, CT_ECORRUPT, tpath("t2"),
 		   "truncated IDX header (10 of 16 bytes)");
@@ -188,7 +198,8 @@ static void test_idx_errors(void **state)
 	memcpy(big, buf, len);
 	big[len] = 0;
 	write_raw(tpath("t3"), big, len + 1);
-	expect_err(idx_read_images(tpath("t3"), &ds, &e), &e, CT_ECORRUPT, tpath("t3"), "extra data");
+	expect_err(idx_read_images(tpath("t3"), &ds, &e), &e, CT_ECORRUPT, tpath("t3"),
+		   "extra data");
 	len = make_labels(buf, 2, lab);
 	write_raw(tpath("t4"), buf, len - 1);
 	expect_err(idx_read_labels(tpath("t4"), &y, &n, &e), &e, CT_ECORRUPT, tpath("t4"),
@@ -218,14 +229,17 @@ static void test_idx_truncated_gz(void **state)
 	ct_err e = {0};
 	/* cut in the deflate data, and only the 8-byte CRC/size trailer */
 	write_raw(tpath("cut1.gz"), gz, glen / 2);
-	expect_err(idx_read_images(tpath("cut1.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("cut1.gz"), "gzip");
+	expect_err(idx_read_images(tpath("cut1.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("cut1.gz"),
+		   "gzip");
 	assert_null(ds.x);
 	write_raw(tpath("cut2.gz"), gz, glen - 4);
-	expect_err(idx_read_images(tpath("cut2.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("cut2.gz"), "gzip");
+	expect_err(idx_read_images(tpath("cut2.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("cut2.gz"),
+		   "gzip");
 	/* flip a bit of the stored CRC */
 	gz[glen - 6] ^= 1;
 	write_raw(tpath("crc.gz"), gz, glen);
-	expect_err(idx_read_images(tpath("crc.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("crc.gz"), "gzip");
+	expect_err(idx_read_images(tpath("crc.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("crc.gz"),
+		   "gzip");
 }
 
 static void make_mnist_dir(const char *sub, const char *prefix, uint32_t n, uint32_t nlab,
@@ -239,7 +253,8 @@ static void make_mnist_dir(const char *sub, const char *prefix, uint32_t n, uint
 	snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
 	write_raw(path, buf, len);
 	len = make_labels(buf, nlab, lab);
-	snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz_labels ? ".gz" : "");
+	snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", dir, prefix,
+		 gz_labels ? ".gz" : "");
 	if (gz_labels)
 		write_gz(path, buf, len);
 	else
@@ -257,11 +272,14 @@ static void test_mnist_load(void **state)
 	assert_int_equal(mnist_load(tpath("m1"), 1, &ds, &e), 0);
 	check_images(&ds, 4, 784);
 	assert_int_equal(ds.n_classes, 10);
-	assert_int_equal(ds.y[0], 3); assert_int_equal(ds.y[1], 9); assert_int_equal(ds.y[3], 7);
+	assert_int_equal(ds.y[0], 3);
+	assert_int_equal(ds.y[1], 9);
+	assert_int_equal(ds.y[3], 7);
 	dataset_release(&ds);
 	assert_int_equal(mnist_load(tpath("m1"), 0, &ds, &e), 0);
 	assert_int_equal(ds.n, 2);
-	assert_int_equal(ds.y[0], 0); assert_int_equal(ds.y[1], 7);
+	assert_int_equal(ds.y[0], 0);
+	assert_int_equal(ds.y[1], 7);
 	assert_true(ds.x[784] == (float)((7 * 784 + 3) % 256) / 255.0f);
 	dataset_release(&ds);
 }
@@ -276,20 +294,22 @@ static void test_mnist_errors(void **state)
 	expect_err(mnist_load(tpath("empty"), 1, &ds, &e), &e, CT_ENOTFOUND, tpath("empty"),
 		   "tried train-images-idx3-ubyte and train-images-idx3-ubyte.gz");
 	assert_non_null(strstr(e.msg, "make data"));
-	expect_err(mnist_load(tpath("empty"), 0, &ds, &e), &e, CT_ENOTFOUND, "t10k-images-idx3-ubyte.gz",
-		   "experiments/get_data.sh");
+	expect_err(mnist_load(tpath("empty"), 0, &ds, &e), &e, CT_ENOTFOUND,
+		   "t10k-images-idx3-ubyte.gz", "experiments/get_data.sh");
 	make_mnist_dir("m2", "train", 4, 3, lab, 0); /* 4 images, 3 labels */
-	expect_err(mnist_load(tpath("m2"), 1, &ds, &e), &e, CT_EMISMATCH, "4 images in", "but 3 labels in");
+	expect_err(mnist_load(tpath("m2"), 1, &ds, &e), &e, CT_EMISMATCH, "4 images in",
+		   "but 3 labels in");
 	assert_null(ds.x);
 	make_mnist_dir("m3", "train", 4, 4, lab, 1); /* label 10 */
-	expect_err(mnist_load(tpath("m3"), 1, &ds, &e), &e, CT_ECORRUPT, "train-labels-idx1-ubyte.gz",
-		   "label 10 at index 1 is out of range [0, 10)");
+	expect_err(mnist_load(tpath("m3"), 1, &ds, &e), &e, CT_ECORRUPT,
+		   "train-labels-idx1-ubyte.gz", "label 10 at index 1 is out of range [0, 10)");
 	assert_null(ds.x);
 	make_mnist_dir("m4", "train", 1, 1, lab, 0); /* labels present, images missing */
 	char p[400];
 	snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", tpath("m4"));
 	assert_int_equal(unlink(p), 0);
-	expect_err(mnist_load(tpath("m4"), 1, &ds, &e), &e, CT_ENOTFOUND, "m4", "train-images-idx3-ubyte.gz");
+	expect_err(mnist_load(tpath("m4"), 1, &ds, &e), &e, CT_ENOTFOUND, "m4",
+		   "train-images-idx3-ubyte.gz");
 }
 
 /* ---- CSV ---------------------------------------------------------------- */
@@ -310,7 +330,9 @@ static void test_csv_header_label_last(void **state)
 		assert_int_equal(ds.n_classes, 3);
 		float want[6] = {1.5f, 2.0f, -3.0f, 0.4f, 0.1f, 7.0f};
 		assert_memory_equal(ds.x, want, sizeof want);
-		assert_int_equal(ds.y[0], 0); assert_int_equal(ds.y[1], 2); assert_int_equal(ds.y[2], 1);
+		assert_int_equal(ds.y[0], 0);
+		assert_int_equal(ds.y[1], 2);
+		assert_int_equal(ds.y[2], 1);
 		assert_int_equal((uintptr_t)ds.x % 64, 0);
 		dataset_release(&ds);
 	}
@@ -320,7 +342,8 @@ static void test_csv_no_header_crlf(void **state)
 {
 	(void)state;
 	/* \r\n, label first, float-formatted labels, blank lines, no final newline */
-	write_text("n.csv", "\xef\xbb\xbf" "1.0e+00,0.5,0.25\r\n\r\n0,1,-2\r\n4.000,3,3");
+	write_text("n.csv", "\xef\xbb\xbf"
+			    "1.0e+00,0.5,0.25\r\n\r\n0,1,-2\r\n4.000,3,3");
 	dataset ds;
 	ct_err e = {0};
 	assert_int_equal(csv_load(tpath("n.csv"), 0, &ds, &e), 0);
@@ -329,7 +352,9 @@ static void test_csv_no_header_crlf(void **state)
 	assert_int_equal(ds.n_classes, 5);
 	float want[6] = {0.5f, 0.25f, 1, -2, 3, 3};
 	assert_memory_equal(ds.x, want, sizeof want);
-	assert_int_equal(ds.y[0], 1); assert_int_equal(ds.y[1], 0); assert_int_equal(ds.y[2], 4);
+	assert_int_equal(ds.y[0], 1);
+	assert_int_equal(ds.y[1], 0);
+	assert_int_equal(ds.y[2], 4);
 	dataset_release(&ds);
 	/* blank trailing lines and a quoted header with a comma inside quotes */
 	write_text("q.csv", "\"x 1\",\"y, z\", \"lab\"\n1,2,1\n3,4,0\n\n  \n\n");
@@ -338,7 +363,8 @@ static void test_csv_no_header_crlf(void **state)
 	assert_int_equal(ds.d, 2);
 	float want2[4] = {1, 1, 3, 0};
 	assert_memory_equal(ds.x, want2, sizeof want2);
-	assert_int_equal(ds.y[0], 2); assert_int_equal(ds.y[1], 4);
+	assert_int_equal(ds.y[0], 2);
+	assert_int_equal(ds.y[1], 4);
 	dataset_release(&ds);
 }
 
@@ -358,8 +384,7 @@ static void test_csv_no_label(void **state)
 	dataset_release(&ds);
 }
 
-static void csv_err(const char *name, const char *text, int label_column, int code,
-		    const char *s1)
+static void csv_err(const char *name, const char *text, int label_column, int code, const char *s1)
 {
 	dataset ds;
 	ct_err e = {0};
@@ -372,25 +397,33 @@ static void csv_err(const char *name, const char *text, int label_column, int co
 static void test_csv_errors(void **state)
 {
 	(void)state;
-	csv_err("e1.csv", "1,2,0\n3,abc,1\n", -1, CT_ECORRUPT, "line 2, column 2: not a number: \"abc\"");
+	csv_err("e1.csv", "1,2,0\n3,abc,1\n", -1, CT_ECORRUPT,
+		"line 2, column 2: not a number: \"abc\"");
 	csv_err("e2.csv", "f,g,l\n\n1,2,0\n3,4,x1\n", -1, CT_ECORRUPT,
 		"line 4, column 3: label is not a number: \"x1\"");
-	csv_err("e3.csv", "1,2,0\n3,4\n", -1, CT_ECORRUPT, "line 2: ragged row: 2 columns, but line 1 has 3");
+	csv_err("e3.csv", "1,2,0\n3,4\n", -1, CT_ECORRUPT,
+		"line 2: ragged row: 2 columns, but line 1 has 3");
 	csv_err("e4.csv", "1,2,0\n3,4,5,6\n", -1, CT_ECORRUPT, "line 2: ragged row: 4 columns");
 	csv_err("e5.csv", "", -1, CT_ECORRUPT, "empty file");
 	csv_err("e6.csv", "\n \r\n", -1, CT_ECORRUPT, "empty file");
 	csv_err("e7.csv", "a,b\n", -1, CT_ECORRUPT, "no data rows after the header on line 1");
-	csv_err("e8.csv", "1,2.5\n", -1, CT_ECORRUPT, "line 1, column 2: label is not an integer: \"2.5\"");
-	csv_err("e9.csv", "1,0\n1,-1\n", -1, CT_ECORRUPT, "line 2, column 2: label is negative: \"-1\"");
-	csv_err("e10.csv", "1,2,0\n", 3, CT_EMISMATCH, "label_column 3 is out of range for 3 columns");
+	csv_err("e8.csv", "1,2.5\n", -1, CT_ECORRUPT,
+		"line 1, column 2: label is not an integer: \"2.5\"");
+	csv_err("e9.csv", "1,0\n1,-1\n", -1, CT_ECORRUPT,
+		"line 2, column 2: label is negative: \"-1\"");
+	csv_err("e10.csv", "1,2,0\n", 3, CT_EMISMATCH,
+		"label_column 3 is out of range for 3 columns");
 	csv_err("e11.csv", "1,2,0\n", -4, CT_EMISMATCH, "label_column -4 is out of range");
 	csv_err("e12.csv", "1\n2\n", -1, CT_EMISMATCH, "no feature columns");
 	csv_err("e13.csv", "1,2,0\n1,,0\n", -1, CT_ECORRUPT, "line 2, column 2: empty cell");
-	csv_err("e14.csv", "1,2,0\n1,1e99,0\n", -1, CT_ECORRUPT, "line 2, column 2: not a finite float");
-	csv_err("e15.csv", "1,2,0\n1,nan,0\n", CSV_NO_LABEL, CT_ECORRUPT, "line 2, column 2: not a finite");
+	csv_err("e14.csv", "1,2,0\n1,1e99,0\n", -1, CT_ECORRUPT,
+		"line 2, column 2: not a finite float");
+	csv_err("e15.csv", "1,2,0\n1,nan,0\n", CSV_NO_LABEL, CT_ECORRUPT,
+		"line 2, column 2: not a finite");
 	dataset ds;
 	ct_err e = {0};
-	expect_err(csv_load(tpath("nope.csv"), -1, &ds, &e), &e, CT_ENOTFOUND, "nope.csv", "No such file");
+	expect_err(csv_load(tpath("nope.csv"), -1, &ds, &e), &e, CT_ENOTFOUND, "nope.csv",
+		   "No such file");
 	/* a gzip file cut short */
 	static char big[20000];
 	for (size_t i = 0; i + 6 < sizeof big; i += 6)
@@ -403,7 +436,8 @@ static void test_csv_errors(void **state)
 	size_t n = fread(gz, 1, sizeof gz, f);
 	assert_int_equal(fclose(f), 0);
 	write_raw(tpath("cut.csv.gz"), gz, n - 3);
-	expect_err(csv_load(tpath("cut.csv.gz"), -1, &ds, &e), &e, CT_ECORRUPT, "cut.csv.gz", "gzip");
+	expect_err(csv_load(tpath("cut.csv.gz"), -1, &ds, &e), &e, CT_ECORRUPT, "cut.csv.gz",
+		   "gzip");
 }
 
 /* ---- synthetic ---------------------------------------------------------- */
@@ -471,7 +505,8 @@ static void test_synthetic_deterministic(void **state)
 	dataset_release(&a);
 	dataset_release(&b);
 	dataset_release(&c);
-	expect_err(synthetic_make(1, 10, 0, 3, &a, &e), &e, CT_ECONFIG, "n_features >= 1", "got 10, 0, 3");
+	expect_err(synthetic_make(1, 10, 0, 3, &a, &e), &e, CT_ECONFIG, "n_features >= 1",
+		   "got 10, 0, 3");
 	expect_err(synthetic_make(1, 10, 2, 1, &a, &e), &e, CT_ECONFIG, "n_classes >= 2", NULL);
 	expect_err(synthetic_make(1, 0, 2, 2, &a, &e), &e, CT_ECONFIG, "n_samples >= 1", NULL);
 }
@@ -484,7 +519,8 @@ static void test_synthetic_learnable(void **state)
 	for (int s = 0; s < 4; s++) {
 		dataset all, tr, va;
 		ct_err e = {0};
-		assert_int_equal(synthetic_make(7, shapes[s][2], shapes[s][0], shapes[s][1], &all, &e), 0);
+		assert_int_equal(
+			synthetic_make(7, shapes[s][2], shapes[s][0], shapes[s][1], &all, &e), 0);
 		assert_int_equal(dataset_split(&all, 0.25, 7, &tr, &va, &e), 0);
 		double acc = nearest_mean_accuracy(&tr, &va);
 		if (acc <= 0.95)
@@ -554,9 +590,11 @@ static void test_split(void **state)
 	assert_int_equal(va.n, 0);
 	dataset_release(&tr);
 	dataset_release(&va);
-	expect_err(dataset_split(&all, 1.0, 5, &tr, &va, &e), &e, CT_ECONFIG, "val_fraction 1 is outside [0, 1)", NULL);
+	expect_err(dataset_split(&all, 1.0, 5, &tr, &va, &e), &e, CT_ECONFIG,
+		   "val_fraction 1 is outside [0, 1)", NULL);
 	expect_err(dataset_split(&all, -0.1, 5, &tr, &va, &e), &e, CT_ECONFIG, "outside", NULL);
-	expect_err(dataset_split(&all, 0.96, 5, &tr, &va, &e), &e, CT_ECONFIG, "leaves no training rows out of 10", NULL);
+	expect_err(dataset_split(&all, 0.96, 5, &tr, &va, &e), &e, CT_ECONFIG,
+		   "leaves no training rows out of 10", NULL);
 	assert_null(tr.x);
 	dataset_release(&all);
 }

@@ -24,11 +24,11 @@
 
 static char g_dir[256];
 
-#define assert_ok(expr, e)                                                               \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ < 0)                                                             \
-			fail_msg("%s returned %d: %s", #expr, rc_, (e)->msg);            \
+#define assert_ok(expr, e)                                                    \
+	do {                                                                  \
+		int rc_ = (expr);                                             \
+		if (rc_ < 0)                                                  \
+			fail_msg("%s returned %d: %s", #expr, rc_, (e)->msg); \
 	} while (0)
 
 /* ---- captured WARN lines ---------------------------------------------------- */
@@ -182,10 +182,17 @@ static void test_list_ignores_other_files(void **state)
 	make_ckpt(20);
 	make_ckpt(10);
 	make_ckpt(12345678901LL);
-	const char *junk[] = {"ckpt-42.h5", "ckpt-0000000007.h5x", "ckpt-0000000007.h5.corrupt",
-			      ".tmp-ckpt-0000000030.h5-123-0", "notes.txt", "ckpt-00000000a1.h5",
-			      "ckpt--000000001.h5", "ckpt-000000000042.h5", "Ckpt-0000000001.h5",
-			      "ckpt-0000000001.H5", "ckpt-+000000001.h5"};
+	const char *junk[] = {"ckpt-42.h5",
+			      "ckpt-0000000007.h5x",
+			      "ckpt-0000000007.h5.corrupt",
+			      ".tmp-ckpt-0000000030.h5-123-0",
+			      "notes.txt",
+			      "ckpt-00000000a1.h5",
+			      "ckpt--000000001.h5",
+			      "ckpt-000000000042.h5",
+			      "Ckpt-0000000001.h5",
+			      "ckpt-0000000001.H5",
+			      "ckpt-+000000001.h5"};
 	for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
 		write_raw(junk[i], "x", 1);
 	assert_int_equal(mkdir(path_of("sub"), 0755), 0);
@@ -268,12 +275,14 @@ static void test_find_latest_skips_invalid(void **state)
 	/* One WARN per invalid file, newest first, naming it, why, and where it went. */
 	assert_int_equal(g_nwarn, 2);
 	char expect[2048];
-	snprintf(expect, sizeof expect,
-		 "skipping invalid checkpoint %s: missing trailer magic (not a ctrain checkpoint or "
-		 "truncated) (moved aside to %s.corrupt)",
-		 path_of(ckpt_name(30)), path_of(ckpt_name(30)));
+	snprintf(
+		expect, sizeof expect,
+		"skipping invalid checkpoint %s: missing trailer magic (not a ctrain checkpoint or "
+		"truncated) (moved aside to %s.corrupt)",
+		path_of(ckpt_name(30)), path_of(ckpt_name(30)));
 	assert_string_equal(g_warn[0], expect);
-	snprintf(expect, sizeof expect, "skipping invalid checkpoint %s: checksum mismatch (stored 0x",
+	snprintf(expect, sizeof expect,
+		 "skipping invalid checkpoint %s: checksum mismatch (stored 0x",
 		 path_of(ckpt_name(20)));
 	assert_true(strncmp(g_warn[1], expect, strlen(expect)) == 0);
 	snprintf(expect, sizeof expect, "(moved aside to %s.corrupt)", path_of(ckpt_name(20)));
@@ -352,13 +361,14 @@ static void test_none_valid(void **state)
 	make_bad(5, ZERO);
 	write_raw(ckpt_name(1), "tiny", 4);
 	assert_int_equal(ckpt_find_latest(g_dir, &path, &step, &e), CT_ENOTFOUND);
-	snprintf(expect, sizeof expect,
-		 "no valid checkpoint in %s: "
-		 "ckpt-0000000010.h5: missing trailer magic (not a ctrain checkpoint or truncated; "
-		 "it starts like a plain HDF5 file); "
-		 "ckpt-0000000005.h5: missing trailer magic (not a ctrain checkpoint or truncated); "
-		 "ckpt-0000000001.h5: file is 4 bytes, too short for a checkpoint",
-		 g_dir);
+	snprintf(
+		expect, sizeof expect,
+		"no valid checkpoint in %s: "
+		"ckpt-0000000010.h5: missing trailer magic (not a ctrain checkpoint or truncated; "
+		"it starts like a plain HDF5 file); "
+		"ckpt-0000000005.h5: missing trailer magic (not a ctrain checkpoint or truncated); "
+		"ckpt-0000000001.h5: file is 4 bytes, too short for a checkpoint",
+		g_dir);
 	assert_string_equal(e.msg, expect);
 	assert_null(path);
 	assert_int_equal(step, -1);

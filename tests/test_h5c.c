@@ -94,11 +94,11 @@ static void assert_no_open_ids(void)
 }
 
 /* rc == 0, else fail with the error message. */
-#define assert_ok(expr, e)                                                               \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ != 0)                                                            \
-			fail_msg("%s returned %d: %s", #expr, rc_, (e)->msg);            \
+#define assert_ok(expr, e)                                                    \
+	do {                                                                  \
+		int rc_ = (expr);                                             \
+		if (rc_ != 0)                                                 \
+			fail_msg("%s returned %d: %s", #expr, rc_, (e)->msg); \
 	} while (0)
 
 static void assert_err(int rc, int code, const ct_err *e, const char *expected)
@@ -195,7 +195,8 @@ static void test_crc32c_vectors(void **state)
 	}
 	/* The check value and the iSCSI vectors of RFC 3720, appendix B.4. */
 	for (int sw = 0; sw < 2; sw++) {
-		uint32_t (*f)(uint32_t, const void *, size_t) = sw ? crc32c_update_sw : crc32c_update;
+		uint32_t (*f)(uint32_t, const void *, size_t) =
+			sw ? crc32c_update_sw : crc32c_update;
 		assert_int_equal(f(0, "123456789", 9), 0xE3069283u);
 		assert_int_equal(f(0, "", 0), 0);
 		assert_int_equal(f(0, zeros, 32), 0x8A9136AAu);
@@ -223,14 +224,16 @@ static void test_crc32c_paths_agree(void **state)
 	 * 3 x 256 and 3 x 8192 interleaved blocks of the hardware path. */
 	for (size_t off = 0; off < 8; off++)
 		for (size_t len = 0; len < 300; len++)
-			assert_int_equal(crc32c_update(0, b + off, len), crc32c_update_sw(0, b + off, len));
+			assert_int_equal(crc32c_update(0, b + off, len),
+					 crc32c_update_sw(0, b + off, len));
 	size_t big[] = {767, 768, 769, 24575, 24576, 24577, 3 * 24576 + 123, n - 5};
 	for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
 		uint32_t whole = crc32c_update_sw(0, b + 3, big[i]);
 		assert_int_equal(crc32c_update(0, b + 3, big[i]), whole);
 		size_t cut = big[i] / 3;
-		assert_int_equal(crc32c_update(crc32c_update(0, b + 3, cut), b + 3 + cut, big[i] - cut),
-				 whole);
+		assert_int_equal(
+			crc32c_update(crc32c_update(0, b + 3, cut), b + 3 + cut, big[i] - cut),
+			whole);
 	}
 	free(b);
 }
@@ -299,8 +302,10 @@ static void test_round_trip_all_types(void **state)
 				assert_string_equal(s, *(const char **)f[i].data);
 				free(s);
 			} else {
-				size_t bytes = (size_t)h5c_numel(&f[i]) *
-					       (f[i].type == H5C_F32 ? 4 : f[i].type == H5C_U8 ? 1 : 8);
+				size_t bytes =
+					(size_t)h5c_numel(&f[i]) * (f[i].type == H5C_F32  ? 4
+								    : f[i].type == H5C_U8 ? 1
+											  : 8);
 				if (bytes)
 					assert_memory_equal(out, f[i].data, bytes);
 				assert_int_equal(out[bytes], 0xa5); /* nothing written past it */
@@ -405,23 +410,33 @@ static void test_read_mismatch_messages(void **state)
 		int code;
 		const char *msg;
 	} cases[] = {
-		{{"/model/layers.0.weight", H5C_F32, 2, {10, 6}, out}, CT_ECORRUPT,
+		{{"/model/layers.0.weight", H5C_F32, 2, {10, 6}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /model/layers.0.weight has shape [10,5], expected [10,6]"},
-		{{"/model/layers.0.weight", H5C_F32, 1, {50}, out}, CT_ECORRUPT,
+		{{"/model/layers.0.weight", H5C_F32, 1, {50}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /model/layers.0.weight has shape [10,5], expected [50]"},
-		{{"/model/layers.0.weight", H5C_F32, 0, {0}, out}, CT_ECORRUPT,
+		{{"/model/layers.0.weight", H5C_F32, 0, {0}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /model/layers.0.weight has shape [10,5], expected []"},
-		{{"/model/layers.0.weight", H5C_F64, 2, {10, 5}, out}, CT_ECORRUPT,
+		{{"/model/layers.0.weight", H5C_F64, 2, {10, 5}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /model/layers.0.weight has type float32, expected float64"},
-		{{"/optim/count", H5C_I64, 0, {0}, out}, CT_ECORRUPT,
+		{{"/optim/count", H5C_I64, 0, {0}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /optim/count has type uint64, expected int64"},
-		{{"/optim/count", H5C_U8, 0, {0}, out}, CT_ECORRUPT,
+		{{"/optim/count", H5C_U8, 0, {0}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /optim/count has type uint64, expected uint8"},
-		{{"/meta@name", H5C_F32, 0, {0}, out}, CT_ECORRUPT,
+		{{"/meta@name", H5C_F32, 0, {0}, out},
+		 CT_ECORRUPT,
 		 "ck.h5: /meta@name has type string, expected float32"},
-		{{"/optim/count", H5C_STR, 0, {0}, &str}, CT_ECORRUPT,
+		{{"/optim/count", H5C_STR, 0, {0}, &str},
+		 CT_ECORRUPT,
 		 "ck.h5: /optim/count has type uint64, expected string"},
-		{{"/model/nope", H5C_F32, 0, {0}, out}, CT_ENOTFOUND, "ck.h5: /model/nope not found"},
+		{{"/model/nope", H5C_F32, 0, {0}, out},
+		 CT_ENOTFOUND,
+		 "ck.h5: /model/nope not found"},
 		{{"/nogroup/x", H5C_F32, 0, {0}, out}, CT_ENOTFOUND, "ck.h5: /nogroup/x not found"},
 		{{"/meta@nope", H5C_F32, 0, {0}, out}, CT_ENOTFOUND, "ck.h5: /meta@nope not found"},
 		{{"/nogroup@k", H5C_F32, 0, {0}, out}, CT_ENOTFOUND, "ck.h5: /nogroup@k not found"},
@@ -439,7 +454,8 @@ static void test_read_mismatch_messages(void **state)
 		   "ck.h5: /model/x not found");
 	char **names;
 	size_t n;
-	assert_err(h5c_list(r, "/nope", &names, &n, &e), CT_ENOTFOUND, &e, "ck.h5: /nope not found");
+	assert_err(h5c_list(r, "/nope", &names, &n, &e), CT_ENOTFOUND, &e,
+		   "ck.h5: /nope not found");
 	assert_err(h5c_list(r, "/optim/count", &names, &n, &e), CT_ECORRUPT, &e,
 		   "ck.h5: /optim/count is not a group");
 	h5c_close(r);
@@ -466,7 +482,8 @@ static void test_truncation_detected(void **state)
 		memset(&e, 0, sizeof e);
 		int rc = h5c_verify(buf, cut, &e);
 		if (k == 0)
-			assert_err(rc, CT_ECORRUPT, &e, "file is 0 bytes, too short for a checkpoint");
+			assert_err(rc, CT_ECORRUPT, &e,
+				   "file is 0 bytes, too short for a checkpoint");
 		else
 			assert_err(rc, CT_ECORRUPT, &e, g_plain_msg);
 		h5c_reader *r = NULL;
@@ -514,8 +531,9 @@ static void test_bit_flips_detected(void **state)
 			assert_true(strncmp(e.msg, "checksum", 8) == 0);
 		} else {
 			in_trailer++;
-			assert_err_has(rc, CT_ECORRUPT, &e, pos < image_len + 8 ? "missing trailer magic"
-										 : "trailer checksum mismatch");
+			assert_err_has(rc, CT_ECORRUPT, &e,
+				       pos < image_len + 8 ? "missing trailer magic"
+							   : "trailer checksum mismatch");
 		}
 		h5c_reader *r = NULL;
 		assert_int_equal(h5c_open_buffer(buf, len, "flip.h5", &r, &e), CT_ECORRUPT);
@@ -568,7 +586,8 @@ static void test_foreign_files_rejected(void **state)
 	assert_err(h5c_verify_file(tmp_path("zero.h5"), &e), CT_ECORRUPT, &e, msg);
 
 	/* A PNG: signature, IHDR chunk, then some data. */
-	unsigned char png[400] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+	unsigned char png[400] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+				  0,    0,   0,   13,  'I',  'H',  'D',  'R'};
 	for (size_t i = 16; i < sizeof png; i++)
 		png[i] = (unsigned char)(i * 31);
 	assert_err(h5c_verify(png, sizeof png, &e), CT_ECORRUPT, &e, g_magic_msg);
@@ -598,9 +617,10 @@ static void test_foreign_files_rejected(void **state)
 	/* The same written by h5py, when Python is there. */
 	if (access("/usr/bin/python3", X_OK) == 0) {
 		char cmd[1024];
-		snprintf(cmd, sizeof cmd,
-			 "/usr/bin/python3 -c \"import h5py; h5py.File('%s','w')['x'] = [1, 2, 3]\"",
-			 tmp_path("py.h5"));
+		snprintf(
+			cmd, sizeof cmd,
+			"/usr/bin/python3 -c \"import h5py; h5py.File('%s','w')['x'] = [1, 2, 3]\"",
+			tmp_path("py.h5"));
 		assert_int_equal(system(cmd), 0);
 		snprintf(msg, sizeof msg, "%s", joined(tmp_path("py.h5"), g_plain_msg));
 		assert_err(h5c_open(tmp_path("py.h5"), &r, &e), CT_ECORRUPT, &e, msg);
@@ -635,8 +655,8 @@ static void test_forged_trailers(void **state)
 	memcpy(f, buf, il);
 	memset(f + il, 0, 10);
 	memcpy(f + il + 10, (char *)buf + il, H5C_TRAILER_SIZE);
-	snprintf(msg, sizeof msg, "length mismatch: trailer says %zu bytes of image, file has %zu", il,
-		 il + 10);
+	snprintf(msg, sizeof msg, "length mismatch: trailer says %zu bytes of image, file has %zu",
+		 il, il + 10);
 	assert_err(h5c_verify(f, len + 10, &e), CT_ECORRUPT, &e, msg);
 
 	/* A newer trailer version, correctly checksummed. */

@@ -85,8 +85,8 @@ static void test_epochs_cover_every_row(void **state)
 		assert_memory_equal(a[ep], b[ep], sizeof a[ep]); /* same seed, same order */
 	}
 	read_epoch(&o, c, sizes4, 3);
-	assert_memory_not_equal(a[0], c, sizeof c);          /* other seed */
-	assert_memory_not_equal(a[0], a[1], sizeof c);       /* new order each epoch */
+	assert_memory_not_equal(a[0], c, sizeof c);    /* other seed */
+	assert_memory_not_equal(a[0], a[1], sizeof c); /* new order each epoch */
 	assert_memory_not_equal(a[1], a[2], sizeof c);
 	/* the order is the documented one: data_permutation on the shuffle
 	 * stream, continued from epoch to epoch */

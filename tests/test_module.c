@@ -60,7 +60,7 @@ static void test_keys_from_tree(void **s)
 	net n;
 	build(&n, 2);
 	const char *want[] = {"encoder.0.weight", "encoder.0.bias", "encoder.1.weight",
-			      "head.weight", "head.bias", "encoder.scale"};
+			      "head.weight",      "head.bias",      "encoder.scale"};
 	assert_int_equal(n.ps.nv, 6);
 	for (int i = 0; i < 6; i++)
 		assert_string_equal(n.ps.v[i].name, want[i]);
@@ -146,8 +146,9 @@ static void test_state_dict_bytes(void **s)
 	char *buf;
 	size_t len;
 	assert_int_equal(file_read_all(path, 4096, &buf, &len, &e), 0);
-	const char hdr[] = "{\"__metadata__\":{\"format\":\"pt\",\"arch\":\"tiny\"},"
-			   "\"head.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+	const char hdr[] =
+		"{\"__metadata__\":{\"format\":\"pt\",\"arch\":\"tiny\"},"
+		"\"head.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
 	uint64_t n = 0;
 	memcpy(&n, buf, 8); /* little-endian host */
 	assert_int_equal((8 + n) % 8, 0);

@@ -73,25 +73,36 @@ static double ref_loss(model *m, const double *theta, double *const *xin)
 				}
 			break;
 		}
-		case R_ACT: for (size_t k = 0; k < n; k++) y[k] = ref_act(nd->act, a[k]); break;
+		case R_ACT:
+			for (size_t k = 0; k < n; k++)
+				y[k] = ref_act(nd->act, a[k]);
+			break;
 		case R_DROP:
-			for (size_t k = 0; k < n; k++) y[k] = a[k] * (double)m->drop_mask[ndrop][k];
+			for (size_t k = 0; k < n; k++)
+				y[k] = a[k] * (double)m->drop_mask[ndrop][k];
 			ndrop++;
 			break;
-		case R_ADD: for (size_t k = 0; k < n; k++) y[k] = a[k] + b[k]; break;
+		case R_ADD:
+			for (size_t k = 0; k < n; k++)
+				y[k] = a[k] + b[k];
+			break;
 		case R_CAT: {
 			int cb = m->r[nd->b].cols;
 			for (int r = 0; r < rows; r++) {
-				for (int k = 0; k < ca; k++) y[r * (ca + cb) + k] = a[r * ca + k];
-				for (int k = 0; k < cb; k++) y[r * (ca + cb) + ca + k] = b[r * cb + k];
+				for (int k = 0; k < ca; k++)
+					y[r * (ca + cb) + k] = a[r * ca + k];
+				for (int k = 0; k < cb; k++)
+					y[r * (ca + cb) + ca + k] = b[r * cb + k];
 			}
 			break;
 		}
 		case R_XENT:
 			for (int r = 0; r < rows; r++) {
 				double mx = a[r * ca], s = 0;
-				for (int k = 1; k < ca; k++) mx = fmax(mx, a[r * ca + k]);
-				for (int k = 0; k < ca; k++) s += exp(a[r * ca + k] - mx);
+				for (int k = 1; k < ca; k++)
+					mx = fmax(mx, a[r * ca + k]);
+				for (int k = 0; k < ca; k++)
+					s += exp(a[r * ca + k] - mx);
 				/* cppcheck-suppress invalidFunctionArg ; s >= 1: the max's own term is exp(0) */
 				loss += (mx + log(s) - a[r * ca + m->labels[r]]) / rows;
 			}
@@ -121,11 +132,13 @@ static int in(model *m, int cols)
 static int lin(model *m, int x, int w, int b)
 {
 	int cols = (int)m->ps.v[w].shape[0];
-	return add_node(m, (rnode){R_LIN, x, -1, w, b, 0, cols, 0}, graph_linear(m->g, m->id[x], w, b));
+	return add_node(m, (rnode){R_LIN, x, -1, w, b, 0, cols, 0},
+			graph_linear(m->g, m->id[x], w, b));
 }
 static int act(model *m, int x, int k)
 {
-	return add_node(m, (rnode){R_ACT, x, -1, -1, -1, k, m->r[x].cols, 0}, graph_act(m->g, m->id[x], k));
+	return add_node(m, (rnode){R_ACT, x, -1, -1, -1, k, m->r[x].cols, 0},
+			graph_act(m->g, m->id[x], k));
 }
 static int drop(model *m, int x, float p)
 {
@@ -134,7 +147,8 @@ static int drop(model *m, int x, float p)
 }
 static int add2(model *m, int a, int b)
 {
-	return add_node(m, (rnode){R_ADD, a, b, -1, -1, 0, m->r[a].cols, 0}, graph_add(m->g, m->id[a], m->id[b]));
+	return add_node(m, (rnode){R_ADD, a, b, -1, -1, 0, m->r[a].cols, 0},
+			graph_add(m->g, m->id[a], m->id[b]));
 }
 static int cat(model *m, int a, int b)
 {
@@ -143,11 +157,13 @@ static int cat(model *m, int a, int b)
 }
 static int xent(model *m, int z)
 {
-	return m->loss = add_node(m, (rnode){R_XENT, z, -1, -1, -1, 0, 1, 0}, graph_softmax_xent(m->g, m->id[z]));
+	return m->loss = add_node(m, (rnode){R_XENT, z, -1, -1, -1, 0, 1, 0},
+				  graph_softmax_xent(m->g, m->id[z]));
 }
 static int mse(model *m, int p, int t)
 {
-	return m->loss = add_node(m, (rnode){R_MSE, p, t, -1, -1, 0, 1, 0}, graph_mse(m->g, m->id[p], m->id[t]));
+	return m->loss = add_node(m, (rnode){R_MSE, p, t, -1, -1, 0, 1, 0},
+				  graph_mse(m->g, m->id[p], m->id[t]));
 }
 
 static void model_begin(model *m, int rows)
@@ -214,7 +230,9 @@ static void check_model(model *m, uint64_t seed)
 		if (m->r[i].op == R_DROP) {
 			size_t n = (size_t)m->rows * (size_t)m->r[i].cols;
 			for (size_t k = 0; k < n; k++)
-				m->drop_mask[nd][k] = rng_float(&mrng) >= m->r[i].p ? 1.0f / (1.0f - m->r[i].p) : 0.0f;
+				m->drop_mask[nd][k] = rng_float(&mrng) >= m->r[i].p
+							      ? 1.0f / (1.0f - m->r[i].p)
+							      : 0.0f;
 			nd++;
 		}
 	for (size_t k = 0; k < m->ps.n; k++)
@@ -240,7 +258,8 @@ static void check_model(model *m, uint64_t seed)
 			theta[idx] = save;
 			double num = (lp - lm) / (2 * h), ana = (double)m->ps.grad[idx];
 			if (fabs(num - ana) > 1e-3 * fmax(1.0, fabs(num)))
-				fail_msg("%s[%zu]: analytic %.7g, numeric %.7g", pv->name, k, ana, num);
+				fail_msg("%s[%zu]: analytic %.7g, numeric %.7g", pv->name, k, ana,
+					 num);
 		}
 	}
 	for (int i = 0; i < m->n; i++) {
@@ -257,8 +276,8 @@ static void check_model(model *m, uint64_t seed)
 			xin[i][k] = save;
 			double num = (lp - lm) / (2 * h);
 			if (fabs(num - (double)gg[k]) > 1e-3 * fmax(1.0, fabs(num)))
-				fail_msg("input %d[%zu]: analytic %.7g, numeric %.7g", i, k, (double)gg[k],
-					 num);
+				fail_msg("input %d[%zu]: analytic %.7g, numeric %.7g", i, k,
+					 (double)gg[k], num);
 		}
 	}
 	free(theta);
@@ -289,12 +308,36 @@ static void mlp_case(int activation, int use_mse, float p)
 	check_model(&m, 7 + (uint64_t)activation);
 }
 
-static void test_mlp_relu(void **s) { (void)s; mlp_case(ACT_RELU, 0, 0); }
-static void test_mlp_tanh(void **s) { (void)s; mlp_case(ACT_TANH, 0, 0); }
-static void test_mlp_sigmoid(void **s) { (void)s; mlp_case(ACT_SIGMOID, 0, 0); }
-static void test_mlp_gelu(void **s) { (void)s; mlp_case(ACT_GELU, 0, 0); }
-static void test_mlp_mse(void **s) { (void)s; mlp_case(ACT_TANH, 1, 0); }
-static void test_mlp_dropout(void **s) { (void)s; mlp_case(ACT_GELU, 0, 0.3f); }
+static void test_mlp_relu(void **s)
+{
+	(void)s;
+	mlp_case(ACT_RELU, 0, 0);
+}
+static void test_mlp_tanh(void **s)
+{
+	(void)s;
+	mlp_case(ACT_TANH, 0, 0);
+}
+static void test_mlp_sigmoid(void **s)
+{
+	(void)s;
+	mlp_case(ACT_SIGMOID, 0, 0);
+}
+static void test_mlp_gelu(void **s)
+{
+	(void)s;
+	mlp_case(ACT_GELU, 0, 0);
+}
+static void test_mlp_mse(void **s)
+{
+	(void)s;
+	mlp_case(ACT_TANH, 1, 0);
+}
+static void test_mlp_dropout(void **s)
+{
+	(void)s;
+	mlp_case(ACT_GELU, 0, 0.3f);
+}
 
 static void test_residual_and_input_grad(void **s)
 {
@@ -323,7 +366,8 @@ static void test_concat_two_inputs(void **s)
 	model_alloc(&m);
 	int xa = in(&m, 2), xb = in(&m, 5);
 	graph_input_grad(m.g, m.id[xb]);
-	int c = cat(&m, act(&m, lin(&m, xa, wa, -1), ACT_SIGMOID), act(&m, lin(&m, xb, wb, -1), ACT_GELU));
+	int c = cat(&m, act(&m, lin(&m, xa, wa, -1), ACT_SIGMOID),
+		    act(&m, lin(&m, xb, wb, -1), ACT_GELU));
 	mse(&m, lin(&m, c, wh, bh), in(&m, 2));
 	check_model(&m, 4);
 }

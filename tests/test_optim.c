@@ -36,7 +36,8 @@ static void run(optim_kind kind, optim_hparams hp, double lr, const double expec
 static void test_sgd(void **s)
 {
 	(void)s;
-	run(OPT_SGD, (optim_hparams){0}, 0.1, (double[]){0.4749999940395355, -1.2799999713897705, 1.975000023841858});
+	run(OPT_SGD, (optim_hparams){0}, 0.1,
+	    (double[]){0.4749999940395355, -1.2799999713897705, 1.975000023841858});
 	run(OPT_SGD, (optim_hparams){.weight_decay = 0.01}, 0.1,
 	    (double[]){0.47351646423339844, -1.2762537002563477, 1.9690910577774048});
 }
@@ -55,14 +56,16 @@ static void test_adam(void **s)
 	(void)s;
 	run(OPT_ADAM, (optim_hparams){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}, 0.01,
 	    (double[]){0.4807555079460144, -1.2478175163269043, 1.9779077768325806});
-	run(OPT_ADAM, (optim_hparams){.beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1}, 0.01,
+	run(OPT_ADAM,
+	    (optim_hparams){.beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1}, 0.01,
 	    (double[]){0.4753658175468445, -1.240107774734497, 1.9740275144577026});
 }
 
 static void test_adamw(void **s)
 {
 	(void)s;
-	run(OPT_ADAMW, (optim_hparams){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1}, 0.01,
+	run(OPT_ADAMW,
+	    (optim_hparams){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1}, 0.01,
 	    (double[]){0.47927966713905334, -1.24408757686615, 1.971943736076355});
 }
 

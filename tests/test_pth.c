@@ -137,11 +137,13 @@ static void check_tensors(const char *what, const tdict *d, json_t *rows, const 
 		const char *name = json_string_value(json_object_get(r, "name"));
 		if (strcmp(t->name, name) != 0)
 			fail_msg("%s: tensor %zu is '%s', expected '%s'", what, i, t->name, name);
-		assert_string_equal(dtype_name(t->dtype), json_string_value(json_object_get(r, "dtype")));
+		assert_string_equal(dtype_name(t->dtype),
+				    json_string_value(json_object_get(r, "dtype")));
 		json_t *shape = json_object_get(r, "shape");
 		assert_int_equal(t->ndim, json_array_size(shape));
 		for (int k = 0; k < t->ndim; k++)
-			assert_int_equal(t->shape[k], json_integer_value(json_array_get(shape, (size_t)k)));
+			assert_int_equal(t->shape[k],
+					 json_integer_value(json_array_get(shape, (size_t)k)));
 		size_t off = (size_t)json_integer_value(json_object_get(r, "offset"));
 		size_t nb = (size_t)json_integer_value(json_object_get(r, "nbytes"));
 		assert_int_equal(t->nbytes, nb);
@@ -179,7 +181,8 @@ static void test_valid_fixtures(void **state)
 	const char *file;
 	json_t *exp;
 	size_t count = 0;
-	json_object_foreach(valid, file, exp) {
+	json_object_foreach(valid, file, exp)
+	{
 		char path[256], binpath[256], what[300];
 		snprintf(path, sizeof path, FIX "%s", file);
 		snprintf(binpath, sizeof binpath, FIX "%.*s.bin", (int)strlen(file) - 4, file);
@@ -206,8 +209,8 @@ static void test_valid_fixtures(void **state)
 		}
 		/* Without a skipped list the tensors are the same. */
 		assert_int_equal(pth_read(path, &d, NULL, NULL, &e), 0);
-		check_tensors(file, &d, json_object_get(json_object_get(exp, "all"), "tensors"), bin,
-			      bin_len);
+		check_tensors(file, &d, json_object_get(json_object_get(exp, "all"), "tensors"),
+			      bin, bin_len);
 		tdict_release(&d);
 		free(bin);
 		free(buf);
@@ -267,7 +270,8 @@ static void check_rejected(const char *what, int rc, const ct_err *e, const tdic
 		fail_msg("%s: message does not start with the file name: %s", what, e->msg);
 	size_t i;
 	json_t *m;
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach(msgs, i, m)
+	{
 		if (!strstr(e->msg, json_string_value(m)))
 			fail_msg("%s: message '%s' lacks '%s'", what, e->msg, json_string_value(m));
 	}
@@ -284,7 +288,8 @@ static void test_hostile_fixtures(void **state)
 	const char *file;
 	json_t *exp;
 	size_t count = 0, markers = 0;
-	json_object_foreach(hostile, file, exp) {
+	json_object_foreach(hostile, file, exp)
+	{
 		char path[256], what[300];
 		snprintf(path, sizeof path, FIX "%s", file);
 		int want = code_of(json_string_value(json_object_get(exp, "code")));
@@ -299,7 +304,8 @@ static void test_hostile_fixtures(void **state)
 		size_t nsk = 7, len;
 		ct_err e = {0};
 
-		snprintf(what, sizeof what, "%s(%s)", sd ? "pth_read_state_dict" : "pth_read", file);
+		snprintf(what, sizeof what, "%s(%s)", sd ? "pth_read_state_dict" : "pth_read",
+			 file);
 		int rc = sd ? pth_read_state_dict(path, &d, &sk, &nsk, &e)
 			    : pth_read(path, &d, &sk, &nsk, &e);
 		check_rejected(what, rc, &e, &d, sk, nsk, want, msgs, path);
@@ -410,7 +416,9 @@ static void test_pickle_numbers(void **state)
 	assert_string_equal(pickle_type_name(v), "dtype");
 	pickle_free(doc);
 	/* (1, [2, None], {True: 3.0}) */
-	v = one_value("(K\x01]K\x02" "aNa}\x88G\x40\x08\x00\x00\x00\x00\x00\x00st", 22, &doc);
+	v = one_value("(K\x01]K\x02"
+		      "aNa}\x88G\x40\x08\x00\x00\x00\x00\x00\x00st",
+		      22, &doc);
 	assert_int_equal(v->type, PICKLE_TUPLE);
 	assert_int_equal(v->seq.n, 3);
 	assert_int_equal(v->depth, 2);
@@ -443,7 +451,8 @@ static void test_pickle_helpers(void **state)
 	/* STACK_GLOBAL with a non-string, and a MEMOIZE-d forbidden global */
 	const char q[] = "\x80\x04K\x01K\x02\x93.";
 	assert_int_equal(pickle_load(q, sizeof q - 1, "t", &doc, &e), CT_ECORRUPT);
-	assert_string_equal(e.msg, "t: data.pkl offset 6: STACK_GLOBAL needs two strings, got int and int");
+	assert_string_equal(
+		e.msg, "t: data.pkl offset 6: STACK_GLOBAL needs two strings, got int and int");
 	const char r[] = "\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x93.";
 	assert_int_equal(pickle_load(r, sizeof r - 1, "t", &doc, &e), CT_ECORRUPT);
 	assert_string_equal(e.msg, "t: pickle references forbidden global 'os.system'");
@@ -513,7 +522,8 @@ static void test_convert(void **state)
 	convert_ok(dir, "dtypes.pth", 10);
 	convert_ok(dir, "scalar_empty.pth", 8);
 	convert_ok(dir, "noncontig.pth", 11);
-	convert_fails(dir, "no_tensors.pth", CT_EUNSUPPORTED, "no_tensors.pth: no tensors to convert");
+	convert_fails(dir, "no_tensors.pth", CT_EUNSUPPORTED,
+		      "no_tensors.pth: no tensors to convert");
 	convert_fails(dir, "evil_posix_system.pth", CT_ECORRUPT, "forbidden global 'posix.system'");
 	convert_fails(dir, "dup_after_strip.pth", CT_EMISMATCH, "duplicate tensor name 'a'");
 	convert_fails(dir, "missing.pth", CT_ENOTFOUND, "missing.pth: cannot open");
@@ -532,9 +542,10 @@ static void test_convert(void **state)
 
 static void mutate(unsigned char *b, size_t *len, size_t cap)
 {
-	static const unsigned char ops[] = "}])(XqrhjJKM\x8a\x8c\x94\x93GN\x88\x89t\x85\x86\x87laesucRQb.";
+	static const unsigned char ops[] =
+		"}])(XqrhjJKM\x8a\x8c\x94\x93GN\x88\x89t\x85\x86\x87laesucRQb.";
 	int k = 1 + (int)(rnd() % 4);
-	for (int i = 0; i < k && *len > 0; i++) {
+	for (int i = 0; i<k && * len> 0; i++) {
 		size_t at = rnd() % *len;
 		switch (rnd() % 6) {
 		case 0: b[at] ^= (unsigned char)(1u << (rnd() % 8)); break;
@@ -582,16 +593,20 @@ static void test_pickle_mutations(void **state)
 			size_t nsk;
 			ct_err e = {0};
 			pth_mode mode = round % 2 ? PTH_STATE_DICT : PTH_ALL;
-			int rc = pth_parse_pickle(b, n, "mut", mode, zero_get, NULL, &d, &sk, &nsk, &e);
+			int rc = pth_parse_pickle(b, n, "mut", mode, zero_get, NULL, &d, &sk, &nsk,
+						  &e);
 			if (round == 0)
 				assert_int_equal(rc, 0);
 			if (rc == 0) {
 				for (size_t i = 0; i < d.n; i++)
-					assert_int_equal(d.v[i].nbytes, (size_t)shape_numel(d.v[i].ndim,
-						d.v[i].shape) * dtype_size(d.v[i].dtype));
+					assert_int_equal(
+						d.v[i].nbytes,
+						(size_t)shape_numel(d.v[i].ndim, d.v[i].shape) *
+							dtype_size(d.v[i].dtype));
 				ok++;
 			} else {
-				assert_true(rc == CT_ECORRUPT || rc == CT_EUNSUPPORTED || rc == CT_EMISMATCH);
+				assert_true(rc == CT_ECORRUPT || rc == CT_EUNSUPPORTED ||
+					    rc == CT_EMISMATCH);
 				assert_int_equal(strncmp(e.msg, "mut: ", 5), 0);
 				assert_printable(e.msg);
 				assert_int_equal(d.n, 0);
@@ -621,7 +636,8 @@ static void test_zip_mutations(void **state)
 		ct_err e = {0};
 		int rc = pth_parse(b, n, "zip", &d, NULL, NULL, &e);
 		if (rc < 0) {
-			assert_true(rc == CT_ECORRUPT || rc == CT_EUNSUPPORTED || rc == CT_EMISMATCH);
+			assert_true(rc == CT_ECORRUPT || rc == CT_EUNSUPPORTED ||
+				    rc == CT_EMISMATCH);
 			assert_printable(e.msg);
 			rejected++;
 		}

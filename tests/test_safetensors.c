@@ -223,7 +223,8 @@ static void test_exact_bytes(void **state)
 
 	/* the reference implementation's test vectors (safetensors tensor.rs:
 	 * test_empty and test_serialization_forced_alignement) */
-	static const unsigned char empty[] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', 32, 32, 32, 32, 32, 32};
+	static const unsigned char empty[] = {8,   0,   0,  0,  0,  0,  0,  0,
+					      '{', '}', 32, 32, 32, 32, 32, 32};
 	tdict_init(&d);
 	assert_serializes_to(&d, empty, sizeof empty);
 	static const unsigned char meta_only[] =
@@ -232,12 +233,13 @@ static void test_exact_bytes(void **state)
 	assert_serializes_to(&d, meta_only, sizeof meta_only - 1);
 	tdict_release(&d);
 	static const unsigned char attn0[] = {
-		72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116,
-		121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58,
-		91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102,
-		115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32,
-		32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0,
-		160, 64};
+		72,  0,   0,   0,   0,   0,   0,   0,   123, 34, 97, 116, 116, 110, 48,
+		34,  58,  123, 34,  100, 116, 121, 112, 101, 34, 58, 34,  70,  51,  50,
+		34,  44,  34,  115, 104, 97,  112, 101, 34,  58, 91, 49,  44,  49,  44,
+		50,  44,  51,  93,  44,  34,  100, 97,  116, 97, 95, 111, 102, 102, 115,
+		101, 116, 115, 34,  58,  91,  48,  44,  50,  52, 93, 125, 125, 32,  32,
+		32,  32,  32,  32,  32,  0,   0,   0,   0,   0,  0,  128, 63,  0,   0,
+		0,   64,  0,   0,   64,  64,  0,   0,   128, 64, 0,  0,   160, 64};
 	tdict_init(&d);
 	add(&d, "attn0", DT_F32, 4, (int64_t[]){1, 1, 2, 3}, (float[]){0, 1, 2, 3, 4, 5});
 	assert_serializes_to(&d, attn0, sizeof attn0);
@@ -299,7 +301,8 @@ static const bad_case g_bad[] = {
 	{"pad_newline", "{}\n", 0, "header padding byte 2 is 0x0a, not a space"},
 	{"pad_garbage", "{}  }", 0, "header padding byte 4 is 0x7d"},
 	{"dup_tensor", "{" W8 "," W8 "}", 8, "duplicate key 'w'"},
-	{"dup_meta", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, "duplicate key '__metadata__'"},
+	{"dup_meta", "{\"__metadata__\":{},\"__metadata__\":{}}", 0,
+	 "duplicate key '__metadata__'"},
 	{"dup_meta_key", "{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", 0, "duplicate key 'k'"},
 	{"dup_field", "{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F32\"}}", 0, "duplicate key 'dtype'"},
 	{"meta_not_object", "{\"__metadata__\":[\"a\"]}", 0, "__metadata__ is not an object"},
@@ -317,18 +320,24 @@ static const bad_case g_bad[] = {
 	 "tensor 'w': missing field 'dtype'"},
 	{"missing_offsets", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8,
 	 "tensor 'w': missing field 'data_offsets'"},
-	{"dtype_not_string", "{" T("w", "F32", "[2]", "[0,8]") ",\"v\":{\"dtype\":4,\"shape\":[],"
-	 "\"data_offsets\":[8,12]}}", 12, "tensor 'v': dtype is not a string"},
-	{"dtype_unknown", "{" T("w", "F7", "[3,2]", "[0,24]") "}", 24, "tensor 'w': unknown dtype 'F7'"},
+	{"dtype_not_string",
+	 "{" T("w", "F32", "[2]", "[0,8]") ",\"v\":{\"dtype\":4,\"shape\":[],"
+					   "\"data_offsets\":[8,12]}}",
+	 12, "tensor 'v': dtype is not a string"},
+	{"dtype_unknown", "{" T("w", "F7", "[3,2]", "[0,24]") "}", 24,
+	 "tensor 'w': unknown dtype 'F7'"},
 	{"dtype_lowercase", "{" T("w", "f32", "[2]", "[0,8]") "}", 8, "unknown dtype 'f32'"},
-	{"shape_not_array", "{" T("w", "F32", "2", "[0,8]") "}", 8, "tensor 'w': shape is not an array"},
+	{"shape_not_array", "{" T("w", "F32", "2", "[0,8]") "}", 8,
+	 "tensor 'w': shape is not an array"},
 	{"shape_negative", "{" T("w", "F32", "[3,-2]", "[0,24]") "}", 24,
 	 "tensor 'w': shape[1] is not a non-negative integer"},
 	{"shape_real", "{" T("w", "F32", "[2.0]", "[0,8]") "}", 8,
 	 "tensor 'w': shape[0] is not a non-negative integer"},
 	{"shape_exp", "{" T("w", "F32", "[1e0]", "[0,4]") "}", 4, "shape[0] is not a non-negative"},
-	{"shape_string", "{" T("w", "F32", "[\"2\"]", "[0,8]") "}", 8, "shape[0] is not a non-negative"},
-	{"shape_null", "{" T("w", "F32", "[null]", "[0,0]") "}", 0, "shape[0] is not a non-negative"},
+	{"shape_string", "{" T("w", "F32", "[\"2\"]", "[0,8]") "}", 8,
+	 "shape[0] is not a non-negative"},
+	{"shape_null", "{" T("w", "F32", "[null]", "[0,0]") "}", 0,
+	 "shape[0] is not a non-negative"},
 	{"shape_overflow_json", "{" T("w", "F32", "[18446744073709551616]", "[0,8]") "}", 8,
 	 "integer that overflows 64 bits"},
 	{"rank_9", "{" T("w", "U8", "[1,1,1,1,1,1,1,1,1]", "[0,1]") "}", 1,
@@ -339,8 +348,10 @@ static const bad_case g_bad[] = {
 	 "byte size of the shape overflows 64 bits"},
 	{"offsets_not_array", "{" T("w", "F32", "[2]", "8") "}", 8,
 	 "tensor 'w': data_offsets is not an array of 2 integers"},
-	{"offsets_three", "{" T("w", "F32", "[2]", "[0,8,8]") "}", 8, "data_offsets is not an array of 2"},
-	{"offsets_one", "{" T("w", "F32", "[2]", "[8]") "}", 8, "data_offsets is not an array of 2"},
+	{"offsets_three", "{" T("w", "F32", "[2]", "[0,8,8]") "}", 8,
+	 "data_offsets is not an array of 2"},
+	{"offsets_one", "{" T("w", "F32", "[2]", "[8]") "}", 8,
+	 "data_offsets is not an array of 2"},
 	{"offsets_negative", "{" T("w", "F32", "[2]", "[-8,0]") "}", 8,
 	 "tensor 'w': data_offsets[0] is not a non-negative integer"},
 	{"offsets_real", "{" T("w", "F32", "[2]", "[0,8.0]") "}", 8,
@@ -356,15 +367,18 @@ static const bad_case g_bad[] = {
 	 "tensor 'w': data_offsets end 16 exceeds the data section size 12"},
 	{"hole_middle", "{" T("a", "F32", "[10]", "[0,40]") "," T("b", "F32", "[2]", "[44,52]") "}",
 	 52, "data section has a hole at byte 40 (before tensor 'b')"},
-	{"hole_start", "{" T("a", "F32", "[2]", "[8,16]") "}", 16, "data section has a hole at byte 0"},
+	{"hole_start", "{" T("a", "F32", "[2]", "[8,16]") "}", 16,
+	 "data section has a hole at byte 0"},
 	{"overlap", "{" T("a", "F32", "[4]", "[0,16]") "," T("b", "F32", "[2]", "[8,16]") "}", 16,
 	 "tensors overlap at byte 8"},
 	{"overlap_same", "{" T("a", "F32", "[2]", "[0,8]") "," T("b", "F32", "[2]", "[0,8]") "}", 8,
 	 "tensors overlap at byte 0"},
-	{"overlap_empty_inside", "{" T("a", "F32", "[4]", "[0,16]") "," T("b", "F32", "[0]", "[8,8]") "}",
-	 16, "tensors overlap at byte 8"},
+	{"overlap_empty_inside",
+	 "{" T("a", "F32", "[4]", "[0,16]") "," T("b", "F32", "[0]", "[8,8]") "}", 16,
+	 "tensors overlap at byte 8"},
 	{"trailing", "{" W8 "}", 20, "12 trailing bytes after the last tensor"},
-	{"trailing_no_tensor", "{\"__metadata__\":{}}", 3, "3 trailing bytes after the last tensor"},
+	{"trailing_no_tensor", "{\"__metadata__\":{}}", 3,
+	 "3 trailing bytes after the last tensor"},
 	{"hostile_name", "{\"\\u001b[2J\":{\"dtype\":\"X\",\"shape\":[],\"data_offsets\":[0,0]}}",
 	 0, "tensor '?[2J': unknown dtype 'X'"},
 };
@@ -388,7 +402,8 @@ static void test_malformed_rules(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof g_bad / sizeof g_bad[0]; i++) {
 		size_t len;
-		unsigned char *b = mkfile(g_bad[i].hdr, strlen(g_bad[i].hdr), g_bad[i].data_len, &len);
+		unsigned char *b =
+			mkfile(g_bad[i].hdr, strlen(g_bad[i].hdr), g_bad[i].data_len, &len);
 		print_message("  %s\n", g_bad[i].id);
 		expect_rejected(b, len, g_bad[i].want);
 		free(b);
@@ -473,13 +488,16 @@ static unsigned char *mutate(const unsigned char *src, size_t len, size_t *out_l
 		switch (rnd() % 5) {
 		case 0: b[pos] ^= (unsigned char)(1u << (rnd() % 8)); break;
 		case 1: b[pos] = (unsigned char)rnd(); break;
-		case 2: b[pos] = (unsigned char)interesting[rnd() % (sizeof interesting - 1)]; break;
+		case 2:
+			b[pos] = (unsigned char)interesting[rnd() % (sizeof interesting - 1)];
+			break;
 		case 3: /* insert up to 8 bytes */
 			if (n + 8 <= len + 64) {
 				size_t m = 1 + rnd() % 8;
 				memmove(b + pos + m, b + pos, n - pos);
 				for (size_t q = 0; q < m; q++)
-					b[pos + q] = (unsigned char)interesting[rnd() % (sizeof interesting - 1)];
+					b[pos + q] = (unsigned char)
+						interesting[rnd() % (sizeof interesting - 1)];
 				n += m;
 			}
 			break;
@@ -766,13 +784,13 @@ static void test_half_spot_values(void **state)
 	assert_int_equal(f32_to_f16(65519.996f), 0x7bff);
 	assert_int_equal(f32_to_f16(65520.0f), 0x7c00); /* halfway to 65536: even -> inf */
 	assert_int_equal(f32_to_f16(-1e6f), 0xfc00);
-	assert_int_equal(f32_to_f16(1e-8f), 0x0000);	/* below half the smallest subnormal */
+	assert_int_equal(f32_to_f16(1e-8f), 0x0000); /* below half the smallest subnormal */
 	assert_int_equal(f32_to_f16(-1e-8f), 0x8000);
-	assert_int_equal(f32_to_f16(6e-8f), 0x0001);	/* 2^-24 = 5.96e-8 */
-	assert_int_equal(f32_to_f16(1e-5f), 0x00a8);	/* subnormal: 167.77 * 2^-24 */
-	assert_int_equal(f32_to_f16(0x1p-25f), 0x0000); /* halfway 0..1 ulp: even = 0 */
-	assert_int_equal(f32_to_f16(0x3p-25f), 0x0002); /* halfway 1..2: even = 2 */
-	assert_int_equal(f32_to_f16(0x1p-14f), 0x0400); /* smallest normal */
+	assert_int_equal(f32_to_f16(6e-8f), 0x0001);           /* 2^-24 = 5.96e-8 */
+	assert_int_equal(f32_to_f16(1e-5f), 0x00a8);           /* subnormal: 167.77 * 2^-24 */
+	assert_int_equal(f32_to_f16(0x1p-25f), 0x0000);        /* halfway 0..1 ulp: even = 0 */
+	assert_int_equal(f32_to_f16(0x3p-25f), 0x0002);        /* halfway 1..2: even = 2 */
+	assert_int_equal(f32_to_f16(0x1p-14f), 0x0400);        /* smallest normal */
 	assert_int_equal(f32_to_f16(1.0f + 0x1p-11f), 0x3c00); /* halfway: even */
 	assert_int_equal(f32_to_f16(1.0f + 0x3p-11f), 0x3c02);
 	assert_int_equal(f32_to_f16(0.1f), 0x2e66);
@@ -783,7 +801,7 @@ static void test_half_spot_values(void **state)
 	assert_int_equal(f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* halfway: even */
 	assert_int_equal(f32_to_bf16(1.0f + 0x3p-8f), 0x3f82);
 	assert_int_equal(f32_to_bf16(3.4028235e38f), 0x7f80); /* FLT_MAX rounds to inf */
-	assert_int_equal(f32_to_bf16(1e-40f), 0x0001);	/* f32 subnormal */
+	assert_int_equal(f32_to_bf16(1e-40f), 0x0001);        /* f32 subnormal */
 	/* NaN stays NaN, including a signalling one that truncation would turn into inf */
 	uint32_t nans[3] = {0x7fc00000u, 0x7f800001u, 0xffc00001u};
 	for (int i = 0; i < 3; i++) {
@@ -922,9 +940,9 @@ static int run(const char *cmd)
 /* Rank of a dtype in the reference writer's order (its Dtype enum). */
 static int ref_rank(ct_dtype t)
 {
-	static const int r[DT_COUNT] = {[DT_BOOL] = 0, [DT_U8] = 1, [DT_I8] = 2, [DT_I16] = 5,
-					[DT_F16] = 7,  [DT_BF16] = 8, [DT_I32] = 9, [DT_F32] = 11,
-					[DT_F64] = 12, [DT_I64] = 13};
+	static const int r[DT_COUNT] = {
+		[DT_BOOL] = 0, [DT_U8] = 1,  [DT_I8] = 2,   [DT_I16] = 5,  [DT_F16] = 7,
+		[DT_BF16] = 8, [DT_I32] = 9, [DT_F32] = 11, [DT_F64] = 12, [DT_I64] = 13};
 	return r[t];
 }
 
@@ -943,8 +961,9 @@ static void check_torch_file(const char *path, const tdict *want, int header_sor
 	for (size_t i = 1; i < r.n; i++) { /* our entries keep the file's header order */
 		const tdict_entry *a = &r.v[i - 1], *b = &r.v[i];
 		int before = header_sorted_by_name ? strcmp(a->name, b->name) < 0
-			: ref_rank(a->dtype) > ref_rank(b->dtype) ||
-			  (a->dtype == b->dtype && strcmp(a->name, b->name) < 0);
+						   : ref_rank(a->dtype) > ref_rank(b->dtype) ||
+							     (a->dtype == b->dtype &&
+							      strcmp(a->name, b->name) < 0);
 		assert_true(before);
 	}
 	assert_int_equal(r.n_meta, 1);
@@ -958,8 +977,8 @@ static void test_torch_crosscheck(void **state)
 	char script[512], cmd[4096], ours[256], bad[256], pt[256], pt2[256];
 	snprintf(script, sizeof script, "%s", __FILE__);
 	char *slash = strrchr(script, '/');
-	snprintf(slash ? slash + 1 : script, sizeof script - (size_t)(slash ? slash + 1 - script : 0),
-		 "st_torch_check.py");
+	snprintf(slash ? slash + 1 : script,
+		 sizeof script - (size_t)(slash ? slash + 1 - script : 0), "st_torch_check.py");
 	if (access(script, R_OK) != 0)
 		fail_msg("%s not found (run the tests from the repository root)", script);
 	tdict d;

@@ -99,14 +99,16 @@ static void test_serialize_too_large(void **state)
 	ct_err e = {0};
 	/* 2^62 bytes each: the second ends at 2^63, past the largest offset the
 	 * header's JSON integers (int64) can state */
-	assert_int_equal(tdict_add(&d, "a", DT_F32, 1, (int64_t[]){INT64_C(1) << 60}, &x, 0, &e), 0);
-	assert_int_equal(tdict_add(&d, "b", DT_F32, 1, (int64_t[]){INT64_C(1) << 60}, &x, 0, &e), 0);
+	assert_int_equal(tdict_add(&d, "a", DT_F32, 1, (int64_t[]){INT64_C(1) << 60}, &x, 0, &e),
+			 0);
+	assert_int_equal(tdict_add(&d, "b", DT_F32, 1, (int64_t[]){INT64_C(1) << 60}, &x, 0, &e),
+			 0);
 	expect_serialize_error(&d, CT_ENOMEM, "tensors too large to serialise");
 	tdict_release(&d);
 	/* one tensor of 2^64 - 4 bytes: fits size_t, not an int64 offset */
 	tdict_init(&d);
-	assert_int_equal(tdict_add(&d, "a", DT_F32, 1, (int64_t[]){(INT64_C(1) << 62) - 1}, &x, 0,
-				   &e), 0);
+	assert_int_equal(
+		tdict_add(&d, "a", DT_F32, 1, (int64_t[]){(INT64_C(1) << 62) - 1}, &x, 0, &e), 0);
 	expect_serialize_error(&d, CT_ENOMEM, "tensors too large to serialise");
 	tdict_release(&d);
 }
@@ -136,10 +138,7 @@ static void test_serialize_names(void **state)
  * checks) and leave *buf alone. */
 static int g_budget;
 
-static void *limited_malloc(size_t n)
-{
-	return g_budget-- > 0 ? malloc(n) : NULL;
-}
+static void *limited_malloc(size_t n) { return g_budget-- > 0 ? malloc(n) : NULL; }
 
 static void test_serialize_out_of_memory(void **state)
 {

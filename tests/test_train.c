@@ -127,8 +127,16 @@ static void roundtrip(const char *opt_name)
 	train_state_release(&b);
 }
 
-static void test_snapshot_roundtrip_adam(void **s) { (void)s; roundtrip("adam"); }
-static void test_snapshot_roundtrip_sgd(void **s) { (void)s; roundtrip("sgd"); }
+static void test_snapshot_roundtrip_adam(void **s)
+{
+	(void)s;
+	roundtrip("adam");
+}
+static void test_snapshot_roundtrip_sgd(void **s)
+{
+	(void)s;
+	roundtrip("sgd");
+}
 
 static void test_snapshot_detects_damage(void **s)
 {
@@ -178,19 +186,27 @@ static void test_metrics_truncate_on_resume(void **s)
 	char path[300];
 	snprintf(path, sizeof path, "%s/metrics.csv", g_dir);
 	write_file(path, METRICS_HEADER "\n5,0,1.5,0.1,,,10.0,1.000\n10,0,1.2,0.1,,,10.0,2.000\n"
-				       "15,1,1.1,0.1,,,10.0,3.000\n20,1,1.0,0.1");
+					"15,1,1.1,0.1,,,10.0,3.000\n20,1,1.0,0.1");
 	metrics m;
 	ct_err e = {0};
 	assert_int_equal(metrics_open(&m, path, 10, &e), 0);
-	metrics_row r = {.step = 11, .epoch = 0, .loss = 0.5, .lr = 0.25, .has_val = 1,
-			 .val_loss = 0.75, .val_accuracy = 0.5, .samples_per_sec = 1, .elapsed_sec = 2};
+	metrics_row r = {.step = 11,
+			 .epoch = 0,
+			 .loss = 0.5,
+			 .lr = 0.25,
+			 .has_val = 1,
+			 .val_loss = 0.75,
+			 .val_accuracy = 0.5,
+			 .samples_per_sec = 1,
+			 .elapsed_sec = 2};
 	assert_int_equal(metrics_write(&m, &r, &e), 0);
 	assert_int_equal(metrics_close(&m, &e), 0);
 	char *text;
 	size_t len;
 	assert_int_equal(file_read_all(path, 1 << 20, &text, &len, &e), 0);
-	assert_string_equal(text, METRICS_HEADER "\n5,0,1.5,0.1,,,10.0,1.000\n10,0,1.2,0.1,,,10.0,2.000\n"
-						"11,0,0.5,0.25,0.75,0.5,1.0,2.000\n");
+	assert_string_equal(text,
+			    METRICS_HEADER "\n5,0,1.5,0.1,,,10.0,1.000\n10,0,1.2,0.1,,,10.0,2.000\n"
+					   "11,0,0.5,0.25,0.75,0.5,1.0,2.000\n");
 	free(text);
 	/* A new run starts the file over with only the header. */
 	assert_int_equal(metrics_open(&m, path, -1, &e), 0);

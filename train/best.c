@@ -40,7 +40,8 @@ static int keep_if_top(best_tracker *b, int64_t step, double value)
 	if (n == b->keep)
 		n--; /* the worst one leaves */
 	memmove(&b->kept_step[at + 1], &b->kept_step[at], (size_t)(n - at) * sizeof *b->kept_step);
-	memmove(&b->kept_value[at + 1], &b->kept_value[at], (size_t)(n - at) * sizeof *b->kept_value);
+	memmove(&b->kept_value[at + 1], &b->kept_value[at],
+		(size_t)(n - at) * sizeof *b->kept_value);
 	b->kept_step[at] = step;
 	b->kept_value[at] = value;
 	b->n_kept = n + 1;

@@ -23,20 +23,20 @@
 
 #define BEST_MAX 32 /* most checkpoints keep_best can protect */
 
-enum { BEST_LOWER = 0, BEST_HIGHER = 1 };              /* val_loss, val_accuracy */
+enum { BEST_LOWER = 0, BEST_HIGHER = 1 };                 /* val_loss, val_accuracy */
 enum { BEST_IMPROVED = 1, BEST_KEPT = 2, BEST_STOP = 4 }; /* best_update flags */
 
 typedef struct best_tracker {
 	/* settings, from the config or the program (not saved) */
-	int keep;      /* K: 0..BEST_MAX */
-	int patience;  /* evaluations without improvement before stopping; 0 = never */
-	int higher;    /* BEST_HIGHER when larger is better */
+	int keep;     /* K: 0..BEST_MAX */
+	int patience; /* evaluations without improvement before stopping; 0 = never */
+	int higher;   /* BEST_HIGHER when larger is better */
 	/* state, saved in checkpoints */
-	double best_metric;       /* NaN before the first evaluation */
+	double best_metric; /* NaN before the first evaluation */
 	int64_t evals_since_best;
-	int64_t n_kept;           /* entries below, best first */
-	int64_t kept_step[BEST_MAX];   /* -1 past n_kept */
-	double kept_value[BEST_MAX];   /* NaN past n_kept */
+	int64_t n_kept;              /* entries below, best first */
+	int64_t kept_step[BEST_MAX]; /* -1 past n_kept */
+	double kept_value[BEST_MAX]; /* NaN past n_kept */
 } best_tracker;
 
 void best_init(best_tracker *b, int keep, int patience, int higher);

@@ -15,7 +15,8 @@ int ckpt_fields_add_params(ckpt_fields *f, const char *group, const params *ps, 
 		char path[PARAM_NAME_MAX + 256];
 		int n = snprintf(path, sizeof path, "%s/%s", group, pv->name);
 		CT_ASSERT(n > 0 && (size_t)n < sizeof path);
-		int rc = ckpt_fields_add(f, path, H5C_F32, pv->ndim, pv->shape, base + pv->offset, 0, e);
+		int rc = ckpt_fields_add(f, path, H5C_F32, pv->ndim, pv->shape, base + pv->offset,
+					 0, e);
 		if (rc < 0)
 			return rc;
 	}
@@ -61,8 +62,9 @@ static int loader_check(void *ctx, ct_err *e)
 {
 	loader_ctx *c = ctx;
 	if (c->st.cursor > (uint64_t)c->ld->ds->n)
-		return ct_errf(e, CT_ECORRUPT, "%s/cursor %llu is past the end of the %lld-row data set",
-			       c->name, (unsigned long long)c->st.cursor, (long long)c->ld->ds->n);
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s/cursor %llu is past the end of the %lld-row data set", c->name,
+			       (unsigned long long)c->st.cursor, (long long)c->ld->ds->n);
 	if (c->ld->shuffle && !(c->st.rng[0] | c->st.rng[1] | c->st.rng[2] | c->st.rng[3]))
 		return ct_errf(e, CT_ECORRUPT, "%s/shuffle_rng is all zero", c->name);
 	return 0;
@@ -140,7 +142,8 @@ int ckpt_fields_add_best(ckpt_fields *f, best_tracker *b, ct_err *e)
 	ckpt_hook h = {best_take, best_check, best_apply, NULL, c};
 	int rc = ckpt_fields_add_hook(f, &h, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/best_metric", H5C_F64, 0, NULL, &b->best_metric, 0, e);
+		rc = ckpt_fields_add(f, "/meta/best_metric", H5C_F64, 0, NULL, &b->best_metric, 0,
+				     e);
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/meta/evals_since_best", H5C_I64, 0, NULL,
 				     &b->evals_since_best, 0, e);

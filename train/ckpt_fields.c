@@ -33,8 +33,8 @@ static void set_str(char **dst, const char *src)
 	CT_ASSERT(*dst); /* a few bytes between steps; no way to report from take */
 }
 
-int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim,
-		    const int64_t *shape, void *live, int flags, ct_err *e)
+int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim, const int64_t *shape,
+		    void *live, int flags, ct_err *e)
 {
 	CT_ASSERT(path[0] == '/' && live && ndim >= 0 && ndim <= H5C_MAX_DIMS);
 	CT_ASSERT(type != H5C_STR || ndim == 0);
@@ -72,7 +72,8 @@ int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim,
 	return 0;
 }
 
-int ckpt_fields_add_const_str(ckpt_fields *f, const char *path, const char *value, int flags, ct_err *e)
+int ckpt_fields_add_const_str(ckpt_fields *f, const char *path, const char *value, int flags,
+			      ct_err *e)
 {
 	char **holder = malloc(sizeof *holder);
 	char *s = strdup(value);
@@ -118,7 +119,8 @@ int ckpt_fields_init(ckpt_fields *f, ct_err *e)
 	f->format = strdup(CKPT_FORMAT);
 	f->version = strdup(CTRAIN_VERSION);
 	f->blas_core = strdup(blas_core_name());
-	int rc = f->format && f->version && f->blas_core ? 0 : ct_errf(e, CT_ENOMEM, "out of memory");
+	int rc = f->format && f->version && f->blas_core ? 0
+							 : ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/@format", H5C_STR, 0, NULL, &f->format, CKPT_STASH, e);
 	if (rc == 0)
@@ -127,10 +129,11 @@ int ckpt_fields_init(ckpt_fields *f, ct_err *e)
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/meta/step", H5C_I64, 0, NULL, &f->step, CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta@version", H5C_STR, 0, NULL, &f->version, CKPT_STASH, e);
-	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta@blas_core", H5C_STR, 0, NULL, &f->blas_core, CKPT_STASH,
+		rc = ckpt_fields_add(f, "/meta@version", H5C_STR, 0, NULL, &f->version, CKPT_STASH,
 				     e);
+	if (rc == 0)
+		rc = ckpt_fields_add(f, "/meta@blas_core", H5C_STR, 0, NULL, &f->blas_core,
+				     CKPT_STASH, e);
 	if (rc < 0)
 		ckpt_fields_release(f);
 	return rc;
@@ -204,7 +207,8 @@ int ckpt_fields_serialize(ckpt_fields *f, void **buf, size_t *cap, size_t *len, 
 	f->h5 = h;
 	for (size_t i = 0; i < f->n; i++) {
 		ckpt_field *d = &f->v[i];
-		h[i] = (h5c_field){d->path, d->type, d->ndim, {0}, d->type == H5C_STR ? &d->copy : d->copy};
+		h[i] = (h5c_field){
+			d->path, d->type, d->ndim, {0}, d->type == H5C_STR ? &d->copy : d->copy};
 		memcpy(h[i].shape, d->shape, sizeof d->shape);
 	}
 	return h5c_build_reuse(h, f->n, buf, cap, len, e);
@@ -218,7 +222,8 @@ static int check_format(h5c_reader *r, const char *path, ct_err *e)
 	int64_t version = 0;
 	int rc = h5c_read(r, &(h5c_field){"/@format", H5C_STR, 0, {0}, &format}, e);
 	if (rc == 0 && strcmp(format, CKPT_FORMAT) != 0)
-		rc = ct_errf(e, CT_ECORRUPT, "%s: format is '%s', not '%s'", path, format, CKPT_FORMAT);
+		rc = ct_errf(e, CT_ECORRUPT, "%s: format is '%s', not '%s'", path, format,
+			     CKPT_FORMAT);
 	free(format);
 	if (rc == 0)
 		rc = h5c_read(r, &(h5c_field){"/@format_version", H5C_I64, 0, {0}, &version}, e);
@@ -271,8 +276,9 @@ int ckpt_fields_apply(ckpt_fields *f, ct_err *e)
 		ckpt_field *d = &f->v[i];
 		if ((d->flags & CKPT_MATCH) && d->present &&
 		    strcmp((const char *)d->copy, *(char **)d->live) != 0)
-			return ct_errf(e, CT_EMISMATCH, "checkpoint %s is '%s' but this run has '%s'",
-				       d->path, (const char *)d->copy, *(char **)d->live);
+			return ct_errf(e, CT_EMISMATCH,
+				       "checkpoint %s is '%s' but this run has '%s'", d->path,
+				       (const char *)d->copy, *(char **)d->live);
 	}
 	for (size_t i = 0; i < f->n_hooks; i++) {
 		int rc = f->hooks[i].check ? f->hooks[i].check(f->hooks[i].ctx, e) : 0;

@@ -50,23 +50,23 @@
 enum { CKPT_OPTIONAL = 1, CKPT_MATCH = 2, CKPT_STASH = 4 };
 
 typedef struct ckpt_field {
-	char *path;   /* "/model/layers.0.weight", "/optim@name" */
+	char *path; /* "/model/layers.0.weight", "/optim@name" */
 	h5c_type type;
 	int ndim;
 	int64_t shape[H5C_MAX_DIMS];
-	void *live;   /* the state; H5C_STR: a char ** (malloc'ed string) */
-	void *copy;   /* the copy (H5C_STR: a char *, the copy itself) */
+	void *live; /* the state; H5C_STR: a char ** (malloc'ed string) */
+	void *copy; /* the copy (H5C_STR: a char *, the copy itself) */
 	size_t bytes;
 	int flags;
-	int present;  /* read found it (always 1 after take) */
+	int present; /* read found it (always 1 after take) */
 } ckpt_field;
 
 typedef struct ckpt_hook {
-	void (*take)(void *ctx);                /* before the copies are taken */
-	int (*check)(void *ctx, ct_err *e);     /* after read, before apply writes */
-	void (*apply)(void *ctx);               /* after apply wrote the fields */
-	void (*release)(void *ctx);             /* frees what ctx holds (may be NULL) */
-	void *ctx;                              /* malloc'ed, freed by release */
+	void (*take)(void *ctx);            /* before the copies are taken */
+	int (*check)(void *ctx, ct_err *e); /* after read, before apply writes */
+	void (*apply)(void *ctx);           /* after apply wrote the fields */
+	void (*release)(void *ctx);         /* frees what ctx holds (may be NULL) */
+	void *ctx;                          /* malloc'ed, freed by release */
 } ckpt_hook;
 
 typedef struct ckpt_fields {
@@ -91,8 +91,8 @@ void ckpt_fields_release(ckpt_fields *f);
 
 /* Registers one field (shape NULL for scalars and strings).  The path must
  * be new (CT_ASSERT).  CT_ENOMEM. */
-int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim,
-		    const int64_t *shape, void *live, int flags, ct_err *e);
+int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim, const int64_t *shape,
+		    void *live, int flags, ct_err *e);
 /* A string attribute whose value the table keeps (e.g. a name that must
  * match on restore, with CKPT_MATCH). */
 int ckpt_fields_add_const_str(ckpt_fields *f, const char *path, const char *value, int flags,

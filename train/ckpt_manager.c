@@ -21,7 +21,7 @@ struct ckpt_manager {
 	best_tracker *best;
 	void *image; /* checkpoint image buffer, reused across writes */
 	size_t image_cap;
-	int64_t taken_step;   /* step of the last copy taken, -1 */
+	int64_t taken_step; /* step of the last copy taken, -1 */
 	double last_save_time;
 	/* shared with the writer thread, under mu */
 	pthread_t thread;
@@ -30,7 +30,7 @@ struct ckpt_manager {
 	int have_thread, busy, quit;
 	int last_rc;
 	ct_err last_err;
-	int64_t last_step;    /* last durable checkpoint, -1 */
+	int64_t last_step; /* last durable checkpoint, -1 */
 	ckpt_manager_stats st;
 };
 
@@ -57,7 +57,6 @@ static int mkdir_p(const char *dir, ct_err *e)
 		*p = c;
 	}
 }
-
 
 /* ---- writing ------------------------------------------------------------- */
 
@@ -140,7 +139,8 @@ ckpt_manager *ckpt_manager_new(const char *dir, const ckpt_manager_opts *opts, c
 	pthread_cond_init(&m->cv, NULL);
 	if (m->o.async) {
 		if (pthread_create(&m->thread, NULL, writer_main, m) != 0) {
-			log_warn("cannot start the checkpoint writer thread; writing synchronously");
+			log_warn(
+				"cannot start the checkpoint writer thread; writing synchronously");
 			m->o.async = 0;
 		} else {
 			m->have_thread = 1;
@@ -354,8 +354,7 @@ int ckpt_manager_add_params(ckpt_manager *m, const char *name, params *ps, ct_er
 	return ckpt_fields_add_params(&m->f, path, ps, ps->data, e);
 }
 
-int ckpt_manager_add_optim(ckpt_manager *m, const char *name, optim *o, const params *ps,
-			   ct_err *e)
+int ckpt_manager_add_optim(ckpt_manager *m, const char *name, optim *o, const params *ps, ct_err *e)
 {
 	char path[256];
 	assert_idle(m);

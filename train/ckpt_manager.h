@@ -68,7 +68,10 @@ typedef struct ckpt_manager_opts {
 	void *hook_ctx;
 } ckpt_manager_opts;
 
-#define CKPT_MANAGER_OPTS_DEFAULT {.keep_last = 3}
+#define CKPT_MANAGER_OPTS_DEFAULT \
+	{                         \
+		.keep_last = 3    \
+	}
 
 /* Creates dir (and its parents) if needed. */
 ckpt_manager *ckpt_manager_new(const char *dir, const ckpt_manager_opts *opts, ct_err *e);
@@ -119,6 +122,5 @@ typedef struct ckpt_manager_stats {
 	double last_stall_sec; /* time the caller was blocked by the last save */
 } ckpt_manager_stats;
 ckpt_manager_stats ckpt_manager_get_stats(ckpt_manager *m);
-
 
 #endif

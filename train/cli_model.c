@@ -30,11 +30,13 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 		if (colon)
 			snprintf(c->path, sizeof c->path, "%s", colon + 1);
 		else if (i != 3)
-			return ct_errf(e, CT_EUSAGE, "--data %s needs a path: %s:PATH", spec, kinds[i]);
+			return ct_errf(e, CT_EUSAGE, "--data %s needs a path: %s:PATH", spec,
+				       kinds[i]);
 		return 0;
 	}
 	return ct_errf(e, CT_EUSAGE,
-		       "--data %s: expected mnist:DIR, fashion-mnist:DIR, csv:FILE or synthetic", spec);
+		       "--data %s: expected mnist:DIR, fashion-mnist:DIR, csv:FILE or synthetic",
+		       spec);
 }
 
 int cli_eval(int argc, char **argv, ct_err *e)
@@ -50,7 +52,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
 			sets[n_sets++] = argv[++i];
 		else
-			return ct_errf(e, CT_EUSAGE, "unexpected argument '%s' (see ctrain eval --help)",
+			return ct_errf(e, CT_EUSAGE,
+				       "unexpected argument '%s' (see ctrain eval --help)",
 				       argv[i]);
 	}
 	if (!model)
@@ -68,8 +71,10 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	for (int i = 0; rc == 0 && i < n_sets; i++)
 		rc = config_set(&cfg, sets[i], e);
 	if (rc == 0 && !has_cfg && !data && n_sets == 0)
-		rc = ct_errf(e, CT_EUSAGE, "%s carries no data description: name the data with "
-			     "--data SPEC or --set data.dataset=... (see ctrain eval --help)", model);
+		rc = ct_errf(e, CT_EUSAGE,
+			     "%s carries no data description: name the data with "
+			     "--data SPEC or --set data.dataset=... (see ctrain eval --help)",
+			     model);
 	dataset test, val;
 	memset(&test, 0, sizeof test);
 	memset(&val, 0, sizeof val);
@@ -80,7 +85,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 		rc = ct_errf(e, CT_EMISMATCH, "the data has %d features but the model expects %d",
 			     ds->d, m.sizes[0]);
 	if (rc == 0 && ds->n_classes > m.sizes[m.n_sizes - 1])
-		rc = ct_errf(e, CT_EMISMATCH, "the data has labels up to %d but the model has %d classes",
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "the data has labels up to %d but the model has %d classes",
 			     ds->n_classes - 1, m.sizes[m.n_sizes - 1]);
 	if (rc == 0) {
 		double loss;
@@ -129,7 +135,8 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			output = argv[++i];
 		else
-			return ct_errf(e, CT_EUSAGE, "unexpected argument '%s' (see ctrain predict --help)",
+			return ct_errf(e, CT_EUSAGE,
+				       "unexpected argument '%s' (see ctrain predict --help)",
 				       argv[i]);
 	}
 	if (!model || !input)
@@ -145,8 +152,8 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	rc = csv_load(input, CSV_NO_LABEL, &ds, e);
 	int k = m.sizes[m.n_sizes - 1];
 	if (rc == 0 && ds.d != m.sizes[0])
-		rc = ct_errf(e, CT_EMISMATCH, "%s: rows have %d features but the model expects %d", input,
-			     ds.d, m.sizes[0]);
+		rc = ct_errf(e, CT_EMISMATCH, "%s: rows have %d features but the model expects %d",
+			     input, ds.d, m.sizes[0]);
 	float *logits = rc == 0 ? malloc((size_t)ds.n * (size_t)k * sizeof(float) + 1) : NULL;
 	if (rc == 0 && !logits)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
@@ -156,7 +163,8 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		if (!out)
 			rc = ct_errno(e, CT_EIO, errno, "%s: cannot create", output);
 		else if (write_predictions(out, logits, ds.n, k) < 0 || fflush(out) != 0)
-			rc = ct_errno(e, CT_EIO, errno, "%s: write failed", output ? output : "stdout");
+			rc = ct_errno(e, CT_EIO, errno, "%s: write failed",
+				      output ? output : "stdout");
 		if (out && output && fclose(out) != 0 && rc == 0)
 			rc = ct_errno(e, CT_EIO, errno, "%s: close failed", output);
 		if (rc == 0 && output)
@@ -203,8 +211,9 @@ static int verify_export(mlp *m, const char *out, ct_dtype dt, ct_err *e)
 	free(b);
 	mlp_release(&m2);
 	if (dt == DT_F32 && !same)
-		return ct_errf(e, CT_EMISMATCH, "--verify: %s gives different logits (max deviation %g)",
-			       out, max_dev);
+		return ct_errf(e, CT_EMISMATCH,
+			       "--verify: %s gives different logits (max deviation %g)", out,
+			       max_dev);
 	printf("verify: %s logits on a %d-sample probe batch %s (max deviation %g)\n", out, PROBE,
 	       same ? "bit-identical" : "differ", max_dev);
 	return 0;
@@ -224,13 +233,16 @@ int cli_export(int argc, char **argv, ct_err *e)
 		else if (argv[i][0] != '-' && !src)
 			src = argv[i];
 		else
-			return ct_errf(e, CT_EUSAGE, "unexpected argument '%s' (see ctrain export --help)",
+			return ct_errf(e, CT_EUSAGE,
+				       "unexpected argument '%s' (see ctrain export --help)",
 				       argv[i]);
 	}
 	if (!src || !out)
 		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
-	ct_dtype dt = strcmp(dtype, "f32") == 0 ? DT_F32 : strcmp(dtype, "f16") == 0 ? DT_F16
-		      : strcmp(dtype, "bf16") == 0 ? DT_BF16 : DT_COUNT;
+	ct_dtype dt = strcmp(dtype, "f32") == 0    ? DT_F32
+		      : strcmp(dtype, "f16") == 0  ? DT_F16
+		      : strcmp(dtype, "bf16") == 0 ? DT_BF16
+						   : DT_COUNT;
 	if (dt == DT_COUNT)
 		return ct_errf(e, CT_EUSAGE, "--dtype %s: expected f32, f16 or bf16", dtype);
 	mlp m;

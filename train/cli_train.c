@@ -40,11 +40,14 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i];
 		int rc = 0;
-		if (!resume && strcmp(o, "--config") == 0 && (rc = need_value(argc, argv, i, e)) == 0)
+		if (!resume && strcmp(o, "--config") == 0 &&
+		    (rc = need_value(argc, argv, i, e)) == 0)
 			a->config = argv[++i];
-		else if (!resume && strcmp(o, "--run-dir") == 0 && (rc = need_value(argc, argv, i, e)) == 0)
+		else if (!resume && strcmp(o, "--run-dir") == 0 &&
+			 (rc = need_value(argc, argv, i, e)) == 0)
 			a->run_dir = argv[++i];
-		else if (!resume && strcmp(o, "--init-from") == 0 && (rc = need_value(argc, argv, i, e)) == 0)
+		else if (!resume && strcmp(o, "--init-from") == 0 &&
+			 (rc = need_value(argc, argv, i, e)) == 0)
 			a->init_from = argv[++i];
 		else if (!resume && strcmp(o, "--non-strict") == 0)
 			a->non_strict = 1;
@@ -55,16 +58,17 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 		} else if (resume && o[0] != '-' && !a->run_dir)
 			a->run_dir = o;
 		else if (rc == 0)
-			return ct_errf(e, CT_EUSAGE, "unknown argument '%s' (see ctrain %s --help)", o,
-				       resume ? "resume" : "train");
+			return ct_errf(e, CT_EUSAGE, "unknown argument '%s' (see ctrain %s --help)",
+				       o, resume ? "resume" : "train");
 		if (rc < 0)
 			return rc;
 	}
 	if (!resume && !a->config)
 		return ct_errf(e, CT_EUSAGE, "missing --config FILE (see ctrain train --help)");
 	if (!a->run_dir)
-		return ct_errf(e, CT_EUSAGE, resume ? "missing run directory: ctrain resume DIR"
-						    : "missing --run-dir DIR (see ctrain train --help)");
+		return ct_errf(e, CT_EUSAGE,
+			       resume ? "missing run directory: ctrain resume DIR"
+				      : "missing --run-dir DIR (see ctrain train --help)");
 	if (a->non_strict && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--non-strict goes with --init-from");
 	return 0;
@@ -190,9 +194,10 @@ int cli_train(int argc, char **argv, ct_err *e)
 	if (rc == 0)
 		rc = config_write(&s.cfg, path, e);
 	if (rc == 0) {
-		log_info("training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
-			 a.run_dir, (long long)s.train.n, (long long)s.val.n,
-			 (long long)s.steps_per_epoch, (long long)cfg.epochs);
+		log_info(
+			"training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
+			a.run_dir, (long long)s.train.n, (long long)s.val.n,
+			(long long)s.steps_per_epoch, (long long)cfg.epochs);
 		rc = run(&s, a.run_dir, -1, e);
 	}
 	train_state_release(&s);
@@ -244,7 +249,8 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
 	int removed = atomic_cleanup_tmp(ck, NULL);
 	if (removed > 0)
-		log_info("removed %d temporary file(s) left in %s by an interrupted write", removed, ck);
+		log_info("removed %d temporary file(s) left in %s by an interrupted write", removed,
+			 ck);
 	char *path = NULL;
 	int rc = ckpt_find_latest(ck, &path, step, e);
 	if (rc < 0)
@@ -261,9 +267,10 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 		log_info("resuming from %s (step %lld, epoch %lld)", path, (long long)sn.step,
 			 (long long)sn.epoch + 1);
 		if (strcmp(sn.blas_core, blas_core_name()) != 0)
-			log_warn("checkpoint was written with OpenBLAS core %s, this process uses %s: "
-				 "results may differ in the last bits from an uninterrupted run",
-				 sn.blas_core, blas_core_name());
+			log_warn(
+				"checkpoint was written with OpenBLAS core %s, this process uses %s: "
+				"results may differ in the last bits from an uninterrupted run",
+				sn.blas_core, blas_core_name());
 		if (sn.threads != s->cfg.threads && !s->cfg.deterministic)
 			log_warn("checkpoint was written with %lld thread(s), now %d: results may "
 				 "differ in the last bits from an uninterrupted run",
@@ -286,8 +293,10 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	config_defaults(&cfg);
 	rc = config_load_file(&cfg, ini, e);
 	if (rc == CT_ECONFIG && access(ini, F_OK) != 0)
-		return ct_errf(e, CT_EUSAGE, "%s: not a run directory (no config.ini); start one with ctrain train",
-			       a.run_dir);
+		return ct_errf(
+			e, CT_EUSAGE,
+			"%s: not a run directory (no config.ini); start one with ctrain train",
+			a.run_dir);
 	for (int i = 0; rc == 0 && i < a.n_sets; i++)
 		rc = config_set_on_resume(&cfg, a.sets[i], e);
 	if (rc == 0)

@@ -20,22 +20,22 @@ enum key_type { K_INT, K_I64, K_U64, K_DBL, K_BOOL, K_ENUM, K_STR, K_LAYERS };
 typedef struct key_spec {
 	const char *section, *key;
 	enum key_type type;
-	size_t off, size;     /* where the field lives in ct_config */
-	const char *def;      /* default as INI text; NULL = required, no default */
-	int64_t ilo, ihi;     /* integer range, inclusive */
-	double dlo, dhi;      /* double range; ends open when lo_open/hi_open */
+	size_t off, size; /* where the field lives in ct_config */
+	const char *def;  /* default as INI text; NULL = required, no default */
+	int64_t ilo, ihi; /* integer range, inclusive */
+	double dlo, dhi;  /* double range; ends open when lo_open/hi_open */
 	int lo_open, hi_open;
-	const char *choices;  /* enum values, '|'-separated */
-	int ident;            /* string restricted to [A-Za-z0-9_] */
-	int resumable;        /* may change on `resume --set` */
+	const char *choices; /* enum values, '|'-separated */
+	int ident;           /* string restricted to [A-Za-z0-9_] */
+	int resumable;       /* may change on `resume --set` */
 	const char *help;
 } key_spec;
 
 #define FLD(f) .off = offsetof(ct_config, f), .size = sizeof(((ct_config *)0)->f)
 #define INTK(lo, hi) .type = K_INT, .ilo = (lo), .ihi = (hi)
 #define I64K(lo) .type = K_I64, .ilo = (lo), .ihi = INT64_MAX
-#define DBLK(lo, lopen, hi, hopen) .type = K_DBL, .dlo = (lo), .lo_open = (lopen), \
-	.dhi = (hi), .hi_open = (hopen)
+#define DBLK(lo, lopen, hi, hopen) \
+	.type = K_DBL, .dlo = (lo), .lo_open = (lopen), .dhi = (hi), .hi_open = (hopen)
 #define ENUMK(ch) .type = K_ENUM, .choices = (ch)
 #define NOLIM HUGE_VAL
 
@@ -51,16 +51,20 @@ static const key_spec keys[] = {
 	 .help = "dropout probability after each hidden activation"},
 
 	{"optim", "name", ENUMK("sgd|adam|adamw"), FLD(optim), .def = "adam", .help = "optimizer"},
-	{"optim", "lr", DBLK(0, 1, NOLIM, 0), FLD(lr), .def = "0.001", .help = "peak learning rate"},
-	{"optim", "momentum", DBLK(0, 0, 1, 1), FLD(momentum), .def = "0.0", .help = "SGD momentum"},
+	{"optim", "lr", DBLK(0, 1, NOLIM, 0), FLD(lr), .def = "0.001",
+	 .help = "peak learning rate"},
+	{"optim", "momentum", DBLK(0, 0, 1, 1), FLD(momentum), .def = "0.0",
+	 .help = "SGD momentum"},
 	{"optim", "nesterov", .type = K_BOOL, FLD(nesterov), .def = "false",
 	 .help = "Nesterov momentum (SGD, needs momentum > 0)"},
 	{"optim", "weight_decay", DBLK(0, 0, NOLIM, 0), FLD(weight_decay), .def = "0.0",
 	 .help = "L2 penalty (sgd, adam) or decoupled decay (adamw)"},
-	{"optim", "beta1", DBLK(0, 0, 1, 1), FLD(beta1), .def = "0.9", .help = "Adam first-moment decay"},
+	{"optim", "beta1", DBLK(0, 0, 1, 1), FLD(beta1), .def = "0.9",
+	 .help = "Adam first-moment decay"},
 	{"optim", "beta2", DBLK(0, 0, 1, 1), FLD(beta2), .def = "0.999",
 	 .help = "Adam second-moment decay"},
-	{"optim", "eps", DBLK(0, 1, NOLIM, 0), FLD(eps), .def = "1e-8", .help = "Adam denominator term"},
+	{"optim", "eps", DBLK(0, 1, NOLIM, 0), FLD(eps), .def = "1e-8",
+	 .help = "Adam denominator term"},
 	{"optim", "grad_clip", DBLK(0, 0, NOLIM, 0), FLD(grad_clip), .def = "0",
 	 .help = "clip gradients to this global L2 norm; 0 = off"},
 
@@ -82,12 +86,14 @@ static const key_spec keys[] = {
 	{"data", "n_samples", I64K(1), FLD(n_samples), .def = "2000", .help = "synthetic: samples"},
 	{"data", "n_features", INTK(1, INT_MAX), FLD(n_features), .def = "20",
 	 .help = "synthetic: features"},
-	{"data", "n_classes", INTK(2, INT_MAX), FLD(n_classes), .def = "4", .help = "synthetic: classes"},
+	{"data", "n_classes", INTK(2, INT_MAX), FLD(n_classes), .def = "4",
+	 .help = "synthetic: classes"},
 	{"data", "label_column", INTK(INT_MIN, INT_MAX), FLD(label_column), .def = "-1",
 	 .help = "csv: label column, negative counts from the end"},
 	{"data", "val_fraction", DBLK(0, 0, 1, 1), FLD(val_fraction), .def = "0.1",
 	 .help = "fraction of the training data held out for validation"},
-	{"data", "batch_size", INTK(1, INT_MAX), FLD(batch_size), .def = "64", .help = "samples per step"},
+	{"data", "batch_size", INTK(1, INT_MAX), FLD(batch_size), .def = "64",
+	 .help = "samples per step"},
 	{"data", "shuffle", .type = K_BOOL, FLD(shuffle), .def = "true",
 	 .help = "reshuffle the training data every epoch"},
 
@@ -130,7 +136,10 @@ static const key_spec keys[] = {
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
 static void *field(ct_config *c, const key_spec *k) { return (char *)c + k->off; }
-static const void *cfield(const ct_config *c, const key_spec *k) { return (const char *)c + k->off; }
+static const void *cfield(const ct_config *c, const key_spec *k)
+{
+	return (const char *)c + k->off;
+}
 
 static int find_section(const char *name)
 {
@@ -193,7 +202,8 @@ static const key_spec *suggest_key(const char *section, const char *key)
 		if (d != 0 && (size_t)d >= strlen(key))
 			continue;
 		int same = strcmp(keys[i].section, section) == 0;
-		if (d < best_d || (d == best_d && best && same && strcmp(best->section, section) != 0)) {
+		if (d < best_d ||
+		    (d == best_d && best && same && strcmp(best->section, section) != 0)) {
 			best = &keys[i];
 			best_d = d;
 		}
@@ -232,14 +242,14 @@ static int unknown_key(const char *section, const char *key, ct_err *e)
 {
 	const key_spec *s = suggest_key(section, key);
 	if (s)
-		return ct_errf(e, CT_ECONFIG, "unknown key %s.%s (did you mean %s.%s?)", section, key,
-			       s->section, s->key);
+		return ct_errf(e, CT_ECONFIG, "unknown key %s.%s (did you mean %s.%s?)", section,
+			       key, s->section, s->key);
 	char list[512] = "";
 	size_t len = 0;
 	for (int i = 0; i < N_KEYS; i++)
 		if (strcmp(keys[i].section, section) == 0)
-			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "",
-						keys[i].key);
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+						len ? ", " : "", keys[i].key);
 	return ct_errf(e, CT_ECONFIG, "unknown key %s.%s (keys in [%s]: %s)", section, key, section,
 		       list);
 }
@@ -259,30 +269,28 @@ static void describe(const key_spec *k, char *buf, size_t n)
 		else if (k->ihi == tmax)
 			snprintf(buf, n, "an integer >= %" PRId64, k->ilo);
 		else
-			snprintf(buf, n, "an integer in [%" PRId64 ", %" PRId64 "]", k->ilo, k->ihi);
+			snprintf(buf, n, "an integer in [%" PRId64 ", %" PRId64 "]", k->ilo,
+				 k->ihi);
 		break;
-	case K_U64:
-		snprintf(buf, n, "an integer in [0, %" PRIu64 "]", UINT64_MAX);
-		break;
+	case K_U64: snprintf(buf, n, "an integer in [0, %" PRIu64 "]", UINT64_MAX); break;
 	case K_DBL:
 		if (k->dhi == NOLIM)
 			snprintf(buf, n, "a number %s %g", k->lo_open ? ">" : ">=", k->dlo);
 		else
-			snprintf(buf, n, "a number in %c%g, %g%c", k->lo_open ? '(' : '[', k->dlo, k->dhi,
-				 k->hi_open ? ')' : ']');
+			snprintf(buf, n, "a number in %c%g, %g%c", k->lo_open ? '(' : '[', k->dlo,
+				 k->dhi, k->hi_open ? ')' : ']');
 		break;
-	case K_BOOL:
-		snprintf(buf, n, "true or false (also yes/no, on/off, 1/0)");
-		break;
-	case K_ENUM:
-		snprintf(buf, n, "one of %s", k->choices);
-		break;
+	case K_BOOL: snprintf(buf, n, "true or false (also yes/no, on/off, 1/0)"); break;
+	case K_ENUM: snprintf(buf, n, "one of %s", k->choices); break;
 	case K_STR:
 		if (k->ident)
-			snprintf(buf, n, "letters, digits and '_' only, at most %zu, or \"\"", k->size - 1);
-		else
-			snprintf(buf, n, "text of at most %zu characters without '\"' or control characters",
+			snprintf(buf, n, "letters, digits and '_' only, at most %zu, or \"\"",
 				 k->size - 1);
+		else
+			snprintf(
+				buf, n,
+				"text of at most %zu characters without '\"' or control characters",
+				k->size - 1);
 		break;
 	case K_LAYERS:
 		snprintf(buf, n, "2 to %d comma-separated positive integers, e.g. 784,256,10",
@@ -351,8 +359,7 @@ static const char *field_problem(const ct_config *c, const key_spec *k)
 		int64_t v = *(const int64_t *)f;
 		return v < k->ilo || v > k->ihi ? "out of range" : NULL;
 	}
-	case K_U64:
-		return NULL;
+	case K_U64: return NULL;
 	case K_DBL: {
 		double v = *(const double *)f;
 		if (!isfinite(v))
@@ -367,10 +374,8 @@ static const char *field_problem(const ct_config *c, const key_spec *k)
 		return v != 0 && v != 1 ? "not a boolean" : NULL;
 	}
 	case K_ENUM:
-	case K_STR:
-		return string_problem(k, f);
-	case K_LAYERS:
-		return layers_problem(c);
+	case K_STR: return string_problem(k, f);
+	case K_LAYERS: return layers_problem(c);
 	}
 	return NULL;
 }
@@ -497,18 +502,10 @@ static int set_value(ct_config *c, const key_spec *k, const char *v, ct_err *e)
 		if (!why)
 			*(int *)f = (int)i;
 		break;
-	case K_I64:
-		why = parse_i64(v, f);
-		break;
-	case K_U64:
-		why = parse_u64(v, f);
-		break;
-	case K_DBL:
-		why = parse_double(v, f);
-		break;
-	case K_BOOL:
-		why = parse_bool(v, f);
-		break;
+	case K_I64: why = parse_i64(v, f); break;
+	case K_U64: why = parse_u64(v, f); break;
+	case K_DBL: why = parse_double(v, f); break;
+	case K_BOOL: why = parse_bool(v, f); break;
 	case K_ENUM:
 	case K_STR:
 		if (strlen(v) >= k->size) {
@@ -518,9 +515,7 @@ static int set_value(ct_config *c, const key_spec *k, const char *v, ct_err *e)
 		memset(f, 0, k->size); /* zero tail: memcmp of configs stays meaningful */
 		memcpy(f, v, strlen(v));
 		break;
-	case K_LAYERS:
-		why = parse_layers(v, c);
-		break;
+	case K_LAYERS: why = parse_layers(v, c); break;
 	}
 	if (!why)
 		why = field_problem(c, k);
@@ -543,33 +538,22 @@ static void format_value(const ct_config *c, const key_spec *k, char *buf, size_
 {
 	const void *f = cfield(c, k);
 	switch (k->type) {
-	case K_INT:
-		snprintf(buf, n, "%d", *(const int *)f);
-		break;
-	case K_I64:
-		snprintf(buf, n, "%" PRId64, *(const int64_t *)f);
-		break;
-	case K_U64:
-		snprintf(buf, n, "%" PRIu64, *(const uint64_t *)f);
-		break;
-	case K_DBL:
-		format_double(*(const double *)f, buf, n);
-		break;
-	case K_BOOL:
-		snprintf(buf, n, "%s", *(const int *)f ? "true" : "false");
-		break;
-	case K_ENUM:
-		snprintf(buf, n, "%.*s", (int)strnlen(f, k->size), (const char *)f);
-		break;
-	case K_STR:
-		snprintf(buf, n, "\"%.*s\"", (int)strnlen(f, k->size), (const char *)f);
-		break;
+	case K_INT: snprintf(buf, n, "%d", *(const int *)f); break;
+	case K_I64: snprintf(buf, n, "%" PRId64, *(const int64_t *)f); break;
+	case K_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)f); break;
+	case K_DBL: format_double(*(const double *)f, buf, n); break;
+	case K_BOOL: snprintf(buf, n, "%s", *(const int *)f ? "true" : "false"); break;
+	case K_ENUM: snprintf(buf, n, "%.*s", (int)strnlen(f, k->size), (const char *)f); break;
+	case K_STR: snprintf(buf, n, "\"%.*s\"", (int)strnlen(f, k->size), (const char *)f); break;
 	case K_LAYERS: {
 		size_t len = 0;
 		buf[0] = '\0';
-		int nl = c->n_layers < 0 ? 0 : c->n_layers > CFG_MAX_LAYERS ? CFG_MAX_LAYERS : c->n_layers;
+		int nl = c->n_layers < 0                ? 0
+			 : c->n_layers > CFG_MAX_LAYERS ? CFG_MAX_LAYERS
+							: c->n_layers;
 		for (int i = 0; i < nl && len < n; i++)
-			len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "", c->layers[i]);
+			len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "",
+						c->layers[i]);
 		break;
 	}
 	}
@@ -613,7 +597,8 @@ static void strip_comment(char *s)
 	for (char *p = s; *p; p++) {
 		if (*p == '"')
 			quoted = !quoted;
-		else if (!quoted && (*p == ';' || *p == '#') && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+		else if (!quoted && (*p == ';' || *p == '#') &&
+			 (p == s || p[-1] == ' ' || p[-1] == '\t')) {
 			*p = '\0';
 			return;
 		}
@@ -645,11 +630,12 @@ static int parse_header(parse_ctx *p, char *s)
 {
 	char *close = strchr(s, ']');
 	if (!close)
-		return ct_errf(p->e, CT_ECONFIG, "%s:%d: section header %s is missing its ']'", p->name,
-			       p->line, s);
-	if (close[1] != '\0')
-		return ct_errf(p->e, CT_ECONFIG, "%s:%d: unexpected text after ']' in section header %s",
+		return ct_errf(p->e, CT_ECONFIG, "%s:%d: section header %s is missing its ']'",
 			       p->name, p->line, s);
+	if (close[1] != '\0')
+		return ct_errf(p->e, CT_ECONFIG,
+			       "%s:%d: unexpected text after ']' in section header %s", p->name,
+			       p->line, s);
 	*close = '\0';
 	char *name = trim(s + 1);
 	int i = find_section(name);
@@ -670,9 +656,11 @@ static int parse_assignment(parse_ctx *p, char *s, char *eq)
 		return ct_errf(p->e, CT_ECONFIG, "%s:%d: missing key before '='", p->name, p->line);
 	if (p->section < 0) {
 		const key_spec *s2 = suggest_key("", key);
-		return ct_errf(p->e, CT_ECONFIG, "%s:%d: key %s is outside a section (put it under a "
-			       "[section] header%s%s%s)", p->name, p->line, key, s2 ? ", e.g. [" : "",
-			       s2 ? s2->section : "", s2 ? "]" : "");
+		return ct_errf(p->e, CT_ECONFIG,
+			       "%s:%d: key %s is outside a section (put it under a "
+			       "[section] header%s%s%s)",
+			       p->name, p->line, key, s2 ? ", e.g. [" : "", s2 ? s2->section : "",
+			       s2 ? "]" : "");
 	}
 	const char *sec = sections[p->section];
 	const key_spec *k = find_key(sec, key);
@@ -683,13 +671,14 @@ static int parse_assignment(parse_ctx *p, char *s, char *eq)
 	}
 	int idx = (int)(k - keys);
 	if (p->first_line[idx])
-		return ct_errf(p->e, CT_ECONFIG, "%s:%d: duplicate key %s.%s (first set on line %d)",
-			       p->name, p->line, sec, key, p->first_line[idx]);
+		return ct_errf(p->e, CT_ECONFIG,
+			       "%s:%d: duplicate key %s.%s (first set on line %d)", p->name,
+			       p->line, sec, key, p->first_line[idx]);
 	p->first_line[idx] = p->line;
 	char *v = unquote(val);
 	if (!v)
-		return ct_errf(p->e, CT_ECONFIG, "%s:%d: %s.%s = %s: unterminated quoted value", p->name,
-			       p->line, sec, key, val);
+		return ct_errf(p->e, CT_ECONFIG, "%s:%d: %s.%s = %s: unterminated quoted value",
+			       p->name, p->line, sec, key, val);
 	if (set_value(p->c, k, v, p->e) < 0) {
 		ct_err_prefix(p->e, "%s:%d: %s.%s = %s", p->name, p->line, sec, key, val);
 		return CT_ECONFIG;
@@ -707,7 +696,8 @@ static int parse_line(parse_ctx *p, char *s)
 		return parse_header(p, s);
 	char *eq = strchr(s, '=');
 	if (!eq)
-		return ct_errf(p->e, CT_ECONFIG, "%s:%d: expected \"key = value\" or \"[section]\", got \"%s\"",
+		return ct_errf(p->e, CT_ECONFIG,
+			       "%s:%d: expected \"key = value\" or \"[section]\", got \"%s\"",
 			       p->name, p->line, s);
 	return parse_assignment(p, s, eq);
 }
@@ -775,8 +765,10 @@ static int split_set(const char *a, char *buf, size_t n, const key_spec **k, cha
 		if (s && !find_key(s->section, trim(buf)))
 			s = NULL; /* only suggest a section for an exact key name */
 		if (s)
-			return ct_errf(e, CT_ECONFIG, "--set %s: expected section.key=value (did you "
-				       "mean %s.%s?)", a, s->section, s->key);
+			return ct_errf(e, CT_ECONFIG,
+				       "--set %s: expected section.key=value (did you "
+				       "mean %s.%s?)",
+				       a, s->section, s->key);
 		return ct_errf(e, CT_ECONFIG, "--set %s: expected section.key=value", a);
 	}
 	*eq = *dot = '\0';
@@ -877,8 +869,10 @@ int config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
 	}
 	char allowed[512];
 	resumable_list(allowed, sizeof allowed);
-	return ct_errf(e, CT_ECONFIG, "--set %s: cannot change %s.%s on resume: it would break "
-		       "bit-exact continuation (allowed: %s)", assignment, k->section, k->key, allowed);
+	return ct_errf(e, CT_ECONFIG,
+		       "--set %s: cannot change %s.%s on resume: it would break "
+		       "bit-exact continuation (allowed: %s)",
+		       assignment, k->section, k->key, allowed);
 }
 
 /* ---- validation ------------------------------------------------------------ */
@@ -886,16 +880,23 @@ int config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
 static int check_cross(const ct_config *c, const char *name, ct_err *e)
 {
 	if (strcmp(c->dataset, "synthetic") != 0 && c->path[0] == '\0')
-		return ct_errf(e, CT_ECONFIG, "%s: data.path is required for data.dataset = %s "
-			       "(a directory for mnist/fashion-mnist, a file for csv)", name, c->dataset);
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: data.path is required for data.dataset = %s "
+			       "(a directory for mnist/fashion-mnist, a file for csv)",
+			       name, c->dataset);
 	if (c->nesterov && c->momentum <= 0)
-		return ct_errf(e, CT_ECONFIG, "%s: optim.nesterov = true needs optim.momentum > 0", name);
+		return ct_errf(e, CT_ECONFIG, "%s: optim.nesterov = true needs optim.momentum > 0",
+			       name);
 	if (strcmp(c->optim, "sgd") != 0 && (c->nesterov || c->momentum != 0))
-		return ct_errf(e, CT_ECONFIG, "%s: optim.momentum and optim.nesterov apply only to "
-			       "optim.name = sgd (got %s)", name, c->optim);
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: optim.momentum and optim.nesterov apply only to "
+			       "optim.name = sgd (got %s)",
+			       name, c->optim);
 	if ((c->keep_best > 0 || c->patience > 0) && c->val_fraction <= 0)
-		return ct_errf(e, CT_ECONFIG, "%s: checkpoint.keep_best and checkpoint.patience need a "
-			       "validation split: set data.val_fraction > 0", name);
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: checkpoint.keep_best and checkpoint.patience need a "
+			       "validation split: set data.val_fraction > 0",
+			       name);
 	return 0;
 }
 
@@ -905,8 +906,10 @@ int config_validate(const ct_config *c, const char *name, ct_err *e)
 	for (int i = 0; i < N_KEYS; i++) {
 		const key_spec *k = &keys[i];
 		if (k->type == K_LAYERS && c->n_layers == 0)
-			return ct_errf(e, CT_ECONFIG, "%s: model.layers is required "
-				       "(e.g. layers = 784,256,10 under [model])", name);
+			return ct_errf(e, CT_ECONFIG,
+				       "%s: model.layers is required "
+				       "(e.g. layers = 784,256,10 under [model])",
+				       name);
 		const char *why = field_problem(c, k);
 		if (why) {
 			char v[VALUE_BUF];
@@ -923,14 +926,20 @@ int config_check_data(const ct_config *c, const char *name, int n_features, int 
 		      ct_err *e)
 {
 	if (c->n_layers < 2 || c->n_layers > CFG_MAX_LAYERS)
-		return ct_errf(e, CT_ECONFIG, "%s: model.layers is required "
-			       "(e.g. layers = 784,256,10 under [model])", name);
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: model.layers is required "
+			       "(e.g. layers = 784,256,10 under [model])",
+			       name);
 	if (c->layers[0] != n_features)
-		return ct_errf(e, CT_ECONFIG, "%s: model.layers starts with %d but the data has %d "
-			       "features", name, c->layers[0], n_features);
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: model.layers starts with %d but the data has %d "
+			       "features",
+			       name, c->layers[0], n_features);
 	if (c->layers[c->n_layers - 1] != n_classes)
-		return ct_errf(e, CT_ECONFIG, "%s: model.layers ends with %d but the data has %d "
-			       "classes", name, c->layers[c->n_layers - 1], n_classes);
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: model.layers ends with %d but the data has %d "
+			       "classes",
+			       name, c->layers[c->n_layers - 1], n_classes);
 	return 0;
 }
 
@@ -1012,9 +1021,10 @@ void config_print_reference(FILE *out)
 	char v[VALUE_BUF], want[256];
 	/* Errors stay on out's error indicator for the caller (main.c checks
 	 * stdout at exit). */
-	(void)fprintf(out, "Config keys (INI; '#' or ';' comments; unknown keys are errors).\n"
-		     "Format: key = default  what it is; allowed values.  [resume] = may change "
-		     "with `ctrain resume --set`.\n");
+	(void)fprintf(out,
+		      "Config keys (INI; '#' or ';' comments; unknown keys are errors).\n"
+		      "Format: key = default  what it is; allowed values.  [resume] = may change "
+		      "with `ctrain resume --set`.\n");
 	for (int s = 0; s < N_SECTIONS; s++) {
 		(void)fprintf(out, "\n[%s]\n", sections[s]);
 		for (int i = 0; i < N_KEYS; i++) {
@@ -1027,7 +1037,7 @@ void config_print_reference(FILE *out)
 				snprintf(v, sizeof v, "(required)");
 			describe(k, want, sizeof want);
 			(void)fprintf(out, "  %-13s = %-10s  %s; %s%s\n", k->key, v, k->help, want,
-				k->resumable ? " [resume]" : "");
+				      k->resumable ? " [resume]" : "");
 		}
 	}
 }

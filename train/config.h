@@ -52,18 +52,18 @@ typedef struct ct_config {
 	char activation[16];        /* relu|tanh|sigmoid|gelu */
 	double dropout;             /* [0,1) */
 	/* [optim] */
-	char optim[16];             /* key "name": sgd|adam|adamw */
+	char optim[16]; /* key "name": sgd|adam|adamw */
 	double lr, momentum;
 	int nesterov;
 	double weight_decay, beta1, beta2, eps, grad_clip; /* grad_clip 0 = off */
 	/* [schedule] */
-	char schedule[16];          /* key "name": constant|step|cosine */
+	char schedule[16]; /* key "name": constant|step|cosine */
 	int64_t warmup_steps, step_size;
 	double gamma, min_lr;
 	/* [data] */
-	char dataset[32];           /* synthetic|mnist|fashion-mnist|csv */
+	char dataset[32]; /* synthetic|mnist|fashion-mnist|csv */
 	char path[4096];
-	int64_t n_samples;          /* synthetic only, as n_features/n_classes */
+	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
 	double val_fraction;
 	int batch_size, shuffle;
@@ -72,16 +72,16 @@ typedef struct ct_config {
 	uint64_t seed;
 	int threads;
 	int64_t log_every, eval_every; /* eval_every 0 = at the end of each epoch */
-	char kernel[64];            /* OpenBLAS core name to pin; "" = as detected */
+	char kernel[64];               /* OpenBLAS core name to pin; "" = as detected */
 	int deterministic;
 	/* [checkpoint] */
-	int64_t every_steps;        /* 0 = off */
-	double every_seconds;       /* 0 = off */
+	int64_t every_steps;              /* 0 = off */
+	double every_seconds;             /* 0 = off */
 	int keep_last, keep_every, async; /* keep_last 0 = keep all */
-	char on_error[8];           /* stop|warn */
+	char on_error[8];                 /* stop|warn */
 	int every_epoch, keep_best;
-	char monitor[16];           /* val_loss|val_accuracy */
-	int patience;               /* 0 = no early stopping */
+	char monitor[16]; /* val_loss|val_accuracy */
+	int patience;     /* 0 = no early stopping */
 } ct_config;
 
 /* Zeroes c (padding included, so memcmp of two configs is meaningful) and

@@ -72,8 +72,9 @@ static int infer_layers(const tdict *d, int *sizes, int max)
 		const tdict_entry *t = tdict_find(d, key);
 		if (!t)
 			break;
-		if (t->ndim != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 || t->shape[0] > (1 << 24) ||
-		    t->shape[1] > (1 << 24) || (n > 0 && sizes[n - 1] != t->shape[1]))
+		if (t->ndim != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 ||
+		    t->shape[0] > (1 << 24) || t->shape[1] > (1 << 24) ||
+		    (n > 0 && sizes[n - 1] != t->shape[1]))
 			return -1;
 		if (n == 0)
 			sizes[n++] = (int)t->shape[1];
@@ -87,7 +88,8 @@ int model_from_tdict(mlp *m, const tdict *d, const char *name, int batch, ct_err
 	const char *layers = tdict_get_meta(d, "layers");
 	const char *act = tdict_get_meta(d, "activation");
 	int sizes[MLP_MAX_LAYERS];
-	int n = layers ? parse_layers(layers, sizes, MLP_MAX_LAYERS) : infer_layers(d, sizes, MLP_MAX_LAYERS);
+	int n = layers ? parse_layers(layers, sizes, MLP_MAX_LAYERS)
+		       : infer_layers(d, sizes, MLP_MAX_LAYERS);
 	if (!layers && n > 0 && !act) {
 		log_warn("%s has no ctrain metadata: layer sizes taken from the layers.<i>.weight "
 			 "shapes, activation assumed relu",
@@ -102,7 +104,8 @@ int model_from_tdict(mlp *m, const tdict *d, const char *name, int batch, ct_err
 	int kind = act ? act_from_name(act) : -1;
 	if (kind < 0)
 		return ct_errf(e, CT_ECORRUPT, "%s: __metadata__ 'activation' is %s%s%s", name,
-			       act ? "'" : "missing", act ? act : "", act ? "', not relu|tanh|sigmoid|gelu" : "");
+			       act ? "'" : "missing", act ? act : "",
+			       act ? "', not relu|tanh|sigmoid|gelu" : "");
 	int rc = mlp_init(m, sizes, n, kind, 0.0f, batch, e);
 	if (rc < 0)
 		return rc;

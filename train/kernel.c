@@ -46,10 +46,10 @@ int kernel_cpu_supports(const char *name)
 	static const struct {
 		const char *name, *needs;
 	} table[] = {
-		{"Prescott", "sse3"},       {"Core2", "ssse3"},        {"Penryn", "ssse3"},
-		{"Dunnington", "ssse3"},    {"Nehalem", "sse4.2"},     {"Atom", "ssse3"},
-		{"Sandybridge", "avx"},     {"Haswell", "avx2"},       {"Zen", "avx2"},
-		{"SkylakeX", "avx512"},     {"Cooperlake", "avx512bf16"},
+		{"Prescott", "sse3"},    {"Core2", "ssse3"},           {"Penryn", "ssse3"},
+		{"Dunnington", "ssse3"}, {"Nehalem", "sse4.2"},        {"Atom", "ssse3"},
+		{"Sandybridge", "avx"},  {"Haswell", "avx2"},          {"Zen", "avx2"},
+		{"SkylakeX", "avx512"},  {"Cooperlake", "avx512bf16"},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
 		if (strcasecmp(name, table[i].name) == 0)
@@ -77,8 +77,9 @@ int kernel_ensure(const char *want, const char *why, ct_err *e)
 		return 0;
 	}
 	if (!g_argv) {
-		log_warn("cannot re-execute to select OpenBLAS kernel %s (no argv); continuing with %s",
-			 want, have);
+		log_warn(
+			"cannot re-execute to select OpenBLAS kernel %s (no argv); continuing with %s",
+			want, have);
 		return 0;
 	}
 	log_info("re-executing with OPENBLAS_CORETYPE=%s (%s; this process got %s)", want, why,
@@ -89,7 +90,7 @@ int kernel_ensure(const char *want, const char *why, ct_err *e)
 		return 0;
 	}
 	execv("/proc/self/exe", g_argv);
-	log_warn("re-executing %s failed: %s; continuing with kernel %s", g_argv[0], strerror(errno),
-		 have);
+	log_warn("re-executing %s failed: %s; continuing with kernel %s", g_argv[0],
+		 strerror(errno), have);
 	return 0;
 }

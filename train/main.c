@@ -20,8 +20,8 @@ static command_fn find_command(const char *name)
 		const char *name;
 		command_fn fn;
 	} cmds[] = {
-		{"train", cli_train},   {"resume", cli_resume}, {"export", cli_export},
-		{"inspect", cli_inspect}, {"eval", cli_eval},   {"predict", cli_predict},
+		{"train", cli_train},     {"resume", cli_resume}, {"export", cli_export},
+		{"inspect", cli_inspect}, {"eval", cli_eval},     {"predict", cli_predict},
 		{"convert", cli_convert},
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -27,11 +27,11 @@
 #include "../util/err.h"
 
 typedef struct metrics {
-	FILE *f;            /* NULL after a failed repair */
+	FILE *f; /* NULL after a failed repair */
 	char path[4096];
-	char *text;         /* what the file must hold: header and every row */
+	char *text; /* what the file must hold: header and every row */
 	size_t len, cap;
-	int broken;         /* a write or fsync failed: rewrite before use */
+	int broken; /* a write or fsync failed: rewrite before use */
 } metrics;
 
 typedef struct metrics_row {

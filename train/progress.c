@@ -58,9 +58,10 @@ void progress_tick(progress *p, int64_t step, int64_t epoch, int64_t epochs, dou
 		bar[i] = i < fill ? '#' : '.';
 	bar[width] = '\0';
 	/* The bar is cosmetic (a TTY only): a failed write is not worth a report. */
-	(void)fprintf(stderr, "\r[%s] %3d%% step %lld/%lld epoch %lld/%lld loss %.4f %.1f it/s ETA %s ",
-		bar, p->total ? (int)(100 * step / p->total) : 100, (long long)step,
-		(long long)p->total, (long long)epoch + 1, (long long)epochs, loss, r, eta);
+	(void)fprintf(stderr,
+		      "\r[%s] %3d%% step %lld/%lld epoch %lld/%lld loss %.4f %.1f it/s ETA %s ",
+		      bar, p->total ? (int)(100 * step / p->total) : 100, (long long)step,
+		      (long long)p->total, (long long)epoch + 1, (long long)epochs, loss, r, eta);
 	(void)fflush(stderr);
 	p->drawn = 1;
 }

@@ -35,10 +35,7 @@ static void derived_apply(void *ctx)
 	d->s->step = *d->file_step;
 }
 
-static void derived_release(void *ctx)
-{
-	free(((derived *)ctx)->config_text);
-}
+static void derived_release(void *ctx) { free(((derived *)ctx)->config_text); }
 
 static int add_derived(ckpt_fields *f, train_state *s, derived **out, ct_err *e)
 {
@@ -49,7 +46,8 @@ static int add_derived(ckpt_fields *f, train_state *s, derived **out, ct_err *e)
 	d->file_step = &f->step;
 	d->config_text = strdup("");
 	ckpt_hook h = {derived_take, NULL, derived_apply, derived_release, d};
-	int rc = d->config_text ? ckpt_fields_add_hook(f, &h, e) : ct_errf(e, CT_ENOMEM, "out of memory");
+	int rc = d->config_text ? ckpt_fields_add_hook(f, &h, e)
+				: ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc < 0 && !d->config_text)
 		free(d);
 	*out = rc == 0 ? d : NULL;
@@ -76,9 +74,11 @@ int snapshot_register(ckpt_fields *f, train_state *s, ct_err *e)
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/meta/epoch", H5C_I64, 0, NULL, &d->epoch, CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta@config", H5C_STR, 0, NULL, &d->config_text, CKPT_STASH, e);
+		rc = ckpt_fields_add(f, "/meta@config", H5C_STR, 0, NULL, &d->config_text,
+				     CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/threads", H5C_I64, 0, NULL, &d->threads, CKPT_STASH, e);
+		rc = ckpt_fields_add(f, "/meta/threads", H5C_I64, 0, NULL, &d->threads, CKPT_STASH,
+				     e);
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/meta/loss_sum", H5C_F64, 0, NULL, &s->loss_sum, 0, e);
 	if (rc == 0)
@@ -86,7 +86,8 @@ int snapshot_register(ckpt_fields *f, train_state *s, ct_err *e)
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/meta/elapsed", H5C_F64, 0, NULL, &s->elapsed, 0, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/samples_seen", H5C_I64, 0, NULL, &s->samples_seen, 0, e);
+		rc = ckpt_fields_add(f, "/meta/samples_seen", H5C_I64, 0, NULL, &s->samples_seen, 0,
+				     e);
 	if (rc == 0)
 		rc = ckpt_fields_add_best(f, &s->best, e);
 	return rc;

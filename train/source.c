@@ -92,8 +92,9 @@ int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
 		if (!exists(src))
 			return ct_errf(e, CT_ENOTFOUND, "%s: no such file", src);
 		*path = strdup(src);
-		*kind = ends_with(src, ".h5") ? SRC_CHECKPOINT
-			: ends_with(src, ".safetensors") ? SRC_SAFETENSORS : SRC_PTH;
+		*kind = ends_with(src, ".h5")            ? SRC_CHECKPOINT
+			: ends_with(src, ".safetensors") ? SRC_SAFETENSORS
+							 : SRC_PTH;
 		return 0;
 	}
 	char *st = join(src, "", ".safetensors");
@@ -171,8 +172,7 @@ static int read_ckpt_model(const char *path, tdict *d, ct_err *e)
 int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e)
 {
 	switch (kind) {
-	case SRC_SAFETENSORS:
-		return st_read(path, d, e);
+	case SRC_SAFETENSORS: return st_read(path, d, e);
 	case SRC_PTH: {
 		char **skipped = NULL;
 		size_t n_skipped = 0;
@@ -184,8 +184,7 @@ int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e)
 		free(skipped);
 		return rc;
 	}
-	default:
-		return read_ckpt_model(path, d, e);
+	default: return read_ckpt_model(path, d, e);
 	}
 }
 

@@ -54,15 +54,18 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 	if (rc == 0)
 		rc = config_check_data(c, name, s->train.d, s->train.n_classes, e);
 	if (rc == 0 && c->keep_best > BEST_MAX)
-		rc = ct_errf(e, CT_ECONFIG, "%s: checkpoint.keep_best = %d: at most %d best checkpoints "
-			     "can be kept", name, c->keep_best, BEST_MAX);
+		rc = ct_errf(e, CT_ECONFIG,
+			     "%s: checkpoint.keep_best = %d: at most %d best checkpoints "
+			     "can be kept",
+			     name, c->keep_best, BEST_MAX);
 	if (rc == 0)
 		rc = mlp_init(&s->model, c->layers, c->n_layers, act_from_name(c->activation),
 			      (float)c->dropout, c->batch_size, e);
 	if (rc == 0) {
 		optim_hparams hp = hparams_of(c);
 		/* the names were checked when the config was parsed: never -1 here */
-		rc = optim_init(&s->opt, (optim_kind)optim_from_name(c->optim), s->model.ps.n, &hp, e);
+		rc = optim_init(&s->opt, (optim_kind)optim_from_name(c->optim), s->model.ps.n, &hp,
+				e);
 	}
 	if (rc == 0)
 		rc = loader_init(&s->ld, &s->train, c->batch_size, c->shuffle, c->seed, e);

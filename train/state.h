@@ -36,9 +36,9 @@ typedef struct train_state {
 	int64_t steps_per_epoch; /* derived from data and batch size */
 	double loss_sum;         /* training loss summed since the last metrics row */
 	int64_t loss_count;
-	double elapsed;          /* training seconds spent by earlier processes */
+	double elapsed; /* training seconds spent by earlier processes */
 	int64_t samples_seen;
-	best_tracker best;       /* keep_best and early stopping on cfg.monitor */
+	best_tracker best; /* keep_best and early stopping on cfg.monitor */
 } train_state;
 
 /* Loads the data named by cfg (train and validation split), builds the model

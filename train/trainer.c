@@ -70,7 +70,8 @@ static int write_row(loop *L, int eval_now, int *best, ct_err *e)
 		.epoch = (int64_t)s->ld.st.epoch,
 		.loss = s->loss_count ? s->loss_sum / (double)s->loss_count : 0.0,
 		.lr = sched_lr(&s->sched, s->step - 1),
-		.samples_per_sec = now > L->window_t0 ? (double)L->window_samples / (now - L->window_t0) : 0,
+		.samples_per_sec =
+			now > L->window_t0 ? (double)L->window_samples / (now - L->window_t0) : 0,
 		.elapsed_sec = s->elapsed + (now - L->t0),
 	};
 	if (eval_now && s->val.n > 0) {
@@ -216,13 +217,12 @@ static void remove_leftovers(const char *dir)
 	for (int i = 0; i < 2; i++) {
 		int n = atomic_cleanup_tmp(dirs[i], NULL);
 		if (n > 0)
-			log_info("removed %d temporary file(s) left in %s by an interrupted write", n,
-				 dirs[i]);
+			log_info("removed %d temporary file(s) left in %s by an interrupted write",
+				 n, dirs[i]);
 	}
 }
 
-int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_result *r,
-		ct_err *e)
+int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_result *r, ct_err *e)
 {
 	memset(r, 0, sizeof *r);
 	loop L;
@@ -261,11 +261,13 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	/* The final (or interrupt) checkpoint.  After an error (checkpoint.on_error
 	 * = stop) there is none: the run stops where its error message says, and
 	 * a failing disk is not written again; the write in flight is awaited. */
-	int frc = rc == 0 || rc == CT_EINTERRUPTED ? finish(&L, &fe) : checkpointer_wait(&L.cp, &fe);
+	int frc =
+		rc == 0 || rc == CT_EINTERRUPTED ? finish(&L, &fe) : checkpointer_wait(&L.cp, &fe);
 	if (rc == CT_EINTERRUPTED && frc == 0) {
 		r->signal = sig;
-		log_info("interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",
-			 (long long)s->step, dir);
+		log_info(
+			"interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",
+			(long long)s->step, dir);
 		ct_errf(e, CT_EINTERRUPTED, "interrupted by signal %d", sig);
 	} else if ((rc == 0 && frc < 0) || rc == CT_EINTERRUPTED) {
 		rc = frc; /* the final write failed (interrupted: frc < 0 here) */
@@ -281,7 +283,8 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	r->steps = s->step;
 	r->epochs = (int64_t)s->ld.st.epoch;
 	r->seconds = loop_sec;
-	r->samples_per_sec = loop_sec > 0 ? (double)(s->samples_seen - start_samples) / loop_sec : 0;
+	r->samples_per_sec =
+		loop_sec > 0 ? (double)(s->samples_seen - start_samples) / loop_sec : 0;
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
 		rc = model_export(&s->model, path, DT_F32, NULL, e);

@@ -14,9 +14,9 @@
 #include "state.h"
 
 typedef struct trainer_result {
-	int64_t steps;      /* total optimizer steps at the end */
-	int64_t epochs;     /* epochs completed */
-	double loss;        /* mean training loss of the last logged window */
+	int64_t steps;  /* total optimizer steps at the end */
+	int64_t epochs; /* epochs completed */
+	double loss;    /* mean training loss of the last logged window */
 	int has_val;
 	double val_loss, val_accuracy;
 	double samples_per_sec, seconds; /* this process only */

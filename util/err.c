@@ -9,7 +9,7 @@
 #undef ct_err_prefix
 
 __attribute__((format(printf, 3, 0))) static void vfill(ct_err *e, int code, const char *fmt,
-							  va_list ap)
+							va_list ap)
 {
 	e->code = code;
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);

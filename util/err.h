@@ -23,15 +23,15 @@
 
 enum {
 	CT_OK = 0,
-	CT_EIO = -1,      /* read/write/fsync/rename/... failed (errno text in msg) */
-	CT_ECORRUPT = -2, /* input file is malformed, truncated or fails its checksum */
-	CT_ECONFIG = -3,  /* configuration error (file, line, key in msg) */
-	CT_EUSAGE = -4,   /* bad command-line usage */
-	CT_ENOMEM = -5,   /* allocation failed */
-	CT_ENOTFOUND = -6,/* file or key does not exist */
+	CT_EIO = -1,          /* read/write/fsync/rename/... failed (errno text in msg) */
+	CT_ECORRUPT = -2,     /* input file is malformed, truncated or fails its checksum */
+	CT_ECONFIG = -3,      /* configuration error (file, line, key in msg) */
+	CT_EUSAGE = -4,       /* bad command-line usage */
+	CT_ENOMEM = -5,       /* allocation failed */
+	CT_ENOTFOUND = -6,    /* file or key does not exist */
 	CT_EUNSUPPORTED = -7, /* valid input that ctrain does not support */
-	CT_EMISMATCH = -8,/* inputs valid separately but incompatible (shapes, keys) */
-	CT_EINTERRUPTED = -9 /* stopped by a signal */
+	CT_EMISMATCH = -8,    /* inputs valid separately but incompatible (shapes, keys) */
+	CT_EINTERRUPTED = -9  /* stopped by a signal */
 };
 
 typedef struct ct_err {
@@ -40,8 +40,7 @@ typedef struct ct_err {
 } ct_err;
 
 /* Fill e (may be NULL) with a printf-style message; returns code. */
-int ct_errf(ct_err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int ct_errf(ct_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like ct_errf but appends ": strerror(errno_value)". */
 int ct_errno(ct_err *e, int code, int errno_value, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -54,12 +53,12 @@ int ct_err_prefix(ct_err *e, const char *fmt, ...) __attribute__((format(printf,
  * success path is not explored with their result.  A GNU statement expression
  * at the call site, so it holds however deep the call.  Module helpers that
  * wrap them (e.g. vm_fail) use CT_ANALYZER_FAILURE the same way. */
-#define CT_ANALYZER_FAILURE(call)                                                   \
-	__extension__({                                                             \
-		int ct_rc_ = (call);                                                \
-		if (ct_rc_ >= 0)                                                    \
-			__builtin_unreachable();                                    \
-		ct_rc_;                                                             \
+#define CT_ANALYZER_FAILURE(call)                \
+	__extension__({                          \
+		int ct_rc_ = (call);             \
+		if (ct_rc_ >= 0)                 \
+			__builtin_unreachable(); \
+		ct_rc_;                          \
 	})
 #define ct_errf(...) CT_ANALYZER_FAILURE(ct_errf(__VA_ARGS__))
 #define ct_errno(...) CT_ANALYZER_FAILURE(ct_errno(__VA_ARGS__))
@@ -67,13 +66,13 @@ int ct_err_prefix(ct_err *e, const char *fmt, ...) __attribute__((format(printf,
 #endif
 
 /* Always-on assertion for programming errors. */
-#define CT_ASSERT(cond)                                                              \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
+#define CT_ASSERT(cond)                                                                      \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
 			(void)fprintf(stderr, "FATAL assertion failed: %s (%s:%d)\n", #cond, \
-				__FILE__, __LINE__);                                 \
-			abort();                                                     \
-		}                                                                    \
+				      __FILE__, __LINE__);                                   \
+			abort();                                                             \
+		}                                                                            \
 	} while (0)
 
 /* Allocation helpers: abort on failure would hide OOM, so they return NULL and

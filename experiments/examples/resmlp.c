@@ -47,7 +47,8 @@ static int model_build(model *m, ct_err *e)
 	m->x = graph_input(g, D);
 	int h = graph_act(g, graph_linear(g, m->x, L[0].weight, L[0].bias), ACT_RELU);
 	for (int i = 1; i <= BLOCKS; i++) /* the residual connections */
-		h = graph_add(g, h, graph_act(g, graph_linear(g, h, L[i].weight, L[i].bias), ACT_RELU));
+		h = graph_add(g, h,
+			      graph_act(g, graph_linear(g, h, L[i].weight, L[i].bias), ACT_RELU));
 	h = graph_dropout(g, h, 0.1f);
 	m->logits = graph_linear(g, h, L[BLOCKS + 1].weight, L[BLOCKS + 1].bias);
 	m->loss = graph_softmax_xent(g, m->logits);
@@ -77,8 +78,9 @@ static double evaluate(model *m, const dataset *ds)
 static int load_data(const char *spec, dataset *train, dataset *val, ct_err *e)
 {
 	dataset all = {0};
-	int rc = strncmp(spec, "synthetic:", 10) == 0 ? synthetic_make(SEED, strtoll(spec + 10, NULL, 10), D, K, &all, e)
-						      : mnist_load(spec, 1, &all, e);
+	int rc = strncmp(spec, "synthetic:", 10) == 0
+			 ? synthetic_make(SEED, strtoll(spec + 10, NULL, 10), D, K, &all, e)
+			 : mnist_load(spec, 1, &all, e);
 	rc = rc < 0 ? rc : dataset_split(&all, 0.1, SEED, train, val, e);
 	dataset_release(&all);
 	return rc;
@@ -92,7 +94,9 @@ int main(int argc, char **argv)
 	char path[4096];
 	ct_err e = {0};
 	dataset train = {0}, val = {0};
-	model m = {0}; optim opt; loader ld; /* the model, its optimizer, the batches */
+	model m = {0};
+	optim opt;
+	loader ld;         /* the model, its optimizer, the batches */
 	best_tracker best; /* keep the best checkpoint; stop after 3 epochs without progress */
 	best_init(&best, 1, 3, BEST_LOWER);
 	optim_hparams hp = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-4};
@@ -136,14 +140,19 @@ int main(int argc, char **argv)
 	}
 	rc = rc < 0 ? rc : ckpt_manager_finish(cm, step, &e); /* durable on return */
 	snprintf(path, sizeof path, "%s/model.safetensors", argv[2]);
-	rc = rc < 0 ? rc : state_dict_save(path, &m.ps, (const char *[]){"arch", "resmlp", NULL}, &e);
+	rc = rc < 0 ? rc
+		    : state_dict_save(path, &m.ps, (const char *[]){"arch", "resmlp", NULL}, &e);
 	if (rc < 0)
 		(void)fprintf(stderr, "resmlp: %s\n", e.msg);
 	else
 		printf("done step %lld, best val_loss %.6f at step %lld\n", (long long)step,
 		       best.best_metric, (long long)best.kept_step[0]);
 	ckpt_manager_free(cm);
-	loader_release(&ld); optim_release(&opt); graph_free(m.g); params_release(&m.ps);
-	dataset_release(&train); dataset_release(&val);
+	loader_release(&ld);
+	optim_release(&opt);
+	graph_free(m.g);
+	params_release(&m.ps);
+	dataset_release(&train);
+	dataset_release(&val);
 	return rc < 0;
 }

@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return (void)fprintf(stderr, "serve: %s\n", e.msg), 1;
 	int in = m.sizes[0], k = m.sizes[m.n_sizes - 1];
-	(void)fprintf(stderr, "serve: %s: %d features -> %d classes; reading stdin\n", argv[1], in, k);
+	(void)fprintf(stderr, "serve: %s: %d features -> %d classes; reading stdin\n", argv[1], in,
+		      k);
 
 	float *x = malloc((size_t)in * sizeof *x), *z = malloc((size_t)k * sizeof *z);
 	char *line = NULL;
@@ -80,7 +81,8 @@ int main(int argc, char **argv)
 		lineno++;
 		int got = parse_row(line, x, in);
 		if (got != in) {
-			printf("error: line %ld: expected %d numbers separated by commas\n", lineno, in);
+			printf("error: line %ld: expected %d numbers separated by commas\n", lineno,
+			       in);
 			continue;
 		}
 		mlp_eval(&m, x, NULL, 1, z, NULL, NULL);

@@ -72,7 +72,8 @@ int main(int argc, char **argv)
 		right += cls == Y[i];
 	}
 	printf("loss %.6f accuracy %d/4\n", graph_loss(g, loss), right);
-	if (argc > 1 && state_dict_save(argv[1], &ps, (const char *[]){"model", "xor", NULL}, &e) < 0)
+	if (argc > 1 &&
+	    state_dict_save(argv[1], &ps, (const char *[]){"model", "xor", NULL}, &e) < 0)
 		return fail(&e);
 	optim_release(&opt);
 	graph_free(g);
