@@ -214,7 +214,8 @@ coverage:
 	@/usr/bin/python3 tests/coverage_summary.py build-cov/coverage.json
 
 # --- static analysis ----------------------------------------------------------
-# `make check`: cppcheck and clang-tidy, clean (run by `make test`, so by CI).
+# `make check`: cppcheck, clang-tidy and the clang-format check, clean (run by
+# `make test`, so by CI).
 # cppcheck reads everything, tests included; suppressions are inline
 # (/* cppcheck-suppress id ; why */).  clang-tidy (.clang-tidy says which checks
 # and why) reads the library, the CLI and the examples: not tests/, whose
@@ -224,7 +225,7 @@ CPPCHECK_FLAGS := -q --std=c11 --enable=warning,style,performance,portability --
                   --error-exitcode=1 -j2 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\"
 TIDY_SRCS := $(LIB_SRCS) train/main.c $(EXAMPLE_SRCS)
 
-check: cppcheck tidy
+check: cppcheck tidy format-check
 
 cppcheck:
 	@cppcheck $(CPPCHECK_FLAGS) util nn data ckpt train tests/*.c tests/fuzz experiments/examples \
