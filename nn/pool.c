@@ -41,6 +41,13 @@ static void *worker(void *arg)
 		if (p->quit)
 			break;
 		seen = p->generation;
+		/* Woken too late: pool_run already saw every task of this region
+		 * finished and returned, and its ctx may be gone.  Taking the job now
+		 * would run a dead region's fn on the next region's counter (a stale
+		 * gemm_job: SIGFPE in e2e_threads) and overcount finished, so that
+		 * the next pool_run waited forever. */
+		if (p->finished >= p->n_tasks)
+			continue;
 		p->active++;
 		pool_fn fn = p->fn;
 		void *ctx = p->ctx;
