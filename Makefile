@@ -75,7 +75,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
         format format-check examples shared install
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so
+all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/bench/bench_step
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Splits path into its directory (or ".") and base name. */
@@ -27,11 +29,39 @@ static void split_path(const char *path, char *dir, size_t dlen, char *base, siz
 	}
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+#define IOV_BATCH 64
+
+/* Advances past n written bytes: *i is the buffer being written, *done its
+ * bytes already written. */
+static void advance(const atomic_buf *bufs, int nbufs, int *i, size_t *done, size_t n)
 {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+	while (*i < nbufs && n >= bufs[*i].len - *done) {
+		n -= bufs[*i].len - *done;
+		(*i)++;
+		*done = 0;
+	}
+	if (*i < nbufs)
+		*done += n;
+}
+
+/* Writes every byte of bufs with writev (one system call for the usual case
+ * of fewer than IOV_BATCH buffers), retrying short writes and EINTR. */
+static int write_all(int fd, const atomic_buf *bufs, int nbufs)
+{
+	int i = 0;
+	size_t done = 0;
+	advance(bufs, nbufs, &i, &done, 0); /* skips empty buffers */
+	while (i < nbufs) {
+		struct iovec iov[IOV_BATCH];
+		int k = 0;
+		for (int j = i; j < nbufs && k < IOV_BATCH; j++, k++) {
+			size_t skip = j == i ? done : 0;
+			/* writev does not write through iov_base; it is not const only
+			 * because readv shares the struct. */
+			iov[k].iov_base = (void *)((uintptr_t)bufs[j].data + skip);
+			iov[k].iov_len = bufs[j].len - skip;
+		}
+		ssize_t n = writev(fd, iov, k);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -41,8 +71,7 @@ static int write_all(int fd, const void *buf, size_t len)
 			errno = ENOSPC;
 			return -1;
 		}
-		p += n;
-		len -= (size_t)n;
+		advance(bufs, nbufs, &i, &done, (size_t)n);
 	}
 	return 0;
 }
@@ -75,11 +104,9 @@ int atomic_write_iov(const char *path, const atomic_buf *bufs, int nbufs, ct_err
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return ct_errno(e, CT_EIO, errno, "%s: cannot create temporary file %s", path, tmp);
-	for (int i = 0; i < nbufs; i++) {
-		step = "write";
-		if (write_all(fd, bufs[i].data, bufs[i].len) != 0)
-			goto werr;
-	}
+	step = "write";
+	if (write_all(fd, bufs, nbufs) != 0)
+		goto werr;
 	step = "fsync";
 	if (fsync(fd) != 0)
 		goto werr;

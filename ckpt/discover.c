@@ -173,6 +173,24 @@ static int same_file(int i, const struct stat *st)
 	       g_valid[i].mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+static void remember_valid(const struct stat *st)
+{
+	pthread_mutex_lock(&g_valid_mu);
+	unsigned i = g_valid_next++ % VALID_CACHE;
+	g_valid[i].dev = st->st_dev;
+	g_valid[i].ino = st->st_ino;
+	g_valid[i].size = st->st_size;
+	g_valid[i].mtime = st->st_mtim;
+	pthread_mutex_unlock(&g_valid_mu);
+}
+
+void ckpt_mark_valid(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		remember_valid(&st);
+}
+
 static int ckpt_check_cached(ckpt_entry *ent)
 {
 	struct stat st;
@@ -188,15 +206,8 @@ static int ckpt_check_cached(ckpt_entry *ent)
 	}
 	pthread_mutex_unlock(&g_valid_mu);
 	int rc = ckpt_check(ent);
-	if (rc == 1) {
-		pthread_mutex_lock(&g_valid_mu);
-		unsigned i = g_valid_next++ % VALID_CACHE;
-		g_valid[i].dev = st.st_dev;
-		g_valid[i].ino = st.st_ino;
-		g_valid[i].size = st.st_size;
-		g_valid[i].mtime = st.st_mtim;
-		pthread_mutex_unlock(&g_valid_mu);
-	}
+	if (rc == 1)
+		remember_valid(&st);
 	return rc;
 }
 

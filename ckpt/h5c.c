@@ -24,6 +24,9 @@
 #define MIN_IMAGE 96
 #define MAX_FILE ((size_t)1 << 40)
 #define PATH_MAX_LEN 1024
+#ifndef META_PER_FIELD
+#define META_PER_FIELD 640
+#endif
 
 static const unsigned char g_hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
@@ -43,11 +46,11 @@ static uint64_t get_le(const unsigned char *p, int n)
 	return v;
 }
 
-static void trailer_fill(unsigned char *t, const void *image, size_t image_len)
+static void trailer_fill(unsigned char *t, uint32_t image_crc, size_t image_len)
 {
 	memcpy(t, H5C_TRAILER_MAGIC, 8);
 	put_le(t + OFF_LEN, image_len, 8);
-	put_le(t + OFF_CRC, crc32c_update(0, image, image_len), 4);
+	put_le(t + OFF_CRC, image_crc, 4);
 	put_le(t + OFF_VERSION, H5C_TRAILER_VERSION, 4);
 	put_le(t + OFF_SELF_CRC, crc32c_update(0, t, OFF_SELF_CRC), 8);
 }
@@ -421,21 +424,32 @@ static hid_t make_space(const h5c_field *f)
 
 /* The core driver's memory comes from these callbacks so that (1) at H5Fclose
  * it is handed back to us instead of freed: the image leaves HDF5 without the
- * copy H5Fget_file_image would make; and (2) h5c_build_reuse can give the
- * driver a buffer from the previous checkpoint, whose pages are already mapped
- * (faulting in 22 MB of fresh pages costs several times a warm memcpy). */
+ * copy H5Fget_file_image would make; and (2) an h5c_image keeps it across
+ * builds, so its pages are already mapped (faulting in fresh pages costs
+ * several times a warm memcpy). */
 typedef struct build_mem {
-	unsigned char *mem; /* cap bytes, owned by h5c_build* (never by HDF5) */
+	unsigned char *mem; /* cap bytes, owned by the h5c_image (never by HDF5) */
 	size_t cap;
-	int given; /* the driver currently uses mem */
+	size_t valid; /* the driver's end of file: bytes it wrote or zero-filled */
+	int given;    /* the driver currently uses mem */
 } build_mem;
 
+/* A dataset placed by reference: its bytes are the field's own. */
+struct h5c_ref {
+	uint64_t off; /* in the image */
+	const void *data;
+	size_t len;
+	const char *path;
+};
+
 typedef struct build_ctx {
-	hid_t file, gcpl, dcpl, dcpl_str; /* strings need the default fill time */
+	hid_t file, gcpl, dcpl, dcpl_str, dcpl_ref; /* strings need the default fill time */
 	build_mem m;
+	h5c_image *im;    /* its ref table receives the datasets placed by reference */
 	int close_failed; /* HDF5 may still hold m.mem: never free or reuse it */
 } build_ctx;
 
+/* The driver asks for exactly its new end of file, which it then fills. */
 static void *bm_grow(build_mem *m, size_t size)
 {
 	if (size > m->cap) {
@@ -445,6 +459,7 @@ static void *bm_grow(build_mem *m, size_t size)
 		m->mem = p;
 		m->cap = size;
 	}
+	m->valid = size;
 	m->given = 1;
 	return m->mem;
 }
@@ -480,7 +495,7 @@ static herr_t bm_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 	build_mem *m = udata;
 	CT_ASSERT(!ptr || ptr == m->mem);
 	if (ptr)
-		m->given = 0; /* kept: h5c_build* hands it out or frees it */
+		m->given = 0; /* kept: the h5c_image hands it out or frees it */
 	return 0;
 }
 
@@ -489,6 +504,39 @@ static void *udata_copy(void *udata) { return udata; }
 static herr_t udata_free(void *udata)
 {
 	(void)udata;
+	return 0;
+}
+
+static int by_ref(const h5c_field *f)
+{
+	return f->type != H5C_STR && f->ndim > 0 &&
+	       (size_t)h5c_numel(f) * g_types[f->type].size >= H5C_REF_MIN;
+}
+
+static int add_ref(h5c_image *im, const h5c_field *f, haddr_t off)
+{
+	if (im->n_ref == im->ref_cap) {
+		size_t cap = im->ref_cap ? 2 * im->ref_cap : 16;
+		struct h5c_ref *v = realloc(im->ref, cap * sizeof *v);
+		if (!v)
+			return -1;
+		im->ref = v;
+		im->ref_cap = cap;
+	}
+	im->ref[im->n_ref++] = (struct h5c_ref){
+		off, f->data, (size_t)h5c_numel(f) * g_types[f->type].size, f->path};
+	return 0;
+}
+
+/* A large dataset: storage allocated at creation and never filled, its
+ * address recorded; its bytes go into the file straight from f->data. */
+static int place_dataset(build_ctx *b, const h5c_field *f, hid_t dset, ct_err *e)
+{
+	haddr_t off = H5Dget_offset(dset);
+	if (off == HADDR_UNDEF)
+		return h5_fail(e, CT_EIO, "checkpoint image: no storage address for %s", f->path);
+	if (add_ref(b->im, f, off) < 0)
+		return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory");
 	return 0;
 }
 
@@ -528,13 +576,16 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 			goto fail;
 	} else {
 		step = "create dataset";
-		hid_t dcpl = f->type == H5C_STR ? b->dcpl_str : b->dcpl;
+		int ref = by_ref(f);
+		hid_t dcpl = ref ? b->dcpl_ref : f->type == H5C_STR ? b->dcpl_str : b->dcpl;
 		*target = H5Dcreate2(b->file, obj, ftype, *space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 		if (*target < 0)
 			goto fail;
 		step = "write dataset";
-		if (numel > 0 &&
-		    H5Dwrite(*target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->data) < 0)
+		if (ref)
+			rc = place_dataset(b, f, *target, e);
+		else if (numel > 0 &&
+			 H5Dwrite(*target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->data) < 0)
 			goto fail;
 	}
 	close_all(&rc, e, f->path, ids, 4);
@@ -545,28 +596,51 @@ fail:
 	return rc;
 }
 
+/* HDF5 takes space for metadata in blocks of this size.  Metadata that does
+ * not fit into the first block goes into another one after the datasets
+ * placed by reference, and writing it makes the driver zero-fill all of
+ * them (a 22 MB memset); a block too large leaves its unused end as zeros
+ * in the file.  About 550 bytes per field are used; this leaves room for
+ * long names and stays a function of the field count, so that the same
+ * fields always give the same bytes. */
+static hsize_t meta_block(const h5c_field *fields, size_t n)
+{
+	size_t bytes = 4096 + n * META_PER_FIELD;
+	for (size_t i = 0; i < n; i++)
+		if (fields[i].type == H5C_STR)
+			bytes += strlen(*(char *const *)fields[i].data) + 64;
+	return (hsize_t)((bytes + 4095) & ~(size_t)4095);
+}
+
 /* Property lists: the core driver keeps the image in memory only; times are
  * not tracked so that the same fields always give the same bytes. */
-static int build_open(build_ctx *b, size_t n, size_t payload, ct_err *e)
+static int build_open(build_ctx *b, const h5c_field *fields, size_t n, size_t payload, ct_err *e)
 {
 	H5FD_file_image_callbacks_t cb = {bm_malloc,  bm_memcpy,  bm_realloc, bm_free,
 					  udata_copy, udata_free, &b->m};
-	/* One allocation for data and metadata (a few KB per object) avoids
-	 * regrowing the image while datasets are written. */
+	/* The driver's buffer holds what HDF5 writes: metadata (a few KB per
+	 * object) and the small fields' data; one increment is usually enough. */
 	size_t increment = payload + n * 4096 + ((size_t)1 << 16);
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 	int ok = fapl >= 0 && H5Pset_fapl_core(fapl, increment, 0) >= 0 &&
 		 H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 &&
+		 H5Pset_meta_block_size(fapl, meta_block(fields, n)) >= 0 &&
 		 H5Pset_file_image_callbacks(fapl, &cb) >= 0;
 	b->gcpl = H5Pcreate(H5P_GROUP_CREATE);
 	b->dcpl = H5Pcreate(H5P_DATASET_CREATE);
 	b->dcpl_str = H5Pcreate(H5P_DATASET_CREATE);
+	b->dcpl_ref = H5Pcreate(H5P_DATASET_CREATE);
 	/* Data is always written whole right after creation: filling it first
-	 * would only cost a pass over memory. */
-	ok = ok && b->gcpl >= 0 && b->dcpl >= 0 && b->dcpl_str >= 0 &&
+	 * would only cost a pass over memory.  Datasets placed by reference get
+	 * their contiguous storage at creation, so that its address is known. */
+	ok = ok && b->gcpl >= 0 && b->dcpl >= 0 && b->dcpl_str >= 0 && b->dcpl_ref >= 0 &&
 	     H5Pset_obj_track_times(b->gcpl, 0) >= 0 && H5Pset_obj_track_times(b->dcpl, 0) >= 0 &&
 	     H5Pset_obj_track_times(b->dcpl_str, 0) >= 0 &&
-	     H5Pset_fill_time(b->dcpl, H5D_FILL_TIME_NEVER) >= 0;
+	     H5Pset_obj_track_times(b->dcpl_ref, 0) >= 0 &&
+	     H5Pset_fill_time(b->dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
+	     H5Pset_fill_time(b->dcpl_ref, H5D_FILL_TIME_NEVER) >= 0 &&
+	     H5Pset_layout(b->dcpl_ref, H5D_CONTIGUOUS) >= 0 &&
+	     H5Pset_alloc_time(b->dcpl_ref, H5D_ALLOC_TIME_EARLY) >= 0;
 	if (ok) {
 		/* A name no file can have (/dev/null is not a directory), unique
 		 * so that HDF5 never takes it for a file that is already open. */
@@ -594,98 +668,219 @@ static int build_close_file(build_ctx *b, ct_err *e)
 	return 0;
 }
 
-/* Flushes and closes the file; the driver's buffer then holds the image in
- * its first *image_len bytes and belongs to b->m. */
+/* Closes the file, which writes the metadata.  No H5Fflush before: it would
+ * make the driver extend its buffer to the end of the file and zero-fill
+ * the datasets placed by reference (22 MB of memset).  The superblock's
+ * end-of-file address (version 0 layout, offset 40) gives the image size. */
 static int build_close(build_ctx *b, size_t *image_len, ct_err *e)
 {
-	if (H5Fflush(b->file, H5F_SCOPE_GLOBAL) < 0)
-		return h5_fail(e, CT_EIO, "checkpoint image: cannot flush the in-memory file");
-	ssize_t n = H5Fget_file_image(b->file, NULL, 0); /* the size only: no copy */
-	if (n <= 0)
-		return h5_fail(e, CT_EIO, "checkpoint image: cannot get the image size");
 	int rc = build_close_file(b, e);
 	if (rc < 0)
 		return rc;
-	/* Closing a flushed file writes nothing more (measured on 1.10.8); the
-	 * superblock's end-of-file address (version 0 layout, offset 40) proves
-	 * the image is whole before we checksum it. */
-	CT_ASSERT(b->m.mem && b->m.cap >= (size_t)n && n >= MIN_IMAGE && !b->m.given);
-	if (b->m.mem[8] != 0 || get_le(b->m.mem + 40, 8) != (uint64_t)n)
+	const build_mem *m = &b->m;
+	CT_ASSERT(!m->given);
+	uint64_t n = m->mem && m->valid >= MIN_IMAGE ? get_le(m->mem + 40, 8) : 0;
+	if (!m->mem || m->valid < MIN_IMAGE || m->mem[8] != 0 || n < MIN_IMAGE || n > MAX_FILE)
 		return ct_errf(e, CT_EIO,
-			       "checkpoint image: HDF5 left an image whose superblock does "
-			       "not end at its %zd bytes",
-			       n);
+			       "checkpoint image: HDF5 left an image of %zu bytes whose "
+			       "superblock says %llu",
+			       m->valid, (unsigned long long)n);
 	*image_len = (size_t)n;
 	return 0;
 }
 
-static int build(const h5c_field *fields, size_t n, build_mem *m, size_t *len, ct_err *e)
+static int ref_cmp(const void *a, const void *b)
+{
+	const struct h5c_ref *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int add_seg(h5c_image *im, const void *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (im->n_seg == im->seg_cap) {
+		size_t cap = im->seg_cap ? 2 * im->seg_cap : 32;
+		atomic_buf *v = realloc(im->seg, cap * sizeof *v);
+		if (!v)
+			return -1;
+		im->seg = v;
+		im->seg_cap = cap;
+	}
+	im->seg[im->n_seg++] = (atomic_buf){data, len};
+	return 0;
+}
+
+/* Bytes of the image HDF5 never wrote beyond the driver's end of file (space
+ * it allocated and left unused) become zeros, as a file would have them. */
+static int zero_gap(h5c_image *im, size_t valid, size_t from, size_t to)
+{
+	if (to <= valid)
+		return 0;
+	if (to > im->cap) {
+		unsigned char *p = realloc(im->mem, to);
+		if (!p)
+			return -1;
+		im->mem = p;
+		im->cap = to;
+	}
+	from = from > valid ? from : valid;
+	memset(im->mem + from, 0, to - from);
+	return 0;
+}
+
+/* The datasets placed by reference must lie inside the image without
+ * overlapping each other; sorts them by address. */
+static int check_refs(h5c_image *im, size_t image_len, ct_err *e)
+{
+	if (im->n_ref > 1)
+		qsort(im->ref, im->n_ref, sizeof *im->ref, ref_cmp);
+	size_t at = 0;
+	for (size_t i = 0; i < im->n_ref; i++) {
+		const struct h5c_ref *r = &im->ref[i];
+		if (r->off < at || r->off > image_len || r->len > image_len - r->off)
+			return ct_errf(e, CT_EIO,
+				       "checkpoint image: HDF5 placed %s at bytes %llu..%llu, "
+				       "outside the free part of its %zu-byte image",
+				       r->path, (unsigned long long)r->off,
+				       (unsigned long long)(r->off + r->len), image_len);
+		at = (size_t)r->off + r->len;
+	}
+	return 0;
+}
+
+/* The file as segments: the driver's buffer around the datasets placed by
+ * reference, then the trailer. */
+static int cut_segments(h5c_image *im, size_t valid, size_t image_len, ct_err *e)
+{
+	int rc = check_refs(im, image_len, e);
+	if (rc < 0)
+		return rc;
+	size_t at = 0;
+	for (size_t i = 0; i <= im->n_ref; i++) { /* the gaps first: mem may move */
+		size_t end = i < im->n_ref ? (size_t)im->ref[i].off : image_len;
+		if (zero_gap(im, valid, at, end) < 0)
+			return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory");
+		if (i < im->n_ref)
+			at = end + im->ref[i].len;
+	}
+	im->n_seg = 0;
+	at = 0;
+	for (size_t i = 0; i < im->n_ref; i++) {
+		const struct h5c_ref *r = &im->ref[i];
+		if (add_seg(im, im->mem + at, (size_t)r->off - at) < 0 ||
+		    add_seg(im, r->data, r->len) < 0)
+			return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory");
+		at = (size_t)r->off + r->len;
+	}
+	if (add_seg(im, im->mem + at, image_len - at) < 0 ||
+	    add_seg(im, im->trailer, H5C_TRAILER_SIZE) < 0)
+		return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory");
+	return 0;
+}
+
+/* Trailer over the segments (all but the trailer itself). */
+static void image_trailer(h5c_image *im, size_t image_len)
+{
+	uint32_t crc = 0;
+	for (size_t i = 0; i + 1 < im->n_seg; i++)
+		crc = crc32c_update(crc, im->seg[i].data, im->seg[i].len);
+	trailer_fill(im->trailer, crc, image_len);
+	im->len = image_len + H5C_TRAILER_SIZE;
+}
+
+static int build_fields(build_ctx *b, const h5c_field *fields, size_t n, size_t *image_len,
+			ct_err *e)
 {
 	size_t payload = 0;
 	for (size_t i = 0; i < n; i++) {
 		check_field(&fields[i]);
-		if (fields[i].type != H5C_STR)
+		if (fields[i].type != H5C_STR && !by_ref(&fields[i]))
 			payload += (size_t)h5c_numel(&fields[i]) * g_types[fields[i].type].size;
 	}
+	int rc = build_open(b, fields, n, payload, e);
+	/* Everything HDF5 writes itself first, the datasets placed by reference
+	 * last: their storage then comes after the metadata, beyond the part of
+	 * the file the driver has to hold (and zero-fill). */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			if (by_ref(&fields[i]) == pass)
+				rc = write_field(b, &fields[i], e);
+	if (rc == 0)
+		rc = build_close(b, image_len, e);
+	/* On an earlier error e already says what went wrong: keep it. */
+	int close_rc = build_close_file(b, rc < 0 ? NULL : e);
+	hid_t ids[4] = {b->dcpl_ref, b->dcpl_str, b->dcpl, b->gcpl};
+	close_all(&close_rc, rc < 0 || close_rc < 0 ? NULL : e, "checkpoint image", ids, 4);
+	return rc < 0 ? rc : close_rc;
+}
+
+void h5c_image_init(h5c_image *im) { memset(im, 0, sizeof *im); }
+
+void h5c_image_release(h5c_image *im)
+{
+	free(im->mem);
+	free(im->seg);
+	free(im->ref);
+	memset(im, 0, sizeof *im);
+}
+
+int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e)
+{
+	im->n_seg = im->n_ref = 0;
+	im->len = 0;
 	int rc = h5_lock(e);
 	if (rc < 0)
 		return rc;
-	build_ctx b = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, *m, 0};
+	build_ctx b = {H5I_INVALID_HID,
+		       H5I_INVALID_HID,
+		       H5I_INVALID_HID,
+		       H5I_INVALID_HID,
+		       H5I_INVALID_HID,
+		       {im->mem, im->cap, 0, 0},
+		       im,
+		       0};
 	size_t image_len = 0;
-	rc = build_open(&b, n, payload, e);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = write_field(&b, &fields[i], e);
-	if (rc == 0)
-		rc = build_close(&b, &image_len, e);
-	/* On an earlier error e already says what went wrong: keep it. */
-	int close_rc = build_close_file(&b, rc < 0 ? NULL : e);
-	hid_t ids[3] = {b.dcpl_str, b.dcpl, b.gcpl};
-	close_all(&close_rc, rc < 0 || close_rc < 0 ? NULL : e, "checkpoint image", ids, 3);
-	rc = rc < 0 ? rc : close_rc;
+	rc = build_fields(&b, fields, n, &image_len, e);
 	h5_unlock();
-	*m = b.m;
+	im->mem = b.m.mem;
+	im->cap = b.m.cap;
 	if (b.close_failed) {
 		/* HDF5 may still use the buffer: leaking it is the safe choice. */
-		m->mem = NULL;
-		m->cap = 0;
+		im->mem = NULL;
+		im->cap = 0;
 	}
-	if (rc < 0)
+	if (rc == 0)
+		rc = cut_segments(im, b.m.valid, image_len, e);
+	if (rc < 0) {
+		im->n_seg = 0;
 		return rc;
-	if (!bm_grow(m, image_len + H5C_TRAILER_SIZE))
-		return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory for %zu bytes",
-			       image_len + H5C_TRAILER_SIZE);
-	m->given = 0;
-	trailer_fill(m->mem + image_len, m->mem, image_len);
-	*len = image_len + H5C_TRAILER_SIZE;
+	}
+	image_trailer(im, image_len);
 	return 0;
-}
-
-int h5c_build_reuse(const h5c_field *fields, size_t n, void **buf, size_t *cap, size_t *len,
-		    ct_err *e)
-{
-	CT_ASSERT(*buf || *cap == 0);
-	build_mem m = {*buf, *cap, 0};
-	*len = 0;
-	int rc = build(fields, n, &m, len, e);
-	*buf = m.mem;
-	*cap = m.cap;
-	return rc;
 }
 
 int h5c_build(const h5c_field *fields, size_t n, void **buf, size_t *len, ct_err *e)
 {
-	build_mem m = {NULL, 0, 0};
 	*buf = NULL;
 	*len = 0;
-	int rc = build(fields, n, &m, len, e);
-	if (rc < 0) {
-		free(m.mem);
-		return rc;
+	h5c_image im;
+	h5c_image_init(&im);
+	int rc = h5c_image_build(&im, fields, n, e);
+	unsigned char *p = rc == 0 ? malloc(im.len) : NULL;
+	if (rc == 0 && !p)
+		rc = ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory for %zu bytes", im.len);
+	if (rc == 0) {
+		size_t at = 0;
+		for (size_t i = 0; i < im.n_seg; i++) {
+			memcpy(p + at, im.seg[i].data, im.seg[i].len);
+			at += im.seg[i].len;
+		}
+		*buf = p;
+		*len = im.len;
 	}
-	/* Give back the unused end of the driver's last increment. */
-	void *p = m.cap > *len ? realloc(m.mem, *len) : NULL;
-	*buf = p ? p : m.mem;
-	return 0;
+	h5c_image_release(&im);
+	return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------ */

@@ -5,7 +5,8 @@
  * leaves a half-closed handle that crashes at exit (DESIGN.md, "Known
  * pitfalls").  So HDF5 never touches the disk: h5c_build makes the image with
  * the core driver (no backing store) and hands back bytes, which the caller
- * writes with atomic_write_file; readers verify the trailer and CRC first
+ * writes with atomic_write_file (writers that checkpoint repeatedly use an
+ * h5c_image instead, below: no copy of the data); readers verify the trailer and CRC first
  * (h5c_verify, no HDF5 involved) and only then let HDF5 parse the image from
  * memory.  File layout and how to read it from Python: ckpt/README.md.
  *
@@ -46,6 +47,7 @@
 #include <stdint.h>
 
 #include "../util/err.h"
+#include "atomic.h"
 
 #define H5C_MAX_DIMS 4
 #define H5C_TRAILER_SIZE 32
@@ -72,16 +74,43 @@ const char *h5c_type_name(h5c_type t);
  * fields, data points to a NUL-terminated char * (i.e. data is a char **). */
 int h5c_build(const h5c_field *fields, size_t n, void **buf, size_t *len, ct_err *e);
 
-/* The same for a writer that checkpoints repeatedly: builds into *buf, whose
- * capacity is *cap bytes (NULL and 0 the first time), growing it only when too
- * small, so later checkpoints reuse pages that are already mapped instead of
- * faulting in fresh ones (measured here for 22 MB: 7 ms reused, 20-45 ms into
- * fresh pages, which is what h5c_build gets whenever malloc maps new memory;
- * a memcpy of the same data takes 2.6 ms).
- * *len is the file size (image + trailer).  On success and on failure the
- * caller owns *buf (free it when done; it may be NULL). */
-int h5c_build_reuse(const h5c_field *fields, size_t n, void **buf, size_t *cap, size_t *len,
-		    ct_err *e);
+/* A built file that is not one buffer, for writers: HDF5's metadata sits in
+ * a buffer of the image's own, and every numeric dataset of H5C_REF_MIN bytes
+ * or more is placed by reference: its bytes go into the file straight from
+ * the field's data.  Building then writes only the metadata (tens of KB)
+ * and the checksum reads the data once: 2-3 ms for 22 MB of Adam state, of
+ * which 1.6 ms is the CRC (copying the data into the image took 8 ms).
+ * HDF5 allocates those datasets after all other objects, so the metadata
+ * comes first in the file and the driver never holds (nor zero-fills) the
+ * large data.  The file is seg[0], ..., seg[n_seg - 1] back to back, the
+ * trailer last: the bytes h5c_build gives.
+ *
+ *     h5c_image im;
+ *     h5c_image_init(&im);
+ *     rc = h5c_image_build(&im, fields, n, &e);
+ *     if (rc == 0) rc = atomic_write_iov(path, im.seg, (int)im.n_seg, &e);
+ *     ...build again: the metadata buffer (already faulted in) is reused
+ *     h5c_image_release(&im);
+ *
+ * The fields' data must stay unchanged until the segments have been written.
+ * After a failed build n_seg is 0; the image can be built again. */
+#define H5C_REF_MIN 4096
+
+typedef struct h5c_image {
+	atomic_buf *seg;
+	size_t n_seg;
+	size_t len; /* file size: the segments' bytes */
+	/* private */
+	unsigned char *mem; /* the HDF5 driver's buffer, reused across builds */
+	size_t cap, seg_cap;
+	struct h5c_ref *ref; /* the datasets placed by reference */
+	size_t n_ref, ref_cap;
+	unsigned char trailer[H5C_TRAILER_SIZE];
+} h5c_image;
+
+void h5c_image_init(h5c_image *im);
+int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e);
+void h5c_image_release(h5c_image *im);
 
 /* Checks a whole file's bytes without HDF5: size, trailer magic, trailer
  * checksum, trailer version, image length, image CRC-32C, HDF5 signature.

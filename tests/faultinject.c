@@ -31,7 +31,7 @@
  *   CTRAIN_FAULT_VERBOSE=1    logs the hit operation (kind, path) to stderr
  *
  * Counted operations: open/openat (and their 64/_2 variants, creat, fopen),
- * write/pwrite, fflush of a tracked stream, fsync/fdatasync, close/fclose,
+ * write/pwrite/writev, fflush of a tracked stream, fsync/fdatasync, close/fclose,
  * rename/renameat/renameat2.  Descriptors are tracked from their open to their
  * close.  Not interposable from outside libc: writes that stdio makes on its
  * own (a full buffer, fclose, exit) and opendir; a failing fflush is made
@@ -80,6 +80,7 @@ static int (*r_openat)(int, const char *, int, ...);
 static FILE *(*r_fopen)(const char *, const char *);
 static ssize_t (*r_write)(int, const void *, size_t);
 static ssize_t (*r_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*r_writev)(int, const struct iovec *, int);
 static int (*r_fflush)(FILE *);
 static int (*r_fsync)(int);
 static int (*r_fdatasync)(int);
@@ -142,6 +143,7 @@ static void init_once(void)
 	r_fopen = real("fopen");
 	r_write = real("write");
 	r_pwrite = real("pwrite");
+	r_writev = real("writev");
 	r_fflush = real("fflush");
 	r_fsync = real("fsync");
 	r_fdatasync = real("fdatasync");
@@ -540,6 +542,30 @@ ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
 	pthread_once(&g_once, init_once);
 	return do_write(fd, buf, len, off, 1);
+}
+
+/* Counted as a write (traces say "write"); a short hit writes half of the
+ * first buffer. */
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	pthread_once(&g_once, init_once);
+	char *w = fd_path(fd);
+	if (!w)
+		return r_writev(fd, iov, n);
+	if (take_pending(fd) < 0) {
+		free(w);
+		return -1;
+	}
+	int h = hit("write", w);
+	free(w);
+	if (act_before(h))
+		return hit_write(fd, n > 0 ? iov[0].iov_base : NULL, n > 0 ? iov[0].iov_len : 0, 0,
+				 0);
+	ssize_t r = r_writev(fd, iov, n);
+	int saved = errno;
+	act_after(h);
+	errno = saved;
+	return r;
 }
 
 /* The real fflush against /dev/full: glibc then does what it does on a full

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +130,62 @@ static void test_read_limits(void **state)
 	assert_non_null(strstr(e.msg, ": not a regular file"));
 }
 
+/* More buffers than one writev takes (64), empty ones among them: the file
+ * is their concatenation. */
+static void test_iov_many_buffers(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	static unsigned char data[N * 37];
+	atomic_buf b[N];
+	size_t total = 0;
+	for (int i = 0; i < N; i++) {
+		size_t len = (size_t)(i % 5 == 0 ? 0 : i % 37 + 1);
+		for (size_t k = 0; k < len; k++)
+			data[total + k] = (unsigned char)(i * 7 + (int)k);
+		b[i] = (atomic_buf){data + total, len};
+		total += len;
+	}
+	ct_err e = {0};
+	assert_int_equal(atomic_write_iov(path_of("many"), b, N, &e), 0);
+	char *back;
+	size_t len;
+	assert_int_equal(file_read_all(path_of("many"), total, &back, &len, &e), 0);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, data, total);
+	free(back);
+}
+
+/* A file size limit makes writev write part of the buffers (stopping inside
+ * the fourth), then fail with EFBIG: the error names the file and the step,
+ * no temporary file is left, the old file is untouched. */
+static void test_iov_short_then_error(void **state)
+{
+	(void)state;
+	static unsigned char big[4500];
+	memset(big, 'x', sizeof big);
+	atomic_buf b[] = {{big, 1000}, {big, 0}, {big, 1500}, {big, 2000}};
+	ct_err e = {0};
+	assert_int_equal(atomic_write_file(path_of("limited"), "old", 3, &e), 0);
+	struct rlimit old, lim = {3000, 3000};
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim.rlim_max = old.rlim_max;
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int rc = atomic_write_iov(path_of("limited"), b, 4, &e);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_int_equal(rc, CT_EIO);
+	assert_non_null(strstr(e.msg, "limited: write of temporary file failed: File too large"));
+	char *back;
+	size_t len;
+	assert_int_equal(file_read_all(path_of("limited"), 100, &back, &len, &e), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(back, "old", 3);
+	free(back);
+	assert_int_equal(atomic_cleanup_tmp(g_dir, &e), 0); /* nothing left behind */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,6 +193,8 @@ int main(void)
 		cmocka_unit_test(test_cleanup_owners),
 		cmocka_unit_test(test_cleanup_missing_dir),
 		cmocka_unit_test(test_read_limits),
+		cmocka_unit_test(test_iov_many_buffers),
+		cmocka_unit_test(test_iov_short_then_error),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

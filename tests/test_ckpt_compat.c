@@ -124,11 +124,11 @@ static int round_trip(int64_t v, ct_err *e)
 	ckpt_fields_take(&f, 3);
 	/* the header's copy, as a build of that version would have taken it */
 	*(int64_t *)ckpt_fields_find(&f, "/@format_version")->copy = v;
-	void *buf = NULL;
-	size_t cap = 0, len = 0;
-	assert_int_equal(ckpt_fields_serialize(&f, &buf, &cap, &len, e), 0);
-	assert_int_equal(atomic_write_file(path, buf, len, e), 0);
-	free(buf);
+	h5c_image im;
+	h5c_image_init(&im);
+	assert_int_equal(ckpt_fields_serialize(&f, &im, e), 0);
+	assert_int_equal(atomic_write_iov(path, im.seg, (int)im.n_seg, e), 0);
+	h5c_image_release(&im);
 	x = 0;
 	int rc = ckpt_fields_read(&f, path, e);
 	if (rc == 0)

@@ -339,6 +339,21 @@ static void test_round_trip_all_types(void **state)
 	assert_no_open_ids();
 }
 
+/* The file an h5c_image describes, in one malloc'ed buffer. */
+static void gather_image(const h5c_image *im, void **buf, size_t *len)
+{
+	unsigned char *p = malloc(im->len);
+	assert_non_null(p);
+	size_t at = 0;
+	for (size_t i = 0; i < im->n_seg; i++) {
+		memcpy(p + at, im->seg[i].data, im->seg[i].len);
+		at += im->seg[i].len;
+	}
+	assert_int_equal(at, im->len);
+	*buf = p;
+	*len = at;
+}
+
 static void test_deterministic_and_reuse(void **state)
 {
 	(void)state;
@@ -350,33 +365,65 @@ static void test_deterministic_and_reuse(void **state)
 	assert_int_equal(la, lb);
 	assert_memory_equal(a, b, la);
 
-	/* h5c_build_reuse: same bytes, buffer kept and grown when needed. */
-	void *rb = NULL;
-	size_t cap = 0, len = 0;
+	/* h5c_image: the same bytes in segments; a large dataset is referenced,
+	 * not copied; the driver's buffer is kept across builds. */
+	h5c_image im;
+	h5c_image_init(&im);
 	h5c_field f[] = {
 		{"/@format", H5C_STR, 0, {0}, &g_format},
 		{"/meta@step", H5C_I64, 0, {0}, &g_step},
 		{"/model/layers.0.weight", H5C_F32, 2, {3, 4}, g_w},
 	};
 	ct_err e = {0};
-	assert_ok(h5c_build_reuse(f, 3, &rb, &cap, &len, &e), &e);
+	void *rb;
+	size_t len;
+	assert_ok(h5c_image_build(&im, f, 3, &e), &e);
+	gather_image(&im, &rb, &len);
 	assert_int_equal(len, la);
-	assert_true(cap >= len);
 	assert_memory_equal(rb, a, la);
+	assert_int_equal(im.n_seg, 2); /* 48 bytes of weights are copied: image, trailer */
+	free(rb);
 	size_t n = 300000;
 	float *big = calloc(n, sizeof *big);
 	assert_non_null(big);
 	big[n - 1] = 3.5f;
-	h5c_field g = {"/model/big", H5C_F32, 1, {(int64_t)n}, big};
-	assert_ok(h5c_build_reuse(&g, 1, &rb, &cap, &len, &e), &e);
-	assert_true(len > n * 4 && cap >= len);
-	size_t cap_big = cap;
+	h5c_field g[] = {
+		{"/model/big", H5C_F32, 1, {(int64_t)n}, big},
+		{"/model/small", H5C_F32, 2, {3, 4}, g_w},
+		{"/model/big2", H5C_F32, 1, {H5C_REF_MIN / 4}, big},
+	};
+	assert_ok(h5c_image_build(&im, g, 3, &e), &e);
+	int refs = 0;
+	for (size_t i = 0; i < im.n_seg; i++)
+		refs += im.seg[i].data == big;
+	assert_int_equal(refs, 2); /* both large datasets point into big */
+	gather_image(&im, &rb, &len);
+	assert_true(len > n * 4 && im.len == len);
 	assert_ok(h5c_verify(rb, len, &e), &e);
-	assert_ok(h5c_build_reuse(f, 3, &rb, &cap, &len, &e), &e);
-	assert_int_equal(cap, cap_big); /* never shrinks */
+	void *copy;
+	size_t copy_len;
+	assert_ok(h5c_build(g, 3, &copy, &copy_len, &e), &e); /* the one-buffer form agrees */
+	assert_int_equal(copy_len, len);
+	assert_memory_equal(copy, rb, len);
+	free(copy);
+	h5c_reader *r;
+	assert_ok(h5c_open_buffer(rb, len, "big.h5", &r, &e), &e);
+	float *back = calloc(n, sizeof *back);
+	assert_non_null(back);
+	h5c_field rg = {"/model/big", H5C_F32, 1, {(int64_t)n}, back};
+	assert_ok(h5c_read(r, &rg, &e), &e);
+	assert_memory_equal(back, big, n * sizeof *big);
+	h5c_close(r);
+	free(back);
+	free(rb);
+	size_t cap_big = im.cap;
+	assert_ok(h5c_image_build(&im, f, 3, &e), &e);
+	assert_int_equal(im.cap, cap_big); /* never shrinks */
+	gather_image(&im, &rb, &len);
 	assert_int_equal(len, la);
 	assert_memory_equal(rb, a, la);
 	free(rb);
+	h5c_image_release(&im);
 	free(big);
 	free(a);
 	free(b);

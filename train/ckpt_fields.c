@@ -1,6 +1,7 @@
 #include "ckpt_fields.h"
 
 #include <cblas.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ static void copy_out(ckpt_field *d)
 		memcpy(d->live, d->copy, d->bytes);
 }
 
-void ckpt_fields_take(ckpt_fields *f, int64_t step)
+static void take(ckpt_fields *f, int64_t step, size_t live_min)
 {
 	/* After a read the header holds the file's values: this process's go out. */
 	set_str(&f->format, CKPT_FORMAT);
@@ -195,11 +196,21 @@ void ckpt_fields_take(ckpt_fields *f, int64_t step)
 	for (size_t i = 0; i < f->n_hooks; i++)
 		if (f->hooks[i].take)
 			f->hooks[i].take(f->hooks[i].ctx);
-	for (size_t i = 0; i < f->n; i++)
-		copy_in(&f->v[i]);
+	for (size_t i = 0; i < f->n; i++) {
+		ckpt_field *d = &f->v[i];
+		d->from_live = d->type != H5C_STR && d->bytes >= live_min;
+		if (d->from_live)
+			d->present = 1;
+		else
+			copy_in(d);
+	}
 }
 
-int ckpt_fields_serialize(ckpt_fields *f, void **buf, size_t *cap, size_t *len, ct_err *e)
+void ckpt_fields_take(ckpt_fields *f, int64_t step) { take(f, step, SIZE_MAX); }
+
+void ckpt_fields_take_live(ckpt_fields *f, int64_t step) { take(f, step, H5C_REF_MIN); }
+
+int ckpt_fields_serialize(ckpt_fields *f, h5c_image *im, ct_err *e)
 {
 	h5c_field *h = realloc(f->h5, (f->n ? f->n : 1) * sizeof *h);
 	if (!h)
@@ -207,11 +218,11 @@ int ckpt_fields_serialize(ckpt_fields *f, void **buf, size_t *cap, size_t *len, 
 	f->h5 = h;
 	for (size_t i = 0; i < f->n; i++) {
 		ckpt_field *d = &f->v[i];
-		h[i] = (h5c_field){
-			d->path, d->type, d->ndim, {0}, d->type == H5C_STR ? &d->copy : d->copy};
+		void *data = d->type == H5C_STR ? &d->copy : d->from_live ? d->live : d->copy;
+		h[i] = (h5c_field){d->path, d->type, d->ndim, {0}, data};
 		memcpy(h[i].shape, d->shape, sizeof d->shape);
 	}
-	return h5c_build_reuse(h, f->n, buf, cap, len, e);
+	return h5c_image_build(im, h, f->n, e);
 }
 
 /* The root attributes first, so that another kind of file is named as such
@@ -245,6 +256,7 @@ static int read_field(h5c_reader *r, ckpt_field *d, ct_err *e)
 		h.data = &s;
 	int rc = h5c_read(r, &h, e);
 	d->present = rc == 0;
+	d->from_live = 0;
 	if (rc == 0 && d->type == H5C_STR) {
 		free(d->copy);
 		d->copy = s;

@@ -10,7 +10,12 @@
  *     ckpt_fields_add(&f, "/meta/epoch", H5C_I64, 0, NULL, &epoch, 0, &e);
  *     ...between two steps:
  *     ckpt_fields_take(&f, step);             // memcpy of every field into its copy
- *     ckpt_fields_serialize(&f, &buf, &cap, &len, &e);   // any thread: reads copies only
+ *     ckpt_fields_serialize(&f, &im, &e);     // any thread: reads copies only
+ *     atomic_write_iov(path, im.seg, (int)im.n_seg, &e);
+ *   or, writing on the training thread (nothing to copy the state for):
+ *     ckpt_fields_take_live(&f, step);        // copies small fields only
+ *     ckpt_fields_serialize(&f, &im, &e);     // large ones are referenced in the state
+ *     atomic_write_iov(...);                  // before the state changes again
  *     ...in the resumed process, after the same registrations:
  *     ckpt_fields_read(&f, path, &e);         // verify, parse, check shapes: into copies
  *     ckpt_fields_apply(&f, &e);              // checks first, then copies back to the state
@@ -58,7 +63,8 @@ typedef struct ckpt_field {
 	void *copy; /* the copy (H5C_STR: a char *, the copy itself) */
 	size_t bytes;
 	int flags;
-	int present; /* read found it (always 1 after take) */
+	int present;   /* read found it (always 1 after take) */
+	int from_live; /* take_live left it in the state: serialize uses live */
 } ckpt_field;
 
 typedef struct ckpt_hook {
@@ -125,9 +131,16 @@ int ckpt_fields_add_best(ckpt_fields *f, best_tracker *b, ct_err *e);
 /* Refreshes the header (step, version, BLAS core), runs the take hooks and
  * copies every field.  Cheap (memcpy), meant for the training thread. */
 void ckpt_fields_take(ckpt_fields *f, int64_t step);
-/* HDF5 image + trailer of the copies into *buf (capacity *cap, grown as
- * needed and kept by the caller, see h5c_build_reuse). */
-int ckpt_fields_serialize(ckpt_fields *f, void **buf, size_t *cap, size_t *len, ct_err *e);
+/* ckpt_fields_take without copying the fields of H5C_REF_MIN bytes or more
+ * (parameters, moments): the next serialize references them in the state,
+ * which must not change until the image is written.  For synchronous
+ * checkpoints, where a copy would be written once and thrown away. */
+void ckpt_fields_take_live(ckpt_fields *f, int64_t step);
+/* Builds the file (HDF5 image + trailer) of what the last take took into im
+ * (see h5c_image_build: large fields are referenced, not copied, so the
+ * copies, or the state after take_live, must not change until im is
+ * written). */
+int ckpt_fields_serialize(ckpt_fields *f, h5c_image *im, ct_err *e);
 /* Verifies and parses path into the copies: CT_ECORRUPT for a damaged file,
  * a wrong format or a field of another shape, CT_EUNSUPPORTED for a newer
  * format_version, CT_ENOTFOUND for a missing field; messages name the file.

@@ -19,8 +19,7 @@ struct ckpt_manager {
 	ckpt_manager_opts o;
 	ckpt_fields f;
 	best_tracker *best;
-	void *image; /* checkpoint image buffer, reused across writes */
-	size_t image_cap;
+	h5c_image image;    /* reused across writes */
 	int64_t taken_step; /* step of the last copy taken, -1 */
 	double last_save_time;
 	/* shared with the writer thread, under mu */
@@ -70,13 +69,13 @@ static int write_one(ckpt_manager *m, ct_err *e)
 	char *path = ckpt_path_for_step(m->dir, m->f.step);
 	if (!path)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
-	size_t len;
-	rc = ckpt_fields_serialize(&m->f, &m->image, &m->image_cap, &len, e);
+	rc = ckpt_fields_serialize(&m->f, &m->image, e);
 	if (rc < 0)
 		ct_err_prefix(e, "%s", path);
 	else
-		rc = atomic_write_file(path, m->image, len, e);
+		rc = atomic_write_iov(path, m->image.seg, (int)m->image.n_seg, e);
 	if (rc == 0) {
+		ckpt_mark_valid(path); /* retention need not read it back */
 		log_debug("checkpoint %s written", path);
 		const ckpt_field *bs = m->f.best_steps >= 0 ? &m->f.v[m->f.best_steps] : NULL;
 		ct_err re = {0};
@@ -131,6 +130,7 @@ ckpt_manager *ckpt_manager_new(const char *dir, const ckpt_manager_opts *opts, c
 		return NULL;
 	}
 	snprintf(m->dir, sizeof m->dir, "%s", dir);
+	h5c_image_init(&m->image);
 	ckpt_manager_opts def = CKPT_MANAGER_OPTS_DEFAULT;
 	m->o = opts ? *opts : def;
 	m->taken_step = m->last_step = -1;
@@ -163,7 +163,7 @@ void ckpt_manager_free(ckpt_manager *m)
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->cv);
 	ckpt_fields_release(&m->f);
-	free(m->image);
+	h5c_image_release(&m->image);
 	free(m);
 }
 
@@ -189,7 +189,12 @@ int ckpt_manager_save(ckpt_manager *m, int64_t step, ct_err *e)
 		rc = m->o.before_take(m->o.hook_ctx, e);
 	if (rc < 0)
 		return rc;
-	ckpt_fields_take(&m->f, step);
+	/* A synchronous write happens before the state changes again: the
+	 * large fields need no copy. */
+	if (m->o.async)
+		ckpt_fields_take(&m->f, step);
+	else
+		ckpt_fields_take_live(&m->f, step);
 	m->taken_step = step;
 	m->last_save_time = t0;
 	if (!m->o.async) {

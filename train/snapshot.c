@@ -149,33 +149,45 @@ void snapshot_take(snapshot *sn, const train_state *s)
 	mirror(sn);
 }
 
-int snapshot_serialize_into(snapshot *sn, void **buf, size_t *cap, size_t *len, ct_err *e)
+/* Concatenates an image's segments into one malloc'ed buffer. */
+static int gather(const h5c_image *im, void **buf, size_t *len, ct_err *e)
 {
-	return ckpt_fields_serialize(&sn->f, buf, cap, len, e);
+	unsigned char *p = malloc(im->len ? im->len : 1);
+	if (!p)
+		return ct_errf(e, CT_ENOMEM, "out of memory for %zu bytes", im->len);
+	size_t at = 0;
+	for (size_t i = 0; i < im->n_seg; i++) {
+		memcpy(p + at, im->seg[i].data, im->seg[i].len);
+		at += im->seg[i].len;
+	}
+	*buf = p;
+	*len = im->len;
+	return 0;
 }
 
 int snapshot_serialize(snapshot *sn, void **buf, size_t *len, ct_err *e)
 {
-	size_t cap = 0;
 	*buf = NULL;
-	return snapshot_serialize_into(sn, buf, &cap, len, e);
-}
-
-int snapshot_write_buffered(snapshot *sn, const char *path, void **buf, size_t *cap, ct_err *e)
-{
-	size_t len;
-	int rc = snapshot_serialize_into(sn, buf, cap, &len, e);
-	if (rc < 0)
-		return ct_err_prefix(e, "%s", path);
-	return atomic_write_file(path, *buf, len, e);
+	*len = 0;
+	h5c_image im;
+	h5c_image_init(&im);
+	int rc = ckpt_fields_serialize(&sn->f, &im, e);
+	if (rc == 0)
+		rc = gather(&im, buf, len, e);
+	h5c_image_release(&im);
+	return rc;
 }
 
 int snapshot_write(snapshot *sn, const char *path, ct_err *e)
 {
-	void *buf = NULL;
-	size_t cap = 0;
-	int rc = snapshot_write_buffered(sn, path, &buf, &cap, e);
-	free(buf);
+	h5c_image im;
+	h5c_image_init(&im);
+	int rc = ckpt_fields_serialize(&sn->f, &im, e);
+	if (rc < 0)
+		ct_err_prefix(e, "%s", path);
+	else
+		rc = atomic_write_iov(path, im.seg, (int)im.n_seg, e);
+	h5c_image_release(&im);
 	return rc;
 }
 

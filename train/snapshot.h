@@ -50,12 +50,7 @@ int snapshot_init(snapshot *sn, train_state *s, ct_err *e);
 void snapshot_release(snapshot *sn);
 void snapshot_take(snapshot *sn, const train_state *s);
 int snapshot_write(snapshot *sn, const char *path, ct_err *e);
-/* Same, building the image in *buf (capacity *cap, grown as needed and kept
- * by the caller across checkpoints: a reused buffer is already faulted in,
- * which makes the build about 3x faster for a 22 MB state). */
-int snapshot_write_buffered(snapshot *sn, const char *path, void **buf, size_t *cap, ct_err *e);
-int snapshot_serialize_into(snapshot *sn, void **buf, size_t *cap, size_t *len, ct_err *e);
-/* Serialises to an in-memory file image (HDF5 + trailer). */
+/* The file's bytes (HDF5 image + trailer) in one malloc'ed buffer. */
 int snapshot_serialize(snapshot *sn, void **buf, size_t *len, ct_err *e);
 int snapshot_read(snapshot *sn, const char *path, ct_err *e);
 int snapshot_apply(snapshot *sn, train_state *s, ct_err *e);
