@@ -176,8 +176,9 @@ def ms(x):
 
 def ckpt_section(recs):
     ck = [r for r in recs if r["kind"] == "ckpt"]
-    out = ["| state | file | sync: take + write | = take (memcpy) | + image build | "
-           "+ atomic write | plain write+fsync | ratio (goal ≤ 1.3) | checkpointer_save, sync |",
+    out = ["| state | file | sync checkpoint | = take (small fields) | + image build | "
+           "+ atomic write | plain write+fsync | ratio (goal ≤ 1.3) | checkpointer_save, sync, "
+           "with retention |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ck:
         out.append(
@@ -260,9 +261,14 @@ def markdown(recs, rows):
            "(5 windows, single OpenBLAS calls on OpenBLAS's threads) for the largest case:",
            ""] + sgemm_lines(recs)
     md += ["", "## Checkpoint, resume and export (784-1024-1024-10, 1 thread, medians)", "",
-           "sync = `snapshot_take` + `snapshot_write` (HDF5 image in memory, CRC, atomic "
-           "write: temp file, fsync, rename, directory fsync) vs `open`+`write`+`fsync`+`close` "
-           "of the same byte count in the same directory.  async stall = time "
+           "sync checkpoint = what `checkpoint.async = false` costs the loop, retention aside: "
+           "`ckpt_fields_take_live` (copies the small fields; parameters and moments stay in "
+           "the state), `ckpt_fields_serialize` (HDF5 metadata in memory, datasets referenced "
+           "in place, CRC) and `atomic_write_iov` (temp file, one writev, fsync, rename, "
+           "directory fsync), vs `open`+`write`+`fsync`+`close` of the same byte count in the "
+           "same directory.  The last column is `checkpointer_save` in sync mode keeping 2 "
+           "files: it also deletes the oldest checkpoint (an unlink of 22 MB) and fsyncs the "
+           "directory.  async stall = time "
            "`checkpointer_save` blocks the loop in async mode (previous write finished) vs one "
            "`memcpy` of params+moments.  resume = `snapshot_read` + `snapshot_apply` (warm: file "
            "in page cache; cold: after `posix_fadvise(DONTNEED)`).  export = `model_export` "
