@@ -234,7 +234,7 @@ def markdown(recs, rows):
           "`bench_raw.jsonl`, chart in `bench.svg`.  For each configuration "
           "`experiments/bench/duel.py` keeps a warmed-up ctrain step (`bench_step serve`) and "
           "a warmed-up PyTorch step (`bench_torch.py serve`) in two processes and runs "
-          f"{nr} rounds; a round is one timed window (≥ 0.25 s and ≥ 3 steps) of each, one "
+          f"{nr} rounds; a round is one timed window (≥ 0.5 s and ≥ 3 steps) of each, one "
           "after the other (only one runs at a time), plus one window of the step's sgemm "
           "calls alone; the order is reversed every other round.  **ratio** is the median over "
           "rounds of ctrain/torch within a round, so load from other processes that comes and "

@@ -39,7 +39,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	WIN="--windows 3 --window-sec 0.1 --warmup-sec 0.1"
 else
 	THREADS="1 2"; MODELS="784,256,10 784,1024,1024,10"; BATCHES="32 128 512"; OPTIMS="sgd adam"
-	DUEL="--rounds 8 --window-sec 0.25 --warmup-sec 0.3"; REPS=9
+	DUEL="--rounds 12 --window-sec 0.5 --warmup-sec 0.3"; REPS=9
 	WIN="--windows 5 --window-sec 0.25 --warmup-sec 0.3"
 fi
 
