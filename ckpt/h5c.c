@@ -176,19 +176,36 @@ static int verify_fd(int fd, size_t len, const char *path, ct_err *e)
 	return rc < 0 ? named(rc, e, path) : 0;
 }
 
-int h5c_verify_file(const char *path, ct_err *e)
+/* Opens path read-only and checks it is a regular file (*size: its size).
+ * On failure nothing is left open. */
+static int open_regular(const char *path, int *fd, size_t *size, ct_err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
 		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno, "%s", path);
 	struct stat st;
 	int rc = 0;
-	if (fstat(fd, &st) != 0)
+	if (fstat(*fd, &st) != 0)
 		rc = ct_errno(e, CT_EIO, errno, "%s: stat failed", path);
 	else if (!S_ISREG(st.st_mode))
 		rc = ct_errf(e, CT_ECORRUPT, "%s: not a regular file", path);
-	else
-		rc = verify_fd(fd, (size_t)st.st_size, path, e);
+	if (rc < 0) {
+		close(*fd); /* read-only: nothing to lose if close fails */
+		*fd = -1;
+		return rc;
+	}
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+int h5c_verify_file(const char *path, ct_err *e)
+{
+	int fd;
+	size_t size;
+	int rc = open_regular(path, &fd, &size, e);
+	if (rc < 0)
+		return rc;
+	rc = verify_fd(fd, size, path, e);
 	close(fd); /* read-only: nothing to lose if close fails */
 	return rc;
 }
@@ -860,6 +877,25 @@ int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e)
 	return 0;
 }
 
+int h5c_image_gather(const h5c_image *im, void **buf, size_t *len, ct_err *e)
+{
+	*buf = NULL;
+	*len = 0;
+	unsigned char *p = malloc(im->len ? im->len : 1);
+	if (!p)
+		return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory for %zu bytes",
+			       im->len);
+	size_t at = 0;
+	for (size_t i = 0; i < im->n_seg; i++) {
+		memcpy(p + at, im->seg[i].data, im->seg[i].len);
+		at += im->seg[i].len;
+	}
+	CT_ASSERT(at == im->len);
+	*buf = p;
+	*len = at;
+	return 0;
+}
+
 int h5c_build(const h5c_field *fields, size_t n, void **buf, size_t *len, ct_err *e)
 {
 	*buf = NULL;
@@ -867,18 +903,8 @@ int h5c_build(const h5c_field *fields, size_t n, void **buf, size_t *len, ct_err
 	h5c_image im;
 	h5c_image_init(&im);
 	int rc = h5c_image_build(&im, fields, n, e);
-	unsigned char *p = rc == 0 ? malloc(im.len) : NULL;
-	if (rc == 0 && !p)
-		rc = ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory for %zu bytes", im.len);
-	if (rc == 0) {
-		size_t at = 0;
-		for (size_t i = 0; i < im.n_seg; i++) {
-			memcpy(p + at, im.seg[i].data, im.seg[i].len);
-			at += im.seg[i].len;
-		}
-		*buf = p;
-		*len = im.len;
-	}
+	if (rc == 0)
+		rc = h5c_image_gather(&im, buf, len, e);
 	h5c_image_release(&im);
 	return rc;
 }
@@ -1005,23 +1031,18 @@ int h5c_open_buffer(const void *buf, size_t len, const char *name, h5c_reader **
 static int map_file(const char *path, void **map, size_t *len, ct_err *e)
 {
 	*map = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno, "%s", path);
-	struct stat st;
-	int rc = 0;
-	if (fstat(fd, &st) != 0)
-		rc = ct_errno(e, CT_EIO, errno, "%s: stat failed", path);
-	else if (!S_ISREG(st.st_mode))
-		rc = ct_errf(e, CT_ECORRUPT, "%s: not a regular file", path);
-	else if ((size_t)st.st_size < H5C_TRAILER_SIZE + MIN_IMAGE)
-		rc = named(too_short((size_t)st.st_size, e), e, path);
+	int fd;
+	size_t size;
+	int rc = open_regular(path, &fd, &size, e);
+	if (rc < 0)
+		return rc;
+	if (size < H5C_TRAILER_SIZE + MIN_IMAGE)
+		rc = named(too_short(size, e), e, path);
 	if (rc == 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
-			       0);
+		void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 		if (p != MAP_FAILED) {
 			*map = p;
-			*len = (size_t)st.st_size;
+			*len = size;
 		}
 	}
 	close(fd); /* read-only, and a mapping outlives its descriptor */

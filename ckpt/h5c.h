@@ -111,6 +111,8 @@ typedef struct h5c_image {
 void h5c_image_init(h5c_image *im);
 int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e);
 void h5c_image_release(h5c_image *im);
+/* The file as one malloc'ed buffer (a copy of the segments). */
+int h5c_image_gather(const h5c_image *im, void **buf, size_t *len, ct_err *e);
 
 /* Checks a whole file's bytes without HDF5: size, trailer magic, trailer
  * checksum, trailer version, image length, image CRC-32C, HDF5 signature.

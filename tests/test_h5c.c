@@ -342,16 +342,9 @@ static void test_round_trip_all_types(void **state)
 /* The file an h5c_image describes, in one malloc'ed buffer. */
 static void gather_image(const h5c_image *im, void **buf, size_t *len)
 {
-	unsigned char *p = malloc(im->len);
-	assert_non_null(p);
-	size_t at = 0;
-	for (size_t i = 0; i < im->n_seg; i++) {
-		memcpy(p + at, im->seg[i].data, im->seg[i].len);
-		at += im->seg[i].len;
-	}
-	assert_int_equal(at, im->len);
-	*buf = p;
-	*len = at;
+	ct_err e = {0};
+	assert_int_equal(h5c_image_gather(im, buf, len, &e), 0);
+	assert_int_equal(*len, im->len);
 }
 
 static void test_deterministic_and_reuse(void **state)

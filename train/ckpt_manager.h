@@ -41,7 +41,11 @@
  * All registrations come before the first restore or save, and the
  * registered objects must stay where they are.  A background write reads
  * only the manager's copies, so the loop may change its state at once; its
- * failure is returned by the next save, wait or finish, never lost.
+ * failure is returned by the next save, wait or finish, never lost.  A
+ * synchronous save copies nothing: it writes the large fields (parameters,
+ * moments) straight from your state before it returns, and leaves deleting
+ * old checkpoints to a background thread (the next save, wait, finish or
+ * free waits for it).
  */
 #ifndef CT_CKPT_MANAGER_H
 #define CT_CKPT_MANAGER_H

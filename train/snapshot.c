@@ -149,22 +149,6 @@ void snapshot_take(snapshot *sn, const train_state *s)
 	mirror(sn);
 }
 
-/* Concatenates an image's segments into one malloc'ed buffer. */
-static int gather(const h5c_image *im, void **buf, size_t *len, ct_err *e)
-{
-	unsigned char *p = malloc(im->len ? im->len : 1);
-	if (!p)
-		return ct_errf(e, CT_ENOMEM, "out of memory for %zu bytes", im->len);
-	size_t at = 0;
-	for (size_t i = 0; i < im->n_seg; i++) {
-		memcpy(p + at, im->seg[i].data, im->seg[i].len);
-		at += im->seg[i].len;
-	}
-	*buf = p;
-	*len = im->len;
-	return 0;
-}
-
 int snapshot_serialize(snapshot *sn, void **buf, size_t *len, ct_err *e)
 {
 	*buf = NULL;
@@ -173,7 +157,7 @@ int snapshot_serialize(snapshot *sn, void **buf, size_t *len, ct_err *e)
 	h5c_image_init(&im);
 	int rc = ckpt_fields_serialize(&sn->f, &im, e);
 	if (rc == 0)
-		rc = gather(&im, buf, len, e);
+		rc = h5c_image_gather(&im, buf, len, e);
 	h5c_image_release(&im);
 	return rc;
 }

@@ -169,7 +169,7 @@ static int measure_sync(ckpt_ctx *c, snapshot *sn, h5c_image *im, results *r, ct
 		rc = file_size(path, &r->ckpt_bytes, e);
 	if (rc == 0)
 		rc = unlink_checked(path, e);
-	double sec;
+	double sec = 0;
 	if (rc == 0)
 		rc = plain_write(c, r->ckpt_bytes, &sec, e);
 	if (rc == 0) {
@@ -182,12 +182,17 @@ static int measure_sync(ckpt_ctx *c, snapshot *sn, h5c_image *im, results *r, ct
 	return rc;
 }
 
-/* checkpointer_save as the trainer calls it with checkpoint.async = false. */
+/* checkpointer_save as the trainer calls it with checkpoint.async = false.
+ * Deleting the oldest file runs on the manager's thread; training steps
+ * between two checkpoints give it time, so it is waited for untimed. */
 static int measure_cp_sync(ckpt_ctx *c, checkpointer *cp, series *out, ct_err *e)
 {
+	int rc = checkpointer_wait(cp, e);
+	if (rc < 0)
+		return rc;
 	c->s.step++;
 	double t0 = bench_now();
-	int rc = checkpointer_save(cp, &c->s, e);
+	rc = checkpointer_save(cp, &c->s, e);
 	if (rc == 0)
 		add(out, bench_now() - t0);
 	return rc;
@@ -210,9 +215,12 @@ static int measure_async(ckpt_ctx *c, checkpointer *cp, series *stall, series *w
 	add(write_sec, cp->last_write_sec);
 	size_t n = c->s.model.ps.n * sizeof(float), off = 0;
 	t0 = bench_now();
-	memcpy(dst, c->s.model.ps.data, n), off += n;
-	if (c->s.opt.m)
-		memcpy(dst + off, c->s.opt.m, n), off += n;
+	memcpy(dst, c->s.model.ps.data, n);
+	off += n;
+	if (c->s.opt.m) {
+		memcpy(dst + off, c->s.opt.m, n);
+		off += n;
+	}
 	if (c->s.opt.v)
 		memcpy(dst + off, c->s.opt.v, n);
 	add(mcpy, bench_now() - t0);
@@ -248,7 +256,7 @@ static int measure_export(ckpt_ctx *c, series *ex, series *pl, size_t *bytes, ct
 	const char *path = next_path(c, "model", "safetensors");
 	double t0 = bench_now();
 	int rc = model_export(&c->s.model, path, DT_F32, NULL, e);
-	double t1 = bench_now(), sec;
+	double t1 = bench_now(), sec = 0;
 	if (rc == 0)
 		rc = file_size(path, bytes, e);
 	if (rc == 0)

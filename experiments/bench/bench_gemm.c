@@ -49,8 +49,9 @@ void gemm_set_free(gemm_set *g)
 		return;
 	for (int i = 0; i < g->n; i++) {
 		gemm_layer *L = &g->L[i];
-		free(L->x), free(L->w), free(L->y);
-		free(L->dy), free(L->dw), free(L->dx);
+		float *bufs[] = {L->x, L->w, L->y, L->dy, L->dw, L->dx};
+		for (int k = 0; k < 6; k++)
+			free(bufs[k]);
 	}
 	free(g);
 }
