@@ -2,7 +2,10 @@
 
 #include <math.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 
 static const struct {
 	const char *name;
@@ -107,6 +110,7 @@ void tdict_release(tdict *d)
 		free(d->meta_vals[i]);
 	}
 	free(d->v);
+	free(d->slots);
 	free(d->meta_keys);
 	free(d->meta_vals);
 	if (d->backing) {
@@ -131,9 +135,67 @@ int64_t shape_numel(int ndim, const int64_t *shape)
 	return n;
 }
 
+/* A per-process seed, so that the names of a hostile file cannot be chosen
+ * to collide (which would make the index a linear scan again). */
+static uint64_t g_seed;
+static pthread_once_t g_seed_once = PTHREAD_ONCE_INIT;
+
+static void seed_init(void)
+{
+	if (getrandom(&g_seed, sizeof g_seed, GRND_NONBLOCK) != (ssize_t)sizeof g_seed)
+		g_seed = (uint64_t)(uintptr_t)&g_seed ^ (uint64_t)time(NULL);
+}
+
+/* FNV-1a from a random basis, then a multiply whose top bits pick the slot
+ * (they depend on every bit of the hash). */
+static size_t slot_of(const tdict *d, const char *s)
+{
+	pthread_once(&g_seed_once, seed_init);
+	uint64_t h = 0xcbf29ce484222325u ^ g_seed;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+	int bits = __builtin_ctzll((unsigned long long)d->n_slots);
+	return (size_t)((h * 0x9e3779b97f4a7c15u) >> (64 - bits));
+}
+
+static void index_put(tdict *d, size_t i)
+{
+	size_t mask = d->n_slots - 1, k = slot_of(d, d->v[i].name);
+	while (d->slots[k])
+		k = (k + 1) & mask;
+	d->slots[k] = i + 1;
+}
+
+/* Room for n names at most half full; also indexes entries appended without
+ * tdict_add (the safetensors reader fills v directly). */
+static int index_reserve(tdict *d, size_t n)
+{
+	if (2 * n <= d->n_slots && d->n_indexed == d->n)
+		return 0;
+	size_t want = 64;
+	while (want < 2 * n)
+		want *= 2;
+	size_t *slots = calloc(want, sizeof *slots);
+	if (!slots)
+		return -1;
+	free(d->slots);
+	d->slots = slots;
+	d->n_slots = want;
+	for (size_t i = 0; i < d->n; i++)
+		index_put(d, i);
+	d->n_indexed = d->n;
+	return 0;
+}
+
 const tdict_entry *tdict_find(const tdict *d, const char *name)
 {
-	for (size_t i = 0; i < d->n; i++)
+	if (d->n_slots) {
+		size_t mask = d->n_slots - 1;
+		for (size_t k = slot_of(d, name); d->slots[k]; k = (k + 1) & mask)
+			if (strcmp(d->v[d->slots[k] - 1].name, name) == 0)
+				return &d->v[d->slots[k] - 1];
+	}
+	for (size_t i = d->n_indexed; i < d->n; i++) /* appended without tdict_add */
 		if (strcmp(d->v[i].name, name) == 0)
 			return &d->v[i];
 	return NULL;
@@ -143,6 +205,8 @@ int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *
 	      const void *data, int copy, ct_err *e)
 {
 	CT_ASSERT(ndim >= 0 && ndim <= CT_MAX_DIMS);
+	if (index_reserve(d, d->n + 1) < 0)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
 	if (tdict_find(d, name))
 		return ct_errf(e, CT_EMISMATCH, "duplicate tensor name '%s'", name);
 	int64_t numel = shape_numel(ndim, shape);
@@ -181,6 +245,8 @@ int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *
 		t->data = (void *)(uintptr_t)data;
 	}
 	d->n++;
+	index_put(d, d->n - 1);
+	d->n_indexed = d->n;
 	return 0;
 }
 

@@ -1056,6 +1056,55 @@ static void write_corpus(const char *dir)
 	}
 }
 
+/* The name index: 50,000 names (a linear search made this quadratic: 100,000
+ * names took 27 s), found again by name, a duplicate of the first one refused,
+ * and names the safetensors reader appended directly are indexed too. */
+static void test_many_names(void **state)
+{
+	(void)state;
+	enum { N = 50000 };
+	tdict d;
+	tdict_init(&d);
+	ct_err e = {0};
+	float x = 1.0f;
+	int64_t one = 1;
+	char name[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "layer.%d.w", i);
+		assert_int_equal(tdict_add(&d, name, DT_F32, 1, &one, &x, 0, &e), 0);
+	}
+	for (int i = 0; i < N; i += 997) {
+		snprintf(name, sizeof name, "layer.%d.w", i);
+		const tdict_entry *t = tdict_find(&d, name);
+		assert_non_null(t);
+		assert_ptr_equal(t, &d.v[i]);
+	}
+	assert_null(tdict_find(&d, "layer.50000.w"));
+	assert_int_equal(tdict_add(&d, "layer.0.w", DT_F32, 1, &one, &x, 0, &e), CT_EMISMATCH);
+	assert_string_equal(e.msg, "duplicate tensor name 'layer.0.w'");
+	tdict_release(&d);
+
+	/* read by st_parse (entries appended without tdict_add), then added to */
+	tdict src, back;
+	tdict_init(&src);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof name, "t%d", i);
+		assert_int_equal(tdict_add(&src, name, DT_F32, 1, &one, &x, 0, &e), 0);
+	}
+	void *buf;
+	size_t len;
+	assert_int_equal(st_serialize(&src, &buf, &len, &e), 0);
+	assert_int_equal(st_parse(buf, len, &back, 1, &e), 0);
+	assert_non_null(tdict_find(&back, "t2"));
+	assert_int_equal(tdict_add(&back, "t1", DT_F32, 1, &one, &x, 0, &e), CT_EMISMATCH);
+	assert_int_equal(tdict_add(&back, "t3", DT_F32, 1, &one, &x, 0, &e), 0);
+	assert_ptr_equal(tdict_find(&back, "t3"), &back.v[3]);
+	assert_ptr_equal(tdict_find(&back, "t0"), &back.v[0]);
+	tdict_release(&back);
+	tdict_release(&src);
+	free(buf);
+}
+
 int main(void)
 {
 	const char *corpus = getenv("ST_CORPUS_DIR");
@@ -1074,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(test_half_spot_values),
 		cmocka_unit_test(test_half_against_reference),
 		cmocka_unit_test(test_convert_dtype),
+		cmocka_unit_test(test_many_names),
 		cmocka_unit_test_setup_teardown(test_torch_crosscheck, setup_dir, teardown_dir),
 	};
 	return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);
