@@ -27,10 +27,13 @@ int ops_set_threads(int threads, int deterministic)
 int ops_threads(void) { return g_threads; }
 int ops_deterministic(void) { return g_det; }
 
-/* C[M,N] = (bias rows |) beta*C + op(A)·op(B), cut into row blocks of C. */
+/* C[M,N] = (bias rows |) beta*C + op(A)·op(B), cut into blocks of C: row
+ * blocks when there are rows enough for two, else column blocks (a small
+ * batch through a wide layer), so that 2 threads have work at batch 32 too.
+ * The cut depends only on the shape. */
 typedef struct gemm_job {
 	CBLAS_TRANSPOSE ta, tb;
-	int M, N, K, lda, ldb, ldc, blocks;
+	int M, N, K, lda, ldb, ldc, blocks, by_cols;
 	const float *A, *B, *bias;
 	float beta, *C;
 } gemm_job;
@@ -38,14 +41,18 @@ typedef struct gemm_job {
 static void gemm_block(void *ctx, int i)
 {
 	const gemm_job *j = ctx;
-	int m0 = (int)((long)i * j->M / j->blocks), m1 = (int)((long)(i + 1) * j->M / j->blocks);
+	int total = j->by_cols ? j->N : j->M;
+	int b0 = (int)((long)i * total / j->blocks), b1 = (int)((long)(i + 1) * total / j->blocks);
+	int m0 = j->by_cols ? 0 : b0, m1 = j->by_cols ? j->M : b1;
+	int n0 = j->by_cols ? b0 : 0, n1 = j->by_cols ? b1 : j->N;
 	const float *A = j->ta == CblasNoTrans ? j->A + (size_t)m0 * (size_t)j->lda : j->A + m0;
-	float *C = j->C + (size_t)m0 * (size_t)j->ldc;
+	const float *B = j->tb == CblasNoTrans ? j->B + n0 : j->B + (size_t)n0 * (size_t)j->ldb;
+	float *C = j->C + (size_t)m0 * (size_t)j->ldc + n0;
 	if (j->bias)
 		for (int r = m0; r < m1; r++)
-			memcpy(j->C + (size_t)r * (size_t)j->ldc, j->bias,
-			       (size_t)j->N * sizeof(float));
-	cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, j->N, j->K, 1.0f, A, j->lda, j->B, j->ldb,
+			memcpy(j->C + (size_t)r * (size_t)j->ldc + n0, j->bias + n0,
+			       (size_t)(n1 - n0) * sizeof(float));
+	cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, n1 - n0, j->K, 1.0f, A, j->lda, B, j->ldb,
 		    j->bias ? 1.0f : j->beta, C, j->ldc);
 }
 
@@ -53,7 +60,14 @@ static void gemm(gemm_job *j)
 {
 	if (!g_configured) /* library use without ops_set_threads: deterministic, 1 thread */
 		ops_set_threads(1, 1);
-	int b = j->M / OPS_BLOCK_ROWS;
+	int rows = j->M / OPS_BLOCK_ROWS, cols = j->N / OPS_BLOCK_ROWS;
+	/* Column blocks only when each has work enough to be worth a pool
+	 * round trip (at batch 32 through 784-256-10 it is not). */
+	long work = (long)j->M * j->N * j->K / OPS_BLOCK_WORK;
+	if (cols > work)
+		cols = (int)work;
+	j->by_cols = rows < 2 && cols >= 2;
+	int b = j->by_cols ? cols : rows;
 	j->blocks = !g_det || b < 1 ? 1 : b > OPS_MAX_BLOCKS ? OPS_MAX_BLOCKS : b;
 	pool_run(g_pool, j->blocks, gemm_block, j);
 }
@@ -78,7 +92,18 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 		    int out)
 {
 	/* y = broadcast(b) + x·Wᵀ, as torch.addmm does */
-	gemm_job j = {CblasNoTrans, CblasTrans, rows, out, in, in, in, out, 0, x, w, b, 0.0f, y};
+	gemm_job j = {.ta = CblasNoTrans,
+		      .tb = CblasTrans,
+		      .M = rows,
+		      .N = out,
+		      .K = in,
+		      .lda = in,
+		      .ldb = in,
+		      .ldc = out,
+		      .A = x,
+		      .B = w,
+		      .bias = b,
+		      .C = y};
 	gemm(&j);
 }
 
@@ -87,8 +112,18 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 		     int accum_db)
 {
 	/* dW[out,in] (+)= dYᵀ·X, blocks of output features */
-	gemm_job jw = {CblasTrans, CblasNoTrans,           out, in, rows, out, in, in, 0, dy, x,
-		       NULL,       accum_dw ? 1.0f : 0.0f, dw};
+	gemm_job jw = {.ta = CblasTrans,
+		       .tb = CblasNoTrans,
+		       .M = out,
+		       .N = in,
+		       .K = rows,
+		       .lda = out,
+		       .ldb = in,
+		       .ldc = in,
+		       .A = dy,
+		       .B = x,
+		       .beta = accum_dw ? 1.0f : 0.0f,
+		       .C = dw};
 	gemm(&jw);
 	if (db) {
 		if (!accum_db)
@@ -100,9 +135,18 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 		}
 	}
 	if (dx) { /* dX[rows,in] (+)= dY·W */
-		gemm_job jx = {
-			CblasNoTrans, CblasNoTrans,           rows, in, out, out, in, in, 0, dy, w,
-			NULL,         accum_dx ? 1.0f : 0.0f, dx};
+		gemm_job jx = {.ta = CblasNoTrans,
+			       .tb = CblasNoTrans,
+			       .M = rows,
+			       .N = in,
+			       .K = out,
+			       .lda = out,
+			       .ldb = in,
+			       .ldc = in,
+			       .A = dy,
+			       .B = w,
+			       .beta = accum_dx ? 1.0f : 0.0f,
+			       .C = dx};
 		gemm(&jx);
 	}
 }

@@ -22,7 +22,9 @@
 /* Threading of the kernels: process-global, set once before training.
  * deterministic = 1 (the default): OpenBLAS runs single-threaded and every
  *   matrix product is cut into a fixed partition that depends only on its
- *   shape (row blocks of at least OPS_BLOCK_ROWS, at most OPS_MAX_BLOCKS);
+ *   shape (blocks of at least OPS_BLOCK_ROWS rows, or, when there are not
+ *   rows enough for two blocks, of that many columns and OPS_BLOCK_WORK
+ *   multiply-adds; at most OPS_MAX_BLOCKS);
  *   a pool of `threads` threads computes the blocks.  Each output element is
  *   computed by the same single-threaded kernel call whatever the thread
  *   count, so the bytes are the same for threads = 1, 2, 3, ...
@@ -31,6 +33,7 @@
  * Returns CT_ENOMEM if the pool cannot be started. */
 #define OPS_BLOCK_ROWS 256
 #define OPS_MAX_BLOCKS 4
+#define OPS_BLOCK_WORK (1L << 23)
 int ops_set_threads(int threads, int deterministic);
 int ops_threads(void);
 int ops_deterministic(void);

@@ -3,7 +3,8 @@
 # same run at threads = 1, 2, 3, 4 gives byte-identical model.safetensors and
 # metrics; a run checkpointed at 2 threads and resumed at 1 ends identical.
 # Shapes are chosen so every product is cut into several blocks (batch 512 ->
-# 2 row blocks; 512 hidden units -> 2 blocks of weight-gradient rows).
+# 2 row blocks; 512 hidden units -> 2 blocks of weight-gradient rows; at
+# batch 64, 2 column blocks).
 set -u
 . "$(dirname "$0")/lib.sh"
 cat > "$T/run.ini" <<'INI'
@@ -37,6 +38,15 @@ for t in 2 3 4; do
 	same_metrics "$T/t1/metrics.csv" "$T/t$t/metrics.csv" || fail "threads=$t gives other metrics"
 done
 ok "threads = 1, 2, 3, 4: identical model.safetensors and metrics"
+# Batch 64: too few rows for two blocks, so the forward and input-gradient
+# products through the 512-wide layers are cut into column blocks.
+for t in 1 3; do
+	"$CTRAIN" train --config "$T/run.ini" --run-dir "$T/c$t" --set train.threads=$t \
+		--set data.batch_size=64 --set train.epochs=1 >/dev/null 2>"$T/err" || fail "batch 64, threads=$t: $(cat "$T/err")"
+done
+cmp "$T/c1/model.safetensors" "$T/c3/model.safetensors" || fail "batch 64: threads=3 gives other weights than threads=1"
+same_metrics "$T/c1/metrics.csv" "$T/c3/metrics.csv" || fail "batch 64: threads=3 gives other metrics"
+ok "batch 64 (column blocks), threads = 1, 3: identical model.safetensors and metrics"
 
 CTRAIN_TEST_SIGNAL_AT_STEP=5 "$CTRAIN" train --config "$T/run.ini" --run-dir "$T/mix" --set train.threads=2 >/dev/null 2>&1
 [ $? -eq 143 ] || fail "interrupt at 2 threads"

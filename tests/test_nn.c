@@ -416,6 +416,116 @@ static void test_xent_stable_for_huge_logits(void **s)
 	assert_true(fabs((double)(p[0] + p[1] + p[2] - 1.0f)) < 1e-6);
 }
 
+/* The products' partition (row blocks, or column blocks for a small batch
+ * through a wide layer): results equal a double-precision reference, and 1
+ * and 3 threads give the same bytes, with and without accumulation. */
+typedef struct lin_case {
+	int rows, in, out;
+} lin_case;
+
+typedef struct lin_out {
+	float *y, *dx, *dw, *db;
+} lin_out;
+
+static void lin_run(const lin_case *c, const float *x, const float *w, const float *b,
+		    const float *dy, int threads, int accum, lin_out *o)
+{
+	assert_int_equal(ops_set_threads(threads, 1), 0);
+	size_t ny = (size_t)c->rows * (size_t)c->out, nx = (size_t)c->rows * (size_t)c->in;
+	size_t nw = (size_t)c->out * (size_t)c->in;
+	o->y = calloc(ny, sizeof *o->y);
+	o->dx = calloc(nx, sizeof *o->dx);
+	o->dw = calloc(nw, sizeof *o->dw);
+	o->db = calloc((size_t)c->out, sizeof *o->db);
+	assert_true(o->y && o->dx && o->dw && o->db);
+	for (size_t i = 0; accum && i < nw; i++)
+		o->dw[i] = 0.5f; /* accumulated onto */
+	linear_forward(o->y, x, w, b, c->rows, c->in, c->out);
+	linear_backward(o->dx, o->dw, o->db, dy, x, w, c->rows, c->in, c->out, 0, accum, 0);
+}
+
+static void lin_free(lin_out *o)
+{
+	free(o->y);
+	free(o->dx);
+	free(o->dw);
+	free(o->db);
+}
+
+static void expect_close(double ref, float got)
+{
+	if (fabs(ref - (double)got) > 1e-4 * (1.0 + fabs(ref)))
+		fail_msg("got %.9g, reference %.9g", (double)got, ref);
+}
+
+static void lin_check_reference(const lin_case *c, const float *x, const float *w, const float *b,
+				const float *dy, int accum, const lin_out *o)
+{
+	for (int r = 0; r < c->rows; r += 7)
+		for (int j = 0; j < c->out; j += 5) {
+			double y = b[j];
+			for (int k = 0; k < c->in; k++)
+				y += (double)x[r * c->in + k] * (double)w[j * c->in + k];
+			expect_close(y, o->y[r * c->out + j]);
+		}
+	for (int j = 0; j < c->out; j += 5)
+		for (int k = 0; k < c->in; k += 7) {
+			double g = accum ? 0.5 : 0.0;
+			for (int r = 0; r < c->rows; r++)
+				g += (double)dy[r * c->out + j] * (double)x[r * c->in + k];
+			expect_close(g, o->dw[j * c->in + k]);
+		}
+	for (int r = 0; r < c->rows; r += 7)
+		for (int k = 0; k < c->in; k += 5) {
+			double g = 0.0;
+			for (int j = 0; j < c->out; j++)
+				g += (double)dy[r * c->out + j] * (double)w[j * c->in + k];
+			expect_close(g, o->dx[r * c->in + k]);
+		}
+}
+
+static void test_linear_partition(void **s)
+{
+	(void)s;
+	/* forward and dX by columns, dW by rows; everything by rows; one block */
+	const lin_case cases[] = {{40, 700, 600}, {600, 50, 30}, {100, 60, 70}};
+	rng r;
+	rng_seed(&r, 9, 0);
+	for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+		const lin_case *c = &cases[ci];
+		size_t nx = (size_t)c->rows * (size_t)c->in, nw = (size_t)c->out * (size_t)c->in;
+		size_t ny = (size_t)c->rows * (size_t)c->out;
+		float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w);
+		float *b = malloc((size_t)c->out * sizeof *b), *dy = malloc(ny * sizeof *dy);
+		assert_true(x && w && b && dy);
+		for (size_t i = 0; i < nx; i++)
+			x[i] = 2.0f * rng_float(&r) - 1.0f;
+		for (size_t i = 0; i < nw; i++)
+			w[i] = 0.1f * (2.0f * rng_float(&r) - 1.0f);
+		for (int i = 0; i < c->out; i++)
+			b[i] = rng_float(&r);
+		for (size_t i = 0; i < ny; i++)
+			dy[i] = 2.0f * rng_float(&r) - 1.0f;
+		for (int accum = 0; accum < 2; accum++) {
+			lin_out one, three;
+			lin_run(c, x, w, b, dy, 1, accum, &one);
+			lin_run(c, x, w, b, dy, 3, accum, &three);
+			lin_check_reference(c, x, w, b, dy, accum, &one);
+			assert_memory_equal(one.y, three.y, ny * sizeof(float));
+			assert_memory_equal(one.dx, three.dx, nx * sizeof(float));
+			assert_memory_equal(one.dw, three.dw, nw * sizeof(float));
+			assert_memory_equal(one.db, three.db, (size_t)c->out * sizeof(float));
+			lin_free(&one);
+			lin_free(&three);
+		}
+		free(x);
+		free(w);
+		free(b);
+		free(dy);
+	}
+	assert_int_equal(ops_set_threads(1, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_shared_weights),
 		cmocka_unit_test(test_dead_branch_rejected),
 		cmocka_unit_test(test_xent_stable_for_huge_logits),
+		cmocka_unit_test(test_linear_partition),
 	};
 	return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }
