@@ -463,7 +463,7 @@ static void lin_check_reference(const lin_case *c, const float *x, const float *
 {
 	for (int r = 0; r < c->rows; r += 7)
 		for (int j = 0; j < c->out; j += 5) {
-			double y = b[j];
+			double y = (double)b[j];
 			for (int k = 0; k < c->in; k++)
 				y += (double)x[r * c->in + k] * (double)w[j * c->in + k];
 			expect_close(y, o->y[r * c->out + j]);
