@@ -234,7 +234,7 @@ cppcheck:
 # `make format` applies .clang-format; `make format-check` lists what differs.
 # Fixtures and generated data are not C files here, so never touched.
 FORMAT_SRCS = $(wildcard util/*.[ch] nn/*.[ch] data/*.[ch] ckpt/*.[ch] train/*.[ch] include/*.h \
-                         tests/*.c tests/fuzz/*.c experiments/examples/*.c)
+                         tests/*.[ch] tests/fuzz/*.c experiments/examples/*.c)
 format:
 	@clang-format -i $(FORMAT_SRCS)
 

@@ -5,7 +5,6 @@
  * I/O error branches of the writer are driven by tests/e2e_faults.sh and
  * tests/e2e_atomic.sh through the fault-injection shim.) */
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,30 +19,22 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../ckpt/atomic.h"
 
 static char g_dir[256];
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(g_dir, sizeof g_dir, "%s/ctrain-atomic.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	return mkdtemp(g_dir) ? 0 : -1;
+	return tmpdir_make(g_dir, sizeof g_dir, "atomic");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_dir);
 }
 
 static const char *path_of(const char *name)

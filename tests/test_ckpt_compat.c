@@ -4,7 +4,6 @@
  * absent when CKPT_OPTIONAL (the state keeps its value) and refused by name
  * when not; format_version 0 is damage, a version newer than this build is
  * unsupported.  tests/e2e_ckpt_v1.sh resumes the same run to the end. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../ckpt/atomic.h"
 #include "../train/ckpt_fields.h"
 
@@ -23,26 +24,16 @@
 
 static char g_dir[256];
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	const char *t = getenv("TMPDIR");
-	snprintf(g_dir, sizeof g_dir, "%s/ctrain-compat.XXXXXX", t ? t : "/tmp");
-	return mkdtemp(g_dir) ? 0 : -1;
+	return tmpdir_make(g_dir, sizeof g_dir, "compat");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_dir);
 }
 
 static uint32_t bits(float f)

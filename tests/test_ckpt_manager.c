@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../ckpt/atomic.h"
 #include "../ckpt/discover.h"
 #include "../nn/graph.h"
@@ -36,19 +38,16 @@ static void hook(int level, const char *line, void *ctx)
 static int setup(void **s)
 {
 	(void)s;
-	snprintf(g_root, sizeof g_root, "/tmp/ctrain-test-mgr.XXXXXX");
 	log_set_hook(hook, NULL);
 	log_set_level(LOG_WARN);
-	return mkdtemp(g_root) ? 0 : -1;
+	return tmpdir_make(g_root, sizeof g_root, "mgr");
 }
 
 static int teardown(void **s)
 {
 	(void)s;
 	log_set_hook(NULL, NULL);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(g_root);
 }
 
 /* Each test gets a fresh checkpoint directory. */

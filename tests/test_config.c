@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../ckpt/atomic.h"
 #include "../train/config.h"
 
@@ -758,29 +760,26 @@ static void test_check_data(void **state)
 		   "run.ini: model.layers is required");
 }
 
-static char tmp_dir[] = "/tmp/test_config_XXXXXX";
+static char tmp_dir[256];
 
 static int make_dir(void **state)
 {
 	(void)state;
-	return mkdtemp(tmp_dir) ? 0 : -1;
+	return tmpdir_make(tmp_dir, sizeof tmp_dir, "config");
 }
 
 /* Runs even when the test fails half-way, so no directory is left behind. */
 static int remove_dir(void **state)
 {
 	(void)state;
-	char path[256];
-	snprintf(path, sizeof path, "%s/config.ini", tmp_dir);
-	unlink(path);
-	return rmdir(tmp_dir);
+	return tmpdir_remove(tmp_dir);
 }
 
 static void test_files(void **state)
 {
 	(void)state;
 	const char *dir = tmp_dir;
-	char path[256], missing[256];
+	char path[300], missing[300];
 	snprintf(path, sizeof path, "%s/config.ini", dir);
 	snprintf(missing, sizeof missing, "%s/nope.ini", dir);
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "../ckpt/atomic.h"
 #include "../ckpt/discover.h"
@@ -122,17 +123,10 @@ static void make_bad(int64_t step, int how)
 	free(b);
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(g_dir, sizeof g_dir, "/tmp/test_discover.XXXXXX");
-	if (!mkdtemp(g_dir))
+	if (tmpdir_make(g_dir, sizeof g_dir, "discover") < 0)
 		return -1;
 	g_nwarn = 0;
 	log_set_hook(hook, NULL);
@@ -144,7 +138,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	log_set_hook(NULL, NULL);
-	return nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_dir);
 }
 
 static void steps_present(const int64_t *expected, size_t n)

@@ -2,7 +2,6 @@
  * detection of truncation, bit flips and foreign files, exact error messages,
  * HDF5 id hygiene, and cross-checks with h5py and h5dump. */
 #include <float.h>
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <hdf5.h>
 
 #include "../ckpt/atomic.h"
@@ -148,17 +149,10 @@ static void small_image(void **buf, size_t *len)
 	assert_ok(h5c_build(f, 3, buf, len, &e), &e);
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(g_dir, sizeof g_dir, "/tmp/test_h5c.XXXXXX");
-	if (!mkdtemp(g_dir))
+	if (tmpdir_make(g_dir, sizeof g_dir, "h5c") < 0)
 		return -1;
 	for (int i = 0; i < 12; i++)
 		g_w[i] = (float)i * 0.5f - 1.0f;
@@ -179,7 +173,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_dir);
 }
 
 /* ---- CRC-32C -------------------------------------------------------------- */

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../ckpt/atomic.h"
 #include "../nn/mlp.h"
 #include "../nn/module.h"
@@ -22,16 +24,13 @@ static char g_dir[256];
 static int setup(void **s)
 {
 	(void)s;
-	snprintf(g_dir, sizeof g_dir, "/tmp/ctrain-test-module.XXXXXX");
-	return mkdtemp(g_dir) ? 0 : -1;
+	return tmpdir_make(g_dir, sizeof g_dir, "module");
 }
 
 static int teardown(void **s)
 {
 	(void)s;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(g_dir);
 }
 
 /* encoder.0 (2->3), encoder.1 (3->3, no bias), head (3->2), encoder.scale */

@@ -7,7 +7,6 @@
  *
  * With ST_CORPUS_DIR=dir in the environment, main() first writes the valid
  * and malformed files used here into dir (the fuzzer's seed corpus). */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "../ckpt/safetensors.h"
 
@@ -592,31 +593,18 @@ static void test_random_mutations(void **state)
 
 /* ---- files ----------------------------------------------------------------- */
 
-static char g_dir[64];
+static char g_dir[128];
 
 static int setup_dir(void **state)
 {
 	(void)state;
-	strcpy(g_dir, "/tmp/ct_st_XXXXXX");
-	return mkdtemp(g_dir) ? 0 : -1;
+	return tmpdir_make(g_dir, sizeof g_dir, "st");
 }
 
 static int teardown_dir(void **state)
 {
 	(void)state;
-	DIR *dir = opendir(g_dir);
-	struct dirent *de;
-	char p[512];
-	while (dir && (de = readdir(dir))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", g_dir, de->d_name);
-		if (unlink(p) != 0)
-			rmdir(p);
-	}
-	if (dir)
-		closedir(dir);
-	return rmdir(g_dir);
+	return tmpdir_remove(g_dir);
 }
 
 static void write_raw(const char *path, const void *b, size_t n)

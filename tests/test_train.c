@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../ckpt/atomic.h"
 #include "../train/metrics.h"
 #include "../train/snapshot.h"
@@ -23,16 +25,13 @@ static char g_dir[256];
 static int setup(void **s)
 {
 	(void)s;
-	snprintf(g_dir, sizeof g_dir, "/tmp/ctrain-test-train.XXXXXX");
-	return mkdtemp(g_dir) ? 0 : -1;
+	return tmpdir_make(g_dir, sizeof g_dir, "train");
 }
 
 static int teardown(void **s)
 {
 	(void)s;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(g_dir);
 }
 
 static void make_state(train_state *s, const char *opt_name)
