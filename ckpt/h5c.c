@@ -24,9 +24,7 @@
 #define MIN_IMAGE 96
 #define MAX_FILE ((size_t)1 << 40)
 #define PATH_MAX_LEN 1024
-#ifndef META_PER_FIELD
-#define META_PER_FIELD 640
-#endif
+#define META_PER_FIELD 640 /* bytes of HDF5 metadata reserved per field (see meta_block) */
 
 static const unsigned char g_hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
@@ -524,10 +522,15 @@ static herr_t udata_free(void *udata)
 	return 0;
 }
 
+/* Bytes of a numeric field's data. */
+static size_t field_bytes(const h5c_field *f)
+{
+	return (size_t)h5c_numel(f) * g_types[f->type].size;
+}
+
 static int by_ref(const h5c_field *f)
 {
-	return f->type != H5C_STR && f->ndim > 0 &&
-	       (size_t)h5c_numel(f) * g_types[f->type].size >= H5C_REF_MIN;
+	return f->type != H5C_STR && f->ndim > 0 && field_bytes(f) >= H5C_REF_MIN;
 }
 
 static int add_ref(h5c_image *im, const h5c_field *f, haddr_t off)
@@ -540,8 +543,7 @@ static int add_ref(h5c_image *im, const h5c_field *f, haddr_t off)
 		im->ref = v;
 		im->ref_cap = cap;
 	}
-	im->ref[im->n_ref++] = (struct h5c_ref){
-		off, f->data, (size_t)h5c_numel(f) * g_types[f->type].size, f->path};
+	im->ref[im->n_ref++] = (struct h5c_ref){off, f->data, field_bytes(f), f->path};
 	return 0;
 }
 
@@ -813,7 +815,7 @@ static int build_fields(build_ctx *b, const h5c_field *fields, size_t n, size_t 
 	for (size_t i = 0; i < n; i++) {
 		check_field(&fields[i]);
 		if (fields[i].type != H5C_STR && !by_ref(&fields[i]))
-			payload += (size_t)h5c_numel(&fields[i]) * g_types[fields[i].type].size;
+			payload += field_bytes(&fields[i]);
 	}
 	int rc = build_open(b, fields, n, payload, e);
 	/* Everything HDF5 writes itself first, the datasets placed by reference

@@ -49,8 +49,8 @@ static void gemm_block(void *ctx, int i)
 	const float *B = j->tb == CblasNoTrans ? j->B + n0 : j->B + (size_t)n0 * (size_t)j->ldb;
 	float *C = j->C + (size_t)m0 * (size_t)j->ldc + n0;
 	if (j->bias)
-		for (int r = m0; r < m1; r++)
-			memcpy(j->C + (size_t)r * (size_t)j->ldc + n0, j->bias + n0,
+		for (int r = 0; r < m1 - m0; r++)
+			memcpy(C + (size_t)r * (size_t)j->ldc, j->bias + n0,
 			       (size_t)(n1 - n0) * sizeof(float));
 	cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, n1 - n0, j->K, 1.0f, A, j->lda, B, j->ldb,
 		    j->bias ? 1.0f : j->beta, C, j->ldc);
@@ -60,7 +60,7 @@ static void gemm(gemm_job *j)
 {
 	if (!g_configured) /* library use without ops_set_threads: deterministic, 1 thread */
 		ops_set_threads(1, 1);
-	int rows = j->M / OPS_BLOCK_ROWS, cols = j->N / OPS_BLOCK_ROWS;
+	int rows = j->M / OPS_BLOCK_MIN, cols = j->N / OPS_BLOCK_MIN;
 	/* Column blocks only when each has work enough to be worth a pool
 	 * round trip (at batch 32 through 784-256-10 it is not). */
 	long work = (long)j->M * j->N * j->K / OPS_BLOCK_WORK;

@@ -22,7 +22,7 @@
 /* Threading of the kernels: process-global, set once before training.
  * deterministic = 1 (the default): OpenBLAS runs single-threaded and every
  *   matrix product is cut into a fixed partition that depends only on its
- *   shape (blocks of at least OPS_BLOCK_ROWS rows, or, when there are not
+ *   shape (blocks of at least OPS_BLOCK_MIN rows, or, when there are not
  *   rows enough for two blocks, of that many columns and OPS_BLOCK_WORK
  *   multiply-adds; at most OPS_MAX_BLOCKS);
  *   a pool of `threads` threads computes the blocks.  Each output element is
@@ -31,7 +31,7 @@
  * deterministic = 0: OpenBLAS's own threading with `threads` threads; the
  *   bits then depend on the thread count.
  * Returns CT_ENOMEM if the pool cannot be started. */
-#define OPS_BLOCK_ROWS 256
+#define OPS_BLOCK_MIN 256
 #define OPS_MAX_BLOCKS 4
 #define OPS_BLOCK_WORK (1L << 23)
 int ops_set_threads(int threads, int deterministic);
