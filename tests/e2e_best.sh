@@ -64,19 +64,8 @@ ok "/meta/best_steps = [$kept]"
 
 # 3. interrupted runs keep the same files and end with the same bytes
 interrupt_and_resume() { # dir, extra --set, steps...
-	d=$1; extra=$2; shift 2
-	first=1
-	for s in "$@"; do
-		if [ $first -eq 1 ]; then
-			first=0
-			CTRAIN_TEST_SIGNAL_AT_STEP=$s "$CTRAIN" train --config "$cfg" --run-dir "$d" $extra >/dev/null 2>"$d.err"
-		else
-			CTRAIN_TEST_SIGNAL_AT_STEP=$s "$CTRAIN" resume "$d" >/dev/null 2>"$d.err"
-		fi
-		rc=$?
-		[ $rc -eq 143 ] || fail "$d: expected exit 143 at step $s, got $rc: $(cat "$d.err")"
-	done
-	"$CTRAIN" resume "$d" >"$d.out" 2>"$d.err" || fail "$d: final resume: $(cat "$d.err")"
+	interrupted_run "$cfg" "$@"
+	"$CTRAIN" resume "$1" >"$1.out" 2>"$1.err" || fail "$1: final resume: $(cat "$1.err")"
 }
 interrupt_and_resume "$T/b" "" 13 28 49 71
 [ "$(ckpts "$T/b")" = "$want" ] || fail "interrupted: checkpoints [$(ckpts "$T/b")], expected [$want]"

@@ -65,21 +65,10 @@ ok "refuses a used run directory"
 
 # 5. interrupted at several steps (mid-epoch, at a checkpoint step, sync and async) -> same bytes
 interrupt_and_resume() { # name, extra --set, steps...
-	name=$1; extra=$2; shift 2
+	name=$1
 	d=$T/$name
-	first=1
-	for s in "$@"; do
-		if [ $first -eq 1 ]; then
-			first=0
-			CTRAIN_TEST_SIGNAL_AT_STEP=$s "$CTRAIN" train --config "$cfg" --run-dir "$d" $extra >/dev/null 2>"$d.err"
-		else
-			CTRAIN_TEST_SIGNAL_AT_STEP=$s "$CTRAIN" resume "$d" >/dev/null 2>"$d.err"
-		fi
-		rc=$?
-		[ $rc -eq 143 ] || fail "$name: expected exit 143 at step $s, got $rc: $(cat "$d.err")"
-		grep -q "interrupted at step $s; checkpoint saved; resume with: ctrain resume $d" "$d.err" \
-			|| fail "$name: no interrupt message: $(cat "$d.err")"
-	done
+	shift
+	interrupted_run "$cfg" "$d" "$@"
 	"$CTRAIN" resume "$d" >/dev/null 2>"$d.err" || fail "$name: final resume failed: $(cat "$d.err")"
 	cmp "$T/a/model.safetensors" "$d/model.safetensors" || fail "$name: weights differ after resume"
 	same_metrics "$T/a/metrics.csv" "$d/metrics.csv" || fail "$name: metrics differ after resume"

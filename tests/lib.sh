@@ -9,3 +9,24 @@ finish() { echo "PASS $NAME"; }
 # metrics.csv without the timing columns (the last two)
 strip_timing() { awk -F, 'BEGIN{OFS=","} {NF=NF-2; print}' "$1"; }
 same_metrics() { strip_timing "$1" > "$T/m1"; strip_timing "$2" > "$T/m2"; cmp -s "$T/m1" "$T/m2"; }
+# interrupted_run CONFIG DIR EXTRA STEP...: `ctrain train --config CONFIG
+# --run-dir DIR EXTRA`, then `ctrain resume DIR` once per further STEP, each
+# run sent SIGTERM at its STEP by the test hook; every one must exit 143 with
+# the interrupt message.  The last stderr is left in DIR.err.
+interrupted_run() {
+	_cfg=$1 _d=$2 _extra=$3
+	shift 3
+	_first=1
+	for _s in "$@"; do
+		if [ $_first -eq 1 ]; then
+			_first=0
+			CTRAIN_TEST_SIGNAL_AT_STEP=$_s "$CTRAIN" train --config "$_cfg" --run-dir "$_d" $_extra >/dev/null 2>"$_d.err"
+		else
+			CTRAIN_TEST_SIGNAL_AT_STEP=$_s "$CTRAIN" resume "$_d" >/dev/null 2>"$_d.err"
+		fi
+		_rc=$?
+		[ $_rc -eq 143 ] || fail "$_d: expected exit 143 at step $_s, got $_rc: $(cat "$_d.err")"
+		grep -q "interrupted at step $_s; checkpoint saved; resume with: ctrain resume $_d" "$_d.err" \
+			|| fail "$_d: no interrupt message: $(cat "$_d.err")"
+	done
+}
