@@ -54,6 +54,19 @@ WARN_CLANG := -Wcomma -Wmissing-variable-declarations -Wunreachable-code \
               -Wconditional-uninitialized -Wloop-analysis -Wcast-align -Wextra-semi
 CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo yes)
 WARN := $(WARN_ALL) $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
+# The build's flags come from pkg-config, read while make reads this file, and
+# pkg-config and the -dev packages are what `make deps` installs.  So the goals
+# that install them (demo, test, bench) run `deps` first and then a new
+# $(MAKE), which reads the flags once the packages exist; any other goal that
+# compiles stops at once with one line saying what to run when they are
+# missing (tests/e2e_setup.sh simulates a fresh machine).
+SETUP_GOALS := deps data demo test bench fuzz clean format format-check cppcheck
+BUILD_PKGS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+ifeq ($(BUILD_PKGS_OK),)
+ifneq ($(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(error pkg-config or the -dev packages of $(PKGS) cmocka are not installed: run `make deps` (as root) first, or `make demo` / `make test`, which install them)
+endif
+endif
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -fno-math-errno -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
               $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS_BASE = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
@@ -272,10 +285,13 @@ $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libc
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
-bench: deps $(BUILD)/bench/bench_step
+bench: deps
+	$(MAKE) $(BUILD)/bench/bench_step
 	@sh experiments/bench/run.sh $(BUILD)/bench/bench_step
 
-demo: deps all
+# a new make after deps: it reads pkg-config's flags once the packages exist
+demo: deps
+	$(MAKE) all
 	@sh experiments/demo.sh $(BUILD)/ctrain
 
 clean:
