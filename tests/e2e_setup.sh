@@ -20,8 +20,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REAL_PKGCONFIG=$(command -v pkg-config) || fail "pkg-config missing: run make deps"
-# make's own variables and the asan run's CC/EXTRA/LDFLAGS must not leak into the tree's builds
-unset CC OPT EXTRA LDFLAGS BUILD MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES PREFIX DESTDIR
+# make's variables and the asan run's CC, EXTRA, LDFLAGS and sanitizer options (its
+# report directory) must not leak into the small tree's builds
+unset CC OPT EXTRA LDFLAGS BUILD MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES PREFIX DESTDIR \
+	ASAN_OPTIONS UBSAN_OPTIONS
 # The stand-ins only catch commands called by name: an absolute path would reach the real ones.
 grep -nE '(/|sudo +)(apt-get|apt|dpkg-query|dpkg|pkg-config)( |$)' "$ROOT/Makefile" \
 	&& fail "the Makefile calls a package tool by path or through sudo: the stand-ins cannot stand in"
