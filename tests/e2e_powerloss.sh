@@ -12,9 +12,11 @@
 # result equals an uninterrupted run (model.safetensors and metrics.csv
 # without the timing columns).  A state without config.ini (the run never
 # became durable) must be refused with exit 2, then `ctrain train` again must
-# give the same result.  Every fsync of a small run, sync and async.
+# give the same result.  Every fsync of a small run, sync and async, and of
+# the resume of that run interrupted at step 5 (its files durable at start).
 #   PL_WHEN=before|after (default after)   PL_CFG=FILE (default: the small run)
-#   PL_MODES="sync async"   PL_QUIET=1: only the summary line
+#   PL_MODES="sync async resume"   PL_QUIET=1: only the summary line
+#   PL_SIM_ONLY=1: only the simulator
 set -u
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; export TMPDIR; fi
 . "$(dirname "$0")/lib.sh"
@@ -57,7 +59,9 @@ keep_last = 1
 INI
 "$CTRAIN" train --config "$cfg" --run-dir "$T/ref" >/dev/null 2>&1 || fail "reference run failed"
 
-# Resume before the first checkpoint, and without a readable config.ini.
+# Resume before the first checkpoint, and without a readable config.ini
+# (PL_SIM_ONLY=1 skips this part, e.g. to count the states an old binary loses).
+[ "${PL_SIM_ONLY:-0}" = 1 ] || {
 "$CTRAIN" train --config "$cfg" --run-dir "$T/r0" >/dev/null 2>&1 || fail "second reference run failed"
 rm -rf "$T/r0/checkpoints" "$T/r0/model.safetensors"
 echo "step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec" > "$T/r0/metrics.csv"
@@ -83,6 +87,7 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "no config.ini, no checkpoint): start it with ctrain train --config FILE --run-dir $T/r0" "$T/err" ||
 	fail "no config.ini nor checkpoint: exit $rc: $(cat "$T/err")"
 ok "resume before any checkpoint starts from step 0 (one INFO line, leftovers removed, identical); config.ini missing or damaged: exit 2 saying what to do"
+}
 
 points=0 states=0 unique=0 identical=0 from0=0 refused=0 lost=0 bad=0
 : > "$T/seen"
@@ -156,25 +161,42 @@ check_state() {
 	fi
 }
 
-for mode in ${PL_MODES:-sync async}; do
-	async=false; [ $mode = async ] && async=true
+# The scenarios: train (sync, async) from an empty directory, and resume
+# (sync) of a run interrupted at step 5, whose files are durable at the start.
+CTRAIN_TEST_SIGNAL_AT_STEP=5 "$CTRAIN" train --config "$cfg" --run-dir "$T/base/run" >/dev/null 2>&1
+[ $? -eq 143 ] || fail "could not interrupt the base run at step 5"
+# under_shim SCENARIO AT: runs the scenario in $T/p/run, journal in $T/j,
+# stopped at fsync AT (0: never); returns its exit status.
+under_shim() {
+	rm -rf "$T/p" "$T/j" "$T"/s.*
+	mkdir "$T/j"
+	if [ $1 = resume ]; then cp -r "$T/base" "$T/p"; else mkdir "$T/p"; fi
+	(
+		export CTRAIN_PL_DIR="$T/p" CTRAIN_PL_JOURNAL="$T/j" CTRAIN_PL_AT=$2 CTRAIN_PL_WHEN=$WHEN \
+			LD_PRELOAD="$SHIM"
+		if [ $1 = resume ]; then
+			exec "$CTRAIN" resume "$T/p/run"
+		else
+			async=false; [ $1 = async ] && async=true
+			exec "$CTRAIN" train --config "$cfg" --run-dir "$T/p/run" --set checkpoint.async=$async
+		fi
+	) >/dev/null 2>&1
+}
+
+for mode in ${PL_MODES:-sync async resume}; do
 	# a traced run: how many fsyncs, and the shim changes nothing
-	rm -rf "$T/p" "$T/j"; mkdir "$T/p" "$T/j"
-	CTRAIN_PL_DIR=$T/p CTRAIN_PL_JOURNAL=$T/j LD_PRELOAD=$SHIM "$CTRAIN" train --config "$cfg" \
-		--run-dir "$T/p/run" --set checkpoint.async=$async >/dev/null 2>&1 || fail "$mode: traced run failed"
+	under_shim $mode 0 || fail "$mode: traced run failed"
 	cmp -s "$T/ref/model.safetensors" "$T/p/run/model.safetensors" || fail "$mode: tracing changed the result"
-	n_fsync=$(wc -l < "$T/j/log")
+	n_fsync=$(grep -vc '^b' "$T/j/log")
 	[ "$n_fsync" -gt 10 ] || fail "$mode: only $n_fsync fsyncs recorded"
 	n=1
 	while [ $n -le "$n_fsync" ]; do
-		rm -rf "$T/p" "$T/j" "$T"/s.*; mkdir "$T/p" "$T/j"
-		CTRAIN_PL_DIR=$T/p CTRAIN_PL_JOURNAL=$T/j CTRAIN_PL_AT=$n CTRAIN_PL_WHEN=$WHEN LD_PRELOAD=$SHIM \
-			"$CTRAIN" train --config "$cfg" --run-dir "$T/p/run" --set checkpoint.async=$async >/dev/null 2>&1
+		{ under_shim $mode $n; } 2>/dev/null # the shell's "Killed"
 		rc=$?
 		# async: the last fsyncs may come in another order; a run that ends first is fine
 		[ $rc -eq 137 ] || [ $rc -eq 0 ] || fail "$mode: fsync $n: exit $rc, not killed"
 		points=$((points + 1))
-		at=$(sed -n "${n}p" "$T/j/log" | cut -d' ' -f2,4 | sed "s|$T/p/||")
+		at=$(awk -v n=$n '$1 == n { print $2, $4 }' "$T/j/log" | sed "s|$T/p/||")
 		$PY "$REBUILD" "$T/j" "$T/p" "$T/s" > "$T/states" || fail "$mode: rebuild failed at fsync $n"
 		while read -r variant completed digest; do
 			states=$((states + 1))
@@ -197,5 +219,5 @@ t_end=$(date +%s)
 summary="fsync points: $points ($WHEN), states: $states ($unique distinct), identical after resume: $identical, of which refused (no config.ini, trained again): $refused, started from step 0: $from0; lost checkpoints: $lost, failed states: $bad, $((t_end - t_start)) s"
 echo "$summary"
 [ $bad -eq 0 ] && [ $lost -eq 0 ] || fail "$summary"
-ok "power loss at every fsync, sync and async: every state resumes to the uninterrupted result"
+ok "power loss at every fsync of train (sync, async) and resume: every state resumes to the uninterrupted result"
 finish

@@ -21,6 +21,9 @@
  *   CTRAIN_PL_AT=N           stop the process (SIGKILL) at the N-th counted fsync
  *   CTRAIN_PL_WHEN=before|after   ... before it is recorded and done (default),
  *                            or after it is done and recorded
+ * When the shim is loaded it records what DIR already holds as durable
+ * ("b<k> D|F ..." lines before any fsync's: a run being resumed was synced
+ * before the power loss that matters here).
  * fsync and fdatasync are interposed (fdatasync is recorded as fsync: ctrain
  * does not rely on its weaker promise).  Calls are serialised, so the journal
  * order is the order in which the fsyncs took effect (the async checkpoint
@@ -162,6 +165,51 @@ static void record(unsigned long n, int fd, const char *path)
 		copy_file(fd, out);
 	/* a file unlinked before its fsync keeps its bytes under no name */
 	dprintf(g.jfd, "%lu %c %lu %s\n", n, is_dir ? 'D' : 'F', (unsigned long)st.st_ino, path);
+}
+
+/* Records dir and everything under it as durable ("b<k>" records). */
+static void record_base(const char *dir, unsigned long *k)
+{
+	char out[PATH_MAX + 32];
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return; /* DIR does not exist yet: nothing to record */
+	snprintf(out, sizeof out, "%s/b%lu", g.journal, ++*k);
+	list_dir(dir, out);
+	dprintf(g.jfd, "b%lu D %lu %s\n", *k, (unsigned long)st.st_ino, dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		die(dir);
+	const struct dirent *ent;
+	while ((ent = readdir(d)) != NULL) {
+		if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		if (lstat(p, &st) != 0)
+			die(p);
+		if (S_ISDIR(st.st_mode)) {
+			record_base(p, k);
+			continue;
+		}
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die(p);
+		snprintf(out, sizeof out, "%s/b%lu", g.journal, ++*k);
+		copy_file(fd, out);
+		close(fd);
+		dprintf(g.jfd, "b%lu F %lu %s\n", *k, (unsigned long)st.st_ino, p);
+	}
+	closedir(d);
+}
+
+/* At load, before main: what DIR holds already is durable. */
+__attribute__((constructor)) static void at_load(void)
+{
+	pthread_once(&g_once, init);
+	unsigned long k = 0;
+	if (g.active && g.jfd >= 0)
+		record_base(g.dir, &k);
 }
 
 static int hook(int fd, int (*real)(int))
