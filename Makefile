@@ -88,7 +88,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
         format format-check examples shared install
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/bench/bench_step
+all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
+     $(BUILD)/bench/bench_step
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -111,6 +112,12 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libctrain.a
 # them and casts dlsym's void * to function pointers as POSIX allows, hence
 # without -Wpedantic -Wredundant-decls.
 $(BUILD)/libfaultinject.so: tests/faultinject.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -fPIC -shared \
+	  $(filter-out -Wpedantic -Wredundant-decls,$(WARN)) -o $@ $< -ldl -lpthread
+
+# The power-loss shim of tests/e2e_powerloss.sh: the same rules.
+$(BUILD)/libpowerloss.so: tests/powerloss.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -fPIC -shared \
 	  $(filter-out -Wpedantic -Wredundant-decls,$(WARN)) -o $@ $< -ldl -lpthread

@@ -91,6 +91,40 @@ int atomic_fsync_dir(const char *dir, ct_err *e)
 	return 0;
 }
 
+int atomic_fsync_parent(const char *path, ct_err *e)
+{
+	char dir[4096], base[1024];
+	split_path(path, dir, sizeof dir, base, sizeof base);
+	return atomic_fsync_dir(dir, e);
+}
+
+int atomic_mkdir_p(const char *dir, ct_err *e)
+{
+	char tmp[4096];
+	size_t len = strlen(dir);
+	if (len == 0 || len >= sizeof tmp)
+		return ct_errf(e, CT_EUSAGE, "%.64s: directory name empty or too long", dir);
+	memcpy(tmp, dir, len + 1);
+	while (len > 1 && tmp[len - 1] == '/') /* "run/" is "run" */
+		tmp[--len] = '\0';
+	for (char *p = tmp + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = '\0';
+		int made = mkdir(tmp, 0755) == 0;
+		if (!made && errno != EEXIST)
+			return ct_errno(e, CT_EIO, errno, "%s: cannot create directory", tmp);
+		if ((made || !c) && atomic_fsync_parent(tmp, e) < 0)
+			return ct_err_prefix(e, "%s: created, but not durable", tmp);
+		if (!c)
+			return 0;
+		*p = c;
+		while (p[1] == '/') /* "a//b" */
+			p++;
+	}
+}
+
 int atomic_write_iov(const char *path, const atomic_buf *bufs, int nbufs, ct_err *e)
 {
 	static unsigned counter; /* distinguishes concurrent writers in one process */
@@ -182,6 +216,10 @@ int atomic_cleanup_tmp(const char *dir, ct_err *e)
 			removed++;
 	}
 	closedir(d);
+	/* Not needed for correctness (a removal lost to a power loss is redone
+	 * next time), but a name deleted is made durable like every other. */
+	if (removed > 0 && atomic_fsync_dir(dir, e) < 0)
+		return ct_err_prefix(e, "%s: temporary files removed", dir);
 	return removed;
 }
 

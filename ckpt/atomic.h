@@ -13,6 +13,12 @@
  * Temporary files left by a killed process all start with ".tmp-"; discovery
  * ignores them and atomic_cleanup_tmp() removes them at the next start.
  *
+ * Power loss keeps only what fsync made durable: a file's bytes at its last
+ * fsync, and a directory's entries at the directory's last fsync.  Every
+ * name ctrain creates, renames or deletes is therefore followed by an fsync of
+ * its directory (atomic_fsync_dir / atomic_fsync_parent), and directories are
+ * made with atomic_mkdir_p.  tests/powerloss.c checks this at every fsync.
+ *
  * atomic_write_iov writes several buffers back to back (e.g. an image and its
  * trailer) without first concatenating them.
  */
@@ -35,6 +41,17 @@ int atomic_write_iov(const char *path, const atomic_buf *bufs, int nbufs, ct_err
 
 /* fsync a directory (by path).  Used after rename/unlink in it. */
 int atomic_fsync_dir(const char *dir, ct_err *e);
+
+/* fsync the directory holding path, so that a name created, renamed or
+ * unlinked there survives a power loss. */
+int atomic_fsync_parent(const char *path, ct_err *e);
+
+/* mkdir -p that survives a power loss: after each level it creates, the
+ * level's parent is fsynced (a new directory is only an entry in its parent
+ * until then), and the parent of dir itself is fsynced even when dir
+ * existed, in case the process that made it died before its fsync.  Costs
+ * one fsync per directory created plus one per call, never one per file. */
+int atomic_mkdir_p(const char *dir, ct_err *e);
 
 /* Removes leftover ATOMIC_TMP_PREFIX files in dir; returns how many, or < 0. */
 int atomic_cleanup_tmp(const char *dir, ct_err *e);

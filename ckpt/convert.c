@@ -1,5 +1,6 @@
 /* convert.c — .pth -> .safetensors with a read-back check. */
 #include "convert.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <string.h>
@@ -64,10 +65,14 @@ int convert_pth_to_safetensors(const char *in, const char *out, convert_summary 
 		rc = tdict_set_meta(&d, "format", "pt", e);
 	if (rc == 0)
 		rc = st_write(out, &d, e);
-	if (rc == 0 && (rc = verify(&d, out, e)) < 0 && unlink(out) != 0 && e)
+	if (rc == 0 && (rc = verify(&d, out, e)) < 0) {
 		/* a file that failed its check must not look like a good export */
-		ct_err_prefix(e, "%s: could not remove the unverified output (%s)", out,
-			      strerror(errno));
+		if (unlink(out) != 0 && e)
+			ct_err_prefix(e, "%s: could not remove the unverified output (%s)", out,
+				      strerror(errno));
+		else /* the check's error is the one reported */
+			(void)atomic_fsync_parent(out, NULL);
+	}
 	if (rc == 0) {
 		s->n_tensors = d.n;
 		for (size_t i = 0; i < d.n; i++)

@@ -1,7 +1,10 @@
 /* Tests of ckpt/atomic: a write by a relative path (no directory part) lands
  * in the current directory with no temporary file left; leftover temporary
  * files are removed unless their writer is alive; file_read_all refuses a
- * file over its size limit and reports a missing one as CT_ENOTFOUND.  (The
+ * file over its size limit and reports a missing one as CT_ENOTFOUND;
+ * atomic_mkdir_p makes every level (trailing and doubled slashes, relative
+ * paths, levels that exist) and names the level that cannot be made.  (That
+ * it fsyncs each parent is what tests/e2e_powerloss.sh checks.)  (The
  * I/O error branches of the writer are driven by tests/e2e_faults.sh and
  * tests/e2e_atomic.sh through the fault-injection shim.) */
 #include <fcntl.h>
@@ -177,6 +180,34 @@ static void test_iov_short_then_error(void **state)
 	assert_int_equal(atomic_cleanup_tmp(g_dir, &e), 0); /* nothing left behind */
 }
 
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void test_mkdir_p(void **state)
+{
+	(void)state;
+	ct_err e = {0};
+	assert_int_equal(atomic_mkdir_p(path_of("m1/m2//m3/"), &e), 0);
+	assert_true(is_dir(path_of("m1/m2/m3")));
+	assert_int_equal(atomic_mkdir_p(path_of("m1/m2/m3"), &e), 0); /* exists: fine */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(g_dir), 0);
+	int rc = atomic_mkdir_p("rel/a", &e);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rc, 0);
+	assert_true(is_dir(path_of("rel/a")));
+	touch("afile");
+	rc = atomic_mkdir_p(path_of("afile/sub"), &e);
+	assert_int_equal(rc, CT_EIO);
+	assert_non_null(strstr(e.msg, "afile/sub: cannot create directory"));
+	rc = atomic_mkdir_p("", &e);
+	assert_int_equal(rc, CT_EUSAGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_read_limits),
 		cmocka_unit_test(test_iov_many_buffers),
 		cmocka_unit_test(test_iov_short_then_error),
+		cmocka_unit_test(test_mkdir_p),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

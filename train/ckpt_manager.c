@@ -40,23 +40,6 @@ static double now_sec(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int mkdir_p(const char *dir, ct_err *e)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", dir);
-	for (char *p = tmp + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return ct_errno(e, CT_EIO, errno, "%s: cannot create directory", tmp);
-		if (!c)
-			return 0;
-		*p = c;
-	}
-}
-
 /* ---- writing ------------------------------------------------------------- */
 
 /* Deletes what retention says may go.  Never fails the checkpoint: a file
@@ -144,7 +127,7 @@ ckpt_manager *ckpt_manager_new(const char *dir, const ckpt_manager_opts *opts, c
 		ct_errf(e, CT_EUSAGE, "%.64s...: checkpoint directory name too long", dir);
 		return NULL;
 	}
-	if (mkdir_p(dir, e) < 0)
+	if (atomic_mkdir_p(dir, e) < 0)
 		return NULL;
 	ckpt_manager *m = calloc(1, sizeof *m);
 	if (!m || ckpt_fields_init(&m->f, e) < 0) {

@@ -1,5 +1,6 @@
 /* cli_train.c — `ctrain train` and `ctrain resume`. */
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,23 +72,6 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 				      : "missing --run-dir DIR (see ctrain train --help)");
 	if (a->non_strict && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--non-strict goes with --init-from");
-	return 0;
-}
-
-static int mkdir_p(const char *dir, ct_err *e)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return ct_errno(e, CT_EIO, errno, "%s: cannot create directory", tmp);
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		return ct_errno(e, CT_EIO, errno, "%s: cannot create directory", tmp);
 	return 0;
 }
 
@@ -177,7 +161,7 @@ int cli_train(int argc, char **argv, ct_err *e)
 		return ct_errf(e, CT_EUSAGE,
 			       "%s already holds checkpoints; continue it with: ctrain resume %s",
 			       a.run_dir, a.run_dir);
-	rc = mkdir_p(a.run_dir, e);
+	rc = atomic_mkdir_p(a.run_dir, e);
 	if (rc < 0)
 		return rc;
 	rc = apply_threads(&cfg, e);
@@ -281,6 +265,41 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	return rc;
 }
 
+/* 1 if dir/checkpoints holds any checkpoint file, valid, damaged or renamed
+ * *.corrupt: a run without one stopped before its first checkpoint was
+ * durable and starts again from step 0. */
+static int any_checkpoint(const char *dir)
+{
+	char ck[4200];
+	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
+	DIR *d = opendir(ck);
+	if (!d)
+		return errno != ENOENT; /* unreadable: let restore_latest say why */
+	int found = 0;
+	const struct dirent *ent;
+	while (!found && (ent = readdir(d)) != NULL)
+		found = strncmp(ent->d_name, "ckpt-", 5) == 0;
+	closedir(d);
+	return found;
+}
+
+/* The error for a config.ini that resume cannot read: what happened and what
+ * to do about it. */
+static int frozen_config_error(const char *dir, const char *ini, ct_err *e)
+{
+	if (access(ini, F_OK) != 0 && !any_checkpoint(dir))
+		return ct_errf(e, CT_EUSAGE,
+			       "%s: not a run directory, or a run stopped before its config.ini "
+			       "was written (no config.ini, no checkpoint): start it with ctrain "
+			       "train --config FILE --run-dir %s",
+			       dir, dir);
+	return ct_err_prefix(e,
+			     "%s: config.ini is missing or damaged; every checkpoint holds a copy "
+			     "(h5dump -a /meta/config %s/checkpoints/ckpt-<step>.h5): restore it "
+			     "from there and resume again",
+			     dir, dir);
+}
+
 int cli_resume(int argc, char **argv, ct_err *e)
 {
 	train_args a;
@@ -292,11 +311,8 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	ct_config cfg;
 	config_defaults_frozen(&cfg);
 	rc = config_load_file(&cfg, ini, e);
-	if (rc == CT_ECONFIG && access(ini, F_OK) != 0)
-		return ct_errf(
-			e, CT_EUSAGE,
-			"%s: not a run directory (no config.ini); start one with ctrain train",
-			a.run_dir);
+	if (rc < 0)
+		return frozen_config_error(a.run_dir, ini, e);
 	for (int i = 0; rc == 0 && i < a.n_sets; i++)
 		rc = config_set_on_resume(&cfg, a.sets[i], e);
 	if (rc == 0)
@@ -312,7 +328,12 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	if (rc < 0)
 		return rc;
 	int64_t step = -1;
-	rc = restore_latest(&s, a.run_dir, &step, e);
+	if (any_checkpoint(a.run_dir))
+		rc = restore_latest(&s, a.run_dir, &step, e);
+	else
+		log_info("%s: no checkpoint was made durable before the run stopped; starting it "
+			 "again from step 0 with its config.ini",
+			 a.run_dir);
 	if (rc == 0 && a.n_sets > 0)
 		rc = config_write(&s.cfg, ini, e);
 	if (rc == 0)

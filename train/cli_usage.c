@@ -46,7 +46,8 @@ static const char USAGE_RESUME[] =
 	"usage: ctrain resume DIR [--set section.key=value]...\n\n"
 	"Continues the run in DIR from its newest valid checkpoint, with the frozen config.\n"
 	"The result is bit-identical to a run that was never interrupted.  Invalid checkpoints\n"
-	"are skipped with a warning and renamed *.corrupt.  --set may change only keys that\n"
+	"are skipped with a warning and renamed *.corrupt; a run stopped before its first\n"
+	"checkpoint was durable starts again from step 0.  --set may change only keys that\n"
 	"cannot break bit-exactness: train.epochs, train.log_every, train.eval_every,\n"
 	"train.threads, checkpoint.*.\n\n"
 	"example:\n  ctrain resume runs/fm --set train.epochs=30\n";
