@@ -1553,7 +1553,9 @@ static int vlen_heap(const h5c_reader *r, const unsigned char *val, char **out)
 #define MSG_DATATYPE 0x0003
 #define MSG_FILL_OLD 0x0004
 #define MSG_FILL 0x0005
+#define MSG_EXTERNAL 0x0007
 #define MSG_LAYOUT 0x0008
+#define MSG_FILTERS 0x000b
 #define MSG_MTIME_OLD 0x000e
 #define MSG_STAB 0x0011
 #define MSG_MTIME 0x0012
@@ -1563,15 +1565,18 @@ typedef struct walk {
 	const unsigned char *p;
 	unsigned leaf_k, node_k; /* symbols per node / children per B-tree node, halved */
 	unsigned objects;
-	char why[200];
+	char path[PATH_MAX_LEN]; /* of the object being walked ("" for the root) */
+	char why[PATH_MAX_LEN + 256];
 } walk;
 
 __attribute__((format(printf, 2, 3))) static int walk_bad(walk *w, const char *fmt, ...)
 {
+	char what[200];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(w->why, sizeof w->why, fmt, ap);
+	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
+	snprintf(w->why, sizeof w->why, "%s: %s", w->path[0] ? w->path : "/", what);
 	return -1;
 }
 
@@ -1714,11 +1719,18 @@ static int check_snod(walk *w, uint64_t addr, const unsigned char *heap, uint64_
 	for (uint64_t i = 0; i < n; i++) {
 		const unsigned char *s = p + addr + 8 + i * 40;
 		uint64_t cache = get_le(s + 16, 4);
-		if (!heap_name(heap, hsize, get_le(s, 8)) || cache > 1)
-			return walk_bad(w, "symbol %llu of the node at %llu: name or link kind",
+		if (!heap_name(heap, hsize, get_le(s, 8)))
+			return walk_bad(w, "symbol %llu of the node at %llu has no name",
 					(unsigned long long)i, (unsigned long long)addr);
+		const char *name = (const char *)heap + get_le(s, 8);
+		size_t len = strlen(w->path);
+		snprintf(w->path + len, sizeof w->path - len, "/%s", name);
+		if (cache > 1)
+			return walk_bad(w, "a %s link; only hard links are followed",
+					cache == 2 ? "soft" : "non-hard");
 		if (check_object(w, get_le(s + 8, 8), depth + 1) < 0)
 			return -1;
+		w->path[len] = '\0';
 	}
 	return 0;
 }
@@ -1776,6 +1788,12 @@ static int check_message(walk *w, unsigned type, unsigned flags, const unsigned 
 	case MSG_MTIME_OLD:
 	case MSG_MTIME:
 	case MSG_CONTINUATION: return 0; /* continuations: checked by check_object */
+	case MSG_FILTERS:
+		return walk_bad(w, "filter pipeline (compression) at %llu; ctrain reads none",
+				(unsigned long long)at);
+	case MSG_EXTERNAL:
+		return walk_bad(w, "external data files at %llu; ctrain reads none",
+				(unsigned long long)at);
 	case MSG_DATASPACE: return check_dspace(w, d, m, at);
 	case MSG_DATATYPE: return check_dtype(w, d, m, at);
 	case MSG_LAYOUT: return check_layout(w, d, m, at);
@@ -1838,7 +1856,7 @@ static int check_object(walk *w, uint64_t addr, int depth)
 static int check_structure(const h5c_reader *r, ct_err *e)
 {
 	const unsigned char *p = r->image;
-	walk w = {r, p, (unsigned)get_le(p + 16, 2), (unsigned)get_le(p + 18, 2), 0, ""};
+	walk w = {r, p, (unsigned)get_le(p + 16, 2), (unsigned)get_le(p + 18, 2), 0, "", ""};
 	int rc = 0;
 	if (w.leaf_k == 0 || w.leaf_k > 1024 || w.node_k == 0 || w.node_k > 1024)
 		rc = walk_bad(&w, "superblock B-tree sizes %u and %u", w.leaf_k, w.node_k);
