@@ -1635,7 +1635,7 @@ static int check_attr(walk *w, const unsigned char *d, uint64_t m, uint64_t at)
 	/* the value: elements x element size, inside the message */
 	uint64_t numel = 1;
 	for (unsigned i = 0; i < s[1]; i++) {
-		uint64_t dim = get_le(s + (s[0] == 1 ? 8 : 4) + 8 * i, 8);
+		uint64_t dim = get_le(s + (s[0] == 1 ? 8 : 4) + 8 * (size_t)i, 8);
 		if (dim > m) /* an attribute value lives in this message */
 			return walk_bad(w, "attribute at %llu has a dimension of %llu",
 					(unsigned long long)at, (unsigned long long)dim);
@@ -1767,8 +1767,8 @@ static int check_btree(walk *w, uint64_t addr, const unsigned char *heap, uint64
 
 static int check_group(walk *w, uint64_t btree, uint64_t heap_addr, int depth)
 {
-	const unsigned char *heap;
-	uint64_t hsize;
+	const unsigned char *heap = NULL;
+	uint64_t hsize = 0;
 	if (check_heap(w, heap_addr, &heap, &hsize) < 0)
 		return -1;
 	return check_btree(w, btree, heap, hsize, depth);
@@ -1828,15 +1828,15 @@ static int check_object(walk *w, uint64_t addr, int depth)
 					(unsigned long long)at, (unsigned long long)size);
 		for (uint64_t pos = 0; pos + 8 <= size;) {
 			const unsigned char *m = p + at + pos;
-			uint64_t type = get_le(m, 2), msize = get_le(m + 2, 2);
+			uint64_t type = get_le(m, 2), msize = get_le(m + 2, 2), here = at + pos;
 			if (msize > size - pos - 8 || (msize & 7) || ++msgs > OH_MAX_MESSAGES)
 				return walk_bad(w, "object header message at %llu: %llu bytes",
-						(unsigned long long)(at + pos),
+						(unsigned long long)here,
 						(unsigned long long)msize);
 			if (type == MSG_CONTINUATION) {
 				if (msize < 16 || nb == OH_MAX_BLOCKS)
 					return walk_bad(w, "continuation at %llu",
-							(unsigned long long)(at + pos));
+							(unsigned long long)here);
 				blk[nb][0] = get_le(m + 8, 8);
 				blk[nb][1] = get_le(m + 16, 8);
 				nb++;
@@ -1863,10 +1863,9 @@ static int check_structure(const h5c_reader *r, ct_err *e)
 	/* the root's symbol table entry: object header, cached symbol table */
 	else if (get_le(p + 72, 4) > 1)
 		rc = walk_bad(&w, "root group entry of kind %u", (unsigned)get_le(p + 72, 4));
-	else if (get_le(p + 72, 4) == 1 &&
-		 check_group(&w, get_le(p + 80, 8), get_le(p + 88, 8), 0) < 0)
-		rc = -1;
-	else if (check_object(&w, get_le(p + 64, 8), 0) < 0)
+	else if ((get_le(p + 72, 4) == 1 &&
+		  check_group(&w, get_le(p + 80, 8), get_le(p + 88, 8), 0) < 0) ||
+		 check_object(&w, get_le(p + 64, 8), 0) < 0)
 		rc = -1;
 	if (rc < 0)
 		return ct_errf(e, CT_ECORRUPT, "%s: HDF5 metadata rejected before parsing: %s",

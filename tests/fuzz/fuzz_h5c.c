@@ -108,9 +108,8 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 			memmove(data + to, data + from, 8);
 		} else { /* libFuzzer's own mutations, same length, metadata only */
 			size_t len = image < META ? image : META;
-			size_t got = LLVMFuzzerMutate(data, len, len);
-			if (got < len) /* shrunk: keep the rest of the original */
-				memset(data + got, 0, len - got);
+			size_t got = LLVMFuzzerMutate(data, len, len); /* at most len */
+			memset(data + got, 0, len - got);              /* if it shrank */
 		}
 	}
 	put_trailer(data, image);
@@ -120,7 +119,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 static void read_field(h5c_reader *r, const char *path, h5c_type t, int ndim, int64_t d0)
 {
 	ct_err e = {0};
-	uint64_t buf[64];
+	uint64_t buf[64] = {0};
 	char *s = NULL;
 	h5c_field f = {path, t, ndim, {d0}, t == H5C_STR ? (void *)&s : (void *)buf};
 	int rc = h5c_read(r, &f, &e);
