@@ -378,24 +378,6 @@ static void split_path(const char *path, char obj[PATH_MAX_LEN], const char **at
 	CT_ASSERT(!at || at[1] != '\0');
 }
 
-/* 1 if every component of obj exists (so H5Oopen may follow it), 0 if one is
- * missing, < 0 on an HDF5 error. */
-static int path_exists(hid_t file, const char *obj)
-{
-	char prefix[PATH_MAX_LEN];
-	size_t len = strlen(obj);
-	for (size_t i = 1; i <= len; i++) {
-		if (i < len && obj[i] != '/')
-			continue;
-		memcpy(prefix, obj, i);
-		prefix[i] = '\0';
-		htri_t ok = H5Lexists(file, prefix, H5P_DEFAULT);
-		if (ok <= 0)
-			return ok < 0 ? -1 : 0;
-	}
-	return 1;
-}
-
 /* Creates the groups of path that do not exist yet (path itself included when
  * whole is set, else only its parents). */
 static int ensure_groups(hid_t file, hid_t gcpl, const char *path, int whole, ct_err *e)
@@ -458,7 +440,7 @@ struct h5c_ref {
 };
 
 typedef struct build_ctx {
-	hid_t file, gcpl, dcpl, dcpl_str, dcpl_ref; /* strings need the default fill time */
+	hid_t file, gcpl, dcpl, dcpl_ref;
 	build_mem m;
 	h5c_image *im;    /* its ref table receives the datasets placed by reference */
 	int close_failed; /* HDF5 may still hold m.mem: never free or reuse it */
@@ -571,10 +553,19 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 	hid_t ids[4] = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
 	hid_t *str_t = &ids[0], *space = &ids[1], *owner = &ids[2], *target = &ids[3];
 	hid_t ftype = file_type(f->type), mtype = mem_type(f->type);
+	const void *data = f->data;
 	const char *step = "create the string type for";
 	if (f->type == H5C_STR) {
-		CT_ASSERT(*(char *const *)f->data != NULL);
-		if ((*str_t = string_type(-1, H5T_CSET_UTF8)) < 0)
+		/* Fixed length, NUL included: nothing in the global heap. */
+		data = *(char *const *)f->data;
+		CT_ASSERT(data != NULL);
+		size_t size = strlen(data) + 1;
+		if (size > H5C_STR_MAX)
+			return ct_errf(e, CT_EUNSUPPORTED,
+				       "checkpoint image: %s is a string of %zu bytes, at most %d "
+				       "are supported",
+				       f->path, size - 1, H5C_STR_MAX - 1);
+		if ((*str_t = string_type((ssize_t)size, H5T_CSET_UTF8)) < 0)
 			goto fail;
 		ftype = mtype = *str_t;
 	}
@@ -591,12 +582,12 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 		    0)
 			goto fail;
 		step = "write attribute";
-		if (numel > 0 && H5Awrite(*target, mtype, f->data) < 0)
+		if (numel > 0 && H5Awrite(*target, mtype, data) < 0)
 			goto fail;
 	} else {
 		step = "create dataset";
 		int ref = by_ref(f);
-		hid_t dcpl = ref ? b->dcpl_ref : f->type == H5C_STR ? b->dcpl_str : b->dcpl;
+		hid_t dcpl = ref ? b->dcpl_ref : b->dcpl;
 		*target = H5Dcreate2(b->file, obj, ftype, *space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 		if (*target < 0)
 			goto fail;
@@ -604,7 +595,7 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 		if (ref)
 			rc = place_dataset(b, f, *target, e);
 		else if (numel > 0 &&
-			 H5Dwrite(*target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->data) < 0)
+			 H5Dwrite(*target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
 			goto fail;
 	}
 	close_all(&rc, e, f->path, ids, 4);
@@ -647,14 +638,12 @@ static int build_open(build_ctx *b, const h5c_field *fields, size_t n, size_t pa
 		 H5Pset_file_image_callbacks(fapl, &cb) >= 0;
 	b->gcpl = H5Pcreate(H5P_GROUP_CREATE);
 	b->dcpl = H5Pcreate(H5P_DATASET_CREATE);
-	b->dcpl_str = H5Pcreate(H5P_DATASET_CREATE);
 	b->dcpl_ref = H5Pcreate(H5P_DATASET_CREATE);
 	/* Data is always written whole right after creation: filling it first
 	 * would only cost a pass over memory.  Datasets placed by reference get
 	 * their contiguous storage at creation, so that its address is known. */
-	ok = ok && b->gcpl >= 0 && b->dcpl >= 0 && b->dcpl_str >= 0 && b->dcpl_ref >= 0 &&
+	ok = ok && b->gcpl >= 0 && b->dcpl >= 0 && b->dcpl_ref >= 0 &&
 	     H5Pset_obj_track_times(b->gcpl, 0) >= 0 && H5Pset_obj_track_times(b->dcpl, 0) >= 0 &&
-	     H5Pset_obj_track_times(b->dcpl_str, 0) >= 0 &&
 	     H5Pset_obj_track_times(b->dcpl_ref, 0) >= 0 &&
 	     H5Pset_fill_time(b->dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
 	     H5Pset_fill_time(b->dcpl_ref, H5D_FILL_TIME_NEVER) >= 0 &&
@@ -829,8 +818,8 @@ static int build_fields(build_ctx *b, const h5c_field *fields, size_t n, size_t 
 		rc = build_close(b, image_len, e);
 	/* On an earlier error e already says what went wrong: keep it. */
 	int close_rc = build_close_file(b, rc < 0 ? NULL : e);
-	hid_t ids[4] = {b->dcpl_ref, b->dcpl_str, b->dcpl, b->gcpl};
-	close_all(&close_rc, rc < 0 || close_rc < 0 ? NULL : e, "checkpoint image", ids, 4);
+	hid_t ids[3] = {b->dcpl_ref, b->dcpl, b->gcpl};
+	close_all(&close_rc, rc < 0 || close_rc < 0 ? NULL : e, "checkpoint image", ids, 3);
 	return rc < 0 ? rc : close_rc;
 }
 
@@ -852,7 +841,6 @@ int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e)
 	if (rc < 0)
 		return rc;
 	build_ctx b = {H5I_INVALID_HID,
-		       H5I_INVALID_HID,
 		       H5I_INVALID_HID,
 		       H5I_INVALID_HID,
 		       H5I_INVALID_HID,
@@ -919,7 +907,38 @@ struct h5c_reader {
 	void *image; /* owned; HDF5 reads it in place (see the callbacks below) */
 	size_t image_len;
 	size_t map_len; /* > 0: image is a read-only mapping of the file */
+	int vlen_ok;    /* format_version 1: its variable-length strings are parsed here */
 };
+
+/* Forward: reads a field with the lock held (the legacy check at open). */
+static int read_locked(h5c_reader *r, const h5c_field *f, ct_err *e);
+/* Forward: the metadata walk done at open, before libhdf5 parses the image. */
+static int check_structure(const h5c_reader *r, ct_err *e);
+
+/* The superblock ctrain writes, checked before libhdf5 parses anything:
+ * version 0, 8-byte addresses and lengths, base address 0 and an end of file
+ * that is the image's (h5c builds the image to exactly that length).  The
+ * parser of format-1 strings below relies on it. */
+static int check_superblock(const h5c_reader *r, ct_err *e)
+{
+	const unsigned char *p = r->image;
+	uint64_t base = get_le(p + 24, 8), eof = get_le(p + 40, 8);
+	if (p[8] != 0)
+		return ct_errf(e, CT_ECORRUPT, "%s: HDF5 superblock version %u; ctrain writes 0",
+			       r->name, (unsigned)p[8]);
+	if (p[13] != 8 || p[14] != 8)
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: HDF5 superblock with %u-byte addresses and %u-byte lengths; "
+			       "ctrain writes 8 and 8",
+			       r->name, (unsigned)p[13], (unsigned)p[14]);
+	if (base != 0 || eof != r->image_len)
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: HDF5 superblock gives base address %llu and end of file %llu "
+			       "for an image of %zu bytes",
+			       r->name, (unsigned long long)base, (unsigned long long)eof,
+			       r->image_len);
+	return 0;
+}
 
 /* File image callbacks that let the core driver use our buffer as its file
  * memory instead of copying it (up to three times: property list set, copy,
@@ -999,9 +1018,18 @@ static int reader_new(void *image, size_t image_len, size_t map_len, const char 
 	r->image = image;
 	r->image_len = image_len;
 	r->map_len = map_len;
-	int rc = h5_lock(e);
-	if (rc == 0) {
+	int rc = check_superblock(r, e);
+	if (rc == 0)
+		rc = check_structure(r, e);
+	if (rc == 0 && (rc = h5_lock(e)) == 0) {
 		rc = reader_open_image(r, e);
+		if (rc == 0) {
+			/* Only a format_version 1 file may hold variable-length strings. */
+			int64_t v = 0;
+			h5c_field fv = {"/@format_version", H5C_I64, 0, {0}, &v};
+			r->vlen_ok = read_locked(r, &fv, NULL) == 0 && v == 1;
+			H5Eclear2(H5E_DEFAULT);
+		}
 		h5_unlock();
 	}
 	if (rc < 0) {
@@ -1090,6 +1118,44 @@ void h5c_close(h5c_reader *r)
 	free(r);
 }
 
+static const char *link_kind(H5L_type_t t)
+{
+	return t == H5L_TYPE_SOFT ? "soft" : t == H5L_TYPE_EXTERNAL ? "external" : "user-defined";
+}
+
+/* Checks that every component of obj exists and is a hard link to an
+ * address inside the image, so that H5Oopen follows nothing else: 0, or
+ * CT_ENOTFOUND / CT_ECORRUPT naming path. */
+static int walk_hard(h5c_reader *r, const char *obj, const char *path, ct_err *e)
+{
+	char prefix[PATH_MAX_LEN];
+	size_t len = strlen(obj);
+	for (size_t i = 2; i <= len; i++) { /* "/" itself is the superblock's */
+		if (i < len && obj[i] != '/')
+			continue;
+		memcpy(prefix, obj, i);
+		prefix[i] = '\0';
+		htri_t ok = H5Lexists(r->file, prefix, H5P_DEFAULT);
+		if (ok < 0)
+			return h5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, path);
+		if (ok == 0)
+			return ct_errf(e, CT_ENOTFOUND, "%s: %s not found", r->name, path);
+		H5L_info_t li;
+		if (H5Lget_info(r->file, prefix, &li, H5P_DEFAULT) < 0)
+			return h5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, prefix);
+		if (li.type != H5L_TYPE_HARD)
+			return ct_errf(e, CT_ECORRUPT,
+				       "%s: %s is a %s link; only hard links are followed", r->name,
+				       prefix, link_kind(li.type));
+		if (li.u.address >= r->image_len)
+			return ct_errf(e, CT_ECORRUPT,
+				       "%s: %s points to address %llu, outside the %zu-byte image",
+				       r->name, prefix, (unsigned long long)li.u.address,
+				       r->image_len);
+	}
+	return 0;
+}
+
 /* Opens what path names: *owner is the object (dataset or attribute owner),
  * *target the dataset or the attribute (== *owner for a dataset). */
 static int open_target(h5c_reader *r, const char *path, hid_t *owner, hid_t *target, ct_err *e)
@@ -1099,11 +1165,9 @@ static int open_target(h5c_reader *r, const char *path, hid_t *owner, hid_t *tar
 	CT_ASSERT(path && path[0] == '/' && strlen(path) < PATH_MAX_LEN);
 	split_path(path, obj, &attr);
 	*owner = *target = H5I_INVALID_HID;
-	int ok = path_exists(r->file, obj);
-	if (ok < 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, path);
-	if (ok == 0)
-		return ct_errf(e, CT_ENOTFOUND, "%s: %s not found", r->name, path);
+	int rc = walk_hard(r, obj, path, e);
+	if (rc < 0)
+		return rc;
 	if ((*owner = H5Oopen(r->file, obj, H5P_DEFAULT)) < 0)
 		return h5_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, obj);
 	if (!attr) {
@@ -1141,6 +1205,19 @@ static int get_dims(h5c_reader *r, const char *path, hid_t space, int *ndim,
 	hsize_t dims[H5C_MAX_DIMS];
 	if (nd > 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0)
 		return h5_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
+	/* Every element takes at least a byte of the image: a larger count is
+	 * a lie that a caller would otherwise allocate for. */
+	uint64_t numel = 1;
+	for (int i = 0; i < nd; i++) {
+		if (dims[i] == 0)
+			numel = 0;
+		else if (numel > 0 && dims[i] > r->image_len / numel)
+			return ct_errf(e, CT_ECORRUPT,
+				       "%s: %s has more elements than the %zu-byte image has bytes",
+				       r->name, path, r->image_len);
+		else
+			numel *= dims[i];
+	}
 	*ndim = nd;
 	for (int i = 0; i < nd; i++)
 		shape[i] = (int64_t)dims[i];
@@ -1190,21 +1267,118 @@ static void describe_type(hid_t t, char *out, size_t cap)
 		snprintf(out, cap, "HDF5 type class %d", (int)cls);
 }
 
-/* Exact match of class, size and signedness: a checkpoint is restored bit for
- * bit, so no silent conversion (e.g. float64 -> float32) is allowed. */
-static int check_type(h5c_reader *r, const h5c_field *f, hid_t t, ct_err *e)
+/* The datatype must be exactly the one ctrain writes: a checkpoint is
+ * restored bit for bit, so no conversion (float64 -> float32, big-endian,
+ * odd precision) is allowed, and libhdf5 then converts nothing.  Strings:
+ * fixed length up to H5C_STR_MAX, ASCII or UTF-8; variable-length ones only
+ * as attributes of a format_version 1 file (*vlen set: read by
+ * read_vlen_string, never by libhdf5). */
+static int check_type(h5c_reader *r, const h5c_field *f, hid_t t, int attr, int *vlen, ct_err *e)
 {
+	*vlen = 0;
 	H5T_class_t cls = H5Tget_class(t);
-	int same = cls == g_types[f->type].cls;
-	if (same && cls != H5T_STRING)
-		same = H5Tget_size(t) == g_types[f->type].size &&
-		       (cls != H5T_INTEGER || H5Tget_sign(t) == g_types[f->type].sign);
+	int same;
+	if (f->type != H5C_STR) {
+		same = H5Tequal(t, file_type(f->type)) > 0;
+	} else if (cls != H5T_STRING) {
+		same = 0;
+	} else {
+		htri_t var = H5Tis_variable_str(t);
+		size_t size = H5Tget_size(t);
+		H5T_cset_t cset = H5Tget_cset(t);
+		if (var < 0 || cset < 0)
+			return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the string type of %s",
+				       r->name, f->path);
+		if (var && (!attr || !r->vlen_ok))
+			return ct_errf(e, CT_ECORRUPT,
+				       "%s: %s is a variable-length string, which only the "
+				       "attributes of format_version 1 checkpoints may be",
+				       r->name, f->path);
+		if (var) {
+			*vlen = 1;
+			return 0;
+		}
+		if (size == 0 || size > H5C_STR_MAX)
+			return ct_errf(e, CT_ECORRUPT,
+				       "%s: %s is a string of %zu bytes; at most %d are read",
+				       r->name, f->path, size, H5C_STR_MAX);
+		same = cset == H5T_CSET_ASCII || cset == H5T_CSET_UTF8;
+	}
 	if (same)
 		return 0;
-	char got[64];
+	char got[96];
 	describe_type(t, got, sizeof got);
+	if (strcmp(got, g_types[f->type].name) == 0)
+		snprintf(got + strlen(got), sizeof got - strlen(got),
+			 " of an unusual layout (byte order, precision, padding or character set)");
 	return ct_errf(e, CT_ECORRUPT, "%s: %s has type %s, expected %s", r->name, f->path, got,
 		       g_types[f->type].name);
+}
+
+/* An attribute's value is in its object header, which libhdf5 has decoded
+ * already; it must be exactly as large as its type and shape say. */
+static int check_attr_storage(h5c_reader *r, const char *path, hid_t attr, uint64_t bytes,
+			      ct_err *e)
+{
+	hsize_t have = H5Aget_storage_size(attr);
+	if (have == bytes)
+		return 0;
+	return ct_errf(e, CT_ECORRUPT, "%s: %s holds %llu bytes, its type and shape make %llu",
+		       r->name, path, (unsigned long long)have, (unsigned long long)bytes);
+}
+
+static const char *layout_name(H5D_layout_t l)
+{
+	return l == H5D_CHUNKED ? "chunked" : l == H5D_VIRTUAL ? "virtual" : "unknown";
+}
+
+/* A dataset's storage: contiguous or compact, no filters, no external
+ * files, allocated, exactly bytes long and (contiguous) inside the image. */
+static int check_dataset(h5c_reader *r, const char *path, hid_t dset, uint64_t bytes, ct_err *e)
+{
+	hid_t dcpl = H5Dget_create_plist(dset);
+	if (dcpl < 0)
+		return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
+			       path);
+	H5D_layout_t layout = H5Pget_layout(dcpl);
+	int filters = H5Pget_nfilters(dcpl), external = H5Pget_external_count(dcpl);
+	int rc = 0;
+	if (layout < 0 || filters < 0 || external < 0)
+		rc = h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name, path);
+	else if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT)
+		rc = ct_errf(e, CT_ECORRUPT,
+			     "%s: %s has %s storage; only contiguous and compact datasets are read",
+			     r->name, path, layout_name(layout));
+	else if (filters > 0)
+		rc = ct_errf(e, CT_ECORRUPT, "%s: %s has %d filters; ctrain reads none", r->name,
+			     path, filters);
+	else if (external > 0)
+		rc = ct_errf(e, CT_ECORRUPT, "%s: %s keeps its data in %d external files", r->name,
+			     path, external);
+	close_all(&rc, e, r->name, &dcpl, 1);
+	if (rc < 0 || bytes == 0)
+		return rc;
+	H5D_space_status_t status;
+	if (H5Dget_space_status(dset, &status) < 0)
+		return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
+			       path);
+	if (status != H5D_SPACE_STATUS_ALLOCATED)
+		return ct_errf(e, CT_ECORRUPT, "%s: %s has no data stored", r->name, path);
+	hsize_t have = H5Dget_storage_size(dset);
+	if (have != bytes)
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: %s has %llu bytes of storage, its type and shape make %llu",
+			       r->name, path, (unsigned long long)have, (unsigned long long)bytes);
+	if (layout == H5D_CONTIGUOUS) {
+		haddr_t off = H5Dget_offset(dset);
+		if (off == HADDR_UNDEF || off > r->image_len || bytes > r->image_len - off)
+			return ct_errf(e, CT_ECORRUPT,
+				       "%s: %s has its %llu bytes at address %llu, outside the "
+				       "%zu-byte image",
+				       r->name, path, (unsigned long long)bytes,
+				       (unsigned long long)off, r->image_len);
+	}
+	return 0;
 }
 
 static herr_t read_any(hid_t target, hid_t mtype, void *buf)
@@ -1214,36 +1388,21 @@ static herr_t read_any(hid_t target, hid_t mtype, void *buf)
 	return H5Dread(target, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
 }
 
-/* Reads a scalar string (variable or fixed length) into a malloc'ed copy. */
-static int read_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ftype, hid_t space,
-		       ct_err *e)
+/* Reads a scalar fixed-length string (type checked) into a malloc'ed copy,
+ * with the file's own type as memory type: libhdf5 copies, converts nothing. */
+static int read_fixed_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ftype,
+			     ct_err *e)
 {
-	htri_t var = H5Tis_variable_str(ftype);
-	H5T_cset_t cset = H5Tget_cset(ftype);
 	size_t size = H5Tget_size(ftype);
-	if (var < 0 || cset < 0 || size == 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the string type of %s", r->name,
-			       f->path);
-	hid_t mtype = string_type(var ? -1 : (ssize_t)size + 1, cset);
-	if (mtype < 0)
-		return h5_fail(e, CT_EIO, "%s: cannot make a string type for %s", r->name, f->path);
-	char *vbuf = NULL, *fixed = var ? NULL : calloc(1, size + 1);
+	hid_t mtype = H5Tcopy(ftype);
+	char *out = calloc(1, size + 1); /* NUL-padded strings may fill all size bytes */
 	int rc = 0;
-	if (!var && !fixed)
+	if (mtype < 0)
+		rc = h5_fail(e, CT_EIO, "%s: cannot make a string type for %s", r->name, f->path);
+	else if (!out)
 		rc = ct_errf(e, CT_ENOMEM, "%s: out of memory reading %s", r->name, f->path);
-	else if (read_any(target, mtype, var ? (void *)&vbuf : (void *)fixed) < 0)
+	else if (read_any(target, mtype, out) < 0)
 		rc = h5_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
-	char *out = NULL;
-	if (rc == 0) {
-		out = var ? strdup(vbuf ? vbuf : "") : fixed;
-		fixed = NULL;
-		if (!out)
-			rc = ct_errf(e, CT_ENOMEM, "%s: out of memory reading %s", r->name,
-				     f->path);
-	}
-	if (var && vbuf && H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, &vbuf) < 0 && rc == 0)
-		rc = h5_fail(e, CT_EIO, "%s: cannot release the string of %s", r->name, f->path);
-	free(fixed);
 	close_all(&rc, e, r->name, &mtype, 1);
 	if (rc < 0) {
 		free(out);
@@ -1253,35 +1412,534 @@ static int read_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ft
 	return 0;
 }
 
-int h5c_read(h5c_reader *r, const h5c_field *f, ct_err *e)
+/* ---- format-1 strings: parsed here, never by libhdf5 ----------------------------
+ * A variable-length string attribute holds (length u32, global heap
+ * collection address u64, object index u32); libhdf5 1.10.8 follows that
+ * into the heap unchecked (segmentation faults, and hangs converting a
+ * length taken from the file).  These few formats are read here instead,
+ * every offset checked against the image: the version-1 object header (and
+ * its continuation blocks), the attribute message, the heap collection. */
+#define OH_MAX_BLOCKS 64
+#define OH_MAX_MESSAGES 4096
+#define MSG_ATTRIBUTE 0x000c
+#define MSG_CONTINUATION 0x0010
+
+static int in_image(const h5c_reader *r, uint64_t off, uint64_t n)
 {
-	check_field(f);
-	int rc = h5_lock(e);
+	return off <= r->image_len && n <= r->image_len - off;
+}
+
+static uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+/* An attribute message of m bytes at d: 0 if it is not attribute name, 1
+ * with *val at its 16-byte value if it is a scalar variable-length string,
+ * -1 if malformed or anything else. */
+static int vlen_attr_msg(const unsigned char *d, uint64_t m, const char *name,
+			 const unsigned char **val)
+{
+	if (m < 9 || d[0] < 1 || d[0] > 3)
+		return -1;
+	uint64_t off = d[0] == 3 ? 9 : 8, n = get_le(d + 2, 2), nt = get_le(d + 4, 2),
+		 ns = get_le(d + 6, 2);
+	uint64_t pn = d[0] == 1 ? pad8(n) : n, pt = d[0] == 1 ? pad8(nt) : nt,
+		 ps = d[0] == 1 ? pad8(ns) : ns;
+	if (n == 0 || off + pn > m)
+		return -1;
+	const unsigned char *nm = d + off, *t = nm + pn, *sp = t + pt;
+	if (nm[n - 1] != '\0' || strcmp((const char *)nm, name) != 0)
+		return 0;
+	if (off + pn + pt + ps + 16 > m || nt < 8 || ns < 4)
+		return -1;
+	/* datatype: class 9 (variable-length), type 1 (string), 16 bytes */
+	if ((t[0] & 0x0f) != 9 || (t[1] & 0x0f) != 1 || get_le(t + 4, 4) != 16)
+		return -1;
+	/* dataspace: rank 0, and for version 2 the scalar kind */
+	if (sp[0] < 1 || sp[0] > 2 || sp[1] != 0 || (sp[0] == 2 && sp[3] != 0))
+		return -1;
+	*val = sp + ps;
+	return 1;
+}
+
+/* Finds attribute name in the version-1 object header at addr: 1 (*val
+ * set), 0 not there, -1 malformed. */
+static int vlen_find(const h5c_reader *r, uint64_t addr, const char *name,
+		     const unsigned char **val)
+{
+	const unsigned char *p = r->image;
+	uint64_t blk[OH_MAX_BLOCKS][2];
+	if (!in_image(r, addr, 16) || p[addr] != 1)
+		return -1;
+	blk[0][0] = addr + 16;
+	blk[0][1] = get_le(p + addr + 8, 4);
+	int nb = 1;
+	unsigned msgs = 0;
+	for (int b = 0; b < nb; b++) {
+		uint64_t at = blk[b][0], size = blk[b][1];
+		if (!in_image(r, at, size))
+			return -1;
+		for (uint64_t pos = 0; pos + 8 <= size;) {
+			const unsigned char *m = p + at + pos;
+			uint64_t type = get_le(m, 2), msize = get_le(m + 2, 2);
+			if (msize > size - pos - 8 || ++msgs > OH_MAX_MESSAGES)
+				return -1;
+			if (type == MSG_CONTINUATION) {
+				if (msize < 16 || nb == OH_MAX_BLOCKS)
+					return -1;
+				blk[nb][0] = get_le(m + 8, 8);
+				blk[nb][1] = get_le(m + 16, 8);
+				nb++;
+			} else if (type == MSG_ATTRIBUTE && !(m[4] & 0x02)) { /* not shared */
+				int found = vlen_attr_msg(m + 8, msize, name, val);
+				if (found != 0)
+					return found;
+			}
+			pos += 8 + msize;
+		}
+	}
+	return 0;
+}
+
+/* The string a 16-byte variable-length value refers to, from its global
+ * heap collection: a malloc'ed copy in *out, or -1 if anything is off. */
+static int vlen_heap(const h5c_reader *r, const unsigned char *val, char **out)
+{
+	const unsigned char *p = r->image;
+	uint64_t len = get_le(val, 4), addr = get_le(val + 4, 8), idx = get_le(val + 12, 4);
+	if (len >= H5C_STR_MAX)
+		return -1;
+	if (len == 0) {
+		*out = calloc(1, 1);
+		return *out ? 0 : CT_ENOMEM;
+	}
+	if (!in_image(r, addr, 16) || memcmp(p + addr, "GCOL", 4) != 0 || p[addr + 4] != 1)
+		return -1;
+	uint64_t size = get_le(p + addr + 8, 8);
+	if (size < 16 || !in_image(r, addr, size))
+		return -1;
+	for (uint64_t pos = 16; pos + 16 <= size;) {
+		const unsigned char *o = p + addr + pos;
+		uint64_t id = get_le(o, 2), osize = get_le(o + 8, 8);
+		if (id == 0 || osize > size - pos - 16) /* 0: the free space, last */
+			return -1;
+		if (id == idx) {
+			if (len > osize)
+				return -1;
+			*out = calloc(1, len + 1);
+			if (!*out)
+				return CT_ENOMEM;
+			memcpy(*out, o + 16, len);
+			return 0;
+		}
+		pos += 16 + pad8(osize);
+	}
+	return -1;
+}
+
+/* ---- structure check: the metadata walked here before libhdf5 sees it -----------
+ * libhdf5 1.10.8 trusts the sizes and addresses in a file's metadata (a
+ * local heap's data size, a B-tree node's entry count, a message's length),
+ * and a forged file crashes it (ckpt/README.md, "Hostile files").  So at
+ * open, every object reachable from the root is walked here first, with
+ * every offset checked against the image: groups (old style: symbol table
+ * message -> local heap + B-tree of symbol nodes), and each object header's
+ * messages, whose kinds must be ones ctrain writes and whose sizes must
+ * agree with their contents.  Anything else makes the file invalid, named. */
+#define WALK_MAX_DEPTH 16 /* groups in groups, and B-tree levels */
+#define WALK_MAX_OBJECTS 100000
+#define UNDEF_ADDR UINT64_MAX
+#define HEAP_FREE_NULL 1 /* the end of a local heap's free list */
+#define MSG_NIL 0x0000
+#define MSG_DATASPACE 0x0001
+#define MSG_DATATYPE 0x0003
+#define MSG_FILL_OLD 0x0004
+#define MSG_FILL 0x0005
+#define MSG_EXTERNAL 0x0007
+#define MSG_LAYOUT 0x0008
+#define MSG_FILTERS 0x000b
+#define MSG_MTIME_OLD 0x000e
+#define MSG_STAB 0x0011
+#define MSG_MTIME 0x0012
+
+typedef struct walk {
+	const h5c_reader *r;
+	const unsigned char *p;
+	unsigned leaf_k, node_k; /* symbols per node / children per B-tree node, halved */
+	unsigned objects;
+	char path[PATH_MAX_LEN]; /* of the object being walked ("" for the root) */
+	char why[PATH_MAX_LEN + 256];
+} walk;
+
+__attribute__((format(printf, 2, 3))) static int walk_bad(walk *w, const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	snprintf(w->why, sizeof w->why, "%s: %s", w->path[0] ? w->path : "/", what);
+	return -1;
+}
+
+/* A datatype of t_len bytes: integer, float, fixed or variable-length
+ * string (vlen of characters), nothing else. */
+static int check_dtype(walk *w, const unsigned char *t, uint64_t t_len, uint64_t at)
+{
+	if (t_len < 8)
+		return walk_bad(w, "datatype message at %llu is %llu bytes", (unsigned long long)at,
+				(unsigned long long)t_len);
+	unsigned cls = t[0] & 0x0f;
+	uint64_t size = get_le(t + 4, 4);
+	if (cls != 0 && cls != 1 && cls != 3 && cls != 9)
+		return walk_bad(w, "datatype class %u at %llu (ctrain writes numbers and strings)",
+				cls, (unsigned long long)at);
+	if (size == 0 || size > H5C_STR_MAX || (cls == 9 && ((t[1] & 0x0f) != 1 || size != 16)))
+		return walk_bad(w, "datatype at %llu: class %u of %llu bytes",
+				(unsigned long long)at, cls, (unsigned long long)size);
+	if ((cls == 0 && t_len < 12) || (cls == 1 && t_len < 20))
+		return walk_bad(w, "datatype at %llu: %llu bytes for class %u",
+				(unsigned long long)at, (unsigned long long)t_len, cls);
+	return 0;
+}
+
+/* A dataspace of s_len bytes: version 1 or 2, rank at most H5C_MAX_DIMS,
+ * its dimensions inside s_len. */
+static int check_dspace(walk *w, const unsigned char *s, uint64_t s_len, uint64_t at)
+{
+	if (s_len < 4 || s[0] < 1 || s[0] > 2 || s[1] > H5C_MAX_DIMS)
+		return walk_bad(w, "dataspace at %llu: version %u, rank %u", (unsigned long long)at,
+				s_len ? (unsigned)s[0] : 0u, s_len > 1 ? (unsigned)s[1] : 0u);
+	uint64_t head = s[0] == 1 ? 8 : 4, dims = (uint64_t)s[1] * 8 * ((s[2] & 1) ? 2 : 1);
+	if (head + dims > s_len || (s[0] == 2 && s[3] > 2))
+		return walk_bad(w, "dataspace at %llu: %u dimensions in %llu bytes",
+				(unsigned long long)at, s[1], (unsigned long long)s_len);
+	return 0;
+}
+
+static int check_attr(walk *w, const unsigned char *d, uint64_t m, uint64_t at)
+{
+	if (m < 9 || d[0] < 1 || d[0] > 3)
+		return walk_bad(w, "attribute message at %llu: version %u", (unsigned long long)at,
+				m ? (unsigned)d[0] : 0u);
+	uint64_t off = d[0] == 3 ? 9 : 8, n = get_le(d + 2, 2), nt = get_le(d + 4, 2),
+		 ns = get_le(d + 6, 2);
+	uint64_t pn = d[0] == 1 ? pad8(n) : n, pt = d[0] == 1 ? pad8(nt) : nt,
+		 ps = d[0] == 1 ? pad8(ns) : ns;
+	if (n == 0 || off + pn + pt + ps > m || d[off + n - 1] != '\0' || (d[0] > 1 && d[1] != 0))
+		return walk_bad(
+			w, "attribute message at %llu: parts of %llu+%llu+%llu bytes in %llu",
+			(unsigned long long)at, (unsigned long long)n, (unsigned long long)nt,
+			(unsigned long long)ns, (unsigned long long)m);
+	const unsigned char *t = d + off + pn, *s = t + pt;
+	if (check_dtype(w, t, nt, at) < 0 || check_dspace(w, s, ns, at) < 0)
+		return -1;
+	/* the value: elements x element size, inside the message */
+	uint64_t numel = 1;
+	for (unsigned i = 0; i < s[1]; i++) {
+		uint64_t dim = get_le(s + (s[0] == 1 ? 8 : 4) + 8 * (size_t)i, 8);
+		if (dim > m) /* an attribute value lives in this message */
+			return walk_bad(w, "attribute at %llu has a dimension of %llu",
+					(unsigned long long)at, (unsigned long long)dim);
+		numel *= dim;
+		if (numel > m)
+			return walk_bad(w, "attribute at %llu has more elements than bytes",
+					(unsigned long long)at);
+	}
+	if (s[0] == 2 && s[3] == 2) /* null dataspace: no value */
+		numel = 0;
+	if (numel * get_le(t + 4, 4) > m - off - pn - pt - ps)
+		return walk_bad(w, "attribute at %llu: its value does not fit its message",
+				(unsigned long long)at);
+	return 0;
+}
+
+static int check_layout(walk *w, const unsigned char *d, uint64_t m, uint64_t at)
+{
+	if (m < 2 || d[0] != 3)
+		return walk_bad(w, "layout message at %llu: version %u (ctrain writes 3)",
+				(unsigned long long)at, m ? (unsigned)d[0] : 0u);
+	if (d[1] == 0) { /* compact: size, data */
+		if (m < 4 || get_le(d + 2, 2) > m - 4)
+			return walk_bad(w, "compact layout at %llu does not fit its message",
+					(unsigned long long)at);
+		return 0;
+	}
+	if (d[1] != 1 || m < 18)
+		return walk_bad(w,
+				"layout at %llu: class %u (ctrain writes contiguous and compact)",
+				(unsigned long long)at, d[1]);
+	uint64_t addr = get_le(d + 2, 8), size = get_le(d + 10, 8);
+	if (addr != UNDEF_ADDR && !in_image(w->r, addr, size))
+		return walk_bad(w, "contiguous data at %llu of %llu bytes is outside the image",
+				(unsigned long long)addr, (unsigned long long)size);
+	return 0;
+}
+
+static int check_object(walk *w, uint64_t addr, int depth);
+
+/* A local heap: its data inside the image; *data and *size describe it. */
+static int check_heap(walk *w, uint64_t addr, const unsigned char **data, uint64_t *size)
+{
+	const unsigned char *p = w->p;
+	if (!in_image(w->r, addr, 32) || memcmp(p + addr, "HEAP", 4) != 0 || p[addr + 4] != 0)
+		return walk_bad(w, "no local heap at %llu", (unsigned long long)addr);
+	uint64_t n = get_le(p + addr + 8, 8), free_off = get_le(p + addr + 16, 8),
+		 at = get_le(p + addr + 24, 8);
+	if (n < 8 || !in_image(w->r, at, n) || (free_off != HEAP_FREE_NULL && free_off > n - 16))
+		return walk_bad(w, "local heap at %llu: %llu bytes at %llu, free list at %llu",
+				(unsigned long long)addr, (unsigned long long)n,
+				(unsigned long long)at, (unsigned long long)free_off);
+	for (unsigned k = 0; free_off != HEAP_FREE_NULL; k++) { /* free blocks: next, size */
+		uint64_t next = get_le(p + at + free_off, 8),
+			 len = get_le(p + at + free_off + 8, 8);
+		if (k > n / 16 || len < 16 || len > n - free_off ||
+		    (next != HEAP_FREE_NULL && (next <= free_off || next > n - 16)))
+			return walk_bad(w, "local heap at %llu: bad free list",
+					(unsigned long long)addr);
+		free_off = next;
+	}
+	*data = p + at;
+	*size = n;
+	return 0;
+}
+
+static int heap_name(const unsigned char *heap, uint64_t size, uint64_t off)
+{
+	return off < size && memchr(heap + off, 0, (size_t)(size - off)) != NULL;
+}
+
+static int check_snod(walk *w, uint64_t addr, const unsigned char *heap, uint64_t hsize, int depth)
+{
+	const unsigned char *p = w->p;
+	uint64_t cap = 2 * (uint64_t)w->leaf_k;
+	if (!in_image(w->r, addr, 8 + cap * 40) || memcmp(p + addr, "SNOD", 4) != 0 ||
+	    p[addr + 4] != 1 || get_le(p + addr + 6, 2) > cap)
+		return walk_bad(w, "symbol table node at %llu is malformed",
+				(unsigned long long)addr);
+	uint64_t n = get_le(p + addr + 6, 2);
+	for (uint64_t i = 0; i < n; i++) {
+		const unsigned char *s = p + addr + 8 + i * 40;
+		uint64_t cache = get_le(s + 16, 4);
+		if (!heap_name(heap, hsize, get_le(s, 8)))
+			return walk_bad(w, "symbol %llu of the node at %llu has no name",
+					(unsigned long long)i, (unsigned long long)addr);
+		const char *name = (const char *)heap + get_le(s, 8);
+		size_t len = strlen(w->path);
+		snprintf(w->path + len, sizeof w->path - len, "/%s", name);
+		if (cache > 1)
+			return walk_bad(w, "a %s link; only hard links are followed",
+					cache == 2 ? "soft" : "non-hard");
+		if (check_object(w, get_le(s + 8, 8), depth + 1) < 0)
+			return -1;
+		w->path[len] = '\0';
+	}
+	return 0;
+}
+
+static int check_btree(walk *w, uint64_t addr, const unsigned char *heap, uint64_t hsize, int depth)
+{
+	const unsigned char *p = w->p;
+	uint64_t cap = 2 * (uint64_t)w->node_k;
+	if (depth > WALK_MAX_DEPTH || !in_image(w->r, addr, 24 + cap * 16 + 8) ||
+	    memcmp(p + addr, "TREE", 4) != 0 || p[addr + 4] != 0 || get_le(p + addr + 6, 2) > cap ||
+	    p[addr + 5] > WALK_MAX_DEPTH)
+		return walk_bad(w, "group B-tree node at %llu is malformed",
+				(unsigned long long)addr);
+	unsigned level = p[addr + 5];
+	uint64_t n = get_le(p + addr + 6, 2);
+	for (uint64_t i = 0; i <= n; i++)
+		if (!heap_name(heap, hsize, get_le(p + addr + 24 + 16 * i, 8)))
+			return walk_bad(w, "group B-tree node at %llu: key %llu",
+					(unsigned long long)addr, (unsigned long long)i);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t child = get_le(p + addr + 32 + 16 * i, 8);
+		if (level > 0) {
+			if (in_image(w->r, child, 8) && p[child + 5] != level - 1)
+				return walk_bad(w, "group B-tree node at %llu: child level",
+						(unsigned long long)addr);
+			if (check_btree(w, child, heap, hsize, depth + 1) < 0)
+				return -1;
+		} else if (check_snod(w, child, heap, hsize, depth) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_group(walk *w, uint64_t btree, uint64_t heap_addr, int depth)
+{
+	const unsigned char *heap = NULL;
+	uint64_t hsize = 0;
+	if (check_heap(w, heap_addr, &heap, &hsize) < 0)
+		return -1;
+	return check_btree(w, btree, heap, hsize, depth);
+}
+
+/* One message of an object header (type, flags, m bytes at d). */
+static int check_message(walk *w, unsigned type, unsigned flags, const unsigned char *d, uint64_t m,
+			 uint64_t at, int depth)
+{
+	if (flags & 0x02)
+		return walk_bad(w, "shared message at %llu (ctrain writes none)",
+				(unsigned long long)at);
+	switch (type) {
+	case MSG_NIL:
+	case MSG_FILL_OLD:
+	case MSG_FILL:
+	case MSG_MTIME_OLD:
+	case MSG_MTIME:
+	case MSG_CONTINUATION: return 0; /* continuations: checked by check_object */
+	case MSG_FILTERS:
+		return walk_bad(w, "filter pipeline (compression) at %llu; ctrain reads none",
+				(unsigned long long)at);
+	case MSG_EXTERNAL:
+		return walk_bad(w, "external data files at %llu; ctrain reads none",
+				(unsigned long long)at);
+	case MSG_DATASPACE: return check_dspace(w, d, m, at);
+	case MSG_DATATYPE: return check_dtype(w, d, m, at);
+	case MSG_LAYOUT: return check_layout(w, d, m, at);
+	case MSG_ATTRIBUTE: return check_attr(w, d, m, at);
+	case MSG_STAB:
+		if (m < 16)
+			return walk_bad(w, "symbol table message at %llu", (unsigned long long)at);
+		return check_group(w, get_le(d, 8), get_le(d + 8, 8), depth + 1);
+	default:
+		return walk_bad(w, "object header message of type %u at %llu (ctrain writes none)",
+				type, (unsigned long long)at);
+	}
+}
+
+/* A version-1 object header and its continuation blocks. */
+static int check_object(walk *w, uint64_t addr, int depth)
+{
+	const unsigned char *p = w->p;
+	uint64_t blk[OH_MAX_BLOCKS][2];
+	if (depth > WALK_MAX_DEPTH || ++w->objects > WALK_MAX_OBJECTS)
+		return walk_bad(w, "groups nested too deeply or too many objects");
+	if (!in_image(w->r, addr, 16) || p[addr] != 1)
+		return walk_bad(w, "no version-1 object header at %llu", (unsigned long long)addr);
+	blk[0][0] = addr + 16;
+	blk[0][1] = get_le(p + addr + 8, 4);
+	int nb = 1;
+	unsigned msgs = 0, nmsgs = (unsigned)get_le(p + addr + 2, 2);
+	for (int b = 0; b < nb; b++) {
+		uint64_t at = blk[b][0], size = blk[b][1];
+		if (!in_image(w->r, at, size))
+			return walk_bad(w, "object header block at %llu of %llu bytes",
+					(unsigned long long)at, (unsigned long long)size);
+		for (uint64_t pos = 0; pos + 8 <= size;) {
+			const unsigned char *m = p + at + pos;
+			uint64_t type = get_le(m, 2), msize = get_le(m + 2, 2), here = at + pos;
+			if (msize > size - pos - 8 || (msize & 7) || ++msgs > OH_MAX_MESSAGES)
+				return walk_bad(w, "object header message at %llu: %llu bytes",
+						(unsigned long long)here,
+						(unsigned long long)msize);
+			if (type == MSG_CONTINUATION) {
+				if (msize < 16 || nb == OH_MAX_BLOCKS)
+					return walk_bad(w, "continuation at %llu",
+							(unsigned long long)here);
+				blk[nb][0] = get_le(m + 8, 8);
+				blk[nb][1] = get_le(m + 16, 8);
+				nb++;
+			}
+			if (check_message(w, (unsigned)type, m[4], m + 8, msize, at + pos + 8,
+					  depth) < 0)
+				return -1;
+			pos += 8 + msize;
+		}
+	}
+	if (msgs != nmsgs)
+		return walk_bad(w, "object header at %llu counts %u messages, holds %u",
+				(unsigned long long)addr, nmsgs, msgs);
+	return 0;
+}
+
+static int check_structure(const h5c_reader *r, ct_err *e)
+{
+	const unsigned char *p = r->image;
+	walk w = {r, p, (unsigned)get_le(p + 16, 2), (unsigned)get_le(p + 18, 2), 0, "", ""};
+	int rc = 0;
+	if (w.leaf_k == 0 || w.leaf_k > 1024 || w.node_k == 0 || w.node_k > 1024)
+		rc = walk_bad(&w, "superblock B-tree sizes %u and %u", w.leaf_k, w.node_k);
+	/* the root's symbol table entry: object header, cached symbol table */
+	else if (get_le(p + 72, 4) > 1)
+		rc = walk_bad(&w, "root group entry of kind %u", (unsigned)get_le(p + 72, 4));
+	else if ((get_le(p + 72, 4) == 1 &&
+		  check_group(&w, get_le(p + 80, 8), get_le(p + 88, 8), 0) < 0) ||
+		 check_object(&w, get_le(p + 64, 8), 0) < 0)
+		rc = -1;
 	if (rc < 0)
-		return rc;
+		return ct_errf(e, CT_ECORRUPT, "%s: HDF5 metadata rejected before parsing: %s",
+			       r->name, w.why);
+	return 0;
+}
+
+static int read_vlen_string(h5c_reader *r, const h5c_field *f, hid_t owner, ct_err *e)
+{
+	const char *attr = strchr(f->path, '@') + 1;
+	H5O_info_t oi;
+	if (H5Oget_info2(owner, &oi, H5O_INFO_BASIC) < 0)
+		return h5_fail(e, CT_ECORRUPT, "%s: cannot inspect the owner of %s", r->name,
+			       f->path);
+	const unsigned char *val = NULL;
+	int found = vlen_find(r, oi.addr, attr, &val);
+	char *out = NULL;
+	int rc = found == 1 ? vlen_heap(r, val, &out) : -1;
+	if (rc == CT_ENOMEM)
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory reading %s", r->name, f->path);
+	if (rc < 0)
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: %s: malformed variable-length string (object header at %llu "
+			       "or its global heap)",
+			       r->name, f->path, (unsigned long long)oi.addr);
+	*(char **)f->data = out;
+	return 0;
+}
+
+static int read_locked(h5c_reader *r, const h5c_field *f, ct_err *e)
+{
 	hid_t owner, target, ids[4];
 	hid_t space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
-	rc = open_target(r, f->path, &owner, &target, e);
+	int attr = 0, vlen = 0;
+	int rc = open_target(r, f->path, &owner, &target, e);
 	if (rc == 0) {
-		int attr = is_attr(target);
+		attr = is_attr(target);
 		space = attr ? H5Aget_space(target) : H5Dget_space(target);
 		ftype = attr ? H5Aget_type(target) : H5Dget_type(target);
 		if (space < 0 || ftype < 0)
 			rc = h5_fail(e, CT_ECORRUPT, "%s: cannot inspect %s", r->name, f->path);
 	}
 	if (rc == 0)
-		rc = check_type(r, f, ftype, e);
+		rc = check_type(r, f, ftype, attr, &vlen, e);
 	if (rc == 0)
 		rc = check_shape(r, f, space, e);
-	if (rc == 0 && f->type == H5C_STR)
-		rc = read_string(r, f, target, ftype, space, e);
-	else if (rc == 0 && h5c_numel(f) > 0 && read_any(target, mem_type(f->type), f->data) < 0)
+	uint64_t bytes = 0;
+	if (rc == 0 && !vlen) {
+		bytes = f->type == H5C_STR ? H5Tget_size(ftype)
+					   : (uint64_t)h5c_numel(f) * g_types[f->type].size;
+		rc = attr ? check_attr_storage(r, f->path, target, bytes, e)
+			  : check_dataset(r, f->path, target, bytes, e);
+	}
+	if (rc == 0 && vlen)
+		rc = read_vlen_string(r, f, owner, e);
+	else if (rc == 0 && f->type == H5C_STR)
+		rc = read_fixed_string(r, f, target, ftype, e);
+	else if (rc == 0 && bytes > 0 && read_any(target, mem_type(f->type), f->data) < 0)
 		rc = h5_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
 	ids[0] = ftype;
 	ids[1] = space;
 	ids[2] = target != owner ? target : H5I_INVALID_HID;
 	ids[3] = owner;
 	close_all(&rc, e, r->name, ids, 4);
+	return rc;
+}
+
+int h5c_read(h5c_reader *r, const h5c_field *f, ct_err *e)
+{
+	check_field(f);
+	int rc = h5_lock(e);
+	if (rc < 0)
+		return rc;
+	rc = read_locked(r, f, e);
 	h5_unlock();
 	return rc;
 }
@@ -1309,16 +1967,40 @@ int h5c_shape(h5c_reader *r, const char *path, int *ndim, int64_t shape[H5C_MAX_
 
 /* ---- listing ------------------------------------------------------------------- */
 
+#define LIST_MAX 65536 /* objects in a group */
+#define NAME_MAX_LEN 255
+
 typedef struct list_ctx {
 	char **names;
 	size_t n, cap;
 	int oom;
+	const char *bad; /* why the listing stopped at an object */
+	size_t image_len;
 } list_ctx;
+
+/* A name a field path can hold: printable ASCII without '/' or '@'. */
+static int plain_name(const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if (name[i] < 0x20 || name[i] > 0x7e || name[i] == '@')
+			return 0;
+	return n > 0 && n <= NAME_MAX_LEN;
+}
 
 static herr_t list_cb(hid_t group, const char *name, const H5L_info_t *info, void *data)
 {
-	(void)info;
 	list_ctx *c = data;
+	if (info->type != H5L_TYPE_HARD)
+		c->bad = "a link that is not a hard link";
+	else if (info->u.address >= c->image_len)
+		c->bad = "a link to an address outside the image";
+	else if (!plain_name(name))
+		c->bad = "an object whose name is not printable ASCII or has '@'";
+	else if (c->n >= LIST_MAX)
+		c->bad = "more than 65536 objects";
+	if (c->bad)
+		return -1;
 	hid_t o = H5Oopen(group, name, H5P_DEFAULT);
 	if (o < 0)
 		return -1;
@@ -1365,20 +2047,18 @@ int h5c_list(h5c_reader *r, const char *group, char ***names, size_t *n, ct_err 
 	int rc = h5_lock(e);
 	if (rc < 0)
 		return rc;
-	list_ctx c = {0};
+	list_ctx c = {.image_len = r->image_len};
 	hid_t g = H5I_INVALID_HID;
-	int ok = path_exists(r->file, group);
-	if (ok < 0)
-		rc = h5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, group);
-	else if (ok == 0)
-		rc = ct_errf(e, CT_ENOTFOUND, "%s: %s not found", r->name, group);
+	if ((rc = walk_hard(r, group, group, e)) < 0)
+		;
 	else if ((g = H5Oopen(r->file, group, H5P_DEFAULT)) < 0)
 		rc = h5_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, group);
 	else if (H5Iget_type(g) != H5I_GROUP)
 		rc = ct_errf(e, CT_ECORRUPT, "%s: %s is not a group", r->name, group);
 	else if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_cb, &c) < 0)
-		rc = c.oom ? ct_errf(e, CT_ENOMEM, "%s: out of memory listing %s", r->name, group)
-			   : h5_fail(e, CT_ECORRUPT, "%s: cannot list %s", r->name, group);
+		rc = c.oom   ? ct_errf(e, CT_ENOMEM, "%s: out of memory listing %s", r->name, group)
+		     : c.bad ? ct_errf(e, CT_ECORRUPT, "%s: %s holds %s", r->name, group, c.bad)
+			     : h5_fail(e, CT_ECORRUPT, "%s: cannot list %s", r->name, group);
 	close_all(&rc, e, r->name, &g, 1);
 	h5_unlock();
 	if (rc < 0) {

@@ -30,11 +30,20 @@
  * Paths are absolute.  "/a/b" names a dataset (its groups are created as
  * needed); "/a@k" names attribute k of the object /a ("/@k": of the root
  * group), which is created as a group when missing.  Attributes are for small
- * values: numbers up to 64 KB (HDF5's object header limit in this format),
- * strings of any length; arrays belong in datasets.  Numeric fields are
- * little-endian in the file; H5C_STR is a scalar variable-length UTF-8 string
- * (ndim must be 0), which h5py reads as str.  The same inputs always give the
- * same bytes (no timestamps are stored).
+ * values: up to 64 KB (HDF5's object header limit in this format); arrays
+ * belong in datasets.  Numeric fields are little-endian in the file; H5C_STR
+ * is a scalar fixed-length NUL-terminated UTF-8 string of at most H5C_STR_MAX
+ * bytes (ndim must be 0), which h5py reads as bytes.  Nothing variable-length
+ * is written (libhdf5 follows such data into its global heap unchecked).  The
+ * same inputs always give the same bytes (no timestamps are stored).
+ *
+ * Reading files from strangers: before libhdf5 reads any value, the reader
+ * checks the object against an allow-list (hard links only, datatype exactly
+ * the expected one, rank and size within limits, contiguous or compact
+ * storage without filters or external files, inside the image); see
+ * ckpt/README.md, "Hostile files".  Variable-length strings (format_version 1
+ * files wrote them) are read only from files whose root attribute
+ * format_version is 1, and then parsed here, never by libhdf5.
  *
  * Thread safety: all HDF5 calls made here are serialized by one mutex, so a
  * background checkpoint writer and a reader may run at the same time.  Nothing
@@ -53,6 +62,7 @@
 #define H5C_TRAILER_SIZE 32
 #define H5C_TRAILER_MAGIC "CTRNCKPT"
 #define H5C_TRAILER_VERSION 1
+#define H5C_STR_MAX 60000 /* bytes of a string field, its NUL included */
 
 typedef enum { H5C_F32, H5C_F64, H5C_I64, H5C_U64, H5C_U8, H5C_STR } h5c_type;
 
@@ -71,7 +81,8 @@ const char *h5c_type_name(h5c_type t);
 
 /* Builds the HDF5 image of fields, in order, plus the trailer: *buf (malloc'ed,
  * caller frees) holds image then trailer, *len bytes in all.  For H5C_STR
- * fields, data points to a NUL-terminated char * (i.e. data is a char **). */
+ * fields, data points to a NUL-terminated char * (i.e. data is a char **);
+ * a string longer than H5C_STR_MAX - 1 bytes gives CT_EUNSUPPORTED. */
 int h5c_build(const h5c_field *fields, size_t n, void **buf, size_t *len, ct_err *e);
 
 /* A built file that is not one buffer, for writers: HDF5's metadata sits in
@@ -144,8 +155,9 @@ void h5c_close(h5c_reader *r); /* NULL is fine */
 /* Reads field f->path into f->data (room for h5c_numel(f) elements).  The
  * stored type, rank and shape must equal f's, else CT_ECORRUPT, e.g.
  * "ck.h5: /model/w has shape [10,5], expected [10,6]"; a missing dataset or
- * attribute gives CT_ENOTFOUND naming it.  For H5C_STR, f->data is a char **
- * that receives a malloc'ed string (caller frees). */
+ * attribute gives CT_ENOTFOUND naming it; an object outside the allow-list
+ * (above) CT_ECORRUPT naming it and the rule.  For H5C_STR, f->data is a
+ * char ** that receives a malloc'ed string (caller frees). */
 int h5c_read(h5c_reader *r, const h5c_field *f, ct_err *e);
 
 /* Rank and shape of a dataset or attribute (strings: rank 0); CT_ENOTFOUND if

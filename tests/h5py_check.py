@@ -43,6 +43,8 @@ def check_trailer(raw):
 
 
 def show(value):
+    if isinstance(value, bytes):  # a fixed-length string (numpy.bytes_)
+        return f"fixed-length str {value.decode()!r}"
     if isinstance(value, np.ndarray):
         return f"{value.dtype} {list(value.shape)} {value.tolist()}"
     if isinstance(value, np.generic):

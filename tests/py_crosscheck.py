@@ -46,9 +46,10 @@ def ckpt_vs_export(ckpt, st):
 
     _, tensors = read_st(st)
     with h5py.File(ckpt, "r") as f:
-        if f.attrs["format"] != "ctrain-checkpoint":
+        # format_version 2 strings are fixed-length: h5py gives bytes
+        if f.attrs["format"] != b"ctrain-checkpoint":
             fail("root attribute format is %r" % f.attrs["format"])
-        if int(f.attrs["format_version"]) != 1:
+        if int(f.attrs["format_version"]) != 2:
             fail("format_version %r" % f.attrs["format_version"])
         names = sorted(f["model"].keys())
         if names != sorted(tensors):

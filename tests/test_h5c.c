@@ -708,19 +708,28 @@ static void test_forged_trailers(void **state)
 	assert_err(h5c_verify(f, 200 + H5C_TRAILER_SIZE, &e), CT_ECORRUPT, &e,
 		   "image does not start with the HDF5 signature");
 
-	/* A correct trailer over a damaged HDF5 image: HDF5 refuses it cleanly,
-	 * with its own reason, and leaves nothing open. */
+	/* A correct trailer over a damaged HDF5 image: the superblock is
+	 * checked before HDF5 sees it, and nothing is left open. */
 	memcpy(f, buf, il);
 	f[8] ^= 0x5a; /* superblock version */
 	put_trailer(f + il, f, il, 1);
 	h5c_reader *r = NULL;
 	assert_err(h5c_open_buffer(f, len, "bad.h5", &r, &e), CT_ECORRUPT, &e,
-		   "bad.h5: cannot open the HDF5 image: bad superblock version number");
+		   "bad.h5: HDF5 superblock version 90; ctrain writes 0");
+	memcpy(f, buf, il);
+	f[13] = 4; /* size of addresses */
+	put_trailer(f + il, f, il, 1);
+	assert_err(h5c_open_buffer(f, len, "bad.h5", &r, &e), CT_ECORRUPT, &e,
+		   "bad.h5: HDF5 superblock with 4-byte addresses and 8-byte lengths; ctrain "
+		   "writes 8 and 8");
 	memcpy(f, buf, il);
 	f[40] ^= 0x5a; /* end-of-file address */
 	put_trailer(f + il, f, il, 1);
-	assert_err_has(h5c_open_buffer(f, len, "bad.h5", &r, &e), CT_ECORRUPT, &e,
-		       "bad.h5: cannot open the HDF5 image: truncated file");
+	snprintf(msg, sizeof msg,
+		 "bad.h5: HDF5 superblock gives base address 0 and end of file %zu for an image "
+		 "of %zu bytes",
+		 il ^ 0x5a, il);
+	assert_err(h5c_open_buffer(f, len, "bad.h5", &r, &e), CT_ECORRUPT, &e, msg);
 	assert_null(r);
 	free(f);
 	free(buf);
@@ -865,7 +874,7 @@ static void test_h5py_reads_image(void **state)
 	char expected[1024];
 	snprintf(expected, sizeof expected,
 		 "trailer ok: version 1, %zu bytes of image\n"
-		 "attr /@format str 'ctrain-checkpoint'\n"
+		 "attr /@format fixed-length str 'ctrain-checkpoint'\n"
 		 "attr /meta@step int64 42\n"
 		 "dataset /model/layers.0.weight float32 [3, 4] [[-1.0, -0.5, 0.0, 0.5], "
 		 "[1.0, 1.5, 2.0, 2.5], [3.0, 3.5, 4.0, 4.5]]\n",
@@ -902,6 +911,142 @@ static void test_h5dump_reads_image(void **state)
 	free(out);
 }
 
+/* ---- hostile files (issue 22): the allow-list ------------------------------------- */
+
+/* path's bytes with a correct trailer appended, opened as name. */
+static int open_forged(const char *path, const char *name, h5c_reader **r, ct_err *e)
+{
+	char *raw;
+	size_t len;
+	assert_ok(file_read_all(path, (size_t)1 << 30, &raw, &len, e), e);
+	unsigned char *f = malloc(len + H5C_TRAILER_SIZE);
+	assert_non_null(f);
+	memcpy(f, raw, len);
+	put_trailer(f + len, f, len, 1);
+	int rc = h5c_open_buffer(f, len + H5C_TRAILER_SIZE, name, r, e);
+	free(raw);
+	free(f);
+	return rc;
+}
+
+static const char g_hostile_py[] =
+	"import h5py, numpy as np, sys\n"
+	"d = sys.argv[1]\n"
+	"with h5py.File(d + '/objs.h5', 'w', track_order=False) as f:\n"
+	"    f.attrs['format_version'] = np.int64(2)\n"
+	"    f.attrs.create('vlen', 'hello', dtype=h5py.string_dtype())\n"
+	"    f.attrs.create('fixed', np.bytes_(b'ok'))\n"
+	"    g = f.create_group('model')\n"
+	"    g['ok'] = np.arange(6, dtype='<f4').reshape(2, 3)\n"
+	"    g['be'] = np.arange(3, dtype='>f4')\n"
+	"    g['f64'] = np.arange(3, dtype='<f8')\n"
+	"with h5py.File(d + '/chunked.h5', 'w') as f:\n"
+	"    f.create_dataset('model/w', data=np.ones((64, 64), '<f4'), chunks=(8, 8),\n"
+	"                     compression='gzip')\n"
+	"with h5py.File(d + '/soft.h5', 'w') as f:\n"
+	"    f['model/w'] = np.ones(3, '<f4')\n"
+	"    f['model/s'] = h5py.SoftLink('/model/w')\n";
+
+/* Files made by h5py with what ctrain never writes: refused before libhdf5
+ * reads a value, by name; what is allowed still reads. */
+static void test_hostile_objects(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		print_message("no /usr/bin/python3: hostile-object test not run\n");
+		return;
+	}
+	char py[512], cmd[1200];
+	snprintf(py, sizeof py, "%s", tmp_path("hostile.py"));
+	FILE *fp = fopen(py, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(g_hostile_py, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s 2>&1", py, g_dir);
+	int status;
+	char *out = run_capture(cmd, &status);
+	assert_int_equal(status, 0);
+	free(out);
+
+	h5c_reader *r = NULL;
+	ct_err e = {0};
+	assert_err_has(open_forged(tmp_path("chunked.h5"), "chunked.h5", &r, &e), CT_ECORRUPT, &e,
+		       "chunked.h5: HDF5 metadata rejected before parsing: /model/w: filter "
+		       "pipeline (compression) at ");
+	assert_err_has(open_forged(tmp_path("soft.h5"), "soft.h5", &r, &e), CT_ECORRUPT, &e,
+		       "soft.h5: HDF5 metadata rejected before parsing: /model/s: a soft link; "
+		       "only hard links are followed");
+	assert_null(r);
+
+	assert_ok(open_forged(tmp_path("objs.h5"), "objs.h5", &r, &e), &e);
+	char *str = NULL;
+	float w[6];
+	h5c_field ok = {"/model/ok", H5C_F32, 2, {2, 3}, w};
+	assert_ok(h5c_read(r, &ok, &e), &e);
+	assert_true(w[0] == 0.0f && w[5] == 5.0f);
+	h5c_field fixed = {"/@fixed", H5C_STR, 0, {0}, &str};
+	assert_ok(h5c_read(r, &fixed, &e), &e);
+	assert_string_equal(str, "ok");
+	free(str);
+	str = NULL;
+	h5c_field vlen = {"/@vlen", H5C_STR, 0, {0}, &str};
+	assert_err(h5c_read(r, &vlen, &e), CT_ECORRUPT, &e,
+		   "objs.h5: /@vlen is a variable-length string, which only the attributes of "
+		   "format_version 1 checkpoints may be");
+	assert_null(str);
+	h5c_field be = {"/model/be", H5C_F32, 1, {3}, w};
+	assert_err(h5c_read(r, &be, &e), CT_ECORRUPT, &e,
+		   "objs.h5: /model/be has type float32 of an unusual layout (byte order, "
+		   "precision, padding or character set), expected float32");
+	h5c_field f64 = {"/model/f64", H5C_F32, 1, {3}, w};
+	assert_err(h5c_read(r, &f64, &e), CT_ECORRUPT, &e,
+		   "objs.h5: /model/f64 has type float64, expected float32");
+	h5c_close(r);
+	assert_no_open_ids();
+}
+
+/* The v1 fixture's strings are variable-length: read (by h5c's own parser)
+ * while its format_version is 1, refused once the same bytes claim 2. */
+static void test_vlen_only_in_v1(void **state)
+{
+	(void)state;
+	char *raw;
+	size_t len;
+	ct_err e = {0};
+	assert_ok(file_read_all("tests/fixtures/ckpt_v1/run/checkpoints/ckpt-0000000009.h5",
+				(size_t)1 << 30, &raw, &len, &e),
+		  &e);
+	h5c_reader *r;
+	char *s = NULL;
+	h5c_field core = {"/meta@blas_core", H5C_STR, 0, {0}, &s};
+	assert_ok(h5c_open_buffer(raw, len, "v1.h5", &r, &e), &e);
+	assert_ok(h5c_read(r, &core, &e), &e);
+	assert_string_equal(s, "Prescott");
+	free(s);
+	s = NULL;
+	h5c_close(r);
+	/* format_version's value: after the 8-byte message head, the name,
+	 * datatype and dataspace, each padded to 8 (attribute message v1) */
+	size_t il = len - H5C_TRAILER_SIZE;
+	unsigned char *p = (unsigned char *)raw;
+	unsigned char *name = memmem(p, il, "format_version", 15);
+	assert_non_null(name);
+	unsigned char *m = name - 8;
+	size_t nt = (size_t)(m[4] | m[5] << 8), ns = (size_t)(m[6] | m[7] << 8);
+	unsigned char *val = name + 16 + ((nt + 7) & ~(size_t)7) + ((ns + 7) & ~(size_t)7);
+	assert_int_equal(val[0], 1);
+	val[0] = 2;
+	put_trailer(p + il, p, il, 1);
+	assert_ok(h5c_open_buffer(raw, len, "v2.h5", &r, &e), &e);
+	assert_err(h5c_read(r, &core, &e), CT_ECORRUPT, &e,
+		   "v2.h5: /meta@blas_core is a variable-length string, which only the "
+		   "attributes of format_version 1 checkpoints may be");
+	assert_null(s);
+	h5c_close(r);
+	free(raw);
+	assert_no_open_ids();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -918,6 +1063,8 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_h5py_reads_image),
 		cmocka_unit_test(test_h5dump_reads_image),
+		cmocka_unit_test(test_hostile_objects),
+		cmocka_unit_test(test_vlen_only_in_v1),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

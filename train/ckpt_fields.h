@@ -50,7 +50,7 @@
 #include "best.h"
 
 #define CKPT_FORMAT "ctrain-checkpoint"
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2
 
 enum { CKPT_OPTIONAL = 1, CKPT_MATCH = 2, CKPT_STASH = 4 };
 
