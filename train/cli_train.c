@@ -12,6 +12,7 @@
 #include "../ckpt/h5c.h"
 #include "../util/log.h"
 #include "cli.h"
+#include "events.h"
 #include "kernel.h"
 #include "snapshot.h"
 #include "source.h"
@@ -110,10 +111,27 @@ static void print_summary(const trainer_result *r)
 	(void)fflush(stdout); /* stdout's errors are checked at exit (main.c) */
 }
 
+/* DIR/events.csv is advisory (status, plot): a failure to record is a warning. */
+static void record_event(const char *dir, const char *ev, int64_t step, int64_t total,
+			 const char *detail)
+{
+	ct_err we = {0};
+	if (events_append(dir, ev, step, total, detail, &we) < 0)
+		log_warn("%s", we.msg);
+}
+
 static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 {
 	trainer_result r;
+	int64_t total = train_total_steps(s);
+	record_event(dir, resume_step < 0 ? "start" : "resume", resume_step < 0 ? 0 : resume_step,
+		     total, "");
 	int rc = trainer_run(s, dir, resume_step, &r, e);
+	record_event(dir,
+		     rc == 0                 ? "finished"
+		     : rc == CT_EINTERRUPTED ? "interrupted"
+					     : "failed",
+		     s->step, total, rc < 0 && rc != CT_EINTERRUPTED ? e->msg : "");
 	if (rc == CT_EINTERRUPTED)
 		g_interrupt_signal = r.signal;
 	if (rc == 0)

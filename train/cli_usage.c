@@ -13,7 +13,8 @@ static const char USAGE_MAIN[] =
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
 	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n"
-	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n\n"
+	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
+	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -84,6 +85,16 @@ static const char USAGE_CONVERT[] =
 	"skips non-tensor entries, and verifies the written file tensor by tensor.\n\n"
 	"example:\n  ctrain convert resnet_head.pth head.safetensors\n";
 
+static const char USAGE_STATUS[] =
+	"usage: ctrain status [--json] DIR...\n\n"
+	"What each run is doing: state (running with the pid holding DIR/.lock, finished,\n"
+	"failed with its error, interrupted), step N of M, epoch, last loss and validation\n"
+	"metrics, samples/s and ETA, the newest checkpoint (step, age, size, valid or why not)\n"
+	"and the one resume would use, the keep_best checkpoints, resumes and restarts, disk\n"
+	"used, and the command to resume.  A DIR without config.ini lists every run directly\n"
+	"under it, one line each.  --json prints {\"schema\": 1, \"runs\": [...]} (README).\n\n"
+	"example:\n  ctrain status runs/fm ; ctrain status runs ; ctrain status --json runs/fm\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -91,7 +102,7 @@ const char *cli_usage(const char *cmd)
 	} t[] = {
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
-		{"convert", USAGE_CONVERT},
+		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)
