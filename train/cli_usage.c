@@ -14,7 +14,8 @@ static const char USAGE_MAIN[] =
 	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
 	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n"
 	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
-	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n\n"
+	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n"
+	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -95,6 +96,15 @@ static const char USAGE_STATUS[] =
 	"under it, one line each.  --json prints {\"schema\": 1, \"runs\": [...]} (README).\n\n"
 	"example:\n  ctrain status runs/fm ; ctrain status runs ; ctrain status --json runs/fm\n";
 
+static const char USAGE_COMPARE[] =
+	"usage: ctrain compare SRC1 SRC2\n\n"
+	"Are the final weights of two runs (or checkpoints, or .safetensors) bit-identical?\n"
+	"If not, prints per tensor how many values differ and the largest absolute difference.\n"
+	"For two run directories also the first step at which metrics.csv differs (timing\n"
+	"columns excepted) and every differing config key.  Exit status: 0 identical weights,\n"
+	"1 different weights, 2 usage error (an argument that is not a model).\n\n"
+	"example:\n  ctrain compare runs/uninterrupted runs/resumed\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -102,7 +112,7 @@ const char *cli_usage(const char *cmd)
 	} t[] = {
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
-		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS},
+		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS}, {"compare", USAGE_COMPARE},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)
