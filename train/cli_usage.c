@@ -9,10 +9,10 @@ static const char USAGE_MAIN[] =
 	"commands:\n"
 	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--init-from FILE [--non-strict]]\n"
 	"  resume   DIR [--set section.key=value]...\n"
-	"  export   SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
+	"  export   SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
-	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
-	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n"
+	"  eval     --model SRC [--best] [--data SPEC | --set data.key=value]...\n"
+	"  predict  --model SRC [--best] --input FILE.csv[.gz] [-o OUT.csv]\n"
 	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
 	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n"
 	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n\n"
@@ -50,7 +50,9 @@ static const char USAGE_RESUME[] =
 	"example:\n  ctrain resume runs/fm --set train.epochs=30\n";
 
 static const char USAGE_EXPORT[] =
-	"usage: ctrain export SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n\n"
+	"usage: ctrain export SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n\n"
+	"--best (SRC a run directory): the best checkpoint by checkpoint.monitor that\n"
+	"checkpoint.keep_best kept, instead of model.safetensors or the newest checkpoint.\n"
 	"Writes the weights of SRC (run directory, checkpoint or .safetensors) as safetensors\n"
 	"that PyTorch loads with load_state_dict.  --verify reloads the file and compares the\n"
 	"logits of a fixed probe batch (bit-identical for f32, max deviation for f16/bf16).\n\n"
@@ -64,7 +66,8 @@ static const char USAGE_INSPECT[] =
 	"example:\n  ctrain inspect runs/fm/model.safetensors\n";
 
 static const char USAGE_EVAL[] =
-	"usage: ctrain eval --model SRC [--data SPEC | --set data.key=value]...\n\n"
+	"usage: ctrain eval --model SRC [--best] [--data SPEC | --set data.key=value]...\n\n"
+	"--best: the run's best checkpoint (keep_best), as for export.\n"
 	"Prints 'accuracy=<float> loss=<float> n=<int>'.  For mnist/fashion-mnist it uses the\n"
 	"t10k test files, otherwise the validation split of the run's data.  The data comes from\n"
 	"the run's config (run directory or checkpoint) unless --data or --set names it.\n"
@@ -73,7 +76,8 @@ static const char USAGE_EVAL[] =
 	"  ctrain eval --model fm.safetensors --data fashion-mnist:/usr/share/datasets/fashion-mnist\n";
 
 static const char USAGE_PREDICT[] =
-	"usage: ctrain predict --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n\n"
+	"usage: ctrain predict --model SRC [--best] --input FILE.csv[.gz] [-o OUT.csv]\n\n"
+	"--best: the run's best checkpoint (keep_best), as for export.\n"
 	"Input rows are features only (header optional).  Output (stdout or OUT.csv) has the\n"
 	"header class,logit_0,...,logit_{k-1}.\n\n"
 	"example:\n  ctrain predict --model runs/fm --input x.csv -o pred.csv\n";
