@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "events.h"
 #include "kernel.h"
+#include "resume_from.h"
 #include "snapshot.h"
 #include "source.h"
 #include "trainer.h"
@@ -23,9 +24,9 @@ static int g_interrupt_signal;
 int cli_interrupt_signal(void) { return g_interrupt_signal; }
 
 typedef struct train_args {
-	const char *config, *run_dir, *init_from;
+	const char *config, *run_dir, *init_from, *from;
 	const char *sets[64];
-	int n_sets, non_strict;
+	int n_sets, non_strict, with_optimizer;
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -52,6 +53,11 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->init_from = argv[++i];
 		else if (!resume && strcmp(o, "--non-strict") == 0)
 			a->non_strict = 1;
+		else if (!resume && strcmp(o, "--with-optimizer") == 0)
+			a->with_optimizer = 1;
+		else if (resume && strcmp(o, "--from") == 0 &&
+			 (rc = need_value(argc, argv, i, e)) == 0)
+			a->from = argv[++i];
 		else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_sets == 64)
 				return ct_errf(e, CT_EUSAGE, "too many --set options (64 at most)");
@@ -72,6 +78,8 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 				      : "missing --run-dir DIR (see ctrain train --help)");
 	if (a->non_strict && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--non-strict goes with --init-from");
+	if (a->with_optimizer && !a->init_from)
+		return ct_errf(e, CT_EUSAGE, "--with-optimizer goes with --init-from CKPT.h5");
 	return 0;
 }
 
@@ -207,6 +215,8 @@ int cli_train(int argc, char **argv, ct_err *e)
 		return rc;
 	if (a.init_from)
 		rc = init_from(&s, a.init_from, a.non_strict, e);
+	if (rc == 0 && a.with_optimizer)
+		rc = optimizer_load_checkpoint(&s, a.init_from, e);
 	char path[4200];
 	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
 	if (rc == 0)
@@ -319,6 +329,8 @@ int cli_resume(int argc, char **argv, ct_err *e)
 		rc = config_set_on_resume(&cfg, a.sets[i], e);
 	if (rc == 0)
 		rc = config_validate(&cfg, ini, e);
+	if (rc == 0 && a.from)
+		rc = resume_from_select(a.run_dir, a.from, e);
 	if (rc < 0)
 		return rc;
 	pin_checkpoint_kernel(a.run_dir);

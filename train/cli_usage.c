@@ -8,7 +8,7 @@ static const char USAGE_MAIN[] =
 	"usage: ctrain COMMAND [ARGS]\n\n"
 	"commands:\n"
 	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--init-from FILE [--non-strict]]\n"
-	"  resume   DIR [--set section.key=value]...\n"
+	"  resume   DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n"
 	"  export   SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--best] [--data SPEC | --set data.key=value]...\n"
@@ -29,19 +29,24 @@ static const char USAGE_MAIN[] =
 
 static const char USAGE_TRAIN[] =
 	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]...\n"
-	"                    [--init-from FILE.safetensors|FILE.pth [--non-strict]]\n\n"
+	"                    [--init-from FILE.safetensors|FILE.pth|CKPT.h5 [--non-strict]\n"
+	"                     [--with-optimizer]]\n\n"
 	"Trains the model of FILE (INI), writing into DIR: config.ini (frozen), metrics.csv,\n"
 	"checkpoints/ckpt-<step>.h5 and, at the end, model.safetensors.  Refuses a DIR that\n"
 	"already holds checkpoints: use 'ctrain resume DIR' to continue it.\n"
 	"--init-from starts from the weights of a file (strict: every key and shape must match;\n"
-	"--non-strict loads what matches and lists missing/unexpected keys).\n\n"
+	"--non-strict loads what matches and lists missing/unexpected keys).  With a checkpoint,\n"
+	"--with-optimizer also takes its optimizer state (momentum, Adam moments and step\n"
+	"count; same optimizer kind) to fine-tune with new settings.\n\n"
 	"examples:\n"
 	"  ctrain train --config experiments/configs/synthetic.ini --run-dir runs/s1\n"
 	"  ctrain train --config run.ini --run-dir runs/lr3 --set optim.lr=0.003 --set train.epochs=20\n\n"
 	"Config keys (section.key = default):\n";
 
 static const char USAGE_RESUME[] =
-	"usage: ctrain resume DIR [--set section.key=value]...\n\n"
+	"usage: ctrain resume DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n\n"
+	"--from continues from that checkpoint of DIR/checkpoints instead of the newest: later\n"
+	"checkpoints and model.safetensors are renamed <name>.aside-<step>, never deleted.\n"
 	"Continues the run in DIR from its newest valid checkpoint, with the frozen config.\n"
 	"The result is bit-identical to a run that was never interrupted.  Invalid checkpoints\n"
 	"are skipped with a warning and renamed *.corrupt.  --set may change only keys that\n"
