@@ -8,7 +8,7 @@ CC ?= cc
 PKGS := openblas hdf5-serial jansson libzip zlib
 DEBS := libopenblas-dev libhdf5-dev zlib1g-dev libcmocka-dev libjansson-dev libzip-dev \
         pkg-config hdf5-tools dataset-fashion-mnist python3-torch python3-numpy python3-h5py \
-        clang clang-tidy clang-format gcovr cppcheck
+        clang clang-tidy clang-format gcovr cppcheck gnuplot-nox
 
 # Warnings: one strict set for gcc and clang, always -Werror (the code is
 # fixed, not the set).  On, beyond -Wall -Wextra:

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "events.h"
 #include "kernel.h"
+#include "plot.h"
 #include "resume_from.h"
 #include "snapshot.h"
 #include "source.h"
@@ -140,6 +141,8 @@ static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 		     : rc == CT_EINTERRUPTED ? "interrupted"
 					     : "failed",
 		     s->step, total, rc < 0 && rc != CT_EINTERRUPTED ? e->msg : "");
+	if (rc == 0 || rc == CT_EINTERRUPTED)
+		plot_refresh(dir); /* DIR/curves.svg; an INFO line without gnuplot */
 	if (rc == CT_EINTERRUPTED)
 		g_interrupt_signal = r.signal;
 	if (rc == 0)

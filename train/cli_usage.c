@@ -15,7 +15,8 @@ static const char USAGE_MAIN[] =
 	"  predict  --model SRC [--best] --input FILE.csv[.gz] [-o OUT.csv]\n"
 	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
 	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n"
-	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n\n"
+	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n"
+	"  plot     DIR... -o OUT.svg|OUT.png  training curves (gnuplot)\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -114,6 +115,14 @@ static const char USAGE_COMPARE[] =
 	"1 different weights, 2 usage error (an argument that is not a model).\n\n"
 	"example:\n  ctrain compare runs/uninterrupted runs/resumed\n";
 
+static const char USAGE_PLOT[] =
+	"usage: ctrain plot DIR... -o OUT.svg|OUT.png\n\n"
+	"Draws the curves of one or more runs with gnuplot (Debian: gnuplot-nox): training loss\n"
+	"raw and smoothed, validation loss and accuracy, learning rate; steps on the x axis,\n"
+	"epochs on the top axis, a dashed line at every resume or restart; one colour and legend\n"
+	"entry per run.  train and resume refresh DIR/curves.svg when they end.\n\n"
+	"example:\n  ctrain plot runs/lr1 runs/lr3 -o lr.png\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -122,6 +131,7 @@ const char *cli_usage(const char *cmd)
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
 		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS}, {"compare", USAGE_COMPARE},
+		{"plot", USAGE_PLOT},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)
