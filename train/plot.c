@@ -262,8 +262,7 @@ static void write_script(FILE *g, const run_data *r, size_t n, const char *tmp, 
 		}
 		(void)fprintf(g, "\n");
 	}
-	(void)fprintf(g,
-		      "set title 'learning rate'\nset offsets 0, 0, graph 0.05, graph 0.05\nplot ");
+	(void)fprintf(g, "set title 'learning rate'\nset yrange [0:*]\nplot ");
 	for (size_t i = 0; i < n; i++)
 		(void)fprintf(g,
 			      "%s$t%zu using 1:4 with lines lw 1.5 lc rgb '%s' title \"%s (lr)\"",
@@ -303,9 +302,17 @@ int plot_runs(char *const *dirs, size_t n, const char *out, ct_err *e)
 		ign.sa_handler = SIG_IGN;
 		sigemptyset(&ign.sa_mask);
 		(void)sigaction(SIGPIPE, &ign, &old);
-		char cmd[4300];
-		snprintf(cmd, sizeof cmd, "'%s'", gp);
-		FILE *g = strchr(gp, '\'') ? NULL : popen(cmd, "w");
+		/* gnuplot's messages go to a file, shown only when it fails */
+		const char *td = getenv("TMPDIR");
+		char errf[4200], cmd[8600];
+		snprintf(errf, sizeof errf, "%s/ctrain-gnuplot-XXXXXX", td && td[0] ? td : "/tmp");
+		int efd = mkstemp(errf);
+		if (efd >= 0)
+			(void)close(efd); /* only its name is used */
+		else
+			snprintf(errf, sizeof errf, "/dev/null");
+		snprintf(cmd, sizeof cmd, "'%s' 2>'%s'", gp, errf);
+		FILE *g = strchr(gp, '\'') || strchr(errf, '\'') ? NULL : popen(cmd, "w");
 		if (!g)
 			rc = ct_errno(e, CT_EIO, errno, "%s: cannot start", gp);
 		else {
@@ -315,13 +322,24 @@ int plot_runs(char *const *dirs, size_t n, const char *out, ct_err *e)
 			if (werr)
 				rc = ct_errf(e, CT_EIO, "%s: writing the script to gnuplot failed",
 					     gp);
-			else if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-				rc = ct_errf(e, CT_EIO, "%s failed (status %d) drawing %s", gp,
-					     st == -1        ? -1
-					     : WIFEXITED(st) ? WEXITSTATUS(st)
-							     : 128 + WTERMSIG(st),
-					     out);
+			else if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				char msg[300] = "";
+				FILE *ef = fopen(errf, "r");
+				if (ef) {
+					if (!fgets(msg, sizeof msg, ef))
+						msg[0] = '\0';
+					(void)fclose(ef); /* read only */
+				}
+				msg[strcspn(msg, "\n")] = '\0';
+				int code = st == -1        ? -1
+					   : WIFEXITED(st) ? WEXITSTATUS(st)
+							   : 128 + WTERMSIG(st);
+				rc = ct_errf(e, CT_EIO, "%s failed (status %d) drawing %s%s%s", gp,
+					     code, out, msg[0] ? ": " : "", msg);
+			}
 		}
+		if (efd >= 0)
+			(void)unlink(errf); /* a temporary file: nothing to lose */
 		(void)sigaction(SIGPIPE, &old, NULL);
 	}
 	if (rc == 0 && rename(tmp, out) != 0)
