@@ -10,6 +10,7 @@
  * key by key.  Returns 1 (exit 1) when the weights differ, 0 when they are
  * bit-identical, CT_EUSAGE for arguments that are not two models. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,10 @@ static int compare_weights(const tdict *a, const tdict *b, ct_err *e)
 			int64_t at = 0, ndiff = 0;
 			for (int64_t k = 0; k < n; k++) {
 				double d = fabs((double)fx[k] - (double)fy[k]);
-				if (fx[k] != fy[k] || memcmp(&fx[k], &fy[k], sizeof fx[k]) != 0)
-					ndiff++;
+				uint32_t bx, by; /* bits: -0.0 vs 0.0 and NaN payloads count */
+				memcpy(&bx, &fx[k], sizeof bx);
+				memcpy(&by, &fy[k], sizeof by);
+				ndiff += bx != by;
 				if (d > maxd || (isnan(d) && !isnan(maxd))) {
 					maxd = d;
 					at = k;

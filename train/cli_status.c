@@ -105,13 +105,9 @@ static void read_metrics(run_status *st)
 	FILE *fp = fopen(path, "r");
 	if (!fp)
 		return;
-	char head[1024], line[1024], hbuf[1024];
+	char head[1024], line[1024];
 	char *h[32], *f[32];
-	int nh = 0;
-	if (fgets(hbuf, sizeof hbuf, fp)) {
-		memcpy(head, hbuf, sizeof head);
-		nh = split_csv(head, h, 32);
-	}
+	int nh = fgets(head, sizeof head, fp) ? split_csv(head, h, 32) : 0;
 	int c_step = col_of(h, nh, "step"), c_epoch = col_of(h, nh, "epoch"),
 	    c_loss = col_of(h, nh, "loss"), c_lr = col_of(h, nh, "lr"),
 	    c_vl = col_of(h, nh, "val_loss"), c_va = col_of(h, nh, "val_accuracy"),
@@ -360,7 +356,7 @@ static void print_state(const run_status *st)
 
 static void print_long(const run_status *st)
 {
-	char b1[64], b2[64];
+	char b1[64];
 	printf("run         %s\nstate       ", st->dir);
 	print_state(st);
 	printf("\n");
@@ -384,6 +380,7 @@ static void print_long(const run_status *st)
 	if (st->n_ckpt == 0)
 		printf("checkpoint  none\n");
 	else {
+		char b2[64];
 		printf("checkpoint  %s: step %" PRId64 ", %s old, %s, ", st->ck_path, st->ck_step,
 		       human_secs(st->ck_age, b1, sizeof b1),
 		       human_bytes(st->ck_bytes, b2, sizeof b2));
@@ -411,7 +408,6 @@ static void print_long(const run_status *st)
 
 static void print_short(const run_status *st)
 {
-	char b1[64];
 	printf("%s  ", st->dir);
 	print_state(st);
 	printf("  step %" PRId64, st->step < 0 ? 0 : st->step);
@@ -423,8 +419,10 @@ static void print_short(const run_status *st)
 		printf("  val_acc %.4f", st->val_accuracy);
 	if (st->n_ckpt > 0)
 		printf("  ckpt %" PRId64 "%s", st->ck_step, st->ck_valid ? "" : " INVALID");
-	if (st->eta_sec >= 0)
+	if (st->eta_sec >= 0) {
+		char b1[64];
 		printf("  ETA %s", human_secs(st->eta_sec, b1, sizeof b1));
+	}
 	printf("\n");
 }
 

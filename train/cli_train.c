@@ -2,6 +2,8 @@
 #include <cblas.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 #include "cli.h"
 #include "events.h"
 #include "kernel.h"
+#include "supervise.h"
 #include "plot.h"
 #include "resume_from.h"
 #include "snapshot.h"
@@ -27,7 +30,7 @@ int cli_interrupt_signal(void) { return g_interrupt_signal; }
 typedef struct train_args {
 	const char *config, *run_dir, *init_from, *from;
 	const char *sets[64];
-	int n_sets, non_strict, with_optimizer;
+	int n_sets, non_strict, with_optimizer, restarts;
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -56,8 +59,15 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->non_strict = 1;
 		else if (!resume && strcmp(o, "--with-optimizer") == 0)
 			a->with_optimizer = 1;
-		else if (resume && strcmp(o, "--from") == 0 &&
-			 (rc = need_value(argc, argv, i, e)) == 0)
+		else if (strcmp(o, "--restarts") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || end == argv[i] || n < 0 || n > 1000)
+				return ct_errf(e, CT_EUSAGE, "--restarts %s: expected 0 to 1000",
+					       argv[i]);
+			a->restarts = (int)n;
+		} else if (resume && strcmp(o, "--from") == 0 &&
+			   (rc = need_value(argc, argv, i, e)) == 0)
 			a->from = argv[++i];
 		else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_sets == 64)
@@ -185,12 +195,43 @@ static int init_from(train_state *s, const char *file, int non_strict, ct_err *e
 	return rc;
 }
 
+/* --restarts N: this process supervises children (supervise.h); the first
+ * runs the command as given (without --restarts), the others resume DIR. */
+static int supervise(int argc, char **argv, const char *cmd, const train_args *a, ct_err *e)
+{
+	char **first = calloc((size_t)argc + 4, sizeof *first);
+	if (!first)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	const char *lv = log_get_level() >= LOG_WARN    ? "-q"
+			 : log_get_level() == LOG_DEBUG ? "-v"
+							: NULL;
+	int n = 0;
+	first[n++] = (char *)(uintptr_t) "ctrain";
+	first[n++] = (char *)(uintptr_t)cmd;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--restarts") == 0) {
+			i++;
+			continue;
+		}
+		first[n++] = argv[i];
+	}
+	if (lv)
+		first[n++] = (char *)(uintptr_t)lv;
+	char *again[] = {(char *)(uintptr_t) "ctrain", (char *)(uintptr_t) "resume",
+			 (char *)(uintptr_t)a->run_dir, (char *)(uintptr_t)lv, NULL};
+	int rc = supervise_run(first, again, a->run_dir, a->restarts, e);
+	free(first);
+	return rc;
+}
+
 int cli_train(int argc, char **argv, ct_err *e)
 {
 	train_args a;
 	int rc = parse_train_args(argc, argv, 0, &a, e);
 	if (rc < 0)
 		return rc;
+	if (a.restarts > 0 && !supervise_is_child())
+		return supervise(argc, argv, "train", &a, e);
 	ct_config cfg;
 	config_defaults(&cfg);
 	rc = config_load_file(&cfg, a.config, e);
@@ -318,6 +359,8 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	int rc = parse_train_args(argc, argv, 1, &a, e);
 	if (rc < 0)
 		return rc;
+	if (a.restarts > 0 && !supervise_is_child())
+		return supervise(argc, argv, "resume", &a, e);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
 	ct_config cfg;

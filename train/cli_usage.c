@@ -31,7 +31,11 @@ static const char USAGE_MAIN[] =
 static const char USAGE_TRAIN[] =
 	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]...\n"
 	"                    [--init-from FILE.safetensors|FILE.pth|CKPT.h5 [--non-strict]\n"
-	"                     [--with-optimizer]]\n\n"
+	"                     [--with-optimizer]] [--restarts N]\n\n"
+	"--restarts N supervises the run: when the training process dies (a signal, exit 1) it\n"
+	"is resumed from the newest valid checkpoint, after 0.1 s doubling up to 5 s, at most\n"
+	"N times; never after exit 2, a non-finite loss or SIGINT/SIGTERM/SIGHUP (forwarded).\n"
+	"Restarts are logged in DIR/events.csv.\n\n"
 	"Trains the model of FILE (INI), writing into DIR: config.ini (frozen), metrics.csv,\n"
 	"checkpoints/ckpt-<step>.h5 and, at the end, model.safetensors.  Refuses a DIR that\n"
 	"already holds checkpoints: use 'ctrain resume DIR' to continue it.\n"
@@ -45,7 +49,8 @@ static const char USAGE_TRAIN[] =
 	"Config keys (section.key = default):\n";
 
 static const char USAGE_RESUME[] =
-	"usage: ctrain resume DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n\n"
+	"usage: ctrain resume DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n"
+	"                         [--restarts N]   (see ctrain train --help)\n\n"
 	"--from continues from that checkpoint of DIR/checkpoints instead of the newest: later\n"
 	"checkpoints and model.safetensors are renamed <name>.aside-<step>, never deleted.\n"
 	"Continues the run in DIR from its newest valid checkpoint, with the frozen config.\n"

@@ -2,8 +2,10 @@
 #include "plot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,45 @@ static void write_script(FILE *g, const run_data *r, size_t n, const char *tmp, 
 	(void)any_lr;
 }
 
+/* gnuplot with its stdin a pipe (*g, our end) and its stdout and stderr efd;
+ * no shell involved. */
+static int start_gnuplot(const char *gp, int efd, pid_t *pid, FILE **g, ct_err *e)
+{
+	int fd[2];
+	if (pipe2(fd, O_CLOEXEC) != 0)
+		return ct_errno(e, CT_EIO, errno, "pipe for gnuplot");
+	posix_spawn_file_actions_t fa;
+	int rc = posix_spawn_file_actions_init(&fa);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, fd[0], 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, efd, 1);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, efd, 2);
+	char prog[4200];
+	snprintf(prog, sizeof prog, "%s", gp);
+	char *argv[] = {prog, NULL};
+	if (rc == 0)
+		rc = posix_spawn(pid, gp, &fa, NULL, argv, environ);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)close(fd[0]); /* the child's end */
+	if (rc != 0) {
+		(void)close(fd[1]); /* nothing was written */
+		return ct_errno(e, CT_EIO, rc, "%s: cannot start", gp);
+	}
+	*g = fdopen(fd[1], "w");
+	if (!*g) {
+		int err = errno;
+		(void)close(fd[1]); /* gnuplot sees EOF and exits */
+		pid_t w;
+		int st;
+		while ((w = waitpid(*pid, &st, 0)) < 0 && errno == EINTR)
+			;
+		return ct_errno(e, CT_ENOMEM, err, "fdopen for gnuplot");
+	}
+	return 0;
+}
+
 int plot_runs(char *const *dirs, size_t n, const char *out, ct_err *e)
 {
 	int png = ends_with(out, ".png");
@@ -304,25 +345,27 @@ int plot_runs(char *const *dirs, size_t n, const char *out, ct_err *e)
 		(void)sigaction(SIGPIPE, &ign, &old);
 		/* gnuplot's messages go to a file, shown only when it fails */
 		const char *td = getenv("TMPDIR");
-		char errf[4200], cmd[8600];
+		char errf[4200];
 		snprintf(errf, sizeof errf, "%s/ctrain-gnuplot-XXXXXX", td && td[0] ? td : "/tmp");
 		int efd = mkstemp(errf);
-		if (efd >= 0)
-			(void)close(efd); /* only its name is used */
-		else
-			snprintf(errf, sizeof errf, "/dev/null");
-		snprintf(cmd, sizeof cmd, "'%s' 2>'%s'", gp, errf);
-		FILE *g = strchr(gp, '\'') || strchr(errf, '\'') ? NULL : popen(cmd, "w");
-		if (!g)
-			rc = ct_errno(e, CT_EIO, errno, "%s: cannot start", gp);
-		else {
+		if (efd < 0)
+			rc = ct_errno(e, CT_EIO, errno, "%s: cannot create", errf);
+		pid_t pid = -1;
+		FILE *g = NULL;
+		if (rc == 0)
+			rc = start_gnuplot(gp, efd, &pid, &g, e);
+		if (rc == 0) {
 			write_script(g, r, n, tmp, png);
 			int werr = ferror(g) || fflush(g) != 0;
-			int st = pclose(g);
+			werr |= fclose(g) != 0;
+			int st = 0;
+			pid_t w;
+			while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+				;
 			if (werr)
 				rc = ct_errf(e, CT_EIO, "%s: writing the script to gnuplot failed",
 					     gp);
-			else if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			else if (w < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 				char msg[300] = "";
 				FILE *ef = fopen(errf, "r");
 				if (ef) {
@@ -331,15 +374,17 @@ int plot_runs(char *const *dirs, size_t n, const char *out, ct_err *e)
 					(void)fclose(ef); /* read only */
 				}
 				msg[strcspn(msg, "\n")] = '\0';
-				int code = st == -1        ? -1
+				int code = w < 0           ? -1
 					   : WIFEXITED(st) ? WEXITSTATUS(st)
 							   : 128 + WTERMSIG(st);
 				rc = ct_errf(e, CT_EIO, "%s failed (status %d) drawing %s%s%s", gp,
 					     code, out, msg[0] ? ": " : "", msg);
 			}
 		}
-		if (efd >= 0)
+		if (efd >= 0) {
+			(void)close(efd);   /* only gnuplot wrote to it */
 			(void)unlink(errf); /* a temporary file: nothing to lose */
+		}
 		(void)sigaction(SIGPIPE, &old, NULL);
 	}
 	if (rc == 0 && rename(tmp, out) != 0)

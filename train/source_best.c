@@ -26,8 +26,8 @@ int source_best(const char *dir, char **path, ct_err *e)
 		return ct_err_prefix(e, "--best");
 	/* the newest valid checkpoint carries the kept list, best first */
 	h5c_reader *r = NULL;
-	int64_t n = 0, steps[BEST_MAX];
-	double values[BEST_MAX];
+	int64_t n = 0, steps[BEST_MAX] = {0};
+	double values[BEST_MAX] = {0};
 	h5c_field fc = {"/meta/best_count", H5C_I64, 0, {0}, &n};
 	h5c_field fs = {"/meta/best_steps", H5C_I64, 1, {BEST_MAX}, steps};
 	h5c_field fv = {"/meta/best_values", H5C_F64, 1, {BEST_MAX}, values};
