@@ -303,9 +303,8 @@ static int start_gnuplot(const char *gp, int efd, pid_t *pid, FILE **g, ct_err *
 	if (!*g) {
 		int err = errno;
 		(void)close(fd[1]); /* gnuplot sees EOF and exits */
-		pid_t w;
 		int st;
-		while ((w = waitpid(*pid, &st, 0)) < 0 && errno == EINTR)
+		while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
 			;
 		return ct_errno(e, CT_ENOMEM, err, "fdopen for gnuplot");
 	}
