@@ -288,11 +288,12 @@ static int start_gnuplot(const char *gp, int efd, pid_t *pid, FILE **g, ct_err *
 		rc = posix_spawn_file_actions_adddup2(&fa, efd, 1);
 	if (rc == 0)
 		rc = posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	char prog[4200];
-	snprintf(prog, sizeof prog, "%s", gp);
-	char *argv[] = {prog, NULL};
-	if (rc == 0)
+	if (rc == 0) {
+		char prog[4200];
+		snprintf(prog, sizeof prog, "%s", gp);
+		char *argv[] = {prog, NULL};
 		rc = posix_spawn(pid, gp, &fa, NULL, argv, environ);
+	}
 	(void)posix_spawn_file_actions_destroy(&fa);
 	(void)close(fd[0]); /* the child's end */
 	if (rc != 0) {
