@@ -16,7 +16,8 @@ static const char USAGE_MAIN[] =
 	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
 	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n"
 	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n"
-	"  plot     DIR... -o OUT.svg|OUT.png  training curves (gnuplot)\n\n"
+	"  plot     DIR... -o OUT.svg|OUT.png  training curves (gnuplot)\n"
+	"  report   DIR... -o OUT.html         self-contained HTML: charts, checkpoints, events\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -128,6 +129,16 @@ static const char USAGE_PLOT[] =
 	"entry per run.  train and resume refresh DIR/curves.svg when they end.\n\n"
 	"example:\n  ctrain plot runs/lr1 runs/lr3 -o lr.png\n";
 
+static const char USAGE_REPORT[] =
+	"usage: ctrain report DIR... -o OUT.html\n\n"
+	"Writes one self-contained HTML file (no network needed to open it): interactive\n"
+	"charts of every run (uPlot, embedded; drag to zoom, hover for values) of training and\n"
+	"validation loss, validation accuracy, learning rate and gradient norm; per run its\n"
+	"events (start, resume, restart, ...), checkpoint table, config.ini and OpenBLAS\n"
+	"kernel; the machine.  uPlot is read from $CTRAIN_UPLOT_DIR or <ctrain's directory>/\n"
+	"uplot/package/dist (make uplot).\n\n"
+	"example:\n  ctrain report runs/lr1 runs/lr3 -o report.html\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -136,7 +147,7 @@ const char *cli_usage(const char *cmd)
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
 		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS}, {"compare", USAGE_COMPARE},
-		{"plot", USAGE_PLOT},
+		{"plot", USAGE_PLOT},       {"report", USAGE_REPORT},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)
