@@ -288,12 +288,24 @@ static int start_gnuplot(const char *gp, int efd, pid_t *pid, FILE **g, ct_err *
 		rc = posix_spawn_file_actions_adddup2(&fa, efd, 1);
 	if (rc == 0)
 		rc = posix_spawn_file_actions_adddup2(&fa, efd, 2);
+	/* our environment without the fault-injection settings of the tests
+	 * (tests/faultinject.c), which are about ctrain's own I/O, not gnuplot's */
+	size_t ne = 0;
+	while (environ[ne])
+		ne++;
+	char **env = rc == 0 ? calloc(ne + 1, sizeof *env) : NULL;
+	if (rc == 0 && !env)
+		rc = ENOMEM;
+	for (size_t i = 0, k = 0; env && i < ne; i++)
+		if (strncmp(environ[i], "CTRAIN_FAULT_", 13) != 0)
+			env[k++] = environ[i];
 	if (rc == 0) {
 		char prog[4200];
 		snprintf(prog, sizeof prog, "%s", gp);
 		char *argv[] = {prog, NULL};
-		rc = posix_spawn(pid, gp, &fa, NULL, argv, environ);
+		rc = posix_spawn(pid, gp, &fa, NULL, argv, env);
 	}
+	free(env);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	(void)close(fd[0]); /* the child's end */
 	if (rc != 0) {
