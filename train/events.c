@@ -33,7 +33,7 @@ int events_append(const char *run_dir, const char *event, int64_t step, int64_t 
 	char line[1024];
 	struct timespec ts;
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		ts.tv_sec = 0, ts.tv_nsec = 0;
+		memset(&ts, 0, sizeof ts);
 	int n = snprintf(line, sizeof line, "%lld.%03ld,%s,%" PRId64 ",%" PRId64 ",",
 			 (long long)ts.tv_sec, ts.tv_nsec / 1000000, event, step, total_steps);
 	CT_ASSERT(n > 0 && (size_t)n < sizeof line);
