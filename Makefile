@@ -8,7 +8,7 @@ CC ?= cc
 PKGS := openblas hdf5-serial jansson libzip zlib
 DEBS := libopenblas-dev libhdf5-dev zlib1g-dev libcmocka-dev libjansson-dev libzip-dev \
         pkg-config hdf5-tools dataset-fashion-mnist python3-torch python3-numpy python3-h5py \
-        clang clang-tidy clang-format gcovr cppcheck
+        clang clang-tidy clang-format gcovr cppcheck gnuplot-nox chromium
 
 # Warnings: one strict set for gcc and clang, always -Werror (the code is
 # fixed, not the set).  On, beyond -Wall -Wextra:
@@ -84,7 +84,7 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test unit e2e asan demo clean deps fuzz bench data check cppcheck tidy coverage \
+.PHONY: all test unit e2e asan demo clean deps fuzz bench data check cppcheck tidy coverage uplot \
         format format-check examples shared install
 .DEFAULT_GOAL := all
 
@@ -201,8 +201,19 @@ test: deps
 unit: all
 	@sh tests/run_unit.sh $(BUILD)
 
-e2e: all
+e2e: all uplot
 	@sh tests/run_e2e.sh $(BUILD)
+
+# uPlot (npm, MIT) for `ctrain report`, which embeds its JS and CSS in the
+# HTML it writes; tests point CTRAIN_UPLOT_DIR here.  Fetched once with
+# `npm pack` (no node_modules, no install scripts).
+UPLOT_VERSION := 1.6.32
+UPLOT_DIR := build/uplot/package/dist
+uplot: $(UPLOT_DIR)/uPlot.iife.min.js
+$(UPLOT_DIR)/uPlot.iife.min.js:
+	@mkdir -p build/uplot
+	cd build/uplot && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && \
+	  tar xzf uplot-$(UPLOT_VERSION).tgz && touch package/dist/uPlot.iife.min.js
 
 # The whole suite, unit and end-to-end, under ASan + UBSan + LeakSanitizer
 # (tests/run_asan.sh: any sanitizer report fails the run).  ASan's redzones
@@ -210,7 +221,7 @@ e2e: all
 SAN := -fsanitize=address,undefined
 ASAN_VARS := CC=clang OPT="-O1 -g -fno-omit-frame-pointer" LDFLAGS="$(SAN)" \
              EXTRA="$(SAN) -fno-sanitize-recover=all -Wno-frame-larger-than"
-asan:
+asan: uplot
 	$(MAKE) BUILD=build-asan $(ASAN_VARS) all
 	@env $(ASAN_VARS) sh tests/run_asan.sh build-asan
 

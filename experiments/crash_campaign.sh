@@ -75,7 +75,11 @@ keep_last = 3
 async = true
 INI
 
-strip_timing() { awk -F, 'BEGIN{OFS=","} {NF=NF-2; print}' "$1"; }
+# without the timing columns samples_per_sec, elapsed_sec, ckpt_sec (by name)
+strip_timing() {
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) drop[i] = $i == "samples_per_sec" || $i == "elapsed_sec" || $i == "ckpt_sec" }
+		{ o = ""; sep = ""; for (i = 1; i <= NF; i++) if (!drop[i]) { o = o sep $i; sep = "," }; print o }' "$1"
+}
 
 r0=$(now_ms)
 "$CTRAIN" train --config "$W/run.ini" --run-dir "$W/ref" >/dev/null 2>"$W/ref.err" ||

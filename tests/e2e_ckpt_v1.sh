@@ -24,8 +24,16 @@ ok "the version-1 checkpoint verifies and reads: step 9, epoch 2, Prescott, laye
 
 cp -R "$FIX/run" "$T/run"
 "$CTRAIN" resume "$T/run" >/dev/null 2>"$T/err" || fail "resume: $(cat "$T/err")"
-same_metrics "$FIX/expected/metrics.csv" "$T/run/metrics.csv" ||
+# the fixture predates grad_norm (its resumed rows have it, its old ones are empty)
+STRIP_ALSO=grad_norm same_metrics "$FIX/expected/metrics.csv" "$T/run/metrics.csv" ||
 	fail "metrics differ from the uninterrupted run: $(diff "$T/m1" "$T/m2" | head -5)"
+# its 8-column metrics.csv is upgraded: the new header, old rows padded with two empty cells
+[ "$(head -1 "$T/run/metrics.csv")" = "step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec,grad_norm,ckpt_sec" ] \
+	|| fail "metrics.csv header not upgraded: $(head -1 "$T/run/metrics.csv")"
+n_old=$(($(wc -l < "$FIX/run/metrics.csv") - 1))
+[ "$(sed -n "2,$((n_old + 1))p" "$T/run/metrics.csv" | grep -c ',,$')" -eq "$n_old" ] \
+	|| fail "the $n_old old rows must end with two empty cells: $(cat "$T/run/metrics.csv")"
+awk -F, 'NF != 10 { exit 1 }' "$T/run/metrics.csv" || fail "upgraded metrics.csv: not 10 cells per row"
 if grep -q "^WARN .*Prescott" "$T/err"; then
 	echo "note $NAME: this CPU cannot run the Prescott kernel: byte comparison skipped"
 else

@@ -6,8 +6,14 @@ NAME=$(basename "$0" .sh)
 fail() { echo "FAIL $NAME: $*" >&2; exit 1; }
 ok() { echo "ok   $NAME: $*"; }
 finish() { echo "PASS $NAME"; }
-# metrics.csv without the timing columns (the last two)
-strip_timing() { awk -F, 'BEGIN{OFS=","} {NF=NF-2; print}' "$1"; }
+# metrics.csv without the timing columns (samples_per_sec, elapsed_sec,
+# ckpt_sec, found by name in the header) and without those named in
+# $STRIP_ALSO (space-separated)
+strip_timing() {
+	awk -F, -v also="${STRIP_ALSO:-}" 'NR == 1 { n = split("samples_per_sec elapsed_sec ckpt_sec " also, t, " ")
+		for (i = 1; i <= NF; i++) for (j = 1; j <= n; j++) if ($i == t[j]) drop[i] = 1 }
+		{ o = ""; sep = ""; for (i = 1; i <= NF; i++) if (!drop[i]) { o = o sep $i; sep = "," }; print o }' "$1"
+}
 same_metrics() { strip_timing "$1" > "$T/m1"; strip_timing "$2" > "$T/m2"; cmp -s "$T/m1" "$T/m2"; }
 # interrupted_run CONFIG DIR EXTRA STEP...: `ctrain train --config CONFIG
 # --run-dir DIR EXTRA`, then `ctrain resume DIR` once per further STEP, each

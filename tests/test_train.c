@@ -184,8 +184,9 @@ static void test_metrics_truncate_on_resume(void **s)
 	(void)s;
 	char path[300];
 	snprintf(path, sizeof path, "%s/metrics.csv", g_dir);
-	write_file(path, METRICS_HEADER "\n5,0,1.5,0.1,,,10.0,1.000\n10,0,1.2,0.1,,,10.0,2.000\n"
-					"15,1,1.1,0.1,,,10.0,3.000\n20,1,1.0,0.1");
+	write_file(path,
+		   METRICS_HEADER "\n5,0,1.5,0.1,,,10.0,1.000,2,\n10,0,1.2,0.1,,,10.0,2.000,3,\n"
+				  "15,1,1.1,0.1,,,10.0,3.000,4,0.1\n20,1,1.0,0.1");
 	metrics m;
 	ct_err e = {0};
 	assert_int_equal(metrics_open(&m, path, 10, &e), 0);
@@ -197,21 +198,51 @@ static void test_metrics_truncate_on_resume(void **s)
 			 .val_loss = 0.75,
 			 .val_accuracy = 0.5,
 			 .samples_per_sec = 1,
-			 .elapsed_sec = 2};
+			 .elapsed_sec = 2,
+			 .grad_norm = 0.125,
+			 .has_ckpt = 1,
+			 .ckpt_sec = 0.5};
+	assert_int_equal(metrics_write(&m, &r, &e), 0);
+	r.step = 12;
+	r.has_val = 0;
+	r.has_ckpt = 0;
 	assert_int_equal(metrics_write(&m, &r, &e), 0);
 	assert_int_equal(metrics_close(&m, &e), 0);
 	char *text;
 	size_t len;
 	assert_int_equal(file_read_all(path, 1 << 20, &text, &len, &e), 0);
-	assert_string_equal(text,
-			    METRICS_HEADER "\n5,0,1.5,0.1,,,10.0,1.000\n10,0,1.2,0.1,,,10.0,2.000\n"
-					   "11,0,0.5,0.25,0.75,0.5,1.0,2.000\n");
+	assert_string_equal(text, METRICS_HEADER
+			    "\n5,0,1.5,0.1,,,10.0,1.000,2,\n10,0,1.2,0.1,,,10.0,2.000,3,\n"
+			    "11,0,0.5,0.25,0.75,0.5,1.0,2.000,0.125,0.500000\n"
+			    "12,0,0.5,0.25,,,1.0,2.000,0.125,\n");
 	free(text);
 	/* A new run starts the file over with only the header. */
 	assert_int_equal(metrics_open(&m, path, -1, &e), 0);
 	assert_int_equal(metrics_close(&m, &e), 0);
 	assert_int_equal(file_read_all(path, 1 << 20, &text, &len, &e), 0);
 	assert_string_equal(text, METRICS_HEADER "\n");
+	free(text);
+}
+
+/* A file written before grad_norm and ckpt_sec gets the new header and two
+ * empty cells per kept row; rows past the resume step are still dropped. */
+static void test_metrics_upgrade_v1(void **s)
+{
+	(void)s;
+	char path[300];
+	snprintf(path, sizeof path, "%s/metrics.csv", g_dir);
+	write_file(path,
+		   METRICS_HEADER_V1 "\n5,0,1.5,0.1,,,10.0,1.000\n10,0,1.2,0.1,0.9,0.5,10.0,2.000\n"
+				     "15,1,1.1,0.1,,,10.0,3.000\n");
+	metrics m;
+	ct_err e = {0};
+	assert_int_equal(metrics_open(&m, path, 10, &e), 0);
+	assert_int_equal(metrics_close(&m, &e), 0);
+	char *text;
+	size_t len;
+	assert_int_equal(file_read_all(path, 1 << 20, &text, &len, &e), 0);
+	assert_string_equal(text, METRICS_HEADER
+			    "\n5,0,1.5,0.1,,,10.0,1.000,,\n10,0,1.2,0.1,0.9,0.5,10.0,2.000,,\n");
 	free(text);
 }
 
@@ -254,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_roundtrip_sgd),
 		cmocka_unit_test(test_snapshot_detects_damage),
 		cmocka_unit_test(test_metrics_truncate_on_resume),
+		cmocka_unit_test(test_metrics_upgrade_v1),
 		cmocka_unit_test(test_params_load_strict_and_report),
 	};
 	return cmocka_run_group_tests_name("train", tests, setup, teardown);

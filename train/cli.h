@@ -16,6 +16,11 @@ int cli_inspect(int argc, char **argv, ct_err *e);
 int cli_eval(int argc, char **argv, ct_err *e);
 int cli_predict(int argc, char **argv, ct_err *e);
 int cli_convert(int argc, char **argv, ct_err *e);
+int cli_status(int argc, char **argv, ct_err *e);
+/* Returns 1 (exit status 1, no error message) when the weights differ. */
+int cli_compare(int argc, char **argv, ct_err *e);
+int cli_plot(int argc, char **argv, ct_err *e);
+int cli_report(int argc, char **argv, ct_err *e);
 
 /* Usage text of a subcommand (NULL: the overview). */
 const char *cli_usage(const char *cmd);

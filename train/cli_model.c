@@ -39,14 +39,30 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 		       spec);
 }
 
+/* model_load_source, or with --best the best checkpoint of a run directory. */
+static int load_model(const char *src, int best, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e)
+{
+	char *path = NULL;
+	if (best) {
+		int rc = source_best(src, &path, e);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = model_load_source(path ? path : src, m, cfg, has_cfg, e);
+	free(path);
+	return rc;
+}
+
 int cli_eval(int argc, char **argv, ct_err *e)
 {
 	const char *model = NULL, *data = NULL;
 	const char *sets[64];
-	int n_sets = 0;
+	int n_sets = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
 			model = argv[++i];
+		else if (strcmp(argv[i], "--best") == 0)
+			best = 1;
 		else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
 			data = argv[++i];
 		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
@@ -61,7 +77,7 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(model, &m, &cfg, &has_cfg, e);
+	int rc = load_model(model, best, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	if (!has_cfg)
@@ -127,9 +143,12 @@ static int write_predictions(FILE *out, const float *logits, int64_t n, int k)
 int cli_predict(int argc, char **argv, ct_err *e)
 {
 	const char *model = NULL, *input = NULL, *output = NULL;
+	int best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
 			model = argv[++i];
+		else if (strcmp(argv[i], "--best") == 0)
+			best = 1;
 		else if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
 			input = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
@@ -144,7 +163,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(model, &m, &cfg, &has_cfg, e);
+	int rc = load_model(model, best, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	dataset ds;
@@ -222,10 +241,12 @@ static int verify_export(mlp *m, const char *out, ct_dtype dt, ct_err *e)
 int cli_export(int argc, char **argv, ct_err *e)
 {
 	const char *src = NULL, *out = NULL, *dtype = "f32";
-	int verify = 0;
+	int verify = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
+		else if (strcmp(argv[i], "--best") == 0)
+			best = 1;
 		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
 			dtype = argv[++i];
 		else if (strcmp(argv[i], "--verify") == 0)
@@ -248,7 +269,7 @@ int cli_export(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(src, &m, &cfg, &has_cfg, e);
+	int rc = load_model(src, best, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +15,11 @@
 #include "../ckpt/h5c.h"
 #include "../util/log.h"
 #include "cli.h"
+#include "events.h"
 #include "kernel.h"
+#include "supervise.h"
+#include "plot.h"
+#include "resume_from.h"
 #include "snapshot.h"
 #include "source.h"
 #include "trainer.h"
@@ -23,9 +29,9 @@ static int g_interrupt_signal;
 int cli_interrupt_signal(void) { return g_interrupt_signal; }
 
 typedef struct train_args {
-	const char *config, *run_dir, *init_from;
+	const char *config, *run_dir, *init_from, *from;
 	const char *sets[64];
-	int n_sets, non_strict;
+	int n_sets, non_strict, with_optimizer, restarts;
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -52,6 +58,18 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->init_from = argv[++i];
 		else if (!resume && strcmp(o, "--non-strict") == 0)
 			a->non_strict = 1;
+		else if (!resume && strcmp(o, "--with-optimizer") == 0)
+			a->with_optimizer = 1;
+		else if (strcmp(o, "--restarts") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || end == argv[i] || n < 0 || n > 1000)
+				return ct_errf(e, CT_EUSAGE, "--restarts %s: expected 0 to 1000",
+					       argv[i]);
+			a->restarts = (int)n;
+		} else if (resume && strcmp(o, "--from") == 0 &&
+			   (rc = need_value(argc, argv, i, e)) == 0)
+			a->from = argv[++i];
 		else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_sets == 64)
 				return ct_errf(e, CT_EUSAGE, "too many --set options (64 at most)");
@@ -72,6 +90,8 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 				      : "missing --run-dir DIR (see ctrain train --help)");
 	if (a->non_strict && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--non-strict goes with --init-from");
+	if (a->with_optimizer && !a->init_from)
+		return ct_errf(e, CT_EUSAGE, "--with-optimizer goes with --init-from CKPT.h5");
 	return 0;
 }
 
@@ -94,10 +114,29 @@ static void print_summary(const trainer_result *r)
 	(void)fflush(stdout); /* stdout's errors are checked at exit (main.c) */
 }
 
+/* DIR/events.csv is advisory (status, plot): a failure to record is a warning. */
+static void record_event(const char *dir, const char *ev, int64_t step, int64_t total,
+			 const char *detail)
+{
+	ct_err we = {0};
+	if (events_append(dir, ev, step, total, detail, &we) < 0)
+		log_warn("%s", we.msg);
+}
+
 static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 {
 	trainer_result r;
+	int64_t total = train_total_steps(s);
+	record_event(dir, resume_step < 0 ? "start" : "resume", resume_step < 0 ? 0 : resume_step,
+		     total, "");
 	int rc = trainer_run(s, dir, resume_step, &r, e);
+	record_event(dir,
+		     rc == 0                 ? "finished"
+		     : rc == CT_EINTERRUPTED ? "interrupted"
+					     : "failed",
+		     s->step, total, rc < 0 && rc != CT_EINTERRUPTED ? e->msg : "");
+	if (rc == 0 || rc == CT_EINTERRUPTED)
+		plot_refresh(dir); /* DIR/curves.svg; an INFO line without gnuplot */
 	if (rc == CT_EINTERRUPTED)
 		g_interrupt_signal = r.signal;
 	if (rc == 0)
@@ -140,12 +179,43 @@ static int init_from(train_state *s, const char *file, int non_strict, ct_err *e
 	return rc;
 }
 
+/* --restarts N: this process supervises children (supervise.h); the first
+ * runs the command as given (without --restarts), the others resume DIR. */
+static int supervise(int argc, char **argv, const char *cmd, const train_args *a, ct_err *e)
+{
+	char **first = calloc((size_t)argc + 4, sizeof *first);
+	if (!first)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	const char *lv = log_get_level() >= LOG_WARN    ? "-q"
+			 : log_get_level() == LOG_DEBUG ? "-v"
+							: NULL;
+	int n = 0;
+	first[n++] = (char *)(uintptr_t) "ctrain";
+	first[n++] = (char *)(uintptr_t)cmd;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--restarts") == 0) {
+			i++;
+			continue;
+		}
+		first[n++] = argv[i];
+	}
+	if (lv)
+		first[n++] = (char *)(uintptr_t)lv;
+	char *again[] = {(char *)(uintptr_t) "ctrain", (char *)(uintptr_t) "resume",
+			 (char *)(uintptr_t)a->run_dir, (char *)(uintptr_t)lv, NULL};
+	int rc = supervise_run(first, again, a->run_dir, a->restarts, e);
+	free(first);
+	return rc;
+}
+
 int cli_train(int argc, char **argv, ct_err *e)
 {
 	train_args a;
 	int rc = parse_train_args(argc, argv, 0, &a, e);
 	if (rc < 0)
 		return rc;
+	if (a.restarts > 0 && !supervise_is_child())
+		return supervise(argc, argv, "train", &a, e);
 	ct_config cfg;
 	config_defaults(&cfg);
 	rc = config_load_file(&cfg, a.config, e);
@@ -173,6 +243,8 @@ int cli_train(int argc, char **argv, ct_err *e)
 		return rc;
 	if (a.init_from)
 		rc = init_from(&s, a.init_from, a.non_strict, e);
+	if (rc == 0 && a.with_optimizer)
+		rc = optimizer_load_checkpoint(&s, a.init_from, e);
 	char path[4200];
 	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
 	if (rc == 0)
@@ -306,6 +378,8 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	int rc = parse_train_args(argc, argv, 1, &a, e);
 	if (rc < 0)
 		return rc;
+	if (a.restarts > 0 && !supervise_is_child())
+		return supervise(argc, argv, "resume", &a, e);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
 	ct_config cfg;
@@ -317,6 +391,8 @@ int cli_resume(int argc, char **argv, ct_err *e)
 		rc = config_set_on_resume(&cfg, a.sets[i], e);
 	if (rc == 0)
 		rc = config_validate(&cfg, ini, e);
+	if (rc == 0 && a.from)
+		rc = resume_from_select(a.run_dir, a.from, e);
 	if (rc < 0)
 		return rc;
 	pin_checkpoint_kernel(a.run_dir);

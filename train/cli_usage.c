@@ -8,12 +8,16 @@ static const char USAGE_MAIN[] =
 	"usage: ctrain COMMAND [ARGS]\n\n"
 	"commands:\n"
 	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--init-from FILE [--non-strict]]\n"
-	"  resume   DIR [--set section.key=value]...\n"
-	"  export   SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
+	"  resume   DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n"
+	"  export   SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
-	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
-	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n"
-	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n\n"
+	"  eval     --model SRC [--best] [--data SPEC | --set data.key=value]...\n"
+	"  predict  --model SRC [--best] --input FILE.csv[.gz] [-o OUT.csv]\n"
+	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
+	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n"
+	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n"
+	"  plot     DIR... -o OUT.svg|OUT.png  training curves (gnuplot)\n"
+	"  report   DIR... -o OUT.html         self-contained HTML: charts, checkpoints, events\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -27,12 +31,19 @@ static const char USAGE_MAIN[] =
 
 static const char USAGE_TRAIN[] =
 	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]...\n"
-	"                    [--init-from FILE.safetensors|FILE.pth [--non-strict]]\n\n"
+	"                    [--init-from FILE.safetensors|FILE.pth|CKPT.h5 [--non-strict]\n"
+	"                     [--with-optimizer]] [--restarts N]\n\n"
+	"--restarts N supervises the run: when the training process dies (a signal, exit 1) it\n"
+	"is resumed from the newest valid checkpoint, after 0.1 s doubling up to 5 s, at most\n"
+	"N times; never after exit 2, a non-finite loss or SIGINT/SIGTERM/SIGHUP (forwarded).\n"
+	"Restarts are logged in DIR/events.csv.\n\n"
 	"Trains the model of FILE (INI), writing into DIR: config.ini (frozen), metrics.csv,\n"
 	"checkpoints/ckpt-<step>.h5 and, at the end, model.safetensors.  Refuses a DIR that\n"
 	"already holds checkpoints: use 'ctrain resume DIR' to continue it.\n"
 	"--init-from starts from the weights of a file (strict: every key and shape must match;\n"
-	"--non-strict loads what matches and lists missing/unexpected keys).\n"
+	"--non-strict loads what matches and lists missing/unexpected keys).  With a checkpoint,\n"
+	"--with-optimizer also takes its optimizer state (momentum, Adam moments and step\n"
+	"count; same optimizer kind) to fine-tune with new settings.\n"
 	"Validation rows: with data.val_split = tail (the default) the LAST\n"
 	"round(rows * data.val_fraction) rows of the data file, as Keras' validation_split;\n"
 	"with random, that many rows drawn with train.seed.  The training rows keep the\n"
@@ -43,17 +54,22 @@ static const char USAGE_TRAIN[] =
 	"Config keys (section.key = default):\n";
 
 static const char USAGE_RESUME[] =
-	"usage: ctrain resume DIR [--set section.key=value]...\n\n"
+	"usage: ctrain resume DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n"
+	"                         [--restarts N]   (see ctrain train --help)\n\n"
 	"Continues the run in DIR from its newest valid checkpoint, with the frozen config.\n"
 	"The result is bit-identical to a run that was never interrupted.  Invalid checkpoints\n"
 	"are skipped with a warning and renamed *.corrupt; a run stopped before its first\n"
 	"checkpoint was durable starts again from step 0.  --set may change only keys that\n"
 	"cannot break bit-exactness: train.epochs, train.log_every, train.eval_every,\n"
-	"train.threads, checkpoint.*.\n\n"
+	"train.threads, checkpoint.*.\n"
+	"--from continues from that checkpoint of DIR/checkpoints instead of the newest: later\n"
+	"checkpoints and model.safetensors are renamed <name>.aside-<step>, never deleted.\n\n"
 	"example:\n  ctrain resume runs/fm --set train.epochs=30\n";
 
 static const char USAGE_EXPORT[] =
-	"usage: ctrain export SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n\n"
+	"usage: ctrain export SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n\n"
+	"--best (SRC a run directory): the best checkpoint by checkpoint.monitor that\n"
+	"checkpoint.keep_best kept, instead of model.safetensors or the newest checkpoint.\n"
 	"Writes the weights of SRC (run directory, checkpoint or .safetensors) as safetensors\n"
 	"that PyTorch loads with load_state_dict.  --verify reloads the file and compares the\n"
 	"logits of a fixed probe batch (bit-identical for f32, max deviation for f16/bf16).\n\n"
@@ -67,7 +83,8 @@ static const char USAGE_INSPECT[] =
 	"example:\n  ctrain inspect runs/fm/model.safetensors\n";
 
 static const char USAGE_EVAL[] =
-	"usage: ctrain eval --model SRC [--data SPEC | --set data.key=value]...\n\n"
+	"usage: ctrain eval --model SRC [--best] [--data SPEC | --set data.key=value]...\n\n"
+	"--best: the run's best checkpoint (keep_best), as for export.\n"
 	"Prints 'accuracy=<float> loss=<float> n=<int>'.  For mnist/fashion-mnist it uses the\n"
 	"t10k test files, otherwise the validation split of the run's data.  The data comes from\n"
 	"the run's config (run directory or checkpoint) unless --data or --set names it.\n"
@@ -76,7 +93,8 @@ static const char USAGE_EVAL[] =
 	"  ctrain eval --model fm.safetensors --data fashion-mnist:/usr/share/datasets/fashion-mnist\n";
 
 static const char USAGE_PREDICT[] =
-	"usage: ctrain predict --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n\n"
+	"usage: ctrain predict --model SRC [--best] --input FILE.csv[.gz] [-o OUT.csv]\n\n"
+	"--best: the run's best checkpoint (keep_best), as for export.\n"
 	"Input rows are features only (header optional).  Output (stdout or OUT.csv) has the\n"
 	"header class,logit_0,...,logit_{k-1}.\n\n"
 	"example:\n  ctrain predict --model runs/fm --input x.csv -o pred.csv\n";
@@ -89,6 +107,43 @@ static const char USAGE_CONVERT[] =
 	"skips non-tensor entries, and verifies the written file tensor by tensor.\n\n"
 	"example:\n  ctrain convert resnet_head.pth head.safetensors\n";
 
+static const char USAGE_STATUS[] =
+	"usage: ctrain status [--json] DIR...\n\n"
+	"What each run is doing: state (running with the pid holding DIR/.lock, finished,\n"
+	"failed with its error, interrupted), step N of M, epoch, last loss and validation\n"
+	"metrics, samples/s and ETA, the newest checkpoint (step, age, size, valid or why not)\n"
+	"and the one resume would use, the keep_best checkpoints, resumes and restarts, disk\n"
+	"used, and the command to resume.  A DIR without config.ini lists every run directly\n"
+	"under it, one line each.  --json prints {\"schema\": 1, \"runs\": [...]} (README).\n\n"
+	"example:\n  ctrain status runs/fm ; ctrain status runs ; ctrain status --json runs/fm\n";
+
+static const char USAGE_COMPARE[] =
+	"usage: ctrain compare SRC1 SRC2\n\n"
+	"Are the final weights of two runs (or checkpoints, or .safetensors) bit-identical?\n"
+	"If not, prints per tensor how many values differ and the largest absolute difference.\n"
+	"For two run directories also the first step at which metrics.csv differs (timing\n"
+	"columns excepted) and every differing config key.  Exit status: 0 identical weights,\n"
+	"1 different weights, 2 usage error (an argument that is not a model).\n\n"
+	"example:\n  ctrain compare runs/uninterrupted runs/resumed\n";
+
+static const char USAGE_PLOT[] =
+	"usage: ctrain plot DIR... -o OUT.svg|OUT.png\n\n"
+	"Draws the curves of one or more runs with gnuplot (Debian: gnuplot-nox): training loss\n"
+	"raw and smoothed, validation loss and accuracy, learning rate; steps on the x axis,\n"
+	"epochs on the top axis, a dashed line at every resume or restart; one colour and legend\n"
+	"entry per run.  train and resume refresh DIR/curves.svg when they end.\n\n"
+	"example:\n  ctrain plot runs/lr1 runs/lr3 -o lr.png\n";
+
+static const char USAGE_REPORT[] =
+	"usage: ctrain report DIR... -o OUT.html\n\n"
+	"Writes one self-contained HTML file (no network needed to open it): interactive\n"
+	"charts of every run (uPlot, embedded; drag to zoom, hover for values) of training and\n"
+	"validation loss, validation accuracy, learning rate and gradient norm; per run its\n"
+	"events (start, resume, restart, ...), checkpoint table, config.ini and OpenBLAS\n"
+	"kernel; the machine.  uPlot is read from $CTRAIN_UPLOT_DIR or <ctrain's directory>/\n"
+	"uplot/package/dist (make uplot).\n\n"
+	"example:\n  ctrain report runs/lr1 runs/lr3 -o report.html\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -96,7 +151,8 @@ const char *cli_usage(const char *cmd)
 	} t[] = {
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
-		{"convert", USAGE_CONVERT},
+		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS}, {"compare", USAGE_COMPARE},
+		{"plot", USAGE_PLOT},       {"report", USAGE_REPORT},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)

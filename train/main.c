@@ -22,7 +22,8 @@ static command_fn find_command(const char *name)
 	} cmds[] = {
 		{"train", cli_train},     {"resume", cli_resume}, {"export", cli_export},
 		{"inspect", cli_inspect}, {"eval", cli_eval},     {"predict", cli_predict},
-		{"convert", cli_convert},
+		{"convert", cli_convert}, {"status", cli_status}, {"compare", cli_compare},
+		{"plot", cli_plot},       {"report", cli_report},
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(name, cmds[i].name) == 0)
@@ -50,8 +51,8 @@ static int take_global_flags(int *argc, char **argv)
 
 static int exit_status(int rc)
 {
-	if (rc == 0)
-		return 0;
+	if (rc >= 0) /* 0, or a verdict such as compare's 1 */
+		return rc;
 	if (rc == CT_EINTERRUPTED)
 		return cli_interrupt_signal() == SIGTERM ? 143 : 130;
 	return rc == CT_EUSAGE || rc == CT_ECONFIG ? 2 : 1;

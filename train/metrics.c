@@ -13,7 +13,9 @@
 static char *truncate_rows(const char *text, int64_t last, size_t *out_len, int64_t *dropped)
 {
 	size_t len = strlen(text);
-	char *out = malloc(len + sizeof METRICS_HEADER + 2);
+	/* an 8-column file gets the new header and two empty cells per row */
+	int upgrade = strncmp(text, METRICS_HEADER_V1 "\n", sizeof METRICS_HEADER_V1) == 0;
+	char *out = malloc(2 * len + sizeof METRICS_HEADER + 2);
 	CT_ASSERT(out);
 	size_t used = 0;
 	const char *p = text;
@@ -34,7 +36,14 @@ static char *truncate_rows(const char *text, int64_t last, size_t *out_len, int6
 			long long step = strtoll(p, &end, 10);
 			keep = end != p && *end == ',' && step <= last;
 		}
-		if (keep) {
+		if (keep && upgrade && first) {
+			used += (size_t)sprintf(out + used, "%s\n", METRICS_HEADER);
+		} else if (keep && upgrade) {
+			memcpy(out + used, p, n - 1);
+			used += n - 1;
+			memcpy(out + used, ",,\n", 3);
+			used += 3;
+		} else if (keep) {
 			memcpy(out + used, p, n);
 			used += n;
 		} else if (!first) {
@@ -135,12 +144,17 @@ static int repair(metrics *m, ct_err *e)
 
 int metrics_write(metrics *m, const metrics_row *r, ct_err *e)
 {
-	char vl[32], va[32], line[1024];
+	char vl[32], va[32], ck[32], line[1024];
 	fmt_opt(vl, sizeof vl, r->has_val, r->val_loss);
 	fmt_opt(va, sizeof va, r->has_val, r->val_accuracy);
-	int n = snprintf(line, sizeof line, "%" PRId64 ",%" PRId64 ",%.9g,%.9g,%s,%s,%.1f,%.3f\n",
-			 r->step, r->epoch, r->loss, r->lr, vl, va, r->samples_per_sec,
-			 r->elapsed_sec);
+	if (r->has_ckpt)
+		snprintf(ck, sizeof ck, "%.6f", r->ckpt_sec);
+	else
+		ck[0] = '\0';
+	int n = snprintf(line, sizeof line,
+			 "%" PRId64 ",%" PRId64 ",%.9g,%.9g,%s,%s,%.1f,%.3f,%.9g,%s\n", r->step,
+			 r->epoch, r->loss, r->lr, vl, va, r->samples_per_sec, r->elapsed_sec,
+			 r->grad_norm, ck);
 	CT_ASSERT(n > 0 && (size_t)n < sizeof line);
 	if (keep_text(m, line, (size_t)n) < 0)
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory for its rows", m->path);

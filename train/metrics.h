@@ -1,9 +1,15 @@
 /* metrics.h — DIR/metrics.csv: one row per logged step.
  *
- * Header: step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec
- * (timing columns last: they are the only ones that differ between an
- * interrupted and an uninterrupted run).  val_* cells are empty when the row
- * had no evaluation.
+ * Header: step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec,
+ *         grad_norm,ckpt_sec
+ * The timing columns samples_per_sec, elapsed_sec and ckpt_sec are the only
+ * ones that differ between an interrupted and an uninterrupted run.  val_*
+ * cells are empty when the row had no evaluation.  grad_norm is the global L2
+ * norm of the gradient of the row's step (before clipping); ckpt_sec the
+ * wall-clock seconds the loop spent saving checkpoints since the previous row
+ * (the whole write when synchronous, the snapshot copy when async), empty when
+ * it saved none.  A file of the 8-column version is upgraded on resume: new
+ * header, its rows padded with two empty cells.
  *
  * Crash safety: metrics_sync() (fflush + fsync) runs before every checkpoint
  * write, so every row up to a checkpoint's step is durable before the
@@ -40,9 +46,15 @@ typedef struct metrics_row {
 	int has_val;
 	double val_loss, val_accuracy;
 	double samples_per_sec, elapsed_sec;
+	double grad_norm;
+	int has_ckpt;
+	double ckpt_sec;
 } metrics_row;
 
-#define METRICS_HEADER "step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec"
+#define METRICS_HEADER \
+	"step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec,grad_norm,ckpt_sec"
+/* The header of files written before grad_norm and ckpt_sec. */
+#define METRICS_HEADER_V1 "step,epoch,loss,lr,val_loss,val_accuracy,samples_per_sec,elapsed_sec"
 
 /* resume_step < 0: start a new file.  Otherwise keep rows with step <= resume_step. */
 int metrics_open(metrics *m, const char *path, int64_t resume_step, ct_err *e);

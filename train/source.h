@@ -28,6 +28,11 @@ int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e);
 /* Loads a model; *has_cfg says whether cfg was filled (run dir config.ini or
  * the checkpoint's own config). */
 int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e);
+/* `--best`: *path (malloc'ed) is the best checkpoint of run directory dir by
+ * checkpoint.monitor, as keep_best recorded it in the newest valid checkpoint
+ * (/meta/best_steps[0]), verified.  Not a directory: CT_EUSAGE; nothing
+ * recorded (keep_best = 0, no evaluation yet) or file gone: CT_ENOTFOUND. */
+int source_best(const char *dir, char **path, ct_err *e);
 /* Reads a checkpoint's frozen config text (/meta/config). */
 int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e);
 

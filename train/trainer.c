@@ -22,19 +22,29 @@ typedef struct loop {
 	int32_t *labels;
 	double t0, last_ckpt, window_t0;
 	int64_t window_samples;
+	double grad_norm; /* of the last step that computed it (a logged one) */
+	double ckpt_sec;  /* spent in save() since the last row */
+	int saves;        /* save() calls since the last row */
 	trainer_result *r;
 } loop;
 
-/* One optimizer step on the batch already in the graph's input; returns the loss. */
-static double train_step(train_state *s, int rows)
+/* One optimizer step on the batch already in the graph's input; returns the
+ * loss.  *gnorm (when not NULL) receives the global gradient norm before
+ * clipping: computed only for the steps that write a metrics row. */
+static double train_step(train_state *s, int rows, double *gnorm)
 {
 	mlp_graph *mg = &s->model.train;
 	graph_set_rows(mg->g, rows);
 	graph_forward(mg->g);
 	double loss = graph_loss(mg->g, mg->loss);
 	graph_backward(mg->g, mg->loss);
+	double norm = 0.0;
 	if (s->cfg.grad_clip > 0)
-		grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
+		norm = grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
+	else if (gnorm)
+		norm = grad_global_norm(s->model.ps.grad, s->model.ps.n);
+	if (gnorm)
+		*gnorm = norm;
 	optim_step(&s->opt, s->model.ps.data, s->model.ps.grad, sched_lr(&s->sched, s->step));
 	s->step++;
 	s->samples_seen += rows;
@@ -73,7 +83,12 @@ static int write_row(loop *L, int eval_now, int *best, ct_err *e)
 		.samples_per_sec =
 			now > L->window_t0 ? (double)L->window_samples / (now - L->window_t0) : 0,
 		.elapsed_sec = s->elapsed + (now - L->t0),
+		.grad_norm = L->grad_norm,
+		.has_ckpt = L->saves > 0,
+		.ckpt_sec = L->ckpt_sec,
 	};
+	L->saves = 0;
+	L->ckpt_sec = 0.0;
 	if (eval_now && s->val.n > 0) {
 		row.has_val = 1;
 		evaluate(s, &row.val_loss, &row.val_accuracy);
@@ -105,7 +120,8 @@ static int save(loop *L, ct_err *e)
 {
 	train_state *s = L->s;
 	int warn = strcmp(s->cfg.on_error, "warn") == 0;
-	L->last_ckpt = progress_now();
+	double t = progress_now();
+	L->last_ckpt = t;
 	ct_err se = {0};
 	/* With warn, a failed background write is reported here and this
 	 * checkpoint is still written: the retry is at this cadence point, not
@@ -113,6 +129,8 @@ static int save(loop *L, ct_err *e)
 	if (warn && checkpointer_wait(&L->cp, &se) < 0)
 		warn_failed(L, &se);
 	int rc = checkpointer_save(&L->cp, s, &se);
+	L->ckpt_sec += progress_now() - t;
+	L->saves++;
 	if (rc == 0)
 		return 0;
 	if (warn) {
@@ -168,7 +186,10 @@ static int run_loop(loop *L, ct_err *e)
 		if (rows == 0)
 			continue; /* the loader moved to the next epoch */
 		int epoch_end = s->ld.st.cursor == (uint64_t)s->train.n;
-		double loss = train_step(s, rows);
+		int64_t next = s->step + 1;
+		int logs = epoch_end || next % c->log_every == 0 ||
+			   (c->eval_every > 0 && next % c->eval_every == 0);
+		double loss = train_step(s, rows, logs ? &L->grad_norm : NULL);
 		s->loss_sum += loss;
 		s->loss_count++;
 		L->window_samples += rows;
