@@ -13,6 +13,7 @@
 #include "../util/log.h"
 #include "cli.h"
 #include "kernel.h"
+#include "rundir.h"
 #include "snapshot.h"
 #include "source.h"
 #include "trainer.h"
@@ -156,6 +157,38 @@ static int init_from(train_state *s, const char *file, int non_strict, ct_err *e
 	return rc;
 }
 
+/* `ctrain train` once the run directory is locked. */
+static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
+{
+	const train_args a = *ap;
+	if (has_checkpoints(a.run_dir))
+		return ct_errf(e, CT_EUSAGE,
+			       "%s already holds checkpoints; continue it with: ctrain resume %s",
+			       a.run_dir, a.run_dir);
+	int rc = apply_threads(cfg, e);
+	if (rc < 0)
+		return rc;
+	train_state s;
+	rc = train_state_init(&s, cfg, a.config, e);
+	if (rc < 0)
+		return rc;
+	if (a.init_from)
+		rc = init_from(&s, a.init_from, a.non_strict, e);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
+	if (rc == 0)
+		rc = config_write(&s.cfg, path, e);
+	if (rc == 0) {
+		log_info(
+			"training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
+			a.run_dir, (long long)s.train.n, (long long)s.val.n,
+			(long long)s.steps_per_epoch, (long long)cfg->epochs);
+		rc = run(&s, a.run_dir, -1, e);
+	}
+	train_state_release(&s);
+	return rc;
+}
+
 int cli_train(int argc, char **argv, ct_err *e)
 {
 	train_args a;
@@ -173,34 +206,14 @@ int cli_train(int argc, char **argv, ct_err *e)
 		return rc;
 	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */
 		kernel_ensure(cfg.kernel, "train.kernel", e);
-	if (has_checkpoints(a.run_dir))
-		return ct_errf(e, CT_EUSAGE,
-			       "%s already holds checkpoints; continue it with: ctrain resume %s",
-			       a.run_dir, a.run_dir);
 	rc = mkdir_p(a.run_dir, e);
-	if (rc < 0)
-		return rc;
-	rc = apply_threads(&cfg, e);
-	if (rc < 0)
-		return rc;
-	train_state s;
-	rc = train_state_init(&s, &cfg, a.config, e);
-	if (rc < 0)
-		return rc;
-	if (a.init_from)
-		rc = init_from(&s, a.init_from, a.non_strict, e);
-	char path[4200];
-	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
+	int lock = -1;
 	if (rc == 0)
-		rc = config_write(&s.cfg, path, e);
-	if (rc == 0) {
-		log_info(
-			"training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
-			a.run_dir, (long long)s.train.n, (long long)s.val.n,
-			(long long)s.steps_per_epoch, (long long)cfg.epochs);
-		rc = run(&s, a.run_dir, -1, e);
-	}
-	train_state_release(&s);
+		rc = rundir_lock(a.run_dir, &lock, e);
+	if (rc < 0)
+		return rc;
+	rc = train_locked(&a, &cfg, e);
+	rundir_unlock(lock);
 	return rc;
 }
 
@@ -281,17 +294,13 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	return rc;
 }
 
-int cli_resume(int argc, char **argv, ct_err *e)
+/* `ctrain resume` once the run directory is locked. */
+static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 {
-	train_args a;
-	int rc = parse_train_args(argc, argv, 1, &a, e);
-	if (rc < 0)
-		return rc;
-	char ini[4200];
-	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
+	const train_args a = *ap;
 	ct_config cfg;
 	config_defaults(&cfg);
-	rc = config_load_file(&cfg, ini, e);
+	int rc = config_load_file(&cfg, ini, e);
 	if (rc == CT_ECONFIG && access(ini, F_OK) != 0)
 		return ct_errf(
 			e, CT_EUSAGE,
@@ -318,5 +327,21 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	if (rc == 0)
 		rc = run(&s, a.run_dir, step, e);
 	train_state_release(&s);
+	return rc;
+}
+
+int cli_resume(int argc, char **argv, ct_err *e)
+{
+	train_args a;
+	int rc = parse_train_args(argc, argv, 1, &a, e);
+	if (rc < 0)
+		return rc;
+	char ini[4200];
+	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
+	int lock = -1;
+	if (access(ini, F_OK) == 0 && (rc = rundir_lock(a.run_dir, &lock, e)) < 0)
+		return rc;
+	rc = resume_locked(&a, ini, e);
+	rundir_unlock(lock);
 	return rc;
 }
