@@ -49,4 +49,51 @@ wait $pid 2>/dev/null
 	|| fail "resume after kill -9 refused (stale lock?): $(cat "$T/w4.err")"
 ok "second train/resume exit 1 naming pid $pid; no stale lock after kill -9"
 
+# 2. train never overwrites a run: a finished run whose checkpoints were
+#    deleted is refused (exit 2, pointing at resume and --overwrite), its files
+#    untouched; --overwrite removes the old run first.
+"$CTRAIN" train --config "$cfg" --run-dir "$T/f" --set checkpoint.every_steps=4 -q >/dev/null 2>&1 || fail "train f"
+rm -r "$T/f/checkpoints"
+cp "$T/f/model.safetensors" "$T/f.model"
+cp "$T/f/metrics.csv" "$T/f.metrics"
+"$CTRAIN" train --config "$cfg" --run-dir "$T/f" --set optim.lr=0.01 >/dev/null 2>"$T/f.err"
+rc=$?
+[ $rc -eq 2 ] || fail "train into a finished run (no checkpoints/) exited $rc, not 2"
+grep -q 'ctrain resume' "$T/f.err" && grep -q -- '--overwrite' "$T/f.err" || fail "no hint to resume/--overwrite: $(cat "$T/f.err")"
+cmp -s "$T/f/model.safetensors" "$T/f.model" && cmp -s "$T/f/metrics.csv" "$T/f.metrics" || fail "refused train changed the run's files"
+for name in metrics.csv config.ini; do
+	mkdir "$T/g_$name"
+	echo x > "$T/g_$name/$name"
+	"$CTRAIN" train --config "$cfg" --run-dir "$T/g_$name" >/dev/null 2>&1
+	[ $? -eq 2 ] || fail "train into a directory holding only $name did not exit 2"
+	[ "$(cat "$T/g_$name/$name")" = x ] || fail "$name overwritten"
+done
+"$CTRAIN" train --config "$cfg" --run-dir "$T/f2" -q >/dev/null 2>&1 || fail "train f2"
+"$CTRAIN" train --config "$cfg" --run-dir "$T/f" --set checkpoint.every_steps=4 --set checkpoint.keep_last=0 --overwrite -q >/dev/null 2>&1 || fail "retrain f"
+"$CTRAIN" train --config "$cfg" --run-dir "$T/f" --overwrite >/dev/null 2>"$T/f.err" || fail "--overwrite refused: $(cat "$T/f.err")"
+cmp -s "$T/f/model.safetensors" "$T/f2/model.safetensors" || fail "--overwrite run differs from a fresh run"
+cmp -s "$T/f/config.ini" "$T/f2/config.ini" || fail "--overwrite config differs from a fresh run"
+same_metrics "$T/f/metrics.csv" "$T/f2/metrics.csv" || fail "--overwrite metrics differ from a fresh run"
+[ "$(ls "$T/f/checkpoints")" = "$(ls "$T/f2/checkpoints")" ] || fail "--overwrite left old checkpoints: $(ls "$T/f/checkpoints")"
+ok "train refuses a run without checkpoints/ (exit 2); --overwrite = a fresh run"
+
+# 3. --run-dir must not be the folder of --config's own file, unless that file
+#    is a run's frozen config.
+mkdir "$T/u"
+{ echo "; my notes"; cat "$cfg"; } > "$T/u/config.ini"
+cp "$T/u/config.ini" "$T/u.orig"
+for c in config.ini; do
+	"$CTRAIN" train --config "$T/u/$c" --run-dir "$T/u" >/dev/null 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "train --config DIR/$c --run-dir DIR did not exit 2"
+	grep -q 'folder of --config' "$T/u.err" || fail "no reason given: $(cat "$T/u.err")"
+done
+cp "$cfg" "$T/u/my.ini"
+rm "$T/u/config.ini"
+"$CTRAIN" train --config "$T/u/my.ini" --run-dir "$T/u/" >/dev/null 2>"$T/u.err"
+[ $? -eq 2 ] || fail "train --config DIR/my.ini --run-dir DIR/ did not exit 2"
+[ ! -e "$T/u/config.ini" ] || fail "config.ini written beside the user's config"
+"$CTRAIN" train --config "$T/f/config.ini" --run-dir "$T/f" --overwrite -q >/dev/null 2>"$T/f.err" || fail "retrain from the frozen config refused: $(cat "$T/f.err")"
+cmp -s "$T/f/model.safetensors" "$T/f2/model.safetensors" || fail "retrain from the frozen config differs"
+ok "refuses --run-dir = folder of --config (exit 2) unless it is the frozen config"
+
 finish

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@ int cli_interrupt_signal(void) { return g_interrupt_signal; }
 typedef struct train_args {
 	const char *config, *run_dir, *init_from;
 	const char *sets[64];
-	int n_sets, non_strict;
+	int n_sets, non_strict, overwrite;
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -52,6 +53,8 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->init_from = argv[++i];
 		else if (!resume && strcmp(o, "--non-strict") == 0)
 			a->non_strict = 1;
+		else if (!resume && strcmp(o, "--overwrite") == 0)
+			a->overwrite = 1;
 		else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_sets == 64)
 				return ct_errf(e, CT_EUSAGE, "too many --set options (64 at most)");
@@ -122,18 +125,6 @@ static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 	return rc;
 }
 
-static int has_checkpoints(const char *dir)
-{
-	char ck[4200];
-	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
-	ckpt_entry *ents = NULL;
-	size_t n = 0;
-	if (ckpt_list(ck, &ents, &n, NULL) < 0)
-		return 0;
-	ckpt_list_free(ents, n);
-	return n > 0;
-}
-
 static int init_from(train_state *s, const char *file, int non_strict, ct_err *e)
 {
 	char *path = NULL;
@@ -157,15 +148,52 @@ static int init_from(train_state *s, const char *file, int non_strict, ct_err *e
 	return rc;
 }
 
+/* The run directory must not be the folder of the user's config file (its
+ * config.ini would be replaced, comments and all), unless that file is a
+ * run's frozen config (written by ctrain, nothing of the user's in it). */
+static int check_config_folder(const train_args *a, ct_err *e)
+{
+	char *cdir = realpath(a->config, NULL), *rdir = realpath(a->run_dir, NULL);
+	int rc = 0;
+	char *slash = cdir ? strrchr(cdir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	if (slash && rdir && strcmp(cdir[0] ? cdir : "/", rdir) == 0) {
+		char *text = NULL;
+		size_t len = 0;
+		int frozen = file_read_all(a->config, 1u << 20, &text, &len, NULL) == 0 &&
+			     strncmp(text, CONFIG_FROZEN_HEADER, strlen(CONFIG_FROZEN_HEADER)) == 0;
+		free(text);
+		if (!frozen)
+			rc = ct_errf(e, CT_EUSAGE,
+				     "--run-dir %s is the folder of --config %s: training would "
+				     "write its files beside (and over) yours; choose another "
+				     "--run-dir",
+				     a->run_dir, a->config);
+	}
+	free(cdir);
+	free(rdir);
+	return rc;
+}
+
 /* `ctrain train` once the run directory is locked. */
 static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
 {
 	const train_args a = *ap;
-	if (has_checkpoints(a.run_dir))
-		return ct_errf(e, CT_EUSAGE,
-			       "%s already holds checkpoints; continue it with: ctrain resume %s",
-			       a.run_dir, a.run_dir);
-	int rc = apply_threads(cfg, e);
+	int rc = 0;
+	if (rundir_holds_run(a.run_dir) && !a.overwrite)
+		return ct_errf(
+			e, CT_EUSAGE,
+			"%s already holds a run; continue it with: ctrain resume %s (or start "
+			"it afresh with --overwrite, which deletes its files)",
+			a.run_dir, a.run_dir);
+	if (rundir_holds_run(a.run_dir)) {
+		rc = rundir_clear(a.run_dir, e);
+		if (rc < 0)
+			return rc;
+		log_info("--overwrite: removed the earlier run's files from %s", a.run_dir);
+	}
+	rc = apply_threads(cfg, e);
 	if (rc < 0)
 		return rc;
 	train_state s;
@@ -202,6 +230,9 @@ int cli_train(int argc, char **argv, ct_err *e)
 		rc = config_set(&cfg, a.sets[i], e);
 	if (rc == 0)
 		rc = config_validate(&cfg, a.config, e);
+	if (rc < 0)
+		return rc;
+	rc = check_config_folder(&a, e);
 	if (rc < 0)
 		return rc;
 	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */

@@ -7,7 +7,8 @@ static const char USAGE_MAIN[] =
 	"safetensors export.\n\n"
 	"usage: ctrain COMMAND [ARGS]\n\n"
 	"commands:\n"
-	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--init-from FILE [--non-strict]]\n"
+	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
+	"           [--init-from FILE [--non-strict]]\n"
 	"  resume   DIR [--set section.key=value]...\n"
 	"  export   SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
@@ -26,11 +27,13 @@ static const char USAGE_MAIN[] =
 	"Run 'ctrain COMMAND --help' for details.\n";
 
 static const char USAGE_TRAIN[] =
-	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]...\n"
+	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
 	"                    [--init-from FILE.safetensors|FILE.pth [--non-strict]]\n\n"
 	"Trains the model of FILE (INI), writing into DIR: config.ini (frozen), metrics.csv,\n"
 	"checkpoints/ckpt-<step>.h5 and, at the end, model.safetensors.  Refuses a DIR that\n"
-	"already holds checkpoints: use 'ctrain resume DIR' to continue it.\n"
+	"already holds a run (any of those files): use 'ctrain resume DIR' to continue it, or\n"
+	"--overwrite to delete it first.  DIR may not be the folder of FILE (unless FILE is a\n"
+	"run's frozen config.ini).\n"
 	"--init-from starts from the weights of a file (strict: every key and shape must match;\n"
 	"--non-strict loads what matches and lists missing/unexpected keys).\n"
 	"One process at a time writes DIR (train and resume lock DIR/.lock); a second one\n"

@@ -982,7 +982,7 @@ char *config_to_string(const ct_config *c)
 {
 	sbuf b = {0};
 	char v[VALUE_BUF];
-	sb_printf(&b, "# ctrain effective configuration: every key, frozen for resume\n");
+	sb_printf(&b, "%s\n", CONFIG_FROZEN_HEADER);
 	for (int s = 0; s < N_SECTIONS; s++) {
 		sb_printf(&b, "\n[%s]\n", sections[s]);
 		for (int i = 0; i < N_KEYS; i++) {

@@ -114,6 +114,9 @@ int config_validate(const ct_config *c, const char *name, ct_err *e);
 int config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
 		      ct_err *e);
 
+/* First line of config_to_string's text: tells a frozen run config from a user's file. */
+#define CONFIG_FROZEN_HEADER "# ctrain effective configuration: every key, frozen for resume"
+
 /* The config as INI text with every key (malloc'ed; NULL if out of memory).
  * Deterministic, and parsing it into a default config gives back exactly c
  * (doubles use the shortest text that reads back to the same bits). */
