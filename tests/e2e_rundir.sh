@@ -96,4 +96,58 @@ rm "$T/u/config.ini"
 cmp -s "$T/f/model.safetensors" "$T/f2/model.safetensors" || fail "retrain from the frozen config differs"
 ok "refuses --run-dir = folder of --config (exit 2) unless it is the frozen config"
 
+# 4. train.on_nonfinite: a CSV with one row of 3e38 (the loss of its batch is
+#    not finite).  stop (default): exit 1 naming the step, no model, every kept
+#    checkpoint finite; skip_batch: finishes with finite weights; warn: no
+#    non-finite checkpoint is ever written (keep_last=1 keeps a finite one).
+#    eval of a model with NaN weights exits 1.
+awk 'BEGIN { for (i = 0; i < 300; i++) { c = i % 3; printf "%.3f,%.3f,%.3f,%.3f,%d\n", c + sin(i), c - cos(i * 7), sin(i * 3), cos(i * 5), c } }' > "$T/good.csv"
+awk 'NR == 150 { print "3e38,3e38,3e38,3e38,1"; next } { print }' "$T/good.csv" > "$T/bad.csv"
+cat > "$T/csv.ini" <<INI
+[model]
+layers = 4,16,3
+[optim]
+name = sgd
+lr = 0.1
+[data]
+dataset = csv
+path = $T/bad.csv
+batch_size = 20
+[train]
+epochs = 4
+log_every = 5
+[checkpoint]
+every_steps = 3
+keep_last = 1
+INI
+finite_ckpt() { # the newest checkpoint of run $1 evaluates to a finite loss on good.csv
+	_ck=$(ls "$1/checkpoints"/ckpt-*.h5 | tail -1)
+	"$CTRAIN" eval --model "$_ck" --set data.path="$T/good.csv" 2>"$T/fe.err" | grep -Eq ' loss=[0-9.]+ ' \
+		|| fail "$1: newest checkpoint $_ck does not evaluate finite: $(cat "$T/fe.err")"
+}
+"$CTRAIN" train --config "$T/csv.ini" --run-dir "$T/n1" >/dev/null 2>"$T/n1.err"
+rc=$?
+[ $rc -eq 1 ] || fail "non-finite loss: exit $rc, not 1"
+grep -Eq 'ERROR non-finite (loss|gradient) .*at step [0-9]+' "$T/n1.err" || fail "no step named: $(cat "$T/n1.err")"
+[ ! -e "$T/n1/model.safetensors" ] || fail "model.safetensors written by a run that went non-finite"
+finite_ckpt "$T/n1"
+"$CTRAIN" train --config "$T/csv.ini" --run-dir "$T/n2" --set train.on_nonfinite=skip_batch >/dev/null 2>"$T/n2.err" \
+	|| fail "skip_batch run failed: $(cat "$T/n2.err")"
+grep -q 'batch skipped' "$T/n2.err" || fail "skip_batch: no warning"
+"$CTRAIN" eval --model "$T/n2" --set data.path="$T/good.csv" 2>/dev/null | grep -Eq ' loss=[0-9.]+ ' || fail "skip_batch model not finite"
+"$CTRAIN" train --config "$T/csv.ini" --run-dir "$T/n3" --set train.on_nonfinite=warn >/dev/null 2>"$T/n3.err"
+[ $? -eq 1 ] || fail "warn run ending non-finite should exit 1"
+finite_ckpt "$T/n3"
+/usr/bin/python3 - "$T/n2/model.safetensors" "$T/nan.safetensors" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+b[8 + n:] = struct.pack("<f", float("nan")) * ((len(b) - 8 - n) // 4)
+open(sys.argv[2], "wb").write(b)
+PY
+"$CTRAIN" eval --model "$T/nan.safetensors" --set data.dataset=csv --set data.path="$T/good.csv" >/dev/null 2>"$T/nan.err"
+rc=$?
+[ $rc -eq 1 ] || fail "eval of a NaN model exited $rc, not 1: $(cat "$T/nan.err")"
+ok "non-finite: stop exits 1 naming the step with finite checkpoints; skip_batch, warn; eval exits 1"
+
 finish

@@ -559,7 +559,7 @@ static void test_resume_allow_list(void **state)
 		config_set_on_resume(&c, "model.layers=20,16,4", &e), &e,
 		"--set model.layers=20,16,4: cannot change model.layers on resume: it would break "
 		"bit-exact continuation (allowed: train.epochs, train.threads, train.log_every, "
-		"train.eval_every, checkpoint.*)");
+		"train.eval_every, train.on_nonfinite, checkpoint.*)");
 	expect_err(config_set_on_resume(&c, "optim.lr=0.02", &e), &e,
 		   "cannot change optim.lr on resume");
 	/* Not allowed even when the new value is itself invalid. */
@@ -597,7 +597,7 @@ static const char *expected_text =
 	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nval_fraction = 0.1\n"
 	"batch_size = 64\nshuffle = true\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
-	"kernel = \"\"\ndeterministic = true\n"
+	"kernel = \"\"\ndeterministic = true\non_nonfinite = stop\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
 	"async = true\non_error = stop\nevery_epoch = false\nkeep_best = 0\nmonitor = val_loss\n"
 	"patience = 0\n";
@@ -869,11 +869,11 @@ static void test_reference(void **state)
 	assert_non_null(strstr(text, "one of sgd|adam|adamw"));
 	assert_non_null(strstr(text, "\n[checkpoint]\n"));
 	assert_non_null(strstr(text, "\n  patience      = 0 "));
-	/* 6 section headers and one line per key (43 keys). */
+	/* 6 section headers and one line per key (44 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 43);
+	assert_int_equal(lines, 2 + 6 * 2 + 44);
 	free(text);
 }
 

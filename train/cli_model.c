@@ -96,6 +96,11 @@ int cli_eval(int argc, char **argv, ct_err *e)
 			 val.n > 0 ? "validation split" : "test set", (long long)ds->n);
 		printf("accuracy=%.4f loss=%.6f n=%lld\n",
 		       ds->n ? (double)correct / (double)ds->n : 0.0, loss, (long long)ds->n);
+		if (!isfinite(loss))
+			rc = ct_errf(e, CT_ECORRUPT,
+				     "%s: the loss is not finite (%g): the model's weights or the "
+				     "data hold NaN or infinite values, or their product overflows",
+				     model, loss);
 	}
 	dataset_release(&test);
 	dataset_release(&val);

@@ -49,7 +49,7 @@ static const char USAGE_RESUME[] =
 	"The result is bit-identical to a run that was never interrupted.  Invalid checkpoints\n"
 	"are skipped with a warning and renamed *.corrupt.  --set may change only keys that\n"
 	"cannot break bit-exactness: train.epochs, train.log_every, train.eval_every,\n"
-	"train.threads, checkpoint.*.\n\n"
+	"train.threads, train.on_nonfinite, checkpoint.*.\n\n"
 	"example:\n  ctrain resume runs/fm --set train.epochs=30\n";
 
 static const char USAGE_EXPORT[] =

@@ -111,6 +111,9 @@ static const key_spec keys[] = {
 	 .help = "OpenBLAS core to pin (e.g. Haswell); empty = as detected"},
 	{"train", "deterministic", .type = K_BOOL, FLD(deterministic), .def = "true",
 	 .help = "same bytes for any thread count"},
+	{"train", "on_nonfinite", ENUMK("stop|warn|skip_batch"), FLD(on_nonfinite), .def = "stop",
+	 .resumable = 1,
+	 .help = "a NaN/inf loss or gradient stops the run (exit 1), only warns, or skips the batch"},
 
 	{"checkpoint", "every_steps", I64K(0), FLD(every_steps), .def = "1000", .resumable = 1,
 	 .help = "steps between checkpoints; 0 = off"},

@@ -74,6 +74,7 @@ typedef struct ct_config {
 	int64_t log_every, eval_every; /* eval_every 0 = at the end of each epoch */
 	char kernel[64];               /* OpenBLAS core name to pin; "" = as detected */
 	int deterministic;
+	char on_nonfinite[16]; /* stop|warn|skip_batch */
 	/* [checkpoint] */
 	int64_t every_steps;              /* 0 = off */
 	double every_seconds;             /* 0 = off */
