@@ -150,4 +150,16 @@ rc=$?
 [ $rc -eq 1 ] || fail "eval of a NaN model exited $rc, not 1: $(cat "$T/nan.err")"
 ok "non-finite: stop exits 1 naming the step with finite checkpoints; skip_batch, warn; eval exits 1"
 
+# 5. an interrupted extension of a finished run leaves no stale model: eval
+#    then uses the newest checkpoint, and the completed extension writes it.
+"$CTRAIN" train --config "$cfg" --run-dir "$T/x" -q >/dev/null 2>&1 || fail "train x"
+CTRAIN_TEST_SIGNAL_AT_STEP=40 "$CTRAIN" resume "$T/x" --set train.epochs=6 >/dev/null 2>"$T/x.err"
+rc=$?
+[ $rc -eq 143 ] || fail "interrupted extension exited $rc: $(cat "$T/x.err")"
+[ ! -e "$T/x/model.safetensors" ] || fail "model.safetensors of the first end is still there after an interrupted extension"
+"$CTRAIN" eval --model "$T/x" >/dev/null 2>"$T/xe.err" || fail "eval of the extended run: $(cat "$T/xe.err")"
+grep -q 'INFO using .*ckpt-0000000040.h5' "$T/xe.err" || fail "eval did not use the step-40 checkpoint: $(cat "$T/xe.err")"
+"$CTRAIN" resume "$T/x" >/dev/null 2>&1 && [ -s "$T/x/model.safetensors" ] || fail "completed extension wrote no model"
+ok "interrupted extension: stale model.safetensors removed, eval uses ckpt-40"
+
 finish

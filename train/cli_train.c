@@ -325,6 +325,21 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	return rc;
 }
 
+/* A resume that extends a finished run (train.epochs raised) makes its
+ * model.safetensors stale: removed before training goes on, so that eval,
+ * export and predict use the newest checkpoint until the new end. */
+static int drop_stale_model(const train_state *s, const char *dir, ct_err *e)
+{
+	if (s->ld.st.epoch >= (uint64_t)s->cfg.epochs || best_should_stop(&s->best))
+		return 0;
+	int rc = rundir_remove(dir, "model.safetensors", e);
+	if (rc == 1)
+		log_info("removed %s/model.safetensors of the earlier end of training; it is "
+			 "written again when training completes",
+			 dir);
+	return rc < 0 ? rc : 0;
+}
+
 /* `ctrain resume` once the run directory is locked. */
 static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 {
@@ -355,6 +370,8 @@ static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 	rc = restore_latest(&s, a.run_dir, &step, e);
 	if (rc == 0 && a.n_sets > 0)
 		rc = config_write(&s.cfg, ini, e);
+	if (rc == 0)
+		rc = drop_stale_model(&s, a.run_dir, e);
 	if (rc == 0)
 		rc = run(&s, a.run_dir, step, e);
 	train_state_release(&s);
