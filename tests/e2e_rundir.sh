@@ -162,4 +162,26 @@ grep -q 'INFO using .*ckpt-0000000040.h5' "$T/xe.err" || fail "eval did not use 
 "$CTRAIN" resume "$T/x" >/dev/null 2>&1 && [ -s "$T/x/model.safetensors" ] || fail "completed extension wrote no model"
 ok "interrupted extension: stale model.safetensors removed, eval uses ckpt-40"
 
+# 6. signals: SIGHUP saves a checkpoint and exits 129 (then resumes to the
+#    same bytes); a closed stdout/stderr never kills a run: under `| head -1`
+#    it completes (exit 0) and the rest of the log goes to DIR/train.log;
+#    SIGTERM under a dead reader still exits 143 and logs the resume line there.
+"$CTRAIN" train --config "$cfg" --run-dir "$T/ref" -q >/dev/null 2>&1 || fail "train ref"
+CTRAIN_TEST_SIGNAL_AT_STEP=13:1 "$CTRAIN" train --config "$cfg" --run-dir "$T/h" >/dev/null 2>"$T/h.err"
+rc=$?
+[ $rc -eq 129 ] || fail "SIGHUP: exit $rc, not 129: $(cat "$T/h.err")"
+grep -q "interrupted at step 13; checkpoint saved; resume with: ctrain resume $T/h" "$T/h.err" || fail "SIGHUP: no interrupt message"
+"$CTRAIN" resume "$T/h" >/dev/null 2>&1 || fail "resume after SIGHUP"
+cmp -s "$T/h/model.safetensors" "$T/ref/model.safetensors" || fail "SIGHUP + resume: different weights"
+{ "$CTRAIN" train --config "$cfg" --run-dir "$T/p" --set train.log_every=1; echo $? > "$T/p.rc"; } 2>&1 | head -1 >/dev/null
+[ "$(cat "$T/p.rc")" = 0 ] || fail "train | head -1 exited $(cat "$T/p.rc"), not 0"
+cmp -s "$T/p/model.safetensors" "$T/ref/model.safetensors" || fail "train | head -1: different weights"
+grep -q "INFO wrote $T/p/model.safetensors" "$T/p/train.log" || fail "train | head -1: the log did not go on in train.log"
+{ CTRAIN_TEST_SIGNAL_AT_STEP=20 "$CTRAIN" train --config "$cfg" --run-dir "$T/q" --set train.log_every=1; echo $? > "$T/q.rc"; } 2>&1 | true
+[ "$(cat "$T/q.rc")" = 143 ] || fail "SIGTERM under a dead pipe exited $(cat "$T/q.rc"), not 143"
+grep -q "interrupted at step 20; checkpoint saved; resume with: ctrain resume $T/q" "$T/q/train.log" \
+	|| fail "SIGTERM under a dead pipe: no resume line in train.log"
+"$CTRAIN" resume "$T/q" >/dev/null 2>&1 && cmp -s "$T/q/model.safetensors" "$T/ref/model.safetensors" || fail "resume q"
+ok "SIGHUP exits 129 and resumes identical; | head -1 completes (exit 0, log in train.log); SIGTERM | dead reader exits 143"
+
 finish

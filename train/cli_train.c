@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "kernel.h"
 #include "rundir.h"
+#include "signals.h"
 #include "snapshot.h"
 #include "source.h"
 #include "trainer.h"
@@ -111,7 +112,10 @@ static void print_summary(const trainer_result *r)
 	if (r->has_val)
 		printf(" val_loss=%.6f val_accuracy=%.4f", r->val_loss, r->val_accuracy);
 	printf(" samples_per_sec=%.1f seconds=%.2f\n", r->samples_per_sec, r->seconds);
-	(void)fflush(stdout); /* stdout's errors are checked at exit (main.c) */
+	/* stdout's errors are checked at exit (main.c), except a reader gone
+	 * away (`| head`): the run is complete and durable, its line is dropped. */
+	if (fflush(stdout) != 0 && errno == EPIPE && !freopen("/dev/null", "w", stdout))
+		log_warn("stdout is a closed pipe: summary line dropped");
 }
 
 static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
@@ -219,6 +223,7 @@ static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
 
 int cli_train(int argc, char **argv, ct_err *e)
 {
+	signals_ignore_pipe(); /* a closed stdout/stderr never kills a run */
 	train_args a;
 	int rc = parse_train_args(argc, argv, 0, &a, e);
 	if (rc < 0)
@@ -380,6 +385,7 @@ static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 
 int cli_resume(int argc, char **argv, ct_err *e)
 {
+	signals_ignore_pipe(); /* a closed stdout/stderr never kills a run */
 	train_args a;
 	int rc = parse_train_args(argc, argv, 1, &a, e);
 	if (rc < 0)

@@ -23,7 +23,7 @@ static const char USAGE_MAIN[] =
 	"  ctrain eval --model runs/fm\n"
 	"  ctrain export runs/fm -o fm-f16.safetensors --dtype f16 --verify\n\n"
 	"exit status: 0 ok, 2 usage or config error, 1 other errors (I/O, corrupt input),\n"
-	"130/143 after SIGINT/SIGTERM once the checkpoint is written.\n"
+	"130/143/129 after SIGINT/SIGTERM/SIGHUP once the checkpoint is written.\n"
 	"Run 'ctrain COMMAND --help' for details.\n";
 
 static const char USAGE_TRAIN[] =

@@ -354,6 +354,8 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	if (!L.labels)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	remove_leftovers(dir);
+	snprintf(path, sizeof path, "%s/train.log", dir);
+	log_set_fallback(path); /* where log lines go if stderr's reader goes away */
 	snprintf(path, sizeof path, "%s/metrics.csv", dir);
 	int rc = metrics_open(&L.met, path, resume_step, e);
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
