@@ -184,4 +184,37 @@ grep -q "interrupted at step 20; checkpoint saved; resume with: ctrain resume $T
 "$CTRAIN" resume "$T/q" >/dev/null 2>&1 && cmp -s "$T/q/model.safetensors" "$T/ref/model.safetensors" || fail "resume q"
 ok "SIGHUP exits 129 and resumes identical; | head -1 completes (exit 0, log in train.log); SIGTERM | dead reader exits 143"
 
+# 7. outputs outside a run directory: predict -o is atomic (killed right
+#    after opening its output, the old file is intact), -o - is stdout, and an
+#    output that is also an input is refused (predict, export, convert).
+SHIM=$(dirname "$CTRAIN")/libfaultinject.so
+if [ ! -f "$SHIM" ]; then
+	SHIM=$T/libfaultinject.so
+	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" \
+		"$(dirname "$0")/faultinject.c" -ldl -lpthread || fail "cannot build $SHIM"
+fi
+cut -d, -f1-4 "$T/good.csv" > "$T/x.csv"
+mkdir "$T/po"
+echo "old predictions" > "$T/po/p.csv"
+CTRAIN_FAULT_DIR=$T/po CTRAIN_FAULT_AT=1 CTRAIN_FAULT_ACTION=kill-after LD_PRELOAD="$SHIM" \
+	"$CTRAIN" predict --model "$T/n2" --input "$T/x.csv" -o "$T/po/p.csv" >/dev/null 2>&1
+[ "$(cat "$T/po/p.csv")" = "old predictions" ] || fail "predict killed mid-write damaged the old output: $(head -c 80 "$T/po/p.csv")"
+"$CTRAIN" predict --model "$T/n2" --input "$T/x.csv" -o "$T/po/p.csv" 2>/dev/null || fail "predict -o"
+(cd "$T/po" && "$CTRAIN" predict --model "$T/n2" --input "$T/x.csv" -o - >"$T/stdout.csv" 2>/dev/null) || fail "predict -o -"
+[ ! -e "$T/po/-" ] || fail "predict -o - wrote a file named '-'"
+cmp -s "$T/stdout.csv" "$T/po/p.csv" || fail "predict -o - differs from -o FILE"
+cp "$T/x.csv" "$T/x.orig"
+"$CTRAIN" predict --model "$T/n2" --input "$T/x.csv" -o "$T/x.csv" >/dev/null 2>&1
+[ $? -eq 2 ] && cmp -s "$T/x.csv" "$T/x.orig" || fail "predict -o INPUT not refused"
+ln -s "$T/n2/model.safetensors" "$T/link.safetensors"
+cp "$T/n2/model.safetensors" "$T/m.orig"
+"$CTRAIN" export "$T/n2" -o "$T/link.safetensors" --dtype f16 >/dev/null 2>&1
+[ $? -eq 2 ] && cmp -s "$T/n2/model.safetensors" "$T/m.orig" || fail "export over its own source (via a symlink) not refused"
+cp "$(dirname "$0")/fixtures/pth/wrap_state_dict.pth" "$T/w.pth"
+cp "$T/w.pth" "$T/w.orig"
+"$CTRAIN" convert "$T/w.pth" "$T/w.pth" >/dev/null 2>&1
+[ $? -eq 2 ] && cmp -s "$T/w.pth" "$T/w.orig" || fail "convert x.pth x.pth not refused"
+"$CTRAIN" convert "$T/w.pth" "$T/w.safetensors" >/dev/null 2>&1 || fail "convert"
+ok "predict -o atomic and -o - = stdout; predict/export/convert refuse output = input"
+
 finish

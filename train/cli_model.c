@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "../ckpt/atomic.h"
 #include "../ckpt/convert.h"
 #include "../ckpt/h5c.h"
 #include "../ckpt/pth.h"
@@ -108,6 +111,34 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	return rc;
 }
 
+/* An output that is also an input (the same file by device and inode: a
+ * symlink or hard link included) would be destroyed by the write. */
+static int refuse_same_file(const char *in, const char *out, ct_err *e)
+{
+	struct stat a, b;
+	if (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return ct_errf(e, CT_EUSAGE,
+			       "%s is also the input %s: writing it would destroy it; choose "
+			       "another output file",
+			       out, in);
+	return 0;
+}
+
+/* The same for a model SRC (a run directory resolves to the file it uses). */
+static int refuse_same_source(const char *src, const char *out, ct_err *e)
+{
+	struct stat st;
+	if (stat(out, &st) != 0)
+		return 0; /* nothing there to destroy */
+	int rc = refuse_same_file(src, out, e);
+	char *path = NULL;
+	source_kind kind;
+	if (rc == 0 && source_resolve(src, &path, &kind, NULL) == 0)
+		rc = refuse_same_file(path, out, e);
+	free(path);
+	return rc;
+}
+
 /* Stops at the first row that fails; a failure of any single call also
  * leaves the stream's error indicator set, which is what the end checks. */
 static int write_predictions(FILE *out, const float *logits, int64_t n, int k)
@@ -129,6 +160,24 @@ static int write_predictions(FILE *out, const float *logits, int64_t n, int k)
 	return ferror(out) ? -1 : 0;
 }
 
+/* The predictions built in memory, then written atomically (ckpt/atomic.h):
+ * an interrupted predict leaves the old file or the new one, never a part. */
+static int write_predictions_file(const char *path, const float *logits, int64_t n, int k,
+				  ct_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	if (!mem)
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
+	int bad = write_predictions(mem, logits, n, k) < 0;
+	bad |= fclose(mem) != 0;
+	int rc = bad ? ct_errf(e, CT_ENOMEM, "%s: out of memory formatting predictions", path)
+		     : atomic_write_file(path, buf, len, e);
+	free(buf);
+	return rc;
+}
+
 int cli_predict(int argc, char **argv, ct_err *e)
 {
 	const char *model = NULL, *input = NULL, *output = NULL;
@@ -146,10 +195,17 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	}
 	if (!model || !input)
 		return ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
+	if (output && strcmp(output, "-") == 0)
+		output = NULL; /* -o - is stdout */
+	int rc = output ? refuse_same_file(input, output, e) : 0;
+	if (rc == 0 && output)
+		rc = refuse_same_source(model, output, e);
+	if (rc < 0)
+		return rc;
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(model, &m, &cfg, &has_cfg, e);
+	rc = model_load_source(model, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	dataset ds;
@@ -164,14 +220,10 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0) {
 		mlp_eval(&m, ds.x, NULL, ds.n, logits, NULL, NULL);
-		FILE *out = output ? fopen(output, "w") : stdout;
-		if (!out)
-			rc = ct_errno(e, CT_EIO, errno, "%s: cannot create", output);
-		else if (write_predictions(out, logits, ds.n, k) < 0 || fflush(out) != 0)
-			rc = ct_errno(e, CT_EIO, errno, "%s: write failed",
-				      output ? output : "stdout");
-		if (out && output && fclose(out) != 0 && rc == 0)
-			rc = ct_errno(e, CT_EIO, errno, "%s: close failed", output);
+		rc = output ? write_predictions_file(output, logits, ds.n, k, e)
+		     : write_predictions(stdout, logits, ds.n, k) < 0 || fflush(stdout) != 0
+			     ? ct_errno(e, CT_EIO, errno, "stdout: write failed")
+			     : 0;
 		if (rc == 0 && output)
 			log_info("wrote %lld predictions to %s", (long long)ds.n, output);
 	}
@@ -250,10 +302,13 @@ int cli_export(int argc, char **argv, ct_err *e)
 						   : DT_COUNT;
 	if (dt == DT_COUNT)
 		return ct_errf(e, CT_EUSAGE, "--dtype %s: expected f32, f16 or bf16", dtype);
+	int rc = refuse_same_source(src, out, e);
+	if (rc < 0)
+		return rc;
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(src, &m, &cfg, &has_cfg, e);
+	rc = model_load_source(src, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;
@@ -274,9 +329,12 @@ int cli_convert(int argc, char **argv, ct_err *e)
 {
 	if (argc != 2 || argv[0][0] == '-' || argv[1][0] == '-')
 		return ct_errf(e, CT_EUSAGE, "usage: ctrain convert IN.pth OUT.safetensors");
+	int rc = refuse_same_file(argv[0], argv[1], e);
+	if (rc < 0)
+		return rc;
 	convert_summary s;
 	memset(&s, 0, sizeof s);
-	int rc = convert_pth_to_safetensors(argv[0], argv[1], &s, e);
+	rc = convert_pth_to_safetensors(argv[0], argv[1], &s, e);
 	if (rc == 0) {
 		if (s.n_skipped) {
 			char list[4096] = "";

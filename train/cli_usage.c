@@ -13,7 +13,7 @@ static const char USAGE_MAIN[] =
 	"  export   SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
-	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n"
+	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv|-]\n"
 	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
@@ -76,9 +76,10 @@ static const char USAGE_EVAL[] =
 	"  ctrain eval --model fm.safetensors --data fashion-mnist:/usr/share/datasets/fashion-mnist\n";
 
 static const char USAGE_PREDICT[] =
-	"usage: ctrain predict --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n\n"
-	"Input rows are features only (header optional).  Output (stdout or OUT.csv) has the\n"
-	"header class,logit_0,...,logit_{k-1}.\n\n"
+	"usage: ctrain predict --model SRC --input FILE.csv[.gz] [-o OUT.csv|-]\n\n"
+	"Input rows are features only (header optional).  Output (stdout, also with -o -, or\n"
+	"OUT.csv, written atomically) has the header class,logit_0,...,logit_{k-1}.\n"
+	"predict, export and convert refuse an output file that is also an input.\n\n"
 	"example:\n  ctrain predict --model runs/fm --input x.csv -o pred.csv\n";
 
 static const char USAGE_CONVERT[] =
