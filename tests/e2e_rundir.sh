@@ -217,4 +217,26 @@ cp "$T/w.pth" "$T/w.orig"
 "$CTRAIN" convert "$T/w.pth" "$T/w.safetensors" >/dev/null 2>&1 || fail "convert"
 ok "predict -o atomic and -o - = stdout; predict/export/convert refuse output = input"
 
+# 8. CSV headers: a first row of text is a header (logged); a first row mixing
+#    numbers and text is an error naming line and column; data.header forces
+#    either way.  eval --data csv:FILE scores every row of FILE.
+hdr() { _n=$1; shift; "$CTRAIN" train --config "$T/csv.ini" --run-dir "$T/hd$_n" --set data.path="$T/h$_n.csv" "$@" >/dev/null 2>"$T/hd$_n.err"; }
+{ echo "1,abc,2,3,0"; cat "$T/good.csv"; } > "$T/h1.csv"
+hdr 1
+rc=$?
+[ $rc -eq 1 ] || fail "a partly numeric first row: exit $rc, not 1"
+grep -q "h1.csv: line 1, column 2: not a number" "$T/hd1.err" || fail "no line/column: $(cat "$T/hd1.err")"
+{ echo "a,b,c,d,label"; cat "$T/good.csv"; } > "$T/h2.csv"
+hdr 2 || fail "text header refused: $(cat "$T/hd2.err")"
+grep -q "INFO .*h2.csv: line 1 taken as a header" "$T/hd2.err" || fail "header skip not logged: $(cat "$T/hd2.err")"
+cp "$T/h1.csv" "$T/h3.csv"
+hdr 3 --set data.header=true || fail "data.header=true: $(cat "$T/hd3.err")"
+cp "$T/h2.csv" "$T/h4.csv"
+hdr 4 --set data.header=false
+[ $? -eq 1 ] || fail "data.header=false with a text first row should fail"
+grep -q "line 1, column 1" "$T/hd4.err" || fail "data.header=false: $(cat "$T/hd4.err")"
+ev=$("$CTRAIN" eval --model "$T/hd2" --data "csv:$T/good.csv" 2>"$T/ev.err") || fail "eval --data: $(cat "$T/ev.err")"
+echo "$ev" | grep -q ' n=300$' || fail "eval --data csv:FILE did not score all 300 rows: $ev"
+ok "csv header auto/true/false; partly numeric first row names line 1 column 2; eval --data scores all rows"
+
 finish

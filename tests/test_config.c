@@ -594,7 +594,8 @@ static const char *expected_text =
 	"beta1 = 0.9\nbeta2 = 0.999\neps = 1e-08\ngrad_clip = 0\n"
 	"\n[schedule]\nname = constant\nwarmup_steps = 0\nstep_size = 1000\ngamma = 0.1\nmin_lr = 0\n"
 	"\n[data]\ndataset = fashion-mnist\npath = \"/usr/share/datasets/fashion-mnist\"\n"
-	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nval_fraction = 0.1\n"
+	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nheader = auto\n"
+	"val_fraction = 0.1\n"
 	"batch_size = 64\nshuffle = true\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
 	"kernel = \"\"\ndeterministic = true\non_nonfinite = stop\n"
@@ -869,11 +870,11 @@ static void test_reference(void **state)
 	assert_non_null(strstr(text, "one of sgd|adam|adamw"));
 	assert_non_null(strstr(text, "\n[checkpoint]\n"));
 	assert_non_null(strstr(text, "\n  patience      = 0 "));
-	/* 6 section headers and one line per key (44 keys). */
+	/* 6 section headers and one line per key (45 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 44);
+	assert_int_equal(lines, 2 + 6 * 2 + 45);
 	free(text);
 }
 

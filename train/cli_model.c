@@ -69,8 +69,10 @@ int cli_eval(int argc, char **argv, ct_err *e)
 		return rc;
 	if (!has_cfg)
 		config_defaults(&cfg);
-	if (data)
+	if (data) {
 		rc = apply_data_spec(&cfg, data, e);
+		cfg.val_fraction = 0.0; /* --data names a test file: score all of it */
+	}
 	for (int i = 0; rc == 0 && i < n_sets; i++)
 		rc = config_set(&cfg, sets[i], e);
 	if (rc == 0 && !has_cfg && !data && n_sets == 0)

@@ -70,7 +70,8 @@ static const char USAGE_EVAL[] =
 	"usage: ctrain eval --model SRC [--data SPEC | --set data.key=value]...\n\n"
 	"Prints 'accuracy=<float> loss=<float> n=<int>'.  For mnist/fashion-mnist it uses the\n"
 	"t10k test files, otherwise the validation split of the run's data.  The data comes from\n"
-	"the run's config (run directory or checkpoint) unless --data or --set names it.\n"
+	"the run's config (run directory or checkpoint) unless --data or --set names it; a file\n"
+	"named by --data is scored whole (every row).  Exit 1 if the loss is not finite.\n"
 	"SPEC: mnist:DIR | fashion-mnist:DIR | csv:FILE | synthetic\n\n"
 	"examples:\n  ctrain eval --model runs/fm\n"
 	"  ctrain eval --model fm.safetensors --data fashion-mnist:/usr/share/datasets/fashion-mnist\n";

@@ -65,6 +65,7 @@ typedef struct ct_config {
 	char path[4096];
 	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
+	char header[8];                          /* csv: auto|true|false */
 	double val_fraction;
 	int batch_size, shuffle;
 	/* [train] */
