@@ -239,4 +239,25 @@ ev=$("$CTRAIN" eval --model "$T/hd2" --data "csv:$T/good.csv" 2>"$T/ev.err") || 
 echo "$ev" | grep -q ' n=300$' || fail "eval --data csv:FILE did not score all 300 rows: $ev"
 ok "csv header auto/true/false; partly numeric first row names line 1 column 2; eval --data scores all rows"
 
+# 9. --init-from --non-strict that matches nothing is an error; --rename
+#    OLD=NEW maps nn.Sequential names (0.weight, 2.weight) for --init-from,
+#    convert and --model.
+awk -F, '$5 < 2' "$T/good.csv" > "$T/two.csv"
+seq_args="--config $T/csv.ini --set model.layers=4,3,2 --set data.path=$T/two.csv --init-from $T/w.pth"
+"$CTRAIN" train $seq_args --run-dir "$T/r1" --non-strict >/dev/null 2>"$T/r1.err"
+rc=$?
+[ $rc -eq 1 ] || fail "--non-strict matching nothing: exit $rc, not 1"
+grep -q 'no tensor of the file matches the model' "$T/r1.err" || fail "no reason: $(cat "$T/r1.err")"
+"$CTRAIN" train $seq_args --run-dir "$T/r2" --rename 0.=layers.0. --rename 2.=layers.1. >/dev/null 2>"$T/r2.err" \
+	|| fail "--init-from --rename: $(cat "$T/r2.err")"
+grep -q 'initialised all 4 tensors' "$T/r2.err" || fail "--rename did not load every tensor: $(cat "$T/r2.err")"
+"$CTRAIN" convert "$T/w.pth" "$T/wr.safetensors" --rename 0.=layers.0. --rename 2.=layers.1. >/dev/null 2>"$T/c.err" || fail "convert --rename: $(cat "$T/c.err")"
+"$CTRAIN" inspect "$T/wr.safetensors" | grep -q 'layers\.1\.weight' || fail "convert --rename: names not mapped"
+"$CTRAIN" eval --model "$T/w.safetensors" --data "csv:$T/two.csv" >/dev/null 2>&1 && fail "eval of unmapped names should fail"
+"$CTRAIN" eval --model "$T/w.safetensors" --rename 0.=layers.0. --rename 2.=layers.1. --data "csv:$T/two.csv" >/dev/null 2>"$T/e.err" \
+	|| fail "eval --model --rename: $(cat "$T/e.err")"
+"$CTRAIN" eval --model "$T/w.safetensors" --rename x.=layers.0. --data "csv:$T/two.csv" >/dev/null 2>"$T/e.err"
+[ $? -eq 1 ] && grep -q "no tensor name starts with 'x.'" "$T/e.err" || fail "a --rename matching nothing: $(cat "$T/e.err")"
+ok "--non-strict with no match exits 1; --rename maps names for --init-from, convert, --model"
+
 finish

@@ -42,11 +42,23 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 		       spec);
 }
 
+/* Validates --rename pairs and makes model loading apply them. */
+static int check_renames(const char *const *renames, int n, ct_err *e)
+{
+	for (int i = 0; i < n; i++) {
+		int rc = source_check_rename(renames[i], e);
+		if (rc < 0)
+			return rc;
+	}
+	source_set_renames(renames, n);
+	return 0;
+}
+
 int cli_eval(int argc, char **argv, ct_err *e)
 {
 	const char *model = NULL, *data = NULL;
-	const char *sets[64];
-	int n_sets = 0;
+	const char *sets[64], *renames[64] = {0};
+	int n_sets = 0, n_renames = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
 			model = argv[++i];
@@ -54,11 +66,16 @@ int cli_eval(int argc, char **argv, ct_err *e)
 			data = argv[++i];
 		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
 			sets[n_sets++] = argv[++i];
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
 		else
 			return ct_errf(e, CT_EUSAGE,
 				       "unexpected argument '%s' (see ctrain eval --help)",
 				       argv[i]);
 	}
+	int rrc = check_renames(renames, n_renames, e);
+	if (rrc < 0)
+		return rrc;
 	if (!model)
 		return ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
 	mlp m;
@@ -182,7 +199,8 @@ static int write_predictions_file(const char *path, const float *logits, int64_t
 
 int cli_predict(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *input = NULL, *output = NULL;
+	const char *model = NULL, *input = NULL, *output = NULL, *renames[64] = {0};
+	int n_renames = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
 			model = argv[++i];
@@ -190,11 +208,16 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			input = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			output = argv[++i];
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
 		else
 			return ct_errf(e, CT_EUSAGE,
 				       "unexpected argument '%s' (see ctrain predict --help)",
 				       argv[i]);
 	}
+	int rrc = check_renames(renames, n_renames, e);
+	if (rrc < 0)
+		return rrc;
 	if (!model || !input)
 		return ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
 	if (output && strcmp(output, "-") == 0)
@@ -280,11 +303,13 @@ static int verify_export(mlp *m, const char *out, ct_dtype dt, ct_err *e)
 
 int cli_export(int argc, char **argv, ct_err *e)
 {
-	const char *src = NULL, *out = NULL, *dtype = "f32";
-	int verify = 0;
+	const char *src = NULL, *out = NULL, *dtype = "f32", *renames[64] = {0};
+	int verify = 0, n_renames = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
 		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
 			dtype = argv[++i];
 		else if (strcmp(argv[i], "--verify") == 0)
@@ -298,6 +323,9 @@ int cli_export(int argc, char **argv, ct_err *e)
 	}
 	if (!src || !out)
 		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
+	int rrc = check_renames(renames, n_renames, e);
+	if (rrc < 0)
+		return rrc;
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? DT_F32
 		      : strcmp(dtype, "f16") == 0  ? DT_F16
 		      : strcmp(dtype, "bf16") == 0 ? DT_BF16
@@ -327,16 +355,45 @@ int cli_export(int argc, char **argv, ct_err *e)
 	return rc;
 }
 
+typedef struct rename_ctx {
+	const char *path;
+	const char *const *pairs;
+	int n;
+} rename_ctx;
+
+static int rename_map(struct tdict *d, void *ctx, ct_err *e)
+{
+	const rename_ctx *rx = ctx;
+	return source_rename(rx->path, d, rx->pairs, rx->n, e);
+}
+
 int cli_convert(int argc, char **argv, ct_err *e)
 {
-	if (argc != 2 || argv[0][0] == '-' || argv[1][0] == '-')
-		return ct_errf(e, CT_EUSAGE, "usage: ctrain convert IN.pth OUT.safetensors");
-	int rc = refuse_same_file(argv[0], argv[1], e);
+	const char *files[2] = {0}, *renames[64] = {0};
+	int n_files = 0, n_renames = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
+		else if (argv[i][0] != '-' && n_files < 2)
+			files[n_files++] = argv[i];
+		else
+			return ct_errf(e, CT_EUSAGE,
+				       "usage: ctrain convert IN.pth OUT.safetensors [--rename "
+				       "OLD=NEW]...");
+	}
+	if (n_files != 2)
+		return ct_errf(
+			e, CT_EUSAGE,
+			"usage: ctrain convert IN.pth OUT.safetensors [--rename OLD=NEW]...");
+	int rc = check_renames(renames, n_renames, e);
+	if (rc == 0)
+		rc = refuse_same_file(files[0], files[1], e);
 	if (rc < 0)
 		return rc;
 	convert_summary s;
 	memset(&s, 0, sizeof s);
-	rc = convert_pth_to_safetensors(argv[0], argv[1], &s, e);
+	rename_ctx rx = {files[0], renames, n_renames};
+	rc = convert_pth_to_safetensors_map(files[0], files[1], rename_map, &rx, &s, e);
 	if (rc == 0) {
 		if (s.n_skipped) {
 			char list[4096] = "";
@@ -346,7 +403,7 @@ int cli_convert(int argc, char **argv, ct_err *e)
 			log_info("skipped %zu non-tensor entr%s: %s", s.n_skipped,
 				 s.n_skipped == 1 ? "y" : "ies", list);
 		}
-		printf("converted %s -> %s: %zu tensors, %zu bytes, verified\n", argv[0], argv[1],
+		printf("converted %s -> %s: %zu tensors, %zu bytes, verified\n", files[0], files[1],
 		       s.n_tensors, s.n_bytes);
 	}
 	convert_summary_release(&s);

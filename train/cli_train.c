@@ -26,8 +26,8 @@ int cli_interrupt_signal(void) { return g_interrupt_signal; }
 
 typedef struct train_args {
 	const char *config, *run_dir, *init_from;
-	const char *sets[64];
-	int n_sets, non_strict, overwrite;
+	const char *sets[64], *renames[64];
+	int n_sets, non_strict, overwrite, n_renames;
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -56,7 +56,14 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->non_strict = 1;
 		else if (!resume && strcmp(o, "--overwrite") == 0)
 			a->overwrite = 1;
-		else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
+		else if (!resume && strcmp(o, "--rename") == 0 &&
+			 (rc = need_value(argc, argv, i, e)) == 0) {
+			if (a->n_renames == 64)
+				return ct_errf(e, CT_EUSAGE,
+					       "too many --rename options (64 at most)");
+			rc = source_check_rename(argv[++i], e);
+			a->renames[a->n_renames++] = argv[i];
+		} else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_sets == 64)
 				return ct_errf(e, CT_EUSAGE, "too many --set options (64 at most)");
 			a->sets[a->n_sets++] = argv[++i];
@@ -74,8 +81,8 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 		return ct_errf(e, CT_EUSAGE,
 			       resume ? "missing run directory: ctrain resume DIR"
 				      : "missing --run-dir DIR (see ctrain train --help)");
-	if (a->non_strict && !a->init_from)
-		return ct_errf(e, CT_EUSAGE, "--non-strict goes with --init-from");
+	if ((a->non_strict || a->n_renames) && !a->init_from)
+		return ct_errf(e, CT_EUSAGE, "--non-strict and --rename go with --init-from");
 	return 0;
 }
 
@@ -129,18 +136,31 @@ static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 	return rc;
 }
 
-static int init_from(train_state *s, const char *file, int non_strict, ct_err *e)
+static int init_from(train_state *s, const train_args *a, ct_err *e)
 {
+	const char *file = a->init_from;
+	int non_strict = a->non_strict;
 	char *path = NULL;
 	source_kind kind;
 	int rc = source_resolve(file, &path, &kind, e);
 	tdict d;
 	tdict_init(&d);
+	source_set_renames(a->renames, a->n_renames);
 	if (rc == 0)
 		rc = source_read_tdict(path, kind, &d, e);
 	char report[8192];
+	load_report lr;
+	memset(&lr, 0, sizeof lr);
 	if (rc == 0)
-		rc = params_load_tdict(&s->model.ps, &d, !non_strict, report, sizeof report, e);
+		rc = params_load(&s->model.ps, &d, !non_strict, &lr, e);
+	load_report_format(&lr, &s->model.ps, &d, report, sizeof report);
+	/* non-strict that matched nothing would train from random weights */
+	if (rc == 0 && (size_t)s->model.ps.nv == lr.n_missing + lr.n_mismatched)
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "no tensor of the file matches the model (%s); map the names with "
+			     "--rename OLD=NEW",
+			     report);
+	load_report_release(&lr);
 	if (rc == 0 && non_strict)
 		log_info("--init-from %s (non-strict): %s", path, report);
 	else if (rc == 0)
@@ -205,7 +225,7 @@ static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
 	if (rc < 0)
 		return rc;
 	if (a.init_from)
-		rc = init_from(&s, a.init_from, a.non_strict, e);
+		rc = init_from(&s, &a, e);
 	char path[4200];
 	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
 	if (rc == 0)

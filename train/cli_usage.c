@@ -8,13 +8,13 @@ static const char USAGE_MAIN[] =
 	"usage: ctrain COMMAND [ARGS]\n\n"
 	"commands:\n"
 	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
-	"           [--init-from FILE [--non-strict]]\n"
+	"           [--init-from FILE [--non-strict] [--rename OLD=NEW]...]\n"
 	"  resume   DIR [--set section.key=value]...\n"
 	"  export   SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
 	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv|-]\n"
-	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n\n"
+	"  convert  IN.pth OUT.safetensors [--rename OLD=NEW]...   PyTorch state_dict -> safetensors\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -28,14 +28,16 @@ static const char USAGE_MAIN[] =
 
 static const char USAGE_TRAIN[] =
 	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
-	"                    [--init-from FILE.safetensors|FILE.pth [--non-strict]]\n\n"
+	"                    [--init-from FILE.safetensors|FILE.pth [--non-strict] [--rename OLD=NEW]...]\n\n"
 	"Trains the model of FILE (INI), writing into DIR: config.ini (frozen), metrics.csv,\n"
 	"checkpoints/ckpt-<step>.h5 and, at the end, model.safetensors.  Refuses a DIR that\n"
 	"already holds a run (any of those files): use 'ctrain resume DIR' to continue it, or\n"
 	"--overwrite to delete it first.  DIR may not be the folder of FILE (unless FILE is a\n"
 	"run's frozen config.ini).\n"
 	"--init-from starts from the weights of a file (strict: every key and shape must match;\n"
-	"--non-strict loads what matches and lists missing/unexpected keys).\n"
+	"--non-strict loads what matches and lists missing/unexpected keys; matching nothing is an\n"
+	"error).  --rename OLD=NEW (repeatable) renames the file's keys by prefix first, e.g.\n"
+	"--rename 0.=layers.0. --rename 2.=layers.1. for an nn.Sequential state_dict.\n"
 	"One process at a time writes DIR (train and resume lock DIR/.lock); a second one\n"
 	"exits 1 naming the pid of the first.\n\n"
 	"examples:\n"
@@ -84,11 +86,13 @@ static const char USAGE_PREDICT[] =
 	"example:\n  ctrain predict --model runs/fm --input x.csv -o pred.csv\n";
 
 static const char USAGE_CONVERT[] =
-	"usage: ctrain convert IN.pth OUT.safetensors\n\n"
+	"usage: ctrain convert IN.pth OUT.safetensors [--rename OLD=NEW]...\n\n"
 	"Converts a PyTorch state_dict saved with torch.save (zip format) to safetensors without\n"
 	"executing any pickle code (restricted unpickler).  Unwraps {'state_dict': ...},\n"
 	"'model_state_dict' and 'model' wrappers, strips 'module.' and '_orig_mod.' prefixes,\n"
-	"skips non-tensor entries, and verifies the written file tensor by tensor.\n\n"
+	"skips non-tensor entries, and verifies the written file tensor by tensor.  --rename\n"
+	"OLD=NEW (repeatable) replaces the key prefix OLD by NEW (eval, predict and export take\n"
+	"it too, for the model they load).\n\n"
 	"example:\n  ctrain convert resnet_head.pth head.safetensors\n";
 
 const char *cli_usage(const char *cmd)
