@@ -260,4 +260,25 @@ grep -q 'initialised all 4 tensors' "$T/r2.err" || fail "--rename did not load e
 [ $? -eq 1 ] && grep -q "no tensor name starts with 'x.'" "$T/e.err" || fail "a --rename matching nothing: $(cat "$T/e.err")"
 ok "--non-strict with no match exits 1; --rename maps names for --init-from, convert, --model"
 
+# 10. export --verify: a correct f16/bf16 export passes and says so; one whose
+#     weights overflow f16 fails with exit 1 and the max abs/rel error.
+for dt in f16 bf16; do
+	"$CTRAIN" export "$T/n2" -o "$T/v-$dt.safetensors" --dtype $dt --verify >"$T/v.out" 2>"$T/v.err" \
+		|| fail "export --verify $dt failed: $(cat "$T/v.err")"
+	grep -q "passed: weights are the f32 weights rounded to $dt exactly" "$T/v.out" || fail "verify $dt: $(cat "$T/v.out")"
+done
+/usr/bin/python3 - "$T/n2/model.safetensors" "$T/big.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+vals = struct.unpack("<%df" % ((len(b) - 8 - n) // 4), bytes(b[8 + n:]))
+b[8 + n:] = struct.pack("<%df" % len(vals), *[v * 1e6 for v in vals])
+open(sys.argv[2], "wb").write(b)
+PY
+"$CTRAIN" export "$T/big.safetensors" -o "$T/big16.safetensors" --dtype f16 --verify >"$T/v.out" 2>"$T/v.err"
+rc=$?
+[ $rc -eq 1 ] || fail "export --verify of an f16 overflow exited $rc, not 1: $(cat "$T/v.out")"
+grep -q 'max abs error .* max rel error' "$T/v.err" || fail "verify failure without errors: $(cat "$T/v.err")"
+ok "export --verify: f16/bf16 pass (exact rounding, logits within rounding); an f16 overflow exits 1"
+
 finish

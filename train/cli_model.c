@@ -274,30 +274,105 @@ static float *probe_logits(mlp *m, int rows)
 	return z;
 }
 
+/* Every tensor of the written file must hold exactly the f32 weights
+ * rounded to its dtype (bit for bit). */
+static const char *tname(ct_dtype dt)
+{
+	return dt == DT_F16 ? "f16" : dt == DT_BF16 ? "bf16" : "f32";
+}
+
+static int verify_weights(const mlp *m, const char *out, ct_dtype dt, ct_err *e)
+{
+	tdict src, got;
+	tdict_init(&src);
+	tdict_init(&got);
+	int rc = model_to_tdict(m, &src, e);
+	if (rc == 0)
+		rc = st_read(out, &got, e);
+	for (size_t i = 0; rc == 0 && i < src.n; i++) {
+		const tdict_entry *w = &src.v[i], *g = tdict_find(&got, w->name);
+		size_t n = w->nbytes / sizeof(float);
+		if (!g || g->dtype != dt || g->nbytes != n * dtype_size(dt)) {
+			rc = ct_errf(e, CT_EMISMATCH,
+				     "--verify: %s: tensor '%s' is missing or not %zu %s values",
+				     out, w->name, n, tname(dt));
+			break;
+		}
+		for (size_t j = 0; j < n; j++) {
+			float f;
+			memcpy(&f, (const char *)w->data + j * sizeof f, sizeof f);
+			uint32_t want = 0, have = 0;
+			if (dt == DT_F32)
+				memcpy(&want, &f, sizeof want);
+			else {
+				uint16_t h = dt == DT_F16 ? f32_to_f16(f) : f32_to_bf16(f);
+				want = h;
+			}
+			memcpy(&have, (const char *)g->data + j * dtype_size(dt), dtype_size(dt));
+			if (want != have) {
+				rc = ct_errf(
+					e, CT_EMISMATCH,
+					"--verify: %s: tensor '%s' element %zu is 0x%x, but the "
+					"f32 weight %.9g rounded to %s is 0x%x",
+					out, w->name, j, have, (double)f, tname(dt), want);
+				break;
+			}
+		}
+	}
+	tdict_release(&got);
+	tdict_release(&src);
+	return rc;
+}
+
 static int verify_export(mlp *m, const char *out, ct_dtype dt, ct_err *e)
 {
 	enum { PROBE = 64 };
+	int rc = verify_weights(m, out, dt, e);
+	if (rc < 0)
+		return rc;
 	mlp m2;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(out, &m2, &cfg, &has_cfg, e);
+	rc = model_load_source(out, &m2, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return ct_err_prefix(e, "--verify: reloading failed");
 	int k = m->sizes[m->n_sizes - 1];
 	float *a = probe_logits(m, PROBE), *b = probe_logits(&m2, PROBE);
-	double max_dev = 0.0;
-	for (size_t i = 0; i < (size_t)PROBE * (size_t)k; i++)
-		max_dev = fmax(max_dev, fabs((double)a[i] - (double)b[i]));
+	double max_abs = 0.0, max_z = 0.0;
+	int finite = 1;
+	for (size_t i = 0; i < (size_t)PROBE * (size_t)k; i++) {
+		finite &= isfinite(a[i]) && isfinite(b[i]);
+		double d = fabs((double)a[i] - (double)b[i]);
+		max_abs = fmax(max_abs, isnan(d) ? HUGE_VAL : d); /* NaN: an infinite error */
+		max_z = fmax(max_z, fabs((double)a[i]));
+	}
 	int same = memcmp(a, b, (size_t)PROBE * (size_t)k * sizeof(float)) == 0;
 	free(a);
 	free(b);
 	mlp_release(&m2);
-	if (dt == DT_F32 && !same)
+	/* The rounding unit of the stored type; the logits of weights each off by
+	 * at most that relative amount may move by a few units per layer. */
+	double unit = dt == DT_F16 ? 0x1p-11 : dt == DT_BF16 ? 0x1p-8 : 0.0;
+	double scale = fmax(max_z, 1.0);
+	double tol = 4.0 * unit * (double)(m->n_sizes - 1) * scale;
+	double max_rel = max_abs / scale;
+	int ok = finite && (dt == DT_F32 ? same : max_abs <= tol);
+	if (!ok)
 		return ct_errf(e, CT_EMISMATCH,
-			       "--verify: %s gives different logits (max deviation %g)", out,
-			       max_dev);
-	printf("verify: %s logits on a %d-sample probe batch %s (max deviation %g)\n", out, PROBE,
-	       same ? "bit-identical" : "differ", max_dev);
+			       "--verify: %s: logits on a %d-sample probe batch differ from the "
+			       "f32 model's beyond %s rounding: max abs error %g, max rel error %g "
+			       "(tolerance %g)%s",
+			       out, PROBE, tname(dt), max_abs, max_rel, tol,
+			       finite ? "" : "; some logits are not finite");
+	if (dt == DT_F32)
+		printf("verify: %s passed: weights and logits on a %d-sample probe batch "
+		       "bit-identical\n",
+		       out, PROBE);
+	else
+		printf("verify: %s passed: weights are the f32 weights rounded to %s exactly; "
+		       "logits on a %d-sample probe batch within %s rounding (max abs error %g, "
+		       "max rel error %g, tolerance %g)\n",
+		       out, tname(dt), PROBE, tname(dt), max_abs, max_rel, tol);
 	return 0;
 }
 

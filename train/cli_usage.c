@@ -57,8 +57,10 @@ static const char USAGE_RESUME[] =
 static const char USAGE_EXPORT[] =
 	"usage: ctrain export SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n\n"
 	"Writes the weights of SRC (run directory, checkpoint or .safetensors) as safetensors\n"
-	"that PyTorch loads with load_state_dict.  --verify reloads the file and compares the\n"
-	"logits of a fixed probe batch (bit-identical for f32, max deviation for f16/bf16).\n\n"
+	"that PyTorch loads with load_state_dict.  --verify reloads the file and checks that\n"
+	"every weight is the f32 weight rounded to the dtype exactly and that the logits of a\n"
+	"fixed probe batch are bit-identical (f32) or within the dtype's rounding (f16/bf16);\n"
+	"a failed check exits 1 with the max abs/rel error.\n\n"
 	"example:\n  ctrain export runs/fm/checkpoints/ckpt-0000004000.h5 -o fm.safetensors --verify\n";
 
 static const char USAGE_INSPECT[] =
