@@ -281,4 +281,31 @@ rc=$?
 grep -q 'max abs error .* max rel error' "$T/v.err" || fail "verify failure without errors: $(cat "$T/v.err")"
 ok "export --verify: f16/bf16 pass (exact rounding, logits within rounding); an f16 overflow exits 1"
 
+# 11. data fingerprint: resume refuses data rewritten at the same path (unless
+#     --accept-data-change), and accepts --set data.path= for the same content
+#     at a new place (finishing with the uninterrupted run's bytes).
+mkdir "$T/dd"
+cp "$T/two.csv" "$T/dd/d.csv"
+fp_args="--config $T/csv.ini --set data.path=$T/dd/d.csv --set model.layers=4,8,2"
+"$CTRAIN" train $fp_args --run-dir "$T/fref" -q >/dev/null 2>&1 || fail "train fref"
+CTRAIN_TEST_SIGNAL_AT_STEP=7 "$CTRAIN" train $fp_args --run-dir "$T/fp" -q >/dev/null 2>&1
+[ $? -eq 143 ] || fail "fingerprint run: interrupt"
+[ -s "$T/fp/data.fingerprint" ] || fail "no data.fingerprint in the run directory"
+cp -r "$T/fp" "$T/fp2"
+cp -r "$T/fp" "$T/fp3"
+sed '5s/^-0\./0./' "$T/two.csv" > "$T/dd/d.csv"
+cmp -s "$T/two.csv" "$T/dd/d.csv" && fail "test data not changed"
+"$CTRAIN" resume "$T/fp" >/dev/null 2>"$T/fp.err"
+rc=$?
+[ $rc -eq 1 ] || fail "resume on rewritten data exited $rc, not 1: $(cat "$T/fp.err")"
+grep -q 'the data changed since training started' "$T/fp.err" || fail "no reason: $(cat "$T/fp.err")"
+"$CTRAIN" resume "$T/fp" --accept-data-change >/dev/null 2>"$T/fp.err" || fail "--accept-data-change: $(cat "$T/fp.err")"
+grep -q 'WARN .*data changed' "$T/fp.err" || fail "--accept-data-change did not warn"
+"$CTRAIN" resume "$T/fp2" --set data.path="$T/dd/d.csv" >/dev/null 2>"$T/fp.err"
+[ $? -eq 1 ] || fail "--set data.path to different content accepted"
+cp "$T/two.csv" "$T/moved.csv"
+"$CTRAIN" resume "$T/fp3" --set data.path="$T/moved.csv" >/dev/null 2>"$T/fp.err" || fail "--set data.path to the same content refused: $(cat "$T/fp.err")"
+cmp -s "$T/fp3/model.safetensors" "$T/fref/model.safetensors" || fail "moved data: weights differ from the uninterrupted run"
+ok "resume refuses rewritten data (exit 1; --accept-data-change overrides); --set data.path to the same content resumes identical"
+
 finish

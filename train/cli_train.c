@@ -13,6 +13,7 @@
 #include "../ckpt/h5c.h"
 #include "../util/log.h"
 #include "cli.h"
+#include "fingerprint.h"
 #include "kernel.h"
 #include "rundir.h"
 #include "signals.h"
@@ -28,6 +29,7 @@ typedef struct train_args {
 	const char *config, *run_dir, *init_from;
 	const char *sets[64], *renames[64];
 	int n_sets, non_strict, overwrite, n_renames;
+	int accept_data_change; /* resume: go on although the data's fingerprint changed */
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -56,6 +58,8 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->non_strict = 1;
 		else if (!resume && strcmp(o, "--overwrite") == 0)
 			a->overwrite = 1;
+		else if (resume && strcmp(o, "--accept-data-change") == 0)
+			a->accept_data_change = 1;
 		else if (!resume && strcmp(o, "--rename") == 0 &&
 			 (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_renames == 64)
@@ -230,6 +234,8 @@ static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
 	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
 	if (rc == 0)
 		rc = config_write(&s.cfg, path, e);
+	if (rc == 0)
+		rc = fingerprint_record(a.run_dir, &s.cfg, e);
 	if (rc == 0) {
 		log_info(
 			"training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
@@ -299,20 +305,25 @@ static void pin_checkpoint_kernel(const char *dir)
 
 /* A hand-edited config.ini must not silently change what the checkpoint was
  * trained with. */
-static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir, ct_err *e)
+static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir,
+			       int data_checked, ct_err *e)
 {
 	ct_config frozen;
 	config_defaults(&frozen);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", dir);
 	int rc = config_parse_string(&frozen, sn->config_text, "checkpoint config", e);
+	/* data moved: its content was checked against the run's fingerprint */
+	if (rc == 0 && data_checked)
+		memcpy(frozen.path, s->cfg.path, sizeof frozen.path);
 	if (rc == 0)
 		rc = config_check_continuation(&frozen, &s->cfg, ini, e);
 	return rc;
 }
 
 /* Restores s from the newest valid checkpoint of dir; *step receives its step. */
-static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err *e)
+static int restore_latest(train_state *s, const char *dir, int data_checked, int64_t *step,
+			  ct_err *e)
 {
 	char ck[4200];
 	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
@@ -329,7 +340,7 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	if (rc == 0)
 		rc = snapshot_read(&sn, path, e);
 	if (rc == 0)
-		rc = check_frozen_config(&sn, s, dir, e);
+		rc = check_frozen_config(&sn, s, dir, data_checked, e);
 	if (rc == 0)
 		rc = snapshot_apply(&sn, s, e);
 	if (rc == 0) {
@@ -377,10 +388,23 @@ static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 			e, CT_EUSAGE,
 			"%s: not a run directory (no config.ini); start one with ctrain train",
 			a.run_dir);
-	for (int i = 0; rc == 0 && i < a.n_sets; i++)
-		rc = config_set_on_resume(&cfg, a.sets[i], e);
+	int path_set = 0, data_same = 0;
+	for (int i = 0; rc == 0 && i < a.n_sets; i++) {
+		/* data.path may move to the same data (checked just below) */
+		int moves = strncmp(a.sets[i], "data.path=", 10) == 0;
+		path_set |= moves;
+		rc = moves ? config_set(&cfg, a.sets[i], e)
+			   : config_set_on_resume(&cfg, a.sets[i], e);
+	}
 	if (rc == 0)
 		rc = config_validate(&cfg, ini, e);
+	if (rc == 0)
+		rc = fingerprint_check(a.run_dir, &cfg, a.accept_data_change, &data_same, e);
+	if (rc == 0 && path_set && !data_same && !a.accept_data_change)
+		rc = ct_errf(e, CT_ECONFIG,
+			     "--set data.path: %s recorded no data fingerprint (%s) to show that "
+			     "%s holds the same data; pass --accept-data-change to use it anyway",
+			     a.run_dir, FP_FILE, cfg.path);
 	if (rc < 0)
 		return rc;
 	pin_checkpoint_kernel(a.run_dir);
@@ -392,7 +416,7 @@ static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 	if (rc < 0)
 		return rc;
 	int64_t step = -1;
-	rc = restore_latest(&s, a.run_dir, &step, e);
+	rc = restore_latest(&s, a.run_dir, data_same || a.accept_data_change, &step, e);
 	if (rc == 0 && a.n_sets > 0)
 		rc = config_write(&s.cfg, ini, e);
 	if (rc == 0)

@@ -9,7 +9,7 @@ static const char USAGE_MAIN[] =
 	"commands:\n"
 	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
 	"           [--init-from FILE [--non-strict] [--rename OLD=NEW]...]\n"
-	"  resume   DIR [--set section.key=value]...\n"
+	"  resume   DIR [--set section.key=value]... [--accept-data-change]\n"
 	"  export   SRC -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
@@ -46,12 +46,15 @@ static const char USAGE_TRAIN[] =
 	"Config keys (section.key = default):\n";
 
 static const char USAGE_RESUME[] =
-	"usage: ctrain resume DIR [--set section.key=value]...\n\n"
+	"usage: ctrain resume DIR [--set section.key=value]... [--accept-data-change]\n\n"
 	"Continues the run in DIR from its newest valid checkpoint, with the frozen config.\n"
 	"The result is bit-identical to a run that was never interrupted.  Invalid checkpoints\n"
 	"are skipped with a warning and renamed *.corrupt.  --set may change only keys that\n"
 	"cannot break bit-exactness: train.epochs, train.log_every, train.eval_every,\n"
-	"train.threads, train.on_nonfinite, checkpoint.*.\n\n"
+	"train.threads, train.on_nonfinite, checkpoint.*; and data.path when the new path holds\n"
+	"the same data.  train records the size and CRC-32C of the data files in\n"
+	"DIR/data.fingerprint; resume refuses data that changed since (exit 1) unless\n"
+	"--accept-data-change.\n\n"
 	"example:\n  ctrain resume runs/fm --set train.epochs=30\n";
 
 static const char USAGE_EXPORT[] =

@@ -126,8 +126,8 @@ static int clear_checkpoints(const char *ck, ct_err *e)
 
 int rundir_clear(const char *dir, ct_err *e)
 {
-	static const char *const names[] = {"model.safetensors", "metrics.csv", "curves.svg",
-					    "train.log", "config.ini"};
+	static const char *const names[] = {"model.safetensors", "metrics.csv",      "curves.svg",
+					    "train.log",         "data.fingerprint", "config.ini"};
 	char path[4200];
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
 	int rc = clear_checkpoints(path, e);
