@@ -103,7 +103,7 @@ static int dir_lines(const char *dir, sbuf *out, ct_err *e)
 	DIR *d = opendir(dir);
 	if (!d)
 		return ct_errno(e, CT_ENOTFOUND, errno, "%s: cannot open the data directory", dir);
-	char *names[64];
+	char *names[64] = {0};
 	int n = 0, rc = 0;
 	const struct dirent *de;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
