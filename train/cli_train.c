@@ -204,28 +204,55 @@ static int check_config_folder(const train_args *a, ct_err *e)
 	return rc;
 }
 
-/* `ctrain train` once the run directory is locked. */
-static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
+/* A directory holding a run is refused unless --overwrite, which first
+ * removes that run's files (durably). */
+static int check_run_files(const train_args *a, ct_err *e)
 {
-	const train_args a = *ap;
-	int rc = 0;
-	if (rundir_holds_run(a.run_dir) && !a.overwrite)
+	if (!rundir_holds_run(a->run_dir))
+		return 0;
+	if (!a->overwrite)
 		return ct_errf(
 			e, CT_EUSAGE,
 			"%s already holds a run; continue it with: ctrain resume %s (or start "
 			"it afresh with --overwrite, which deletes its files)",
-			a.run_dir, a.run_dir);
-	if (rundir_holds_run(a.run_dir)) {
-		rc = rundir_clear(a.run_dir, e);
-		if (rc < 0)
-			return rc;
-		log_info("--overwrite: removed the earlier run's files from %s", a.run_dir);
-	}
-	rc = apply_threads(cfg, e);
+			a->run_dir, a->run_dir);
+	int rc = rundir_clear(a->run_dir, e);
+	if (rc == 0)
+		log_info("--overwrite: removed the earlier run's files from %s", a->run_dir);
+	return rc;
+}
+
+static int train_in(int argc, char **argv, int *lock, ct_err *e)
+{
+	train_args a;
+	int rc = parse_train_args(argc, argv, 0, &a, e);
+	if (rc < 0)
+		return rc;
+	ct_config cfg;
+	config_defaults(&cfg);
+	rc = config_load_file(&cfg, a.config, e);
+	for (int i = 0; rc == 0 && i < a.n_sets; i++)
+		rc = config_set(&cfg, a.sets[i], e);
+	if (rc == 0)
+		rc = config_validate(&cfg, a.config, e);
+	if (rc == 0)
+		rc = check_config_folder(&a, e);
+	if (rc < 0)
+		return rc;
+	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */
+		kernel_ensure(cfg.kernel, "train.kernel", e);
+	rc = mkdir_p(a.run_dir, e);
+	if (rc == 0)
+		rc = rundir_lock(a.run_dir, lock, e);
+	if (rc == 0)
+		rc = check_run_files(&a, e);
+	if (rc < 0)
+		return rc;
+	rc = apply_threads(&cfg, e);
 	if (rc < 0)
 		return rc;
 	train_state s;
-	rc = train_state_init(&s, cfg, a.config, e);
+	rc = train_state_init(&s, &cfg, a.config, e);
 	if (rc < 0)
 		return rc;
 	if (a.init_from)
@@ -240,41 +267,20 @@ static int train_locked(const train_args *ap, const ct_config *cfg, ct_err *e)
 		log_info(
 			"training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
 			a.run_dir, (long long)s.train.n, (long long)s.val.n,
-			(long long)s.steps_per_epoch, (long long)cfg->epochs);
+			(long long)s.steps_per_epoch, (long long)cfg.epochs);
 		rc = run(&s, a.run_dir, -1, e);
 	}
 	train_state_release(&s);
 	return rc;
 }
 
+/* Holds the run directory's lock (rundir.h) from before it is looked at to
+ * the end of training. */
 int cli_train(int argc, char **argv, ct_err *e)
 {
 	signals_ignore_pipe(); /* a closed stdout/stderr never kills a run */
-	train_args a;
-	int rc = parse_train_args(argc, argv, 0, &a, e);
-	if (rc < 0)
-		return rc;
-	ct_config cfg;
-	config_defaults(&cfg);
-	rc = config_load_file(&cfg, a.config, e);
-	for (int i = 0; rc == 0 && i < a.n_sets; i++)
-		rc = config_set(&cfg, a.sets[i], e);
-	if (rc == 0)
-		rc = config_validate(&cfg, a.config, e);
-	if (rc < 0)
-		return rc;
-	rc = check_config_folder(&a, e);
-	if (rc < 0)
-		return rc;
-	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */
-		kernel_ensure(cfg.kernel, "train.kernel", e);
-	rc = mkdir_p(a.run_dir, e);
 	int lock = -1;
-	if (rc == 0)
-		rc = rundir_lock(a.run_dir, &lock, e);
-	if (rc < 0)
-		return rc;
-	rc = train_locked(&a, &cfg, e);
+	int rc = train_in(argc, argv, &lock, e);
 	rundir_unlock(lock);
 	return rc;
 }
@@ -376,13 +382,19 @@ static int drop_stale_model(const train_state *s, const char *dir, ct_err *e)
 	return rc < 0 ? rc : 0;
 }
 
-/* `ctrain resume` once the run directory is locked. */
-static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
+static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 {
-	const train_args a = *ap;
+	train_args a;
+	int rc = parse_train_args(argc, argv, 1, &a, e);
+	if (rc < 0)
+		return rc;
+	char ini[4200];
+	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
+	if (access(ini, F_OK) == 0 && (rc = rundir_lock(a.run_dir, lock, e)) < 0)
+		return rc;
 	ct_config cfg;
 	config_defaults(&cfg);
-	int rc = config_load_file(&cfg, ini, e);
+	rc = config_load_file(&cfg, ini, e);
 	if (rc == CT_ECONFIG && access(ini, F_OK) != 0)
 		return ct_errf(
 			e, CT_EUSAGE,
@@ -427,19 +439,13 @@ static int resume_locked(const train_args *ap, const char *ini, ct_err *e)
 	return rc;
 }
 
+/* Holds the run directory's lock (rundir.h) from before it is read to the
+ * end of training. */
 int cli_resume(int argc, char **argv, ct_err *e)
 {
 	signals_ignore_pipe(); /* a closed stdout/stderr never kills a run */
-	train_args a;
-	int rc = parse_train_args(argc, argv, 1, &a, e);
-	if (rc < 0)
-		return rc;
-	char ini[4200];
-	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
 	int lock = -1;
-	if (access(ini, F_OK) == 0 && (rc = rundir_lock(a.run_dir, &lock, e)) < 0)
-		return rc;
-	rc = resume_locked(&a, ini, e);
+	int rc = resume_in(argc, argv, &lock, e);
 	rundir_unlock(lock);
 	return rc;
 }
