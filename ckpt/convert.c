@@ -52,6 +52,12 @@ static int verify(const tdict *want, const char *out, ct_err *e)
 
 int convert_pth_to_safetensors(const char *in, const char *out, convert_summary *s, ct_err *e)
 {
+	return convert_pth_to_safetensors_map(in, out, NULL, NULL, s, e);
+}
+
+int convert_pth_to_safetensors_map(const char *in, const char *out, convert_map_fn map, void *ctx,
+				   convert_summary *s, ct_err *e)
+{
 	memset(s, 0, sizeof *s);
 	tdict d;
 	char **skipped = NULL;
@@ -61,6 +67,8 @@ int convert_pth_to_safetensors(const char *in, const char *out, convert_summary 
 		return rc;
 	if (d.n == 0)
 		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: no tensors to convert", in);
+	if (rc == 0 && map)
+		rc = map(&d, ctx, e);
 	if (rc == 0)
 		rc = tdict_set_meta(&d, "format", "pt", e);
 	if (rc == 0)

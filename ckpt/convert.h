@@ -34,5 +34,11 @@ typedef struct convert_summary {
  * A file without any tensor is CT_EUNSUPPORTED. */
 int convert_pth_to_safetensors(const char *in, const char *out, convert_summary *s, ct_err *e);
 void convert_summary_release(convert_summary *s);
+/* The same with map applied to the state dict before it is written (e.g.
+ * renaming keys); a map failure fails the conversion. */
+struct tdict;
+typedef int (*convert_map_fn)(struct tdict *d, void *ctx, ct_err *e);
+int convert_pth_to_safetensors_map(const char *in, const char *out, convert_map_fn map, void *ctx,
+				   convert_summary *s, ct_err *e);
 
 #endif

@@ -201,6 +201,38 @@ const tdict_entry *tdict_find(const tdict *d, const char *name)
 	return NULL;
 }
 
+int tdict_rename_prefix(tdict *d, const char *from, const char *to, ct_err *e)
+{
+	size_t lf = strlen(from), lt = strlen(to);
+	int n = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const char *name = d->v[i].name;
+		if (strncmp(name, from, lf) != 0)
+			continue;
+		size_t rest = strlen(name + lf);
+		char *nn = malloc(lt + rest + 1);
+		if (!nn)
+			return ct_errf(e, CT_ENOMEM, "out of memory");
+		memcpy(nn, to, lt);
+		memcpy(nn + lt, name + lf, rest + 1);
+		free(d->v[i].name);
+		d->v[i].name = nn;
+		n++;
+	}
+	free(d->slots); /* names changed: index them again */
+	d->slots = NULL;
+	d->n_slots = 0;
+	d->n_indexed = 0;
+	if (index_reserve(d, d->n) < 0)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->n; i++)
+		if (tdict_find(d, d->v[i].name) != &d->v[i])
+			return ct_errf(e, CT_EMISMATCH,
+				       "renaming '%s' to '%s' gives two tensors named '%s'", from,
+				       to, d->v[i].name);
+	return n;
+}
+
 int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *shape,
 	      const void *data, int copy, ct_err *e)
 {

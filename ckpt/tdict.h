@@ -82,6 +82,10 @@ int64_t shape_numel(int ndim, const int64_t *shape);
  * CT_EMISMATCH on a duplicate name, CT_ENOMEM on allocation failure. */
 int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *shape,
 	      const void *data, int copy, ct_err *e);
+/* Every tensor whose name starts with `from` gets `to` instead of that prefix
+ * ("0." -> "layers.0." maps 0.weight to layers.0.weight); returns how many were
+ * renamed, or CT_EMISMATCH if two names become equal. */
+int tdict_rename_prefix(tdict *d, const char *from, const char *to, ct_err *e);
 int tdict_set_meta(tdict *d, const char *key, const char *val, ct_err *e);
 const char *tdict_get_meta(const tdict *d, const char *key);
 const tdict_entry *tdict_find(const tdict *d, const char *name);

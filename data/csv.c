@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/log.h"
 #include "gzio.h"
 
 #define CELL_SHOWN 40 /* longest piece of a bad cell quoted in a message */
@@ -119,8 +120,40 @@ typedef struct csv_shape {
 	cell *cells;   /* scratch, ncols entries */
 } csv_shape;
 
+/* data.header = auto: a first row none of whose cells is a number is a
+ * header (logged); one with some numbers in it is an error naming the first
+ * cell that is not (a damaged data row must not vanish as a "header"). */
+static int detect_header(const char *path, csv_shape *sh, ct_err *e)
+{
+	double v;
+	int numeric = 0, first_text = -1;
+	for (int k = 0; k < sh->ncols; k++) {
+		if (cell_number(sh->cells[k], 0, &v))
+			numeric++;
+		else if (first_text < 0)
+			first_text = k;
+	}
+	if (first_text < 0)
+		return 0;
+	if (numeric > 0) {
+		cell c = sh->cells[first_text];
+		int shown = c.len > CELL_SHOWN ? CELL_SHOWN : (int)c.len;
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: line %lld, column %d: not a number: \"%.*s%s\" (the first row "
+			       "has numbers too, so it is not taken as a header; if it is one, set "
+			       "data.header = true)",
+			       path, (long long)sh->first, first_text + 1, shown, c.s,
+			       c.len > CELL_SHOWN ? "..." : "");
+	}
+	log_info("%s: line %lld taken as a header (none of its cells is a number)", path,
+		 (long long)sh->first);
+	sh->header = 1;
+	return 0;
+}
+
 /* First pass: header detection and row count. */
-static int csv_scan(char *buf, size_t len, const char *path, csv_shape *sh, ct_err *e)
+static int csv_scan(char *buf, size_t len, const char *path, int header_mode, csv_shape *sh,
+		    ct_err *e)
 {
 	csv_src c = {buf, buf + len, 0};
 	char *s, *end;
@@ -132,10 +165,13 @@ static int csv_scan(char *buf, size_t len, const char *path, csv_shape *sh, ct_e
 	if (!sh->cells)
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory for %d columns", path, sh->ncols);
 	split_cells(s, end, sh->cells, sh->ncols);
-	double v;
-	for (int k = 0; k < sh->ncols; k++)
-		if (!cell_number(sh->cells[k], 0, &v))
-			sh->header = 1;
+	if (header_mode == CSV_HEADER_TRUE)
+		sh->header = 1;
+	else if (header_mode == CSV_HEADER_AUTO) {
+		int rc = detect_header(path, sh, e);
+		if (rc < 0)
+			return rc;
+	}
 	sh->rows = sh->header ? 0 : 1;
 	while (next_row(&c, &s, &end))
 		sh->rows++;
@@ -246,6 +282,11 @@ static int32_t max_label(const dataset *ds)
 
 int csv_load(const char *path, int label_column, dataset *ds, ct_err *e)
 {
+	return csv_load_header(path, label_column, CSV_HEADER_AUTO, ds, e);
+}
+
+int csv_load_header(const char *path, int label_column, int header_mode, dataset *ds, ct_err *e)
+{
 	char *buf;
 	size_t len;
 	memset(ds, 0, sizeof *ds);
@@ -259,7 +300,7 @@ int csv_load(const char *path, int label_column, dataset *ds, ct_err *e)
 	}
 	csv_shape sh = {0};
 	int lcol = -1;
-	rc = csv_scan(text, len, path, &sh, e);
+	rc = csv_scan(text, len, path, header_mode, &sh, e);
 	if (rc == 0)
 		rc = label_index(path, label_column, sh.ncols, &lcol, e);
 	if (rc == 0)

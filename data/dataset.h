@@ -62,8 +62,11 @@ int idx_read_labels(const char *path, int32_t **y, int64_t *n, ct_err *e);
 int mnist_load(const char *dir, int train, dataset *ds, ct_err *e);
 
 /* Numeric CSV, optionally gzip-compressed (detected from the magic).
- * The header row is optional and auto-detected: if the first non-blank row
- * has a non-numeric cell it is a header.  Cells are separated by commas, may
+ * The header row is optional and auto-detected: the first non-blank row is a
+ * header (logged at INFO) if none of its cells is a number; a first row with
+ * both numbers and other cells is an error naming its line and column.
+ * csv_load_header chooses instead: CSV_HEADER_TRUE skips the first row,
+ * CSV_HEADER_FALSE parses it as data.  Cells are separated by commas, may
  * be surrounded by blanks and double quotes; blank lines are skipped; \r\n
  * and a missing final newline are accepted.  label_column is the label's
  * column index, negative counting from the end (-1 = last), or CSV_NO_LABEL
@@ -72,6 +75,8 @@ int mnist_load(const char *dir, int train, dataset *ds, ct_err *e);
  * Errors name the file, the 1-based line and column, and the problem. */
 #define CSV_NO_LABEL INT_MIN
 int csv_load(const char *path, int label_column, dataset *ds, ct_err *e);
+enum { CSV_HEADER_AUTO = 0, CSV_HEADER_TRUE, CSV_HEADER_FALSE };
+int csv_load_header(const char *path, int label_column, int header_mode, dataset *ds, ct_err *e);
 
 /* A learnable labelled data set made only from `seed` (stream
  * RNG_STREAM_DATA): n_classes well-separated Gaussian centroids in d dims,

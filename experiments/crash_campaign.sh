@@ -164,7 +164,7 @@ while [ $kills -lt $N ]; do
 		if [ -z "$step" ]; then
 			[ $newest -lt 0 ] || { say "chain $chains: checkpoints vanished"; chain_ok=0; }
 			# killed before its first checkpoint: train again, as a user would
-			cmd="train --config $W/run.ini --run-dir $d"
+			cmd="train --config $W/run.ini --run-dir $d --overwrite"
 		else
 			[ "$step" -ge $newest ] || { say "chain $chains: newest checkpoint went back from $newest to $step"; chain_ok=0; }
 			newest=$step

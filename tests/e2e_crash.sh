@@ -87,8 +87,8 @@ after_kill() {
 	if ls "$2/checkpoints" 2>/dev/null | grep -q '^ckpt-'; then
 		"$CTRAIN" resume "$2" >/dev/null 2>"$T/err" || fail "$1: resume failed: $(cat "$T/err")"
 		! grep -q 'skipping' "$T/err" || fail "$1: a kill left a bad checkpoint: $(cat "$T/err")"
-	else # killed before its first checkpoint: train again into the same directory
-		"$CTRAIN" train --config "$cfg" --run-dir "$2" >/dev/null 2>"$T/err" ||
+	else # killed before its first checkpoint: train again into the same directory (it may hold config.ini)
+		"$CTRAIN" train --config "$cfg" --run-dir "$2" --overwrite >/dev/null 2>"$T/err" ||
 			fail "$1: train again failed: $(cat "$T/err")"
 	fi
 	cmp -s "$T/ref/model.safetensors" "$2/model.safetensors" || fail "$1: weights differ from the uninterrupted run"

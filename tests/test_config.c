@@ -594,7 +594,7 @@ static void test_resume_allow_list(void **state)
 		config_set_on_resume(&c, "model.layers=20,16,4", &e), &e,
 		"--set model.layers=20,16,4: cannot change model.layers on resume: it would break "
 		"bit-exact continuation (allowed: train.epochs, train.threads, train.log_every, "
-		"train.eval_every, checkpoint.*)");
+		"train.eval_every, train.on_nonfinite, checkpoint.*)");
 	expect_err(config_set_on_resume(&c, "optim.lr=0.02", &e), &e,
 		   "cannot change optim.lr on resume");
 	/* Not allowed even when the new value is itself invalid. */
@@ -629,10 +629,10 @@ static const char *expected_text =
 	"beta1 = 0.9\nbeta2 = 0.999\neps = 1e-08\ngrad_clip = 0\n"
 	"\n[schedule]\nname = constant\nwarmup_steps = 0\nstep_size = 1000\ngamma = 0.1\nmin_lr = 0\n"
 	"\n[data]\ndataset = fashion-mnist\npath = \"/usr/share/datasets/fashion-mnist\"\n"
-	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nval_fraction = 0.1\n"
-	"val_split = tail\nbatch_size = 64\nshuffle = true\n"
+	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nheader = auto\n"
+	"val_fraction = 0.1\nval_split = tail\nbatch_size = 64\nshuffle = true\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
-	"kernel = \"\"\ndeterministic = true\n"
+	"kernel = \"\"\ndeterministic = true\non_nonfinite = stop\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
 	"async = true\non_error = stop\nevery_epoch = false\nkeep_best = 0\nmonitor = val_loss\n"
 	"patience = 0\n";
@@ -908,11 +908,11 @@ static void test_reference(void **state)
 			       "\n  val_split     = tail        validation rows: the file's last "
 			       "val_fraction (tail, as Keras)"));
 	assert_non_null(strstr(text, "false = the file's order, every epoch"));
-	/* 6 section headers and one line per key (44 keys). */
+	/* 6 section headers and one line per key (46 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 44);
+	assert_int_equal(lines, 2 + 6 * 2 + 46);
 	free(text);
 }
 

@@ -24,7 +24,7 @@ int cli_report(int argc, char **argv, ct_err *e);
 
 /* Usage text of a subcommand (NULL: the overview). */
 const char *cli_usage(const char *cmd);
-/* Signal that interrupted the last train/resume (for exit 130/143), or 0. */
+/* Signal that interrupted the last train/resume (exit 128 + it: 130/143/129), or 0. */
 int cli_interrupt_signal(void);
 
 #endif

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "../ckpt/atomic.h"
 #include "../ckpt/convert.h"
 #include "../ckpt/h5c.h"
 #include "../ckpt/pth.h"
@@ -53,11 +56,23 @@ static int load_model(const char *src, int best, mlp *m, ct_config *cfg, int *ha
 	return rc;
 }
 
+/* Validates --rename pairs and makes model loading apply them. */
+static int check_renames(const char *const *renames, int n, ct_err *e)
+{
+	for (int i = 0; i < n; i++) {
+		int rc = source_check_rename(renames[i], e);
+		if (rc < 0)
+			return rc;
+	}
+	source_set_renames(renames, n);
+	return 0;
+}
+
 int cli_eval(int argc, char **argv, ct_err *e)
 {
 	const char *model = NULL, *data = NULL;
-	const char *sets[64];
-	int n_sets = 0, best = 0;
+	const char *sets[64], *renames[64] = {0};
+	int n_sets = 0, n_renames = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
 			model = argv[++i];
@@ -67,11 +82,16 @@ int cli_eval(int argc, char **argv, ct_err *e)
 			data = argv[++i];
 		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
 			sets[n_sets++] = argv[++i];
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
 		else
 			return ct_errf(e, CT_EUSAGE,
 				       "unexpected argument '%s' (see ctrain eval --help)",
 				       argv[i]);
 	}
+	int rrc = check_renames(renames, n_renames, e);
+	if (rrc < 0)
+		return rrc;
 	if (!model)
 		return ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
 	mlp m;
@@ -82,8 +102,10 @@ int cli_eval(int argc, char **argv, ct_err *e)
 		return rc;
 	if (!has_cfg)
 		config_defaults(&cfg);
-	if (data)
+	if (data) {
 		rc = apply_data_spec(&cfg, data, e);
+		cfg.val_fraction = 0.0; /* --data names a test file: score all of it */
+	}
 	for (int i = 0; rc == 0 && i < n_sets; i++)
 		rc = config_set(&cfg, sets[i], e);
 	if (rc == 0 && !has_cfg && !data && n_sets == 0)
@@ -112,10 +134,43 @@ int cli_eval(int argc, char **argv, ct_err *e)
 			 val.n > 0 ? "validation split" : "test set", (long long)ds->n);
 		printf("accuracy=%.4f loss=%.6f n=%lld\n",
 		       ds->n ? (double)correct / (double)ds->n : 0.0, loss, (long long)ds->n);
+		if (!isfinite(loss))
+			rc = ct_errf(e, CT_ECORRUPT,
+				     "%s: the loss is not finite (%g): the model's weights or the "
+				     "data hold NaN or infinite values, or their product overflows",
+				     model, loss);
 	}
 	dataset_release(&test);
 	dataset_release(&val);
 	mlp_release(&m);
+	return rc;
+}
+
+/* An output that is also an input (the same file by device and inode: a
+ * symlink or hard link included) would be destroyed by the write. */
+static int refuse_same_file(const char *in, const char *out, ct_err *e)
+{
+	struct stat a, b;
+	if (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return ct_errf(e, CT_EUSAGE,
+			       "%s is also the input %s: writing it would destroy it; choose "
+			       "another output file",
+			       out, in);
+	return 0;
+}
+
+/* The same for a model SRC (a run directory resolves to the file it uses). */
+static int refuse_same_source(const char *src, const char *out, ct_err *e)
+{
+	struct stat st;
+	if (stat(out, &st) != 0)
+		return 0; /* nothing there to destroy */
+	int rc = refuse_same_file(src, out, e);
+	char *path = NULL;
+	source_kind kind;
+	if (rc == 0 && source_resolve(src, &path, &kind, NULL) == 0)
+		rc = refuse_same_file(path, out, e);
+	free(path);
 	return rc;
 }
 
@@ -140,10 +195,28 @@ static int write_predictions(FILE *out, const float *logits, int64_t n, int k)
 	return ferror(out) ? -1 : 0;
 }
 
+/* The predictions built in memory, then written atomically (ckpt/atomic.h):
+ * an interrupted predict leaves the old file or the new one, never a part. */
+static int write_predictions_file(const char *path, const float *logits, int64_t n, int k,
+				  ct_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	if (!mem)
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
+	int bad = write_predictions(mem, logits, n, k) < 0;
+	bad |= fclose(mem) != 0;
+	int rc = bad ? ct_errf(e, CT_ENOMEM, "%s: out of memory formatting predictions", path)
+		     : atomic_write_file(path, buf, len, e);
+	free(buf);
+	return rc;
+}
+
 int cli_predict(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *input = NULL, *output = NULL;
-	int best = 0;
+	const char *model = NULL, *input = NULL, *output = NULL, *renames[64] = {0};
+	int n_renames = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
 			model = argv[++i];
@@ -153,17 +226,29 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			input = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			output = argv[++i];
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
 		else
 			return ct_errf(e, CT_EUSAGE,
 				       "unexpected argument '%s' (see ctrain predict --help)",
 				       argv[i]);
 	}
+	int rrc = check_renames(renames, n_renames, e);
+	if (rrc < 0)
+		return rrc;
 	if (!model || !input)
 		return ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
+	if (output && strcmp(output, "-") == 0)
+		output = NULL; /* -o - is stdout */
+	int rc = output ? refuse_same_file(input, output, e) : 0;
+	if (rc == 0 && output)
+		rc = refuse_same_source(model, output, e);
+	if (rc < 0)
+		return rc;
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = load_model(model, best, &m, &cfg, &has_cfg, e);
+	rc = load_model(model, best, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	dataset ds;
@@ -178,14 +263,10 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0) {
 		mlp_eval(&m, ds.x, NULL, ds.n, logits, NULL, NULL);
-		FILE *out = output ? fopen(output, "w") : stdout;
-		if (!out)
-			rc = ct_errno(e, CT_EIO, errno, "%s: cannot create", output);
-		else if (write_predictions(out, logits, ds.n, k) < 0 || fflush(out) != 0)
-			rc = ct_errno(e, CT_EIO, errno, "%s: write failed",
-				      output ? output : "stdout");
-		if (out && output && fclose(out) != 0 && rc == 0)
-			rc = ct_errno(e, CT_EIO, errno, "%s: close failed", output);
+		rc = output ? write_predictions_file(output, logits, ds.n, k, e)
+		     : write_predictions(stdout, logits, ds.n, k) < 0 || fflush(stdout) != 0
+			     ? ct_errno(e, CT_EIO, errno, "stdout: write failed")
+			     : 0;
 		if (rc == 0 && output)
 			log_info("wrote %lld predictions to %s", (long long)ds.n, output);
 	}
@@ -211,42 +292,119 @@ static float *probe_logits(mlp *m, int rows)
 	return z;
 }
 
+/* Every tensor of the written file must hold exactly the f32 weights
+ * rounded to its dtype (bit for bit). */
+static const char *tname(ct_dtype dt)
+{
+	return dt == DT_F16 ? "f16" : dt == DT_BF16 ? "bf16" : "f32";
+}
+
+static int verify_weights(const mlp *m, const char *out, ct_dtype dt, ct_err *e)
+{
+	tdict src, got;
+	tdict_init(&src);
+	tdict_init(&got);
+	int rc = model_to_tdict(m, &src, e);
+	if (rc == 0)
+		rc = st_read(out, &got, e);
+	for (size_t i = 0; rc == 0 && i < src.n; i++) {
+		const tdict_entry *w = &src.v[i], *g = tdict_find(&got, w->name);
+		size_t n = w->nbytes / sizeof(float);
+		if (!g || g->dtype != dt || g->nbytes != n * dtype_size(dt)) {
+			rc = ct_errf(e, CT_EMISMATCH,
+				     "--verify: %s: tensor '%s' is missing or not %zu %s values",
+				     out, w->name, n, tname(dt));
+			break;
+		}
+		for (size_t j = 0; j < n; j++) {
+			float f;
+			memcpy(&f, (const char *)w->data + j * sizeof f, sizeof f);
+			uint32_t want = 0, have = 0;
+			if (dt == DT_F32)
+				memcpy(&want, &f, sizeof want);
+			else {
+				uint16_t h = dt == DT_F16 ? f32_to_f16(f) : f32_to_bf16(f);
+				want = h;
+			}
+			memcpy(&have, (const char *)g->data + j * dtype_size(dt), dtype_size(dt));
+			if (want != have) {
+				rc = ct_errf(
+					e, CT_EMISMATCH,
+					"--verify: %s: tensor '%s' element %zu is 0x%x, but the "
+					"f32 weight %.9g rounded to %s is 0x%x",
+					out, w->name, j, have, (double)f, tname(dt), want);
+				break;
+			}
+		}
+	}
+	tdict_release(&got);
+	tdict_release(&src);
+	return rc;
+}
+
 static int verify_export(mlp *m, const char *out, ct_dtype dt, ct_err *e)
 {
 	enum { PROBE = 64 };
+	int rc = verify_weights(m, out, dt, e);
+	if (rc < 0)
+		return rc;
 	mlp m2;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(out, &m2, &cfg, &has_cfg, e);
+	rc = model_load_source(out, &m2, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return ct_err_prefix(e, "--verify: reloading failed");
 	int k = m->sizes[m->n_sizes - 1];
 	float *a = probe_logits(m, PROBE), *b = probe_logits(&m2, PROBE);
-	double max_dev = 0.0;
-	for (size_t i = 0; i < (size_t)PROBE * (size_t)k; i++)
-		max_dev = fmax(max_dev, fabs((double)a[i] - (double)b[i]));
+	double max_abs = 0.0, max_z = 0.0;
+	int finite = 1;
+	for (size_t i = 0; i < (size_t)PROBE * (size_t)k; i++) {
+		finite &= isfinite(a[i]) && isfinite(b[i]);
+		double d = fabs((double)a[i] - (double)b[i]);
+		max_abs = fmax(max_abs, isnan(d) ? HUGE_VAL : d); /* NaN: an infinite error */
+		max_z = fmax(max_z, fabs((double)a[i]));
+	}
 	int same = memcmp(a, b, (size_t)PROBE * (size_t)k * sizeof(float)) == 0;
 	free(a);
 	free(b);
 	mlp_release(&m2);
-	if (dt == DT_F32 && !same)
+	/* The rounding unit of the stored type; the logits of weights each off by
+	 * at most that relative amount may move by a few units per layer. */
+	double unit = dt == DT_F16 ? 0x1p-11 : dt == DT_BF16 ? 0x1p-8 : 0.0;
+	double scale = fmax(max_z, 1.0);
+	double tol = 4.0 * unit * (double)(m->n_sizes - 1) * scale;
+	double max_rel = max_abs / scale;
+	int ok = finite && (dt == DT_F32 ? same : max_abs <= tol);
+	if (!ok)
 		return ct_errf(e, CT_EMISMATCH,
-			       "--verify: %s gives different logits (max deviation %g)", out,
-			       max_dev);
-	printf("verify: %s logits on a %d-sample probe batch %s (max deviation %g)\n", out, PROBE,
-	       same ? "bit-identical" : "differ", max_dev);
+			       "--verify: %s: logits on a %d-sample probe batch differ from the "
+			       "f32 model's beyond %s rounding: max abs error %g, max rel error %g "
+			       "(tolerance %g)%s",
+			       out, PROBE, tname(dt), max_abs, max_rel, tol,
+			       finite ? "" : "; some logits are not finite");
+	if (dt == DT_F32)
+		printf("verify: %s passed: weights and logits on a %d-sample probe batch "
+		       "bit-identical\n",
+		       out, PROBE);
+	else
+		printf("verify: %s passed: weights are the f32 weights rounded to %s exactly; "
+		       "logits on a %d-sample probe batch within %s rounding (max abs error %g, "
+		       "max rel error %g, tolerance %g)\n",
+		       out, tname(dt), PROBE, tname(dt), max_abs, max_rel, tol);
 	return 0;
 }
 
 int cli_export(int argc, char **argv, ct_err *e)
 {
-	const char *src = NULL, *out = NULL, *dtype = "f32";
-	int verify = 0, best = 0;
+	const char *src = NULL, *out = NULL, *dtype = "f32", *renames[64] = {0};
+	int verify = 0, n_renames = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else if (strcmp(argv[i], "--best") == 0)
 			best = 1;
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
 		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
 			dtype = argv[++i];
 		else if (strcmp(argv[i], "--verify") == 0)
@@ -260,16 +418,22 @@ int cli_export(int argc, char **argv, ct_err *e)
 	}
 	if (!src || !out)
 		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
+	int rrc = check_renames(renames, n_renames, e);
+	if (rrc < 0)
+		return rrc;
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? DT_F32
 		      : strcmp(dtype, "f16") == 0  ? DT_F16
 		      : strcmp(dtype, "bf16") == 0 ? DT_BF16
 						   : DT_COUNT;
 	if (dt == DT_COUNT)
 		return ct_errf(e, CT_EUSAGE, "--dtype %s: expected f32, f16 or bf16", dtype);
+	int rc = refuse_same_source(src, out, e);
+	if (rc < 0)
+		return rc;
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = load_model(src, best, &m, &cfg, &has_cfg, e);
+	rc = load_model(src, best, &m, &cfg, &has_cfg, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;
@@ -286,13 +450,45 @@ int cli_export(int argc, char **argv, ct_err *e)
 	return rc;
 }
 
+typedef struct rename_ctx {
+	const char *path;
+	const char *const *pairs;
+	int n;
+} rename_ctx;
+
+static int rename_map(struct tdict *d, void *ctx, ct_err *e)
+{
+	const rename_ctx *rx = ctx;
+	return source_rename(rx->path, d, rx->pairs, rx->n, e);
+}
+
 int cli_convert(int argc, char **argv, ct_err *e)
 {
-	if (argc != 2 || argv[0][0] == '-' || argv[1][0] == '-')
-		return ct_errf(e, CT_EUSAGE, "usage: ctrain convert IN.pth OUT.safetensors");
+	const char *files[2] = {0}, *renames[64] = {0};
+	int n_files = 0, n_renames = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
+			renames[n_renames++] = argv[++i];
+		else if (argv[i][0] != '-' && n_files < 2)
+			files[n_files++] = argv[i];
+		else
+			return ct_errf(e, CT_EUSAGE,
+				       "usage: ctrain convert IN.pth OUT.safetensors [--rename "
+				       "OLD=NEW]...");
+	}
+	if (n_files != 2)
+		return ct_errf(
+			e, CT_EUSAGE,
+			"usage: ctrain convert IN.pth OUT.safetensors [--rename OLD=NEW]...");
+	int rc = check_renames(renames, n_renames, e);
+	if (rc == 0)
+		rc = refuse_same_file(files[0], files[1], e);
+	if (rc < 0)
+		return rc;
 	convert_summary s;
 	memset(&s, 0, sizeof s);
-	int rc = convert_pth_to_safetensors(argv[0], argv[1], &s, e);
+	rename_ctx rx = {files[0], renames, n_renames};
+	rc = convert_pth_to_safetensors_map(files[0], files[1], rename_map, &rx, &s, e);
 	if (rc == 0) {
 		if (s.n_skipped) {
 			char list[4096] = "";
@@ -302,7 +498,7 @@ int cli_convert(int argc, char **argv, ct_err *e)
 			log_info("skipped %zu non-tensor entr%s: %s", s.n_skipped,
 				 s.n_skipped == 1 ? "y" : "ies", list);
 		}
-		printf("converted %s -> %s: %zu tensors, %zu bytes, verified\n", argv[0], argv[1],
+		printf("converted %s -> %s: %zu tensors, %zu bytes, verified\n", files[0], files[1],
 		       s.n_tensors, s.n_bytes);
 	}
 	convert_summary_release(&s);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,10 +17,13 @@
 #include "../util/log.h"
 #include "cli.h"
 #include "events.h"
+#include "fingerprint.h"
 #include "kernel.h"
-#include "supervise.h"
 #include "plot.h"
 #include "resume_from.h"
+#include "rundir.h"
+#include "signals.h"
+#include "supervise.h"
 #include "snapshot.h"
 #include "source.h"
 #include "trainer.h"
@@ -30,8 +34,9 @@ int cli_interrupt_signal(void) { return g_interrupt_signal; }
 
 typedef struct train_args {
 	const char *config, *run_dir, *init_from, *from;
-	const char *sets[64];
-	int n_sets, non_strict, with_optimizer, restarts;
+	const char *sets[64], *renames[64];
+	int n_sets, non_strict, with_optimizer, restarts, overwrite, n_renames;
+	int accept_data_change; /* resume: go on although the data's fingerprint changed */
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -70,7 +75,18 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 		} else if (resume && strcmp(o, "--from") == 0 &&
 			   (rc = need_value(argc, argv, i, e)) == 0)
 			a->from = argv[++i];
-		else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
+		else if (!resume && strcmp(o, "--overwrite") == 0)
+			a->overwrite = 1;
+		else if (resume && strcmp(o, "--accept-data-change") == 0)
+			a->accept_data_change = 1;
+		else if (!resume && strcmp(o, "--rename") == 0 &&
+			 (rc = need_value(argc, argv, i, e)) == 0) {
+			if (a->n_renames == 64)
+				return ct_errf(e, CT_EUSAGE,
+					       "too many --rename options (64 at most)");
+			rc = source_check_rename(argv[++i], e);
+			a->renames[a->n_renames++] = argv[i];
+		} else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
 			if (a->n_sets == 64)
 				return ct_errf(e, CT_EUSAGE, "too many --set options (64 at most)");
 			a->sets[a->n_sets++] = argv[++i];
@@ -88,8 +104,8 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 		return ct_errf(e, CT_EUSAGE,
 			       resume ? "missing run directory: ctrain resume DIR"
 				      : "missing --run-dir DIR (see ctrain train --help)");
-	if (a->non_strict && !a->init_from)
-		return ct_errf(e, CT_EUSAGE, "--non-strict goes with --init-from");
+	if ((a->non_strict || a->n_renames) && !a->init_from)
+		return ct_errf(e, CT_EUSAGE, "--non-strict and --rename go with --init-from");
 	if (a->with_optimizer && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--with-optimizer goes with --init-from CKPT.h5");
 	return 0;
@@ -111,7 +127,10 @@ static void print_summary(const trainer_result *r)
 	if (r->has_val)
 		printf(" val_loss=%.6f val_accuracy=%.4f", r->val_loss, r->val_accuracy);
 	printf(" samples_per_sec=%.1f seconds=%.2f\n", r->samples_per_sec, r->seconds);
-	(void)fflush(stdout); /* stdout's errors are checked at exit (main.c) */
+	/* stdout's errors are checked at exit (main.c), except a reader gone
+	 * away (`| head`): the run is complete and durable, its line is dropped. */
+	if (fflush(stdout) != 0 && errno == EPIPE && !freopen("/dev/null", "w", stdout))
+		log_warn("stdout is a closed pipe: summary line dropped");
 }
 
 /* DIR/events.csv is advisory (status, plot): a failure to record is a warning. */
@@ -144,30 +163,31 @@ static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 	return rc;
 }
 
-static int has_checkpoints(const char *dir)
+static int init_from(train_state *s, const train_args *a, ct_err *e)
 {
-	char ck[4200];
-	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
-	ckpt_entry *ents = NULL;
-	size_t n = 0;
-	if (ckpt_list(ck, &ents, &n, NULL) < 0)
-		return 0;
-	ckpt_list_free(ents, n);
-	return n > 0;
-}
-
-static int init_from(train_state *s, const char *file, int non_strict, ct_err *e)
-{
+	const char *file = a->init_from;
+	int non_strict = a->non_strict;
 	char *path = NULL;
 	source_kind kind;
 	int rc = source_resolve(file, &path, &kind, e);
 	tdict d;
 	tdict_init(&d);
+	source_set_renames(a->renames, a->n_renames);
 	if (rc == 0)
 		rc = source_read_tdict(path, kind, &d, e);
 	char report[8192];
+	load_report lr;
+	memset(&lr, 0, sizeof lr);
 	if (rc == 0)
-		rc = params_load_tdict(&s->model.ps, &d, !non_strict, report, sizeof report, e);
+		rc = params_load(&s->model.ps, &d, !non_strict, &lr, e);
+	load_report_format(&lr, &s->model.ps, &d, report, sizeof report);
+	/* non-strict that matched nothing would train from random weights */
+	if (rc == 0 && (size_t)s->model.ps.nv == lr.n_missing + lr.n_mismatched)
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "no tensor of the file matches the model (%s); map the names with "
+			     "--rename OLD=NEW",
+			     report);
+	load_report_release(&lr);
 	if (rc == 0 && non_strict)
 		log_info("--init-from %s (non-strict): %s", path, report);
 	else if (rc == 0)
@@ -208,7 +228,53 @@ static int supervise(int argc, char **argv, const char *cmd, const train_args *a
 	return rc;
 }
 
-int cli_train(int argc, char **argv, ct_err *e)
+/* The run directory must not be the folder of the user's config file (its
+ * config.ini would be replaced, comments and all), unless that file is a
+ * run's frozen config (written by ctrain, nothing of the user's in it). */
+static int check_config_folder(const train_args *a, ct_err *e)
+{
+	char *cdir = realpath(a->config, NULL), *rdir = realpath(a->run_dir, NULL);
+	int rc = 0;
+	char *slash = cdir ? strrchr(cdir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	if (slash && rdir && strcmp(cdir[0] ? cdir : "/", rdir) == 0) {
+		char *text = NULL;
+		size_t len = 0;
+		int frozen = file_read_all(a->config, 1u << 20, &text, &len, NULL) == 0 &&
+			     strncmp(text, CONFIG_FROZEN_HEADER, strlen(CONFIG_FROZEN_HEADER)) == 0;
+		free(text);
+		if (!frozen)
+			rc = ct_errf(e, CT_EUSAGE,
+				     "--run-dir %s is the folder of --config %s: training would "
+				     "write its files beside (and over) yours; choose another "
+				     "--run-dir",
+				     a->run_dir, a->config);
+	}
+	free(cdir);
+	free(rdir);
+	return rc;
+}
+
+/* A directory holding a run is refused unless --overwrite, which first
+ * removes that run's files (durably). */
+static int check_run_files(const train_args *a, ct_err *e)
+{
+	if (!rundir_holds_run(a->run_dir))
+		return 0;
+	if (!a->overwrite)
+		return ct_errf(
+			e, CT_EUSAGE,
+			"%s already holds a run; continue it with: ctrain resume %s (or start "
+			"it afresh with --overwrite, which deletes its files)",
+			a->run_dir, a->run_dir);
+	int rc = rundir_clear(a->run_dir, e);
+	if (rc == 0)
+		log_info("--overwrite: removed the earlier run's files from %s", a->run_dir);
+	return rc;
+}
+
+static int train_in(int argc, char **argv, int *lock, ct_err *e)
 {
 	train_args a;
 	int rc = parse_train_args(argc, argv, 0, &a, e);
@@ -223,15 +289,17 @@ int cli_train(int argc, char **argv, ct_err *e)
 		rc = config_set(&cfg, a.sets[i], e);
 	if (rc == 0)
 		rc = config_validate(&cfg, a.config, e);
+	if (rc == 0)
+		rc = check_config_folder(&a, e);
 	if (rc < 0)
 		return rc;
 	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */
 		kernel_ensure(cfg.kernel, "train.kernel", e);
-	if (has_checkpoints(a.run_dir))
-		return ct_errf(e, CT_EUSAGE,
-			       "%s already holds checkpoints; continue it with: ctrain resume %s",
-			       a.run_dir, a.run_dir);
 	rc = atomic_mkdir_p(a.run_dir, e);
+	if (rc == 0)
+		rc = rundir_lock(a.run_dir, lock, e);
+	if (rc == 0)
+		rc = check_run_files(&a, e);
 	if (rc < 0)
 		return rc;
 	rc = apply_threads(&cfg, e);
@@ -242,13 +310,15 @@ int cli_train(int argc, char **argv, ct_err *e)
 	if (rc < 0)
 		return rc;
 	if (a.init_from)
-		rc = init_from(&s, a.init_from, a.non_strict, e);
+		rc = init_from(&s, &a, e);
 	if (rc == 0 && a.with_optimizer)
 		rc = optimizer_load_checkpoint(&s, a.init_from, e);
 	char path[4200];
 	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
 	if (rc == 0)
 		rc = config_write(&s.cfg, path, e);
+	if (rc == 0)
+		rc = fingerprint_record(a.run_dir, &s.cfg, e);
 	if (rc == 0) {
 		log_info(
 			"training %s: %lld samples (%lld validation), %lld steps/epoch x %lld epochs",
@@ -257,6 +327,17 @@ int cli_train(int argc, char **argv, ct_err *e)
 		rc = run(&s, a.run_dir, -1, e);
 	}
 	train_state_release(&s);
+	return rc;
+}
+
+/* Holds the run directory's lock (rundir.h) from before it is looked at to
+ * the end of training. */
+int cli_train(int argc, char **argv, ct_err *e)
+{
+	signals_ignore_pipe(); /* a closed stdout/stderr never kills a run */
+	int lock = -1;
+	int rc = train_in(argc, argv, &lock, e);
+	rundir_unlock(lock);
 	return rc;
 }
 
@@ -286,20 +367,25 @@ static void pin_checkpoint_kernel(const char *dir)
 
 /* A hand-edited config.ini must not silently change what the checkpoint was
  * trained with. */
-static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir, ct_err *e)
+static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir,
+			       int data_checked, ct_err *e)
 {
 	ct_config frozen;
 	config_defaults_frozen(&frozen);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", dir);
 	int rc = config_parse_string(&frozen, sn->config_text, "checkpoint config", e);
+	/* data moved: its content was checked against the run's fingerprint */
+	if (rc == 0 && data_checked)
+		memcpy(frozen.path, s->cfg.path, sizeof frozen.path);
 	if (rc == 0)
 		rc = config_check_continuation(&frozen, &s->cfg, ini, e);
 	return rc;
 }
 
 /* Restores s from the newest valid checkpoint of dir; *step receives its step. */
-static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err *e)
+static int restore_latest(train_state *s, const char *dir, int data_checked, int64_t *step,
+			  ct_err *e)
 {
 	char ck[4200];
 	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
@@ -316,7 +402,7 @@ static int restore_latest(train_state *s, const char *dir, int64_t *step, ct_err
 	if (rc == 0)
 		rc = snapshot_read(&sn, path, e);
 	if (rc == 0)
-		rc = check_frozen_config(&sn, s, dir, e);
+		rc = check_frozen_config(&sn, s, dir, data_checked, e);
 	if (rc == 0)
 		rc = snapshot_apply(&sn, s, e);
 	if (rc == 0) {
@@ -372,7 +458,22 @@ static int frozen_config_error(const char *dir, const char *ini, ct_err *e)
 			     dir, dir);
 }
 
-int cli_resume(int argc, char **argv, ct_err *e)
+/* A resume that extends a finished run (train.epochs raised) makes its
+ * model.safetensors stale: removed before training goes on, so that eval,
+ * export and predict use the newest checkpoint until the new end. */
+static int drop_stale_model(const train_state *s, const char *dir, ct_err *e)
+{
+	if (s->ld.st.epoch >= (uint64_t)s->cfg.epochs || best_should_stop(&s->best))
+		return 0;
+	int rc = rundir_remove(dir, "model.safetensors", e);
+	if (rc == 1)
+		log_info("removed %s/model.safetensors of the earlier end of training; it is "
+			 "written again when training completes",
+			 dir);
+	return rc < 0 ? rc : 0;
+}
+
+static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 {
 	train_args a;
 	int rc = parse_train_args(argc, argv, 1, &a, e);
@@ -382,15 +483,30 @@ int cli_resume(int argc, char **argv, ct_err *e)
 		return supervise(argc, argv, "resume", &a, e);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
+	if (access(ini, F_OK) == 0 && (rc = rundir_lock(a.run_dir, lock, e)) < 0)
+		return rc;
 	ct_config cfg;
 	config_defaults_frozen(&cfg);
 	rc = config_load_file(&cfg, ini, e);
 	if (rc < 0)
 		return frozen_config_error(a.run_dir, ini, e);
-	for (int i = 0; rc == 0 && i < a.n_sets; i++)
-		rc = config_set_on_resume(&cfg, a.sets[i], e);
+	int path_set = 0, data_same = 0;
+	for (int i = 0; rc == 0 && i < a.n_sets; i++) {
+		/* data.path may move to the same data (checked just below) */
+		int moves = strncmp(a.sets[i], "data.path=", 10) == 0;
+		path_set |= moves;
+		rc = moves ? config_set(&cfg, a.sets[i], e)
+			   : config_set_on_resume(&cfg, a.sets[i], e);
+	}
 	if (rc == 0)
 		rc = config_validate(&cfg, ini, e);
+	if (rc == 0)
+		rc = fingerprint_check(a.run_dir, &cfg, a.accept_data_change, &data_same, e);
+	if (rc == 0 && path_set && !data_same && !a.accept_data_change)
+		rc = ct_errf(e, CT_ECONFIG,
+			     "--set data.path: %s recorded no data fingerprint (%s) to show that "
+			     "%s holds the same data; pass --accept-data-change to use it anyway",
+			     a.run_dir, FP_FILE, cfg.path);
 	if (rc == 0 && a.from)
 		rc = resume_from_select(a.run_dir, a.from, e);
 	if (rc < 0)
@@ -405,7 +521,7 @@ int cli_resume(int argc, char **argv, ct_err *e)
 		return rc;
 	int64_t step = -1;
 	if (any_checkpoint(a.run_dir))
-		rc = restore_latest(&s, a.run_dir, &step, e);
+		rc = restore_latest(&s, a.run_dir, data_same || a.accept_data_change, &step, e);
 	else
 		log_info("%s: no checkpoint was made durable before the run stopped; starting it "
 			 "again from step 0 with its config.ini",
@@ -413,7 +529,20 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	if (rc == 0 && a.n_sets > 0)
 		rc = config_write(&s.cfg, ini, e);
 	if (rc == 0)
+		rc = drop_stale_model(&s, a.run_dir, e);
+	if (rc == 0)
 		rc = run(&s, a.run_dir, step, e);
 	train_state_release(&s);
+	return rc;
+}
+
+/* Holds the run directory's lock (rundir.h) from before it is read to the
+ * end of training. */
+int cli_resume(int argc, char **argv, ct_err *e)
+{
+	signals_ignore_pipe(); /* a closed stdout/stderr never kills a run */
+	int lock = -1;
+	int rc = resume_in(argc, argv, &lock, e);
+	rundir_unlock(lock);
 	return rc;
 }

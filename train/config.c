@@ -90,6 +90,8 @@ static const key_spec keys[] = {
 	 .help = "synthetic: classes"},
 	{"data", "label_column", INTK(INT_MIN, INT_MAX), FLD(label_column), .def = "-1",
 	 .help = "csv: label column, negative counts from the end"},
+	{"data", "header", ENUMK("auto|true|false"), FLD(header), .def = "auto",
+	 .help = "csv: first row is a header (auto: if none of its cells is a number)"},
 	{"data", "val_fraction", DBLK(0, 0, 1, 1), FLD(val_fraction), .def = "0.1",
 	 .help = "fraction of the training data held out for validation"},
 	{"data", "val_split", ENUMK("tail|random|permuted"), FLD(val_split), .def = "tail",
@@ -116,6 +118,9 @@ static const key_spec keys[] = {
 	 .help = "OpenBLAS core to pin (e.g. Haswell); empty = as detected"},
 	{"train", "deterministic", .type = K_BOOL, FLD(deterministic), .def = "true",
 	 .help = "same bytes for any thread count"},
+	{"train", "on_nonfinite", ENUMK("stop|warn|skip_batch"), FLD(on_nonfinite), .def = "stop",
+	 .resumable = 1,
+	 .help = "a NaN/inf loss or gradient stops the run (exit 1), only warns, or skips the batch"},
 
 	{"checkpoint", "every_steps", I64K(0), FLD(every_steps), .def = "1000", .resumable = 1,
 	 .help = "steps between checkpoints; 0 = off"},
@@ -995,7 +1000,7 @@ char *config_to_string(const ct_config *c)
 {
 	sbuf b = {0};
 	char v[VALUE_BUF];
-	sb_printf(&b, "# ctrain effective configuration: every key, frozen for resume\n");
+	sb_printf(&b, "%s\n", CONFIG_FROZEN_HEADER);
 	for (int s = 0; s < N_SECTIONS; s++) {
 		sb_printf(&b, "\n[%s]\n", sections[s]);
 		for (int i = 0; i < N_KEYS; i++) {

@@ -65,6 +65,7 @@ typedef struct ct_config {
 	char path[4096];
 	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
+	char header[8];                          /* csv: auto|true|false */
 	double val_fraction;
 	char val_split[16]; /* tail|random|permuted (data/dataset.h split_kind) */
 	int batch_size, shuffle;
@@ -75,6 +76,7 @@ typedef struct ct_config {
 	int64_t log_every, eval_every; /* eval_every 0 = at the end of each epoch */
 	char kernel[64];               /* OpenBLAS core name to pin; "" = as detected */
 	int deterministic;
+	char on_nonfinite[16]; /* stop|warn|skip_batch */
 	/* [checkpoint] */
 	int64_t every_steps;              /* 0 = off */
 	double every_seconds;             /* 0 = off */
@@ -119,6 +121,9 @@ int config_validate(const ct_config *c, const char *name, ct_err *e);
  * against its class count (CT_ECONFIG naming `name` and model.layers). */
 int config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
 		      ct_err *e);
+
+/* First line of config_to_string's text: tells a frozen run config from a user's file. */
+#define CONFIG_FROZEN_HEADER "# ctrain effective configuration: every key, frozen for resume"
 
 /* The config as INI text with every key (malloc'ed; NULL if out of memory).
  * Deterministic, and parsing it into a default config gives back exactly c

@@ -54,7 +54,7 @@ static int exit_status(int rc)
 	if (rc >= 0) /* 0, or a verdict such as compare's 1 */
 		return rc;
 	if (rc == CT_EINTERRUPTED)
-		return cli_interrupt_signal() == SIGTERM ? 143 : 130;
+		return 128 + (cli_interrupt_signal() ? cli_interrupt_signal() : SIGINT);
 	return rc == CT_EUSAGE || rc == CT_ECONFIG ? 2 : 1;
 }
 

@@ -169,7 +169,58 @@ static int read_ckpt_model(const char *path, tdict *d, ct_err *e)
 	return rc;
 }
 
+int source_check_rename(const char *pair, ct_err *e)
+{
+	const char *eq = strchr(pair, '=');
+	if (!eq || eq == pair || (size_t)(eq - pair) >= 512)
+		return ct_errf(e, CT_EUSAGE,
+			       "--rename %s: expected OLD=NEW, OLD a non-empty name prefix (e.g. "
+			       "--rename 0.=layers.0.)",
+			       pair);
+	return 0;
+}
+
+static const char *const *g_renames;
+static int g_n_renames;
+
+void source_set_renames(const char *const *pairs, int n)
+{
+	g_renames = pairs;
+	g_n_renames = n;
+}
+
+int source_rename(const char *path, tdict *d, const char *const *pairs, int n, ct_err *e)
+{
+	for (int i = 0; i < n; i++) {
+		const char *eq = strchr(pairs[i], '=');
+		CT_ASSERT(eq); /* checked by the command line */
+		char from[512];
+		snprintf(from, sizeof from, "%.*s", (int)(eq - pairs[i]), pairs[i]);
+		int rc = tdict_rename_prefix(d, from, eq + 1, e);
+		if (rc < 0)
+			return ct_err_prefix(e, "%s: --rename %s", path, pairs[i]);
+		if (rc == 0)
+			return ct_errf(
+				e, CT_EMISMATCH,
+				"%s: --rename %s: no tensor name starts with '%s' (the first "
+				"is '%s')",
+				path, pairs[i], from, d->n ? d->v[0].name : "none");
+		log_info("%s: --rename %s: %d tensor(s) renamed", path, pairs[i], rc);
+	}
+	return 0;
+}
+
+static int read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e);
+
 int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e)
+{
+	int rc = read_tdict(path, kind, d, e);
+	if (rc == 0)
+		rc = source_rename(path, d, g_renames, g_n_renames, e);
+	return rc;
+}
+
+static int read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e)
 {
 	switch (kind) {
 	case SRC_SAFETENSORS: return st_read(path, d, e);

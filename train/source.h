@@ -25,6 +25,13 @@ int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e);
 /* Reads the state dict of a file of any kind into d (F32 model tensors for a
  * checkpoint's /model group). */
 int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e);
+/* --rename OLD=NEW pairs (prefix mappings) applied by source_read_tdict to
+ * every file it reads from now on (the strings must outlive the calls). */
+void source_set_renames(const char *const *pairs, int n);
+/* CT_EUSAGE unless pair is OLD=NEW with a non-empty OLD. */
+int source_check_rename(const char *pair, ct_err *e);
+/* Applies such pairs to d; a pair that renames nothing is CT_EMISMATCH. */
+int source_rename(const char *path, tdict *d, const char *const *pairs, int n, ct_err *e);
 /* Loads a model; *has_cfg says whether cfg was filled (run dir config.ini or
  * the checkpoint's own config). */
 int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e);

@@ -7,7 +7,11 @@ static int load_all(const ct_config *c, int test, dataset *all, ct_err *e)
 	if (strcmp(c->dataset, "synthetic") == 0)
 		return synthetic_make(c->seed, c->n_samples, c->n_features, c->n_classes, all, e);
 	if (strcmp(c->dataset, "csv") == 0)
-		return csv_load(c->path, c->label_column, all, e);
+		return csv_load_header(c->path, c->label_column,
+				       strcmp(c->header, "true") == 0    ? CSV_HEADER_TRUE
+				       : strcmp(c->header, "false") == 0 ? CSV_HEADER_FALSE
+									 : CSV_HEADER_AUTO,
+				       all, e);
 	return mnist_load(c->path, !test, all, e);
 }
 

@@ -1,6 +1,8 @@
 #include "trainer.h"
 
+#include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,29 +28,134 @@ typedef struct loop {
 	double ckpt_sec;  /* spent in save() since the last row */
 	int saves;        /* save() calls since the last row */
 	trainer_result *r;
+	int warned_nonfinite;
+	char note[1024];
 } loop;
 
-/* One optimizer step on the batch already in the graph's input; returns the
- * loss.  *gnorm (when not NULL) receives the global gradient norm before
- * clipping: computed only for the steps that write a metrics row. */
-static double train_step(train_state *s, int rows, double *gnorm)
+/* 1 if no value of x is NaN or infinite.  An integer max over the exponent
+ * bits, so the compiler vectorises it (a float test would not be). */
+static int floats_finite(const float *x, size_t n)
+{
+	uint32_t worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &x[i], sizeof u);
+		u &= 0x7f800000u;
+		worst = u > worst ? u : worst;
+	}
+	return worst != 0x7f800000u;
+}
+
+/* Parameters and optimizer buffers: what a checkpoint or an export saves. */
+static int state_finite(const train_state *s)
+{
+	return floats_finite(s->model.ps.data, s->model.ps.n) &&
+	       (!s->opt.m || floats_finite(s->opt.m, s->opt.n)) &&
+	       (!s->opt.v || floats_finite(s->opt.v, s->opt.n));
+}
+
+/* One optimizer step on the batch already in the graph's input; *loss gets
+ * its loss.  Returns 1 if the loss or a gradient was not finite: then, unless
+ * train.on_nonfinite = warn, nothing was updated (s->step is not advanced
+ * either when the run is to stop there).  *gnorm (when not NULL) receives the
+ * global gradient norm before clipping, NaN for a skipped batch: computed only
+ * for the steps that write a metrics row. */
+static int train_step(train_state *s, int rows, double *loss, double *gnorm)
 {
 	mlp_graph *mg = &s->model.train;
 	graph_set_rows(mg->g, rows);
 	graph_forward(mg->g);
-	double loss = graph_loss(mg->g, mg->loss);
+	*loss = graph_loss(mg->g, mg->loss);
 	graph_backward(mg->g, mg->loss);
-	double norm = 0.0;
-	if (s->cfg.grad_clip > 0)
-		norm = grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
-	else if (gnorm)
-		norm = grad_global_norm(s->model.ps.grad, s->model.ps.n);
+	int bad = !isfinite(*loss) || !floats_finite(s->model.ps.grad, s->model.ps.n);
+	const char *mode = s->cfg.on_nonfinite;
+	if (bad && strcmp(mode, "stop") == 0)
+		return 1;
 	if (gnorm)
-		*gnorm = norm;
-	optim_step(&s->opt, s->model.ps.data, s->model.ps.grad, sched_lr(&s->sched, s->step));
+		*gnorm = NAN;
+	if (!bad || strcmp(mode, "warn") == 0) {
+		double norm = 0.0;
+		if (s->cfg.grad_clip > 0)
+			norm = grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
+		else if (gnorm)
+			norm = grad_global_norm(s->model.ps.grad, s->model.ps.n);
+		if (gnorm)
+			*gnorm = norm;
+		optim_step(&s->opt, s->model.ps.data, s->model.ps.grad,
+			   sched_lr(&s->sched, s->step));
+	}
 	s->step++;
 	s->samples_seen += rows;
-	return loss;
+	return bad;
+}
+
+/* Where the last finite state is, for the messages below. */
+static const char *finite_note(loop *L)
+{
+	ct_err we = {0};
+	if (checkpointer_wait(&L->cp, &we) < 0) {
+		snprintf(L->note, sizeof L->note,
+			 "the last checkpoint write failed (%.300s); the earlier ones hold finite "
+			 "state",
+			 we.msg);
+		return L->note;
+	}
+	if (L->cp.last_step < 0)
+		return "no checkpoint was written yet";
+	snprintf(L->note, sizeof L->note,
+		 "the newest checkpoint (step %lld) holds finite state (to go on past such "
+		 "batches: ctrain resume %s --set train.on_nonfinite=skip_batch)",
+		 (long long)L->cp.last_step, L->dir);
+	return L->note;
+}
+
+/* train.on_nonfinite for a step whose loss or gradient was not finite. */
+static int on_nonfinite(loop *L, double loss, ct_err *e)
+{
+	train_state *s = L->s;
+	const char *what = isfinite(loss) ? "gradient" : "loss";
+	progress_clear(&L->prog);
+	if (strcmp(s->cfg.on_nonfinite, "stop") == 0)
+		return ct_errf(
+			e, CT_ECORRUPT,
+			"non-finite %s (loss %g) at step %lld (epoch %lld): training stopped "
+			"(train.on_nonfinite = stop) with no update from that batch; %s",
+			what, loss, (long long)s->step + 1, (long long)s->ld.st.epoch + 1,
+			finite_note(L));
+	if (strcmp(s->cfg.on_nonfinite, "skip_batch") == 0)
+		log_warn("non-finite %s (loss %g) at step %lld: batch skipped, no update "
+			 "(train.on_nonfinite = skip_batch)",
+			 what, loss, (long long)s->step);
+	else if (!L->warned_nonfinite)
+		log_warn("non-finite %s (loss %g) at step %lld: training goes on "
+			 "(train.on_nonfinite = warn); no checkpoint is written while the state "
+			 "is not finite",
+			 what, loss, (long long)s->step);
+	L->warned_nonfinite = 1;
+	return 0;
+}
+
+/* Never saves a state holding NaN or inf: with train.on_nonfinite = warn the
+ * checkpoint is skipped (so retention keeps the finite ones), otherwise the
+ * run stops. */
+static int state_check(loop *L, int *skip, ct_err *e)
+{
+	train_state *s = L->s;
+	*skip = 0;
+	if (state_finite(s))
+		return 0;
+	if (strcmp(s->cfg.on_nonfinite, "warn") == 0) {
+		progress_clear(&L->prog);
+		log_warn("step %lld: the weights or optimizer state are not finite; checkpoint "
+			 "not written",
+			 (long long)s->step);
+		*skip = 1;
+		return 0;
+	}
+	return ct_errf(e, CT_ECORRUPT,
+		       "the weights or optimizer state became non-finite by step %lld (an update "
+		       "overflowed): training stopped before saving them; %s",
+		       (long long)s->step, finite_note(L));
 }
 
 static void evaluate(train_state *s, double *loss, double *acc)
@@ -122,13 +229,17 @@ static int save(loop *L, ct_err *e)
 	int warn = strcmp(s->cfg.on_error, "warn") == 0;
 	double t = progress_now();
 	L->last_ckpt = t;
+	int skip;
+	int rc = state_check(L, &skip, e);
+	if (rc < 0 || skip)
+		return rc;
 	ct_err se = {0};
 	/* With warn, a failed background write is reported here and this
 	 * checkpoint is still written: the retry is at this cadence point, not
 	 * the one after. */
 	if (warn && checkpointer_wait(&L->cp, &se) < 0)
 		warn_failed(L, &se);
-	int rc = checkpointer_save(&L->cp, s, &se);
+	rc = checkpointer_save(&L->cp, s, &se);
 	L->ckpt_sec += progress_now() - t;
 	L->saves++;
 	if (rc == 0)
@@ -189,9 +300,16 @@ static int run_loop(loop *L, ct_err *e)
 		int64_t next = s->step + 1;
 		int logs = epoch_end || next % c->log_every == 0 ||
 			   (c->eval_every > 0 && next % c->eval_every == 0);
-		double loss = train_step(s, rows, logs ? &L->grad_norm : NULL);
-		s->loss_sum += loss;
-		s->loss_count++;
+		double loss;
+		if (train_step(s, rows, &loss, logs ? &L->grad_norm : NULL)) {
+			int rc = on_nonfinite(L, loss, e);
+			if (rc < 0)
+				return rc;
+		}
+		if (isfinite(loss) || strcmp(c->on_nonfinite, "warn") == 0) {
+			s->loss_sum += loss;
+			s->loss_count++;
+		}
 		L->window_samples += rows;
 		progress_tick(&L->prog, s->step, (int64_t)s->ld.st.epoch, c->epochs, loss);
 		int eval_now = c->eval_every > 0 ? s->step % c->eval_every == 0 : epoch_end;
@@ -219,7 +337,10 @@ static int finish(loop *L, ct_err *e)
 		warn_failed(L, e);
 		rc = 0;
 	}
-	if (rc == 0 && L->cp.last_step != L->s->step) {
+	int skip = 0;
+	if (rc == 0 && L->cp.last_step != L->s->step)
+		rc = state_check(L, &skip, e);
+	if (rc == 0 && !skip && L->cp.last_step != L->s->step) {
 		rc = checkpointer_save(&L->cp, L->s, e);
 		if (rc == 0)
 			rc = checkpointer_wait(&L->cp, e);
@@ -256,6 +377,8 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	if (!L.labels)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	remove_leftovers(dir);
+	snprintf(path, sizeof path, "%s/train.log", dir);
+	log_set_fallback(path); /* where log lines go if stderr's reader goes away */
 	snprintf(path, sizeof path, "%s/metrics.csv", dir);
 	int rc = metrics_open(&L.met, path, resume_step, e);
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
@@ -306,6 +429,12 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	r->seconds = loop_sec;
 	r->samples_per_sec =
 		loop_sec > 0 ? (double)(s->samples_seen - start_samples) / loop_sec : 0;
+	if (rc == 0 && !state_finite(s))
+		rc = ct_errf(e, CT_ECORRUPT,
+			     "training ended with non-finite weights (train.on_nonfinite = warn): "
+			     "%s/model.safetensors not written; the checkpoints in %s/checkpoints "
+			     "hold finite state",
+			     dir, dir);
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
 		rc = model_export(&s->model, path, DT_F32, NULL, e);

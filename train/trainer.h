@@ -5,7 +5,7 @@
  *     trainer_result r;
  *     rc = trainer_run(&s, "runs/x", resume_step, &r, &e);   // resume_step -1 for a new run
  * Returns 0 when training completed (DIR/model.safetensors written),
- * CT_EINTERRUPTED after SIGINT/SIGTERM once the checkpoint is durable
+ * CT_EINTERRUPTED after SIGINT/SIGTERM/SIGHUP once the checkpoint is durable
  * (r.signal says which), or an error.
  */
 #ifndef CT_TRAINER_H

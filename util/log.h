@@ -15,6 +15,11 @@ int log_get_level(void);
 /* When set, every line that passes the threshold is also handed to hook. */
 void log_set_hook(void (*hook)(int level, const char *line, void *ctx), void *ctx);
 
+/* Once a write to stderr fails with EPIPE (SIGPIPE ignored, its reader gone),
+ * lines are appended to this file instead (NULL or "": dropped).  Used by
+ * training to keep logging into DIR/train.log under `| head` or a dead tee. */
+void log_set_fallback(const char *path);
+
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
