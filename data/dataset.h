@@ -7,8 +7,8 @@
  * util/err.h with the dataset left empty (nothing to release):
  *
  *     dataset all = {0}, tr = {0}, va = {0};
- *     if (mnist_load(dir, 1, &all, &e) < 0) return e.code;          // or csv_load,
- *     if (dataset_split(&all, 0.1, seed, &tr, &va, &e) < 0) ...     // synthetic_make
+ *     if (mnist_load(dir, 1, &all, &e) < 0) return e.code;  // or csv_load, synthetic_make
+ *     if (dataset_split_by(&all, 0.1, SPLIT_TAIL, seed, &tr, &va, &e) < 0) ...
  *     dataset_release(&all);   // tr and va are independent copies
  *     ...
  *     dataset_release(&tr); dataset_release(&va);
@@ -81,11 +81,27 @@ int csv_load(const char *path, int label_column, dataset *ds, ct_err *e);
  * n_classes >= 2, n >= 1. */
 int synthetic_make(uint64_t seed, int64_t n, int d, int n_classes, dataset *ds, ct_err *e);
 
-/* Deterministic train/validation split.  The rows are permuted with
- * data_permutation on rng_seed(seed, RNG_STREAM_SPLIT); the last
- * round(n * val_fraction) rows of that order form val, the others (in that
- * order) train.  val_fraction must be in [0, 1) and leave >= 1 training row;
- * 0 gives an empty val.  train and val are new copies; `all` is unchanged. */
+/* Which rows become validation rows (config key data.val_split):
+ *   SPLIT_TAIL      the last round(n * val_fraction) rows of the file, as
+ *                   Keras' validation_split; train = the rows before them.
+ *   SPLIT_RANDOM    round(n * val_fraction) rows drawn with the split stream
+ *                   (the same rows SPLIT_PERMUTED holds out).
+ *   SPLIT_PERMUTED  ctrain 0.1.0's split: all rows permuted, then cut; train
+ *                   and val keep that permuted order.  Kept so that runs
+ *                   frozen by 0.1.0 resume bit-exactly.
+ * With SPLIT_TAIL and SPLIT_RANDOM train and val keep the file's order, so a
+ * loader with shuffle=0 takes the training rows as they are in the file. */
+typedef enum split_kind { SPLIT_TAIL = 0, SPLIT_RANDOM = 1, SPLIT_PERMUTED = 2 } split_kind;
+
+/* Deterministic train/validation split as `kind` says; the random kinds draw
+ * data_permutation on rng_seed(seed, RNG_STREAM_SPLIT) and hold out the rows
+ * at its last round(n * val_fraction) positions.  val_fraction must be in
+ * [0, 1) and leave >= 1 training row; 0 gives an empty val.  train and val
+ * are new copies; `all` is unchanged. */
+int dataset_split_by(const dataset *all, double val_fraction, split_kind kind, uint64_t seed,
+		     dataset *train, dataset *val, ct_err *e);
+/* dataset_split_by(all, val_fraction, SPLIT_PERMUTED, seed, ...): the split of
+ * ctrain 0.1.0, kept for programs written against it. */
 int dataset_split(const dataset *all, double val_fraction, uint64_t seed, dataset *train,
 		  dataset *val, ct_err *e);
 

@@ -23,11 +23,37 @@ static int gather(const dataset *src, const int64_t *perm, int64_t from, int64_t
 	return 0;
 }
 
-int dataset_split(const dataset *all, double val_fraction, uint64_t seed, dataset *train,
-		  dataset *val, ct_err *e)
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The rows of `all` in the order train then val as `kind` says: perm[0..n-nval)
+ * train, perm[n-nval..n) val. */
+static void split_order(int64_t *perm, int64_t n, int64_t nval, split_kind kind, uint64_t seed)
+{
+	if (kind == SPLIT_TAIL) {
+		for (int64_t i = 0; i < n; i++)
+			perm[i] = i;
+		return;
+	}
+	rng r;
+	rng_seed(&r, seed, RNG_STREAM_SPLIT);
+	data_permutation(perm, n, &r);
+	if (kind == SPLIT_PERMUTED)
+		return;
+	/* SPLIT_RANDOM: the same rows, each part back in file order */
+	qsort(perm, (size_t)(n - nval), sizeof *perm, cmp_i64);
+	qsort(perm + (n - nval), (size_t)nval, sizeof *perm, cmp_i64);
+}
+
+int dataset_split_by(const dataset *all, double val_fraction, split_kind kind, uint64_t seed,
+		     dataset *train, dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
 	memset(val, 0, sizeof *val);
+	CT_ASSERT(kind == SPLIT_TAIL || kind == SPLIT_RANDOM || kind == SPLIT_PERMUTED);
 	if (!(val_fraction >= 0.0 && val_fraction < 1.0))
 		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
 	int64_t nval = (int64_t)llround((double)all->n * val_fraction);
@@ -38,9 +64,7 @@ int dataset_split(const dataset *all, double val_fraction, uint64_t seed, datase
 	if (!perm)
 		return ct_errf(e, CT_ENOMEM, "dataset split: out of memory for %lld rows",
 			       (long long)all->n);
-	rng r;
-	rng_seed(&r, seed, RNG_STREAM_SPLIT);
-	data_permutation(perm, all->n, &r);
+	split_order(perm, all->n, nval, kind, seed);
 	int rc = gather(all, perm, 0, all->n - nval, train, e);
 	if (rc == 0)
 		rc = gather(all, perm, all->n - nval, nval, val, e);
@@ -50,4 +74,10 @@ int dataset_split(const dataset *all, double val_fraction, uint64_t seed, datase
 		dataset_release(val);
 	}
 	return rc;
+}
+
+int dataset_split(const dataset *all, double val_fraction, uint64_t seed, dataset *train,
+		  dataset *val, ct_err *e)
+{
+	return dataset_split_by(all, val_fraction, SPLIT_PERMUTED, seed, train, val, e);
 }

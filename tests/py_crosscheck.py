@@ -5,6 +5,11 @@ with /usr/bin/python3).  Each subcommand exits non-zero with a message on mismat
   torch_logits MODEL.safetensors X.csv PRED.csv   torch loads it strictly; logits match ctrain predict
   make_pth OUT.pth LAYERS                     a torch.save'd state_dict (wrapped, prefixed, non-contiguous)
   pth_vs_st IN.pth OUT.safetensors            ctrain convert kept every tensor bit for bit
+  parity_setup DIR LAYERS ROWS                DIR/data.csv (features, label last) and DIR/init.safetensors
+                                              (torch's initial weights of an MLP, written by this script)
+  parity_check DIR OPT LR MOMENTUM BATCH MODEL.safetensors
+                                              torch trains one epoch over DIR/data.csv in file order from
+                                              DIR/init.safetensors; its weights equal ctrain's within 1e-6
 """
 import json
 import struct
@@ -78,6 +83,8 @@ def build_torch(meta, tensors):
             return x
 
     m = MLP()
+    if tensors is None:  # torch's own initialisation
+        return m
     sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in tensors.items()}
     m.load_state_dict(sd, strict=True)  # raises on any missing/unexpected key or shape
     return m
@@ -133,6 +140,74 @@ def pth_vs_st(pth, st):
     print("pth: %d tensors converted bit-exactly" % len(sd))
 
 
+def write_st(path, tensors, meta):
+    """A minimal safetensors writer: float32 tensors in the order given."""
+    header, offset, blobs = {"__metadata__": meta}, 0, []
+    for name, t in tensors.items():
+        b = np.ascontiguousarray(t, dtype=np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def parity_setup(d, layers, rows):
+    import torch
+
+    sizes = [int(s) for s in layers.split(",")]
+    rows = int(rows)
+    rng = np.random.RandomState(11)
+    x = rng.randn(rows, sizes[0]).astype(np.float32)
+    # labels from a random linear map: learnable, every class present, and the
+    # file is in no particular order of class
+    y = (x @ rng.randn(sizes[0], sizes[-1]).astype(np.float32)).argmax(1)
+    with open(d + "/data.csv", "w") as f:
+        for xi, yi in zip(x, y):
+            f.write(",".join("%.9g" % v for v in xi) + ",%d\n" % yi)
+    torch.manual_seed(5)
+    meta = {"format": "pt", "layers": layers, "activation": "relu"}
+    m = build_torch(meta, None)
+    write_st(d + "/init.safetensors", {k: v.detach().numpy() for k, v in m.state_dict().items()}, meta)
+    print("parity: %d rows, %d classes, torch init of %s" % (rows, len(set(y.tolist())), layers))
+
+
+def parity_check(d, opt, lr, momentum, batch, model):
+    import torch
+
+    torch.set_num_threads(1)
+    meta, init = read_st(d + "/init.safetensors")
+    m = build_torch(meta, init)
+    data = np.loadtxt(d + "/data.csv", delimiter=",", dtype=np.float64, ndmin=2)
+    x = torch.from_numpy(data[:, :-1].astype(np.float32))
+    y = torch.from_numpy(data[:, -1].astype(np.int64))
+    if opt == "sgd":
+        o = torch.optim.SGD(m.parameters(), lr=float(lr), momentum=float(momentum))
+    else:
+        o = torch.optim.Adam(m.parameters(), lr=float(lr))
+    batch = int(batch)
+    steps = 0
+    for i in range(0, len(x), batch):  # file order, one epoch
+        o.zero_grad()
+        loss = torch.nn.functional.cross_entropy(m(x[i : i + batch]), y[i : i + batch])
+        loss.backward()
+        o.step()
+        steps += 1
+    _, ours = read_st(model)
+    theirs = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+    if sorted(ours) != sorted(theirs):
+        fail("ctrain has %s, torch %s" % (sorted(ours), sorted(theirs)))
+    diff = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs)
+    moved = max(float(np.abs(init[k] - theirs[k]).max()) for k in theirs)
+    print("parity %s: %d steps in file order, weights moved up to %.3g, max |ctrain - torch| = %.3g"
+          % (opt, steps, moved, diff), flush=True)
+    if not diff <= 1e-6:
+        fail("%s: max |ctrain - torch| weight difference %.3g > 1e-6" % (opt, diff))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"ckpt_vs_export": ckpt_vs_export, "torch_logits": torch_logits, "make_pth": make_pth, "pth_vs_st": pth_vs_st}[cmd](*args)
+    {"ckpt_vs_export": ckpt_vs_export, "torch_logits": torch_logits, "make_pth": make_pth, "pth_vs_st": pth_vs_st,
+     "parity_setup": parity_setup, "parity_check": parity_check}[cmd](*args)

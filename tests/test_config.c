@@ -91,6 +91,7 @@ static void assert_config_equal(const ct_config *a, const ct_config *b)
 	assert_int_equal(a->n_classes, b->n_classes);
 	assert_int_equal(a->label_column, b->label_column);
 	assert_memory_equal(&a->val_fraction, &b->val_fraction, sizeof(double));
+	assert_string_equal(a->val_split, b->val_split);
 	assert_int_equal(a->batch_size, b->batch_size);
 	assert_int_equal(a->shuffle, b->shuffle);
 	assert_int_equal(a->epochs, b->epochs);
@@ -144,6 +145,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.n_classes, 4);
 	assert_int_equal(c.label_column, -1);
 	assert_true(c.val_fraction == 0.1);
+	assert_string_equal(c.val_split, "tail");
 	assert_int_equal(c.batch_size, 64);
 	assert_int_equal(c.shuffle, 1);
 	assert_int_equal(c.epochs, 10);
@@ -169,6 +171,38 @@ static void test_defaults(void **state)
 	expect_err(config_validate(&c, "run.ini", &e), &e, "run.ini: model.layers is required");
 }
 
+/* A config frozen by ctrain 0.1.0 has no data.val_split: read as frozen, it
+ * keeps 0.1.0's permuted split (tests/fixtures/ckpt_v1 resumes through this);
+ * a frozen config that names the key keeps it, and a new config gets tail. */
+static void test_frozen_defaults(void **state)
+{
+	(void)state;
+	const char *old = "[model]\nlayers = 4,6,3\n[data]\nval_fraction = 0.2\nshuffle = true\n";
+	ct_config c, d;
+	config_defaults_frozen(&c);
+	assert_int_equal(config_parse_string(&c, old, "config.ini", &(ct_err){0}), 0);
+	assert_string_equal(c.val_split, "permuted");
+	config_defaults(&d);
+	assert_int_equal(config_parse_string(&d, old, "run.ini", &(ct_err){0}), 0);
+	assert_string_equal(d.val_split, "tail");
+	/* only val_split differs from the plain defaults */
+	strcpy(d.val_split, "permuted");
+	assert_memory_equal(&c, &d, sizeof c);
+	/* a frozen config written now names its split, so it reads back as written */
+	for (int k = 0; k < 3; k++) {
+		const char *kinds[] = {"tail", "random", "permuted"};
+		strcpy(d.val_split, kinds[k]);
+		char *text = config_to_string(&d);
+		assert_non_null(text);
+		config_defaults_frozen(&c);
+		assert_int_equal(config_parse_string(&c, text, "config.ini", &(ct_err){0}), 0);
+		assert_string_equal(c.val_split, kinds[k]);
+		free(text);
+	}
+	/* and it is not a key resume may change */
+	assert_int_equal(config_key_resumable("data.val_split"), 0);
+}
+
 /* Every key set to a non-default value. */
 static const char *all_keys_ini =
 	"[model]\nlayers = 10, 32,16 ,3\nactivation = gelu\ndropout = 0.25\n"
@@ -176,8 +210,8 @@ static const char *all_keys_ini =
 	"beta1 = 0.8\nbeta2 = 0.99\neps = 1e-6\ngrad_clip = 1.5\n"
 	"[schedule]\nname = cosine\nwarmup_steps = 100\nstep_size = 7\ngamma = 0.5\nmin_lr = 1e-5\n"
 	"[data]\ndataset = csv\npath = /tmp/some data.csv\nn_samples = 123456789012\n"
-	"n_features = 10\nn_classes = 3\nlabel_column = 0\nval_fraction = 0\nbatch_size = 32\n"
-	"shuffle = off\n"
+	"n_features = 10\nn_classes = 3\nlabel_column = 0\nval_fraction = 0\nval_split = random\n"
+	"batch_size = 32\nshuffle = off\n"
 	"[train]\nepochs = 3\nseed = 18446744073709551615\nthreads = 256\nlog_every = 1\n"
 	"eval_every = 500\nkernel = SkylakeX\ndeterministic = false\n"
 	"[checkpoint]\nevery_steps = 0\nevery_seconds = 30.5\nkeep_last = 0\nkeep_every = 10000\n"
@@ -218,6 +252,7 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.n_classes, 3);
 	assert_int_equal(c.label_column, 0);
 	assert_true(c.val_fraction == 0.0);
+	assert_string_equal(c.val_split, "random");
 	assert_int_equal(c.batch_size, 32);
 	assert_int_equal(c.shuffle, 0);
 	assert_int_equal(c.epochs, 3);
@@ -595,7 +630,7 @@ static const char *expected_text =
 	"\n[schedule]\nname = constant\nwarmup_steps = 0\nstep_size = 1000\ngamma = 0.1\nmin_lr = 0\n"
 	"\n[data]\ndataset = fashion-mnist\npath = \"/usr/share/datasets/fashion-mnist\"\n"
 	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nval_fraction = 0.1\n"
-	"batch_size = 64\nshuffle = true\n"
+	"val_split = tail\nbatch_size = 64\nshuffle = true\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
 	"kernel = \"\"\ndeterministic = true\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
@@ -869,11 +904,15 @@ static void test_reference(void **state)
 	assert_non_null(strstr(text, "one of sgd|adam|adamw"));
 	assert_non_null(strstr(text, "\n[checkpoint]\n"));
 	assert_non_null(strstr(text, "\n  patience      = 0 "));
-	/* 6 section headers and one line per key (43 keys). */
+	assert_non_null(strstr(text,
+			       "\n  val_split     = tail        validation rows: the file's last "
+			       "val_fraction (tail, as Keras)"));
+	assert_non_null(strstr(text, "false = the file's order, every epoch"));
+	/* 6 section headers and one line per key (44 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 43);
+	assert_int_equal(lines, 2 + 6 * 2 + 44);
 	free(text);
 }
 
@@ -881,6 +920,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_frozen_defaults),
 		cmocka_unit_test(test_every_key_parsed),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_file_errors),

@@ -591,6 +591,76 @@ static void test_split(void **state)
 	dataset_release(&all);
 }
 
+/* tail: the last rows of the file are val; random: the rows the permuted
+ * split holds out, but both parts in file order; permuted = dataset_split. */
+static void test_split_kinds(void **state)
+{
+	(void)state;
+	dataset all, tr, va, tr2, va2;
+	ct_err e = {0};
+	make_indexed(&all, 10);
+	assert_int_equal(dataset_split_by(&all, 0.3, SPLIT_TAIL, 5, &tr, &va, &e), 0);
+	assert_int_equal(tr.n, 7);
+	assert_int_equal(va.n, 3);
+	for (int64_t i = 0; i < 10; i++) {
+		const dataset *p = i < 7 ? &tr : &va;
+		int64_t row = i < 7 ? i : i - 7;
+		assert_true(p->x[2 * row] == (float)i);
+		assert_int_equal(p->y[row], i % 4);
+	}
+	dataset_release(&tr);
+	dataset_release(&va);
+
+	int64_t perm[10];
+	rng r;
+	rng_seed(&r, 5, RNG_STREAM_SPLIT);
+	data_permutation(perm, 10, &r);
+	int is_val[10] = {0};
+	for (int i = 7; i < 10; i++)
+		is_val[perm[i]] = 1;
+	assert_int_equal(dataset_split_by(&all, 0.25, SPLIT_RANDOM, 5, &tr, &va, &e), 0);
+	assert_int_equal(tr.n, 7);
+	assert_int_equal(va.n, 3);
+	int64_t nt = 0, nv = 0;
+	for (int64_t i = 0; i < 10; i++) { /* ascending row numbers in each part */
+		if (is_val[i]) {
+			assert_true(va.x[2 * nv] == (float)i);
+			assert_int_equal(va.y[nv++], i % 4);
+		} else {
+			assert_true(tr.x[2 * nt] == (float)i);
+			assert_int_equal(tr.y[nt++], i % 4);
+		}
+	}
+	assert_int_equal(nt, 7);
+	assert_int_equal(nv, 3);
+	dataset_release(&tr);
+	dataset_release(&va);
+
+	assert_int_equal(dataset_split_by(&all, 0.25, SPLIT_PERMUTED, 5, &tr, &va, &e), 0);
+	assert_int_equal(dataset_split(&all, 0.25, 5, &tr2, &va2, &e), 0);
+	assert_memory_equal(tr.x, tr2.x, 7 * 2 * sizeof(float));
+	assert_memory_equal(va.x, va2.x, 3 * 2 * sizeof(float));
+	assert_memory_equal(tr.y, tr2.y, 7 * sizeof(int32_t));
+	dataset_release(&tr);
+	dataset_release(&va);
+	dataset_release(&tr2);
+	dataset_release(&va2);
+
+	/* val_fraction 0: every row, in file order, for tail and random alike */
+	for (int k = 0; k < 2; k++) {
+		split_kind kind = k ? SPLIT_RANDOM : SPLIT_TAIL;
+		assert_int_equal(dataset_split_by(&all, 0.0, kind, 5, &tr, &va, &e), 0);
+		assert_int_equal(tr.n, 10);
+		assert_int_equal(va.n, 0);
+		assert_memory_equal(tr.x, all.x, 10 * 2 * sizeof(float));
+		dataset_release(&tr);
+		dataset_release(&va);
+	}
+	expect_err(dataset_split_by(&all, 0.96, SPLIT_TAIL, 5, &tr, &va, &e), &e, CT_ECONFIG,
+		   "leaves no training rows out of 10", NULL);
+	dataset_release(&all);
+}
+
 /* Fisher-Yates as specified: i from n-1 down, j = rng_below(i + 1). */
 static void test_permutation_definition(void **state)
 {
@@ -627,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_synthetic_deterministic),
 		cmocka_unit_test(test_synthetic_learnable),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_split_kinds),
 		cmocka_unit_test(test_permutation_definition),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

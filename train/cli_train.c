@@ -233,7 +233,7 @@ static void pin_checkpoint_kernel(const char *dir)
 static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir, ct_err *e)
 {
 	ct_config frozen;
-	config_defaults(&frozen);
+	config_defaults_frozen(&frozen);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", dir);
 	int rc = config_parse_string(&frozen, sn->config_text, "checkpoint config", e);
@@ -290,7 +290,7 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
 	ct_config cfg;
-	config_defaults(&cfg);
+	config_defaults_frozen(&cfg);
 	rc = config_load_file(&cfg, ini, e);
 	if (rc == CT_ECONFIG && access(ini, F_OK) != 0)
 		return ct_errf(

@@ -92,10 +92,15 @@ static const key_spec keys[] = {
 	 .help = "csv: label column, negative counts from the end"},
 	{"data", "val_fraction", DBLK(0, 0, 1, 1), FLD(val_fraction), .def = "0.1",
 	 .help = "fraction of the training data held out for validation"},
+	{"data", "val_split", ENUMK("tail|random|permuted"), FLD(val_split), .def = "tail",
+	 .help = "validation rows: the file's last val_fraction (tail, as Keras), or drawn with "
+		 "train.seed (random); permuted = ctrain 0.1.0's order, which a run frozen "
+		 "without this key keeps"},
 	{"data", "batch_size", INTK(1, INT_MAX), FLD(batch_size), .def = "64",
 	 .help = "samples per step"},
 	{"data", "shuffle", .type = K_BOOL, FLD(shuffle), .def = "true",
-	 .help = "reshuffle the training data every epoch"},
+	 .help = "reshuffle the training data every epoch; false = the file's order, every epoch "
+		 "(with val_split tail or random)"},
 
 	{"train", "epochs", I64K(1), FLD(epochs), .def = "10", .resumable = 1,
 	 .help = "passes over the training data"},
@@ -575,6 +580,14 @@ void config_defaults(ct_config *c)
 		int rc = set_value(c, k, k->def, &e);
 		CT_ASSERT(rc == 0); /* a bad default is a bug in the table */
 	}
+}
+
+void config_defaults_frozen(ct_config *c)
+{
+	config_defaults(c);
+	ct_err e;
+	int rc = set_value(c, find_key("data", "val_split"), "permuted", &e);
+	CT_ASSERT(rc == 0);
 }
 
 /* ---- INI parsing ---------------------------------------------------------- */

@@ -17,7 +17,7 @@
  *     config_check_data(&c, "run.ini", n_features, n_classes, &e);
  *     config_write(&c, "DIR/config.ini", &e);                   // frozen, atomic
  *
- * and for `ctrain resume DIR`: config_defaults, config_load_file of the frozen
+ * and for `ctrain resume DIR`: config_defaults_frozen, config_load_file of the frozen
  * DIR/config.ini, then config_set_on_resume for each --set (it rejects keys
  * whose change would break bit-exact continuation), then config_validate.
  *
@@ -66,6 +66,7 @@ typedef struct ct_config {
 	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
 	double val_fraction;
+	char val_split[16]; /* tail|random|permuted (data/dataset.h split_kind) */
 	int batch_size, shuffle;
 	/* [train] */
 	int64_t epochs;
@@ -87,6 +88,11 @@ typedef struct ct_config {
 /* Zeroes c (padding included, so memcmp of two configs is meaningful) and
  * sets every key to its default; layers is left unset (n_layers = 0). */
 void config_defaults(ct_config *c);
+/* The defaults to parse a config frozen by a run (DIR/config.ini, a
+ * checkpoint's /meta@config) over: config_defaults, except that keys added
+ * after ctrain 0.1.0 take the value that reproduces 0.1.0 when the file does
+ * not have them (data.val_split = permuted), so old runs resume bit-exactly. */
+void config_defaults_frozen(ct_config *c);
 
 /* Applies INI text on top of c.  `name` (usually the file name) starts every
  * message.  Errors: unknown section or key (with the closest valid name when

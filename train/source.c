@@ -133,7 +133,7 @@ int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
 	h5c_close(r);
 	if (rc < 0)
 		return rc;
-	config_defaults(cfg);
+	config_defaults_frozen(cfg);
 	rc = config_parse_string(cfg, text, path, e);
 	free(text);
 	return rc;
@@ -198,7 +198,7 @@ int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_
 		return rc;
 	if (is_dir(src)) { /* the run's frozen config describes its data */
 		char *ini = join(src, "/", "config.ini");
-		config_defaults(cfg);
+		config_defaults_frozen(cfg);
 		if (config_load_file(cfg, ini, e) == 0)
 			*has_cfg = 1;
 		free(ini);

@@ -11,6 +11,16 @@ static int load_all(const ct_config *c, int test, dataset *all, ct_err *e)
 	return mnist_load(c->path, !test, all, e);
 }
 
+static split_kind split_kind_of(const char *name)
+{
+	if (strcmp(name, "random") == 0)
+		return SPLIT_RANDOM;
+	if (strcmp(name, "permuted") == 0)
+		return SPLIT_PERMUTED;
+	CT_ASSERT(strcmp(name, "tail") == 0); /* the config checked the name */
+	return SPLIT_TAIL;
+}
+
 int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
@@ -25,7 +35,8 @@ int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err
 		*train = all; /* the whole test set */
 		return 0;
 	}
-	rc = dataset_split(&all, c->val_fraction, c->seed, train, val, e);
+	rc = dataset_split_by(&all, c->val_fraction, split_kind_of(c->val_split), c->seed, train,
+			      val, e);
 	dataset_release(&all);
 	return rc;
 }
