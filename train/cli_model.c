@@ -17,25 +17,26 @@
 #include "source.h"
 #include "state.h"
 
-/* --data SPEC: "mnist:DIR", "fashion-mnist:DIR", "csv:FILE" or "synthetic". */
+/* --data SPEC: "mnist:DIR", "fashion-mnist:DIR", "csv:FILE", "hdf5:FILE" or "synthetic". */
 static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 {
 	const char *colon = strchr(spec, ':');
 	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
-	static const char *kinds[] = {"mnist", "fashion-mnist", "csv", "synthetic"};
-	for (size_t i = 0; i < 4; i++) {
+	static const char *kinds[] = {"mnist", "fashion-mnist", "csv", "hdf5", "synthetic"};
+	for (size_t i = 0; i < 5; i++) {
 		if (strlen(kinds[i]) != klen || strncmp(spec, kinds[i], klen) != 0)
 			continue;
 		snprintf(c->dataset, sizeof c->dataset, "%s", kinds[i]);
 		if (colon)
 			snprintf(c->path, sizeof c->path, "%s", colon + 1);
-		else if (i != 3)
+		else if (i != 4)
 			return ct_errf(e, CT_EUSAGE, "--data %s needs a path: %s:PATH", spec,
 				       kinds[i]);
 		return 0;
 	}
 	return ct_errf(e, CT_EUSAGE,
-		       "--data %s: expected mnist:DIR, fashion-mnist:DIR, csv:FILE or synthetic",
+		       "--data %s: expected mnist:DIR, fashion-mnist:DIR, csv:FILE, hdf5:FILE or "
+		       "synthetic",
 		       spec);
 }
 

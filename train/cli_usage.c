@@ -70,7 +70,8 @@ static const char USAGE_EVAL[] =
 	"Prints 'accuracy=<float> loss=<float> n=<int>'.  For mnist/fashion-mnist it uses the\n"
 	"t10k test files, otherwise the validation split of the run's data.  The data comes from\n"
 	"the run's config (run directory or checkpoint) unless --data or --set names it.\n"
-	"SPEC: mnist:DIR | fashion-mnist:DIR | csv:FILE | synthetic\n\n"
+	"SPEC: mnist:DIR | fashion-mnist:DIR | csv:FILE | hdf5:FILE | synthetic\n"
+	"With data.test_path (csv, hdf5) it uses that file as the test set.\n\n"
 	"examples:\n  ctrain eval --model runs/fm\n"
 	"  ctrain eval --model fm.safetensors --data fashion-mnist:/usr/share/datasets/fashion-mnist\n";
 

@@ -2,13 +2,18 @@
 
 #include <string.h>
 
-static int load_all(const ct_config *c, int test, dataset *all, ct_err *e)
+#include "../data/hdf5in.h"
+
+/* One file (or directory, or synthetic set) of the kind cfg names. */
+static int load_file(const ct_config *c, const char *path, int test, dataset *all, ct_err *e)
 {
 	if (strcmp(c->dataset, "synthetic") == 0)
 		return synthetic_make(c->seed, c->n_samples, c->n_features, c->n_classes, all, e);
 	if (strcmp(c->dataset, "csv") == 0)
-		return csv_load(c->path, c->label_column, all, e);
-	return mnist_load(c->path, !test, all, e);
+		return csv_load(path, c->label_column, all, e);
+	if (strcmp(c->dataset, "hdf5") == 0)
+		return hdf5_load(path, c->x_name, c->y_name, all, e);
+	return mnist_load(path, !test, all, e);
 }
 
 static split_kind split_kind_of(const char *name)
@@ -21,6 +26,21 @@ static split_kind split_kind_of(const char *name)
 	return SPLIT_TAIL;
 }
 
+/* val from data.val_path, beside train from data.path. */
+static int load_val_file(const ct_config *c, dataset *train, dataset *val, ct_err *e)
+{
+	int rc = load_file(c, c->val_path, 0, val, e);
+	if (rc == 0 && val->d != train->d)
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "%s: %d features per row, but %s (data.path) has %d (data.val_path)",
+			     c->val_path, val->d, c->path, train->d);
+	if (rc < 0)
+		return rc;
+	int k = train->n_classes > val->n_classes ? train->n_classes : val->n_classes;
+	train->n_classes = val->n_classes = k;
+	return 0;
+}
+
 int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
@@ -28,16 +48,27 @@ int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err
 	dataset all;
 	memset(&all, 0, sizeof all);
 	int is_mnist = strcmp(c->dataset, "mnist") == 0 || strcmp(c->dataset, "fashion-mnist") == 0;
-	int rc = load_all(c, test && is_mnist, &all, e);
+	const char *path = test && c->test_path[0] ? c->test_path : c->path;
+	int rc = load_file(c, path, test && is_mnist, &all, e);
 	if (rc < 0)
 		return rc;
-	if (test && is_mnist) {
+	if (test && (is_mnist || c->test_path[0])) {
 		*train = all; /* the whole test set */
 		return 0;
 	}
-	rc = dataset_split_by(&all, c->val_fraction, split_kind_of(c->val_split), c->seed, train,
-			      val, e);
-	dataset_release(&all);
+	if (c->val_path[0]) {
+		*train = all;
+		rc = load_val_file(c, train, val, e);
+	} else {
+		/* no copy: train takes all's rows over, val is a view of its tail */
+		rc = dataset_split_move(&all, c->val_fraction, split_kind_of(c->val_split), c->seed,
+					train, val, e);
+		dataset_release(&all);
+	}
+	if (rc < 0) {
+		dataset_release(val);
+		dataset_release(train);
+	}
 	return rc;
 }
 
@@ -108,7 +139,7 @@ void train_state_release(train_state *s)
 	loader_release(&s->ld);
 	optim_release(&s->opt);
 	mlp_release(&s->model);
+	dataset_release(&s->val); /* a view of train's rows */
 	dataset_release(&s->train);
-	dataset_release(&s->val);
 	memset(s, 0, sizeof *s);
 }
