@@ -62,7 +62,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(model, &m, &cfg, &has_cfg, e);
+	norm_stats ns;
+	int rc = model_load_source_norm(model, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	if (!has_cfg)
@@ -92,14 +93,19 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	if (rc == 0) {
 		double loss;
 		int64_t correct;
+		if (ns.d > 0)
+			log_info(
+				"inputs standardized with the model's normalize_mean/normalize_std");
+		norm_apply(&ns, ds->x, ds->n); /* the training transform (none if ns.d = 0) */
 		mlp_eval(&m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
 		log_info("evaluated on %s %s (%lld samples)", cfg.dataset,
 			 val.n > 0 ? "validation split" : "test set", (long long)ds->n);
 		printf("accuracy=%.4f loss=%.6f n=%lld\n",
 		       ds->n ? (double)correct / (double)ds->n : 0.0, loss, (long long)ds->n);
 	}
-	dataset_release(&test);
 	dataset_release(&val);
+	dataset_release(&test);
+	norm_release(&ns);
 	mlp_release(&m);
 	return rc;
 }
@@ -145,7 +151,8 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(model, &m, &cfg, &has_cfg, e);
+	norm_stats ns;
+	int rc = model_load_source_norm(model, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	dataset ds;
@@ -159,6 +166,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	if (rc == 0 && !logits)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0) {
+		norm_apply(&ns, ds.x, ds.n); /* the training transform (none if ns.d = 0) */
 		mlp_eval(&m, ds.x, NULL, ds.n, logits, NULL, NULL);
 		FILE *out = output ? fopen(output, "w") : stdout;
 		if (!out)
@@ -172,6 +180,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			log_info("wrote %lld predictions to %s", (long long)ds.n, output);
 	}
 	free(logits);
+	norm_release(&ns);
 	dataset_release(&ds);
 	mlp_release(&m);
 	return rc;
@@ -249,11 +258,13 @@ int cli_export(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = model_load_source(src, &m, &cfg, &has_cfg, e);
+	norm_stats ns;
+	int rc = model_load_source_norm(src, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;
-	rc = model_export(&m, out, dt, &max_err, e);
+	rc = model_export_norm(&m, &ns, out, dt, &max_err, e);
+	norm_release(&ns);
 	if (rc == 0) {
 		log_info("wrote %s (%s, %zu parameters%s)", out, dtype, params_count(&m.ps),
 			 dt == DT_F32 ? "" : "; see max conversion error below");

@@ -110,6 +110,9 @@ static const key_spec keys[] = {
 		 "of path; val_fraction is then not used"},
 	{"data", "test_path", .type = K_STR, FLD(test_path), .def = "",
 	 .help = "file (same format as path) that ctrain eval uses as the test set"},
+	{"data", "normalize", ENUMK("none|standard"), FLD(normalize), .def = "none",
+	 .help = "standard: subtract each feature's training mean and divide by its standard "
+		 "deviation (saved in checkpoints and model.safetensors)"},
 
 	{"train", "epochs", I64K(1), FLD(epochs), .def = "10", .resumable = 1,
 	 .help = "passes over the training data"},

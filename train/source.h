@@ -15,6 +15,7 @@
 #define CT_SOURCE_H
 
 #include "../ckpt/tdict.h"
+#include "../data/normalize.h"
 #include "../nn/mlp.h"
 #include "config.h"
 
@@ -28,6 +29,11 @@ int source_read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e);
 /* Loads a model; *has_cfg says whether cfg was filled (run dir config.ini or
  * the checkpoint's own config). */
 int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e);
+/* model_load_source that also returns the input normalization the model was
+ * trained with (ns->d = 0 when none): from __metadata__ of a safetensors
+ * file, /data/norm_mean and /data/norm_std of a checkpoint. */
+int model_load_source_norm(const char *src, mlp *m, ct_config *cfg, int *has_cfg, norm_stats *ns,
+			   ct_err *e);
 /* Reads a checkpoint's frozen config text (/meta/config). */
 int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e);
 

@@ -93,6 +93,11 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 	s->cfg = *cfg;
 	const ct_config *c = &s->cfg;
 	int rc = data_load(c, 0, &s->train, &s->val, e);
+	if (rc == 0 && strcmp(c->normalize, "standard") == 0) {
+		rc = norm_compute(&s->train, &s->norm, e);
+		norm_apply(&s->norm, s->train.x, s->train.n);
+		norm_apply(&s->norm, s->val.x, s->val.n);
+	}
 	if (rc == 0)
 		rc = config_check_data(c, name, s->train.d, s->train.n_classes, e);
 	if (rc == 0 && c->keep_best > BEST_MAX)
@@ -139,6 +144,7 @@ void train_state_release(train_state *s)
 	loader_release(&s->ld);
 	optim_release(&s->opt);
 	mlp_release(&s->model);
+	norm_release(&s->norm);
 	dataset_release(&s->val); /* a view of train's rows */
 	dataset_release(&s->train);
 	memset(s, 0, sizeof *s);

@@ -17,6 +17,7 @@
 
 #include "../data/dataset.h"
 #include "../data/loader.h"
+#include "../data/normalize.h"
 #include "../nn/mlp.h"
 #include "../nn/optim.h"
 #include "../nn/rng.h"
@@ -27,6 +28,7 @@
 typedef struct train_state {
 	ct_config cfg;
 	dataset train, val;
+	norm_stats norm; /* data.normalize = standard: applied to train and val; d = 0 if none */
 	mlp model;
 	optim opt;
 	schedule sched;

@@ -287,7 +287,7 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 		loop_sec > 0 ? (double)(s->samples_seen - start_samples) / loop_sec : 0;
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
-		rc = model_export(&s->model, path, DT_F32, NULL, e);
+		rc = model_export_norm(&s->model, &s->norm, path, DT_F32, NULL, e);
 		if (rc == 0)
 			log_info("wrote %s", path);
 	}
