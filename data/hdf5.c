@@ -226,6 +226,8 @@ static int check_storage(h5in *h, hid_t d, const char *name, int rank, const hsi
 				     "%s: dataset '%s': chunks of %.0f bytes are larger than the "
 				     "%u MiB supported",
 				     h->path, name, cbytes, H5IN_MAX_CHUNK_BYTES >> 20);
+		else if (rank == 2)
+			h->chunk_rows = (int64_t)cdims[0];
 	}
 	close_id(&p, H5Pclose);
 	if (rc < 0)
@@ -356,11 +358,11 @@ int h5in_read(h5in *h, int64_t row0, int64_t rows, float *x, int32_t *y, int64_t
 	CT_ASSERT(row0 >= 0 && rows >= 0 && row0 + rows <= h->n);
 	if (rows == 0)
 		return 0;
-	int rc = read_rows(h, h->x, h->xname, H5T_NATIVE_FLOAT, row0, rows, h->d, x, e);
+	int rc = x ? read_rows(h, h->x, h->xname, H5T_NATIVE_FLOAT, row0, rows, h->d, x, e) : 0;
 	if (rc < 0)
 		return rc;
 	size_t d = (size_t)h->d;
-	for (int64_t i = 0; i < rows; i++) {
+	for (int64_t i = 0; x && i < rows; i++) {
 		const float *r = x + (size_t)i * d;
 		for (size_t j = 0; j < d; j++)
 			if (!isfinite(r[j]))

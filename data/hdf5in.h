@@ -42,13 +42,14 @@ typedef struct h5in {
 	int64_t n;          /* rows */
 	int d;              /* features per row */
 	const char *xtype;  /* "float32", "float64" or "uint8" */
+	int64_t chunk_rows; /* rows per chunk of the features; 0 when not chunked */
 	uint64_t file_size;
 	char path[1024], xname[256], yname[256];
 } h5in;
 
 /* Opens path and checks x (and y unless yname is NULL or ""). */
 int h5in_open(h5in *h, const char *path, const char *xname, const char *yname, ct_err *e);
-/* Rows [row0, row0 + rows) into x (rows * d floats) and, when the file has
+/* Rows [row0, row0 + rows) into x (rows * d floats; NULL: labels only) and, when the file has
  * labels and y is not NULL, y (rows labels; lab_buf: rows int64 of scratch). */
 int h5in_read(h5in *h, int64_t row0, int64_t rows, float *x, int32_t *y, int64_t *lab_buf,
 	      ct_err *e);

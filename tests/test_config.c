@@ -631,7 +631,7 @@ static const char *expected_text =
 	"\n[data]\ndataset = fashion-mnist\npath = \"/usr/share/datasets/fashion-mnist\"\n"
 	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nval_fraction = 0.1\n"
 	"val_split = tail\nbatch_size = 64\nshuffle = true\nx = \"features\"\ny = \"labels\"\n"
-	"val_path = \"\"\ntest_path = \"\"\nnormalize = none\n"
+	"val_path = \"\"\ntest_path = \"\"\nnormalize = none\nmemory_mb = 0\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
 	"kernel = \"\"\ndeterministic = true\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
@@ -909,11 +909,11 @@ static void test_reference(void **state)
 			       "\n  val_split     = tail        validation rows: the file's last "
 			       "val_fraction (tail, as Keras)"));
 	assert_non_null(strstr(text, "false = the file's order, every epoch"));
-	/* 6 section headers and one line per key (49 keys). */
+	/* 6 section headers and one line per key (50 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 49);
+	assert_int_equal(lines, 2 + 6 * 2 + 50);
 	free(text);
 }
 

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "../data/dataset.h"
+#include "../data/h5stream.h"
 #include "../data/hdf5in.h"
+#include "../data/loader.h"
 
 static char tmpdir[256];
 
@@ -441,6 +443,181 @@ static void test_split_move_equals_split_by(void **state)
 	dataset_release(&all);
 }
 
+/* ---- streaming ------------------------------------------------------------ */
+
+enum { SN = 1000, SD = 2048 }; /* 8 KiB rows: 128 rows per 1 MiB block */
+
+/* Row i: feature 0 = i, the rest i * 0.001 + j; label i % 5.  bad_row >= 0
+ * gets a NaN. */
+static void write_stream_file(const char *path, int chunked, int64_t bad_row)
+{
+	float *x = malloc(sizeof(float) * SN * SD);
+	int64_t *y = malloc(sizeof(int64_t) * SN);
+	assert_non_null(x);
+	assert_non_null(y);
+	for (int i = 0; i < SN; i++) {
+		for (int j = 0; j < SD; j++)
+			x[i * SD + j] = j == 0 ? (float)i : (float)i * 0.001f + (float)j;
+		y[i] = i % 5;
+	}
+	if (bad_row >= 0)
+		x[bad_row * SD + 7] = NAN;
+	wspec w = default_spec();
+	w.chunk_rows = chunked ? 64 : 0;
+	w.deflate = chunked;
+	write_h5(path, &w, SN, SD, x, y);
+	free(x);
+	free(y);
+}
+
+/* Rows handed out over `epochs` epochs (feature 0 of each), -1 after each epoch. */
+static int64_t run_loader(loader *l, int epochs, int64_t *seq, int64_t cap)
+{
+	int64_t k = 0;
+	float *xb = malloc(sizeof(float) * 64 * SD);
+	int32_t yb[64];
+	assert_non_null(xb);
+	while (l->st.epoch < (uint64_t)epochs) {
+		int rows = loader_next(l, xb, yb);
+		if (rows < 0)
+			fail_msg("loader_next: %s", l->err.msg);
+		for (int i = 0; i < rows; i++) {
+			int64_t r = (int64_t)xb[i * SD];
+			assert_true(xb[i * SD + 5] == (float)r * 0.001f + 5.0f);
+			assert_int_equal(yb[i], r % 5);
+			assert_true(k < cap);
+			seq[k++] = r;
+		}
+		if (rows == 0) {
+			assert_true(k < cap);
+			seq[k++] = -1;
+		}
+	}
+	free(xb);
+	return k;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Same rows per epoch as in memory, another order; deterministic; a loader
+ * restored mid-epoch (and mid-window) from a saved state continues with the
+ * same rows; shuffle = false is the file's order. */
+static void test_stream_order(void **state)
+{
+	(void)state;
+	for (int chunked = 0; chunked < 2; chunked++) {
+		const char *p = tpath("stream.h5");
+		write_stream_file(p, chunked, -1);
+		ct_err e = {0};
+		int64_t ntrain = 950;
+		dataset mem, hdr = {.n = ntrain, .d = SD, .view = 1};
+		assert_int_equal(hdf5_load(p, "features", "labels", &mem, &e), 0);
+		mem.n = ntrain;
+		h5stream *s;
+		int k = 0;
+		/* 8 blocks of 128 rows (2 chunks of 64 when chunked), windows of 2 blocks */
+		assert_int_equal(h5stream_open(&s, p, "features", "labels", ntrain,
+					       (size_t)SD * 4 * 300, &k, &e),
+				 0);
+		assert_int_equal(k, 5);
+		assert_int_equal(h5stream_block_rows(s), 128);
+		assert_int_equal(h5stream_window_blocks(s), 2);
+		loader ls, lm;
+		assert_int_equal(loader_init_stream(&ls, &hdr, s, 64, 1, 7, &e), 0);
+		assert_int_equal(loader_init(&lm, &mem, 64, 1, 7, &e), 0);
+		static int64_t a[4000], b[4000], c[4000];
+		int64_t na = run_loader(&ls, 3, a, 4000);
+		int64_t nb = run_loader(&lm, 3, b, 4000);
+		assert_int_equal(na, nb);
+		assert_int_equal(na, 3 * 951);
+		int differs = 0;
+		for (int ep = 0; ep < 3; ep++) {
+			int64_t *x = a + ep * 951, *y = b + ep * 951;
+			differs |= memcmp(x, y, 950 * sizeof *x) != 0;
+			qsort(x, 950, sizeof *x, cmp64);
+			qsort(y, 950, sizeof *y, cmp64);
+			for (int i = 0; i < 950; i++)
+				assert_int_equal(x[i], i); /* every training row once */
+		}
+		assert_true(differs); /* the order is not the in-memory one */
+		loader_release(&ls);
+		/* determinism and resume from any position */
+		assert_int_equal(loader_init_stream(&ls, &hdr, s, 64, 1, 7, &e), 0);
+		int64_t n1 = run_loader(&ls, 3, a, 4000);
+		loader_release(&ls);
+		const int stops[] = {1, 7, 15, 16, 20};
+		for (size_t si = 0; si < sizeof stops / sizeof stops[0]; si++) {
+			assert_int_equal(loader_init_stream(&ls, &hdr, s, 64, 1, 7, &e), 0);
+			float *xb = malloc(sizeof(float) * 64 * SD);
+			int32_t yb[64];
+			int64_t kk = 0;
+			for (int st = 0; st < stops[si]; st++) {
+				int rows = loader_next(&ls, xb, yb);
+				for (int i = 0; i < rows; i++)
+					c[kk++] = (int64_t)xb[i * SD];
+				if (rows == 0)
+					c[kk++] = -1;
+			}
+			free(xb);
+			loader_state saved = ls.st;
+			loader_release(&ls);
+			/* a fresh stream, as in a resumed process */
+			h5stream *s2;
+			assert_int_equal(h5stream_open(&s2, p, "features", "labels", ntrain,
+						       (size_t)SD * 4 * 300, &k, &e),
+					 0);
+			loader l2;
+			assert_int_equal(loader_init_stream(&l2, &hdr, s2, 64, 1, 7, &e), 0);
+			assert_int_equal(loader_set_state(&l2, &saved, &e), 0);
+			kk += run_loader(&l2, 3, c + kk, 4000 - kk);
+			assert_int_equal(kk, n1);
+			assert_memory_equal(a, c, (size_t)n1 * sizeof *a);
+			loader_release(&l2);
+			h5stream_close(s2);
+		}
+		/* no shuffle: the file's order */
+		assert_int_equal(loader_init_stream(&ls, &hdr, s, 64, 0, 7, &e), 0);
+		n1 = run_loader(&ls, 2, a, 4000);
+		for (int64_t i = 0; i < n1; i++)
+			assert_int_equal(a[i], i % 951 == 950 ? -1 : i % 951);
+		loader_release(&ls);
+		loader_release(&lm);
+		h5stream_close(s);
+		dataset_release(&mem);
+	}
+}
+
+static void test_stream_bad_row(void **state)
+{
+	(void)state;
+	const char *p = tpath("stream_nan.h5");
+	write_stream_file(p, 1, 600);
+	ct_err e = {0};
+	dataset hdr = {.n = SN, .d = SD, .view = 1};
+	h5stream *s;
+	int k = 0;
+	assert_int_equal(
+		h5stream_open(&s, p, "features", "labels", SN, (size_t)SD * 4 * 300, &k, &e), 0);
+	loader l;
+	assert_int_equal(loader_init_stream(&l, &hdr, s, 64, 0, 7, &e), 0);
+	float *xb = malloc(sizeof(float) * 64 * SD);
+	int32_t yb[64];
+	int rows, total = 0;
+	while ((rows = loader_next(&l, xb, yb)) > 0)
+		total += rows;
+	free(xb);
+	assert_true(rows < 0);
+	assert_true(total < 600);
+	expect_err(rows, &l.err, CT_ECORRUPT,
+		   "stream_nan.h5: dataset 'features': row 600, feature 7 is NaN", NULL);
+	loader_release(&l);
+	h5stream_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +626,8 @@ int main(void)
 		cmocka_unit_test(test_hdf5_bad_values),
 		cmocka_unit_test(test_hdf5_truncated),
 		cmocka_unit_test(test_split_move_equals_split_by),
+		cmocka_unit_test(test_stream_order),
+		cmocka_unit_test(test_stream_bad_row),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -113,6 +113,9 @@ static const key_spec keys[] = {
 	{"data", "normalize", ENUMK("none|standard"), FLD(normalize), .def = "none",
 	 .help = "standard: subtract each feature's training mean and divide by its standard "
 		 "deviation (saved in checkpoints and model.safetensors)"},
+	{"data", "memory_mb", I64K(0), FLD(memory_mb), .def = "0",
+	 .help = "memory budget for the data; an hdf5 training set larger than it is streamed "
+		 "from the file (another row order, same rows per epoch); 0 = half the RAM"},
 
 	{"train", "epochs", I64K(1), FLD(epochs), .def = "10", .resumable = 1,
 	 .help = "passes over the training data"},

@@ -2,7 +2,13 @@
 
 #include <string.h>
 
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../data/h5stream.h"
 #include "../data/hdf5in.h"
+#include "../util/log.h"
 
 /* One file (or directory, or synthetic set) of the kind cfg names. */
 static int load_file(const ct_config *c, const char *path, int test, dataset *all, ct_err *e)
@@ -72,6 +78,93 @@ int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err
 	return rc;
 }
 
+uint64_t data_memory_budget(const ct_config *c)
+{
+	if (c->memory_mb > 0)
+		return (uint64_t)c->memory_mb << 20;
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : (uint64_t)1 << 30;
+}
+
+/* An hdf5 training set larger than the budget: the training rows stay in
+ * the file (s->stream), the validation rows (the file's tail, or val_path)
+ * are read into memory.  *streamed = 0 when the data fits. */
+static int data_stream(train_state *s, int *streamed, ct_err *e)
+{
+	const ct_config *c = &s->cfg;
+	*streamed = 0;
+	if (strcmp(c->dataset, "hdf5") != 0)
+		return 0;
+	h5in h;
+	int rc = h5in_open(&h, c->path, c->x_name, c->y_name, e);
+	if (rc < 0)
+		return rc;
+	int64_t n = h.n;
+	int d = h.d;
+	uint64_t budget = data_memory_budget(c);
+	double bytes = (double)n * (double)d * 4.0;
+	if (bytes <= (double)budget) {
+		h5in_close(&h);
+		return 0;
+	}
+	*streamed = 1;
+	int64_t nval = c->val_path[0] ? 0 : (int64_t)llround((double)n * c->val_fraction);
+	if (!c->val_path[0] && strcmp(c->val_split, "tail") != 0)
+		rc = ct_errf(e, CT_ECONFIG,
+			     "%s: %.0f MB of features do not fit data.memory_mb = %llu: streaming "
+			     "needs data.val_split = tail or data.val_path",
+			     c->path, bytes / 1e6, (unsigned long long)(budget >> 20));
+	else if (strcmp(c->normalize, "none") != 0)
+		rc = ct_errf(e, CT_ECONFIG,
+			     "%s: data.normalize = %s is not supported when the data is streamed "
+			     "(%.0f MB > data.memory_mb = %llu)",
+			     c->path, c->normalize, bytes / 1e6,
+			     (unsigned long long)(budget >> 20));
+	else if (n - nval < 1)
+		rc = ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
+			     c->val_fraction, (long long)n);
+	else if ((double)nval * d * 4.0 > (double)budget / 2)
+		rc = ct_errf(
+			e, CT_ECONFIG,
+			"%s: the %lld validation rows do not fit half of data.memory_mb = %llu "
+			"(streaming keeps them in memory): lower data.val_fraction",
+			c->path, (long long)nval, (unsigned long long)(budget >> 20));
+	int64_t *lab = NULL;
+	if (rc == 0 && nval > 0) {
+		rc = dataset_alloc(&s->val, nval, d, 1, c->path, e);
+		lab = rc == 0 ? malloc((size_t)nval * sizeof *lab) : NULL;
+		if (rc == 0 && !lab)
+			rc = ct_errf(e, CT_ENOMEM, "out of memory");
+		if (rc == 0)
+			rc = h5in_read(&h, n - nval, nval, s->val.x, s->val.y, lab, e);
+		for (int64_t i = 0; rc == 0 && i < nval; i++)
+			s->val.n_classes = s->val.y[i] >= s->val.n_classes ? s->val.y[i] + 1
+									   : s->val.n_classes;
+	}
+	free(lab);
+	h5in_close(&h);
+	if (rc == 0 && c->val_path[0])
+		rc = load_file(c, c->val_path, 0, &s->val, e);
+	if (rc == 0 && c->val_path[0] && s->val.d != d)
+		rc = ct_errf(e, CT_EMISMATCH,
+			     "%s: %d features per row, but %s (data.path) has %d (data.val_path)",
+			     c->val_path, s->val.d, c->path, d);
+	int k = 0;
+	if (rc == 0)
+		rc = h5stream_open(&s->stream, c->path, c->x_name, c->y_name, n - nval,
+				   (size_t)(budget / 4), &k, e);
+	if (rc < 0)
+		return rc;
+	s->train = (dataset){.n = n - nval, .d = d, .view = 1};
+	s->train.n_classes = k > s->val.n_classes ? k : s->val.n_classes;
+	s->val.n_classes = s->train.n_classes;
+	log_info("streaming %s: %.0f MB of features > data.memory_mb = %llu; windows of %d "
+		 "blocks of %lld rows, read ahead on a thread",
+		 c->path, bytes / 1e6, (unsigned long long)(budget >> 20),
+		 h5stream_window_blocks(s->stream), (long long)h5stream_block_rows(s->stream));
+	return 0;
+}
+
 static optim_hparams hparams_of(const ct_config *c)
 {
 	optim_hparams hp = {
@@ -92,7 +185,10 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 	memset(s, 0, sizeof *s);
 	s->cfg = *cfg;
 	const ct_config *c = &s->cfg;
-	int rc = data_load(c, 0, &s->train, &s->val, e);
+	int streamed = 0;
+	int rc = data_stream(s, &streamed, e);
+	if (rc == 0 && !streamed)
+		rc = data_load(c, 0, &s->train, &s->val, e);
 	if (rc == 0 && strcmp(c->normalize, "standard") == 0) {
 		rc = norm_compute(&s->train, &s->norm, e);
 		norm_apply(&s->norm, s->train.x, s->train.n);
@@ -114,7 +210,10 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 		rc = optim_init(&s->opt, (optim_kind)optim_from_name(c->optim), s->model.ps.n, &hp,
 				e);
 	}
-	if (rc == 0)
+	if (rc == 0 && s->stream)
+		rc = loader_init_stream(&s->ld, &s->train, s->stream, c->batch_size, c->shuffle,
+					c->seed, e);
+	else if (rc == 0)
 		rc = loader_init(&s->ld, &s->train, c->batch_size, c->shuffle, c->seed, e);
 	if (rc < 0) {
 		train_state_release(s);
@@ -142,6 +241,7 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 void train_state_release(train_state *s)
 {
 	loader_release(&s->ld);
+	h5stream_close(s->stream);
 	optim_release(&s->opt);
 	mlp_release(&s->model);
 	norm_release(&s->norm);

@@ -165,6 +165,10 @@ static int run_loop(loop *L, ct_err *e)
 	}
 	while (!stop && s->ld.st.epoch < (uint64_t)c->epochs) {
 		int rows = loader_next(&s->ld, xin, L->labels);
+		if (rows < 0) { /* a streamed read failed or found a bad row */
+			*e = s->ld.err;
+			return rows;
+		}
 		if (rows == 0)
 			continue; /* the loader moved to the next epoch */
 		int epoch_end = s->ld.st.cursor == (uint64_t)s->train.n;
