@@ -30,6 +30,7 @@
 #ifndef CT_HDF5IN_H
 #define CT_HDF5IN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../util/err.h"
@@ -58,5 +59,10 @@ void h5in_close(h5in *h);
 /* The whole file into ds; yname NULL or "" for features only (y = NULL,
  * n_classes = 0); n_classes = max label + 1. */
 int hdf5_load(const char *path, const char *xname, const char *yname, dataset *ds, ct_err *e);
+
+/* ds (labelled) as the bytes of an HDF5 file with datasets features
+ * (float32 [n, d]) and labels (int32 [n]), in chunks of about 1 MiB with
+ * shuffle + deflate, built in memory (core driver) for an atomic write. */
+int hdf5_image(const dataset *ds, void **img, size_t *len, ct_err *e);
 
 #endif

@@ -16,6 +16,7 @@ int cli_inspect(int argc, char **argv, ct_err *e);
 int cli_eval(int argc, char **argv, ct_err *e);
 int cli_predict(int argc, char **argv, ct_err *e);
 int cli_convert(int argc, char **argv, ct_err *e);
+int cli_data(int argc, char **argv, ct_err *e);
 
 /* Usage text of a subcommand (NULL: the overview). */
 const char *cli_usage(const char *cmd);

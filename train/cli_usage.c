@@ -13,7 +13,8 @@ static const char USAGE_MAIN[] =
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--data SPEC | --set data.key=value]...\n"
 	"  predict  --model SRC --input FILE.csv[.gz] [-o OUT.csv]\n"
-	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n\n"
+	"  convert  IN.pth OUT.safetensors     PyTorch state_dict -> safetensors\n"
+	"  data     convert IN OUT.h5 [--set data.key=value]... | inspect FILE.h5\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -89,6 +90,18 @@ static const char USAGE_CONVERT[] =
 	"skips non-tensor entries, and verifies the written file tensor by tensor.\n\n"
 	"example:\n  ctrain convert resnet_head.pth head.safetensors\n";
 
+static const char USAGE_DATA[] =
+	"usage: ctrain data convert IN OUT.h5 [--set data.key=value]...\n"
+	"       ctrain data inspect FILE.h5 [X Y]\n\n"
+	"convert reads IN as training would (a .csv[.gz], an .h5, an MNIST directory or\n"
+	"'synthetic'; --set data.dataset=... and the other data.* keys as in a config) and\n"
+	"writes every row, in order, to OUT.h5: features float32 [rows, features] and labels\n"
+	"int32 [rows], chunks of about 1 MiB with shuffle + gzip, atomically (temporary file,\n"
+	"fsync, rename).  The input is held in memory once (float32), the file is built in\n"
+	"memory too.  inspect checks FILE's datasets (features and labels, or X and Y) as\n"
+	"training does and prints rows, features, type, chunking, classes and label counts.\n\n"
+	"example:\n  ctrain data convert train.csv.gz train.h5 --set data.label_column=0\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -96,7 +109,7 @@ const char *cli_usage(const char *cmd)
 	} t[] = {
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
-		{"convert", USAGE_CONVERT},
+		{"convert", USAGE_CONVERT}, {"data", USAGE_DATA},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)

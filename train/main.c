@@ -22,7 +22,7 @@ static command_fn find_command(const char *name)
 	} cmds[] = {
 		{"train", cli_train},     {"resume", cli_resume}, {"export", cli_export},
 		{"inspect", cli_inspect}, {"eval", cli_eval},     {"predict", cli_predict},
-		{"convert", cli_convert},
+		{"convert", cli_convert}, {"data", cli_data},
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(name, cmds[i].name) == 0)
