@@ -398,9 +398,12 @@ int hdf5_load(const char *path, const char *xname, const char *yname, dataset *d
 	int rc = h5in_open(&h, path, xname, yname, e);
 	if (rc < 0)
 		return rc;
+	CT_ASSERT(h.n >= 1 && h.d >= 1); /* h5in_open's checks */
 	int labelled = h.y >= 0;
 	int64_t block = (int64_t)(H5IN_BLOCK_BYTES / ((size_t)h.d * sizeof(float)));
 	block = block < 1 ? 1 : block;
+	if (h.chunk_rows > 0) /* whole chunks: none is decompressed twice */
+		block = (block + h.chunk_rows - 1) / h.chunk_rows * h.chunk_rows;
 	block = block > h.n ? h.n : block;
 	int64_t *lab = labelled ? malloc((size_t)block * sizeof *lab) : NULL;
 	char what[1200];
