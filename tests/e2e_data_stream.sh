@@ -11,7 +11,12 @@ set -u
 PY=/usr/bin/python3
 $PY -c 'import h5py, numpy' 2>/dev/null || fail "python3-h5py/numpy missing: run make deps"
 
-if [ -n "${ASAN_OPTIONS:-}" ]; then mb=64 budget=16; else mb=2048 budget=256; fi
+# kill at step $kill, checkpoints every $every steps, resumed from $from
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	mb=64 budget=16 kill=70 every=30 from=60
+else
+	mb=2048 budget=256 kill=700 every=300 from=600
+fi
 $PY - "$T/big.h5" $mb <<'PYEOF' || fail "could not write the data"
 import sys, h5py, numpy as np
 path, mb = sys.argv[1], int(sys.argv[2])
@@ -48,7 +53,7 @@ epochs = 1
 seed = 3
 log_every = 200
 [checkpoint]
-every_steps = 300
+every_steps = $every
 keep_last = 2
 INI
 peak() { # peak DIR EXTRA-ENV...: ctrain train, prints peak RSS in KiB
@@ -72,14 +77,14 @@ else
 fi
 acc=$(grep -o "val_accuracy=[0-9.]*" "$T/a.err" | tail -1)
 
-# kill -9 after step 700 (checkpoints every 300), resume: the same bytes
-set -- $(peak "$T/b" CTRAIN_TEST_SIGNAL_AT_STEP=700:9)
+# kill -9 after step $kill, resume: the same bytes
+set -- $(peak "$T/b" CTRAIN_TEST_SIGNAL_AT_STEP=$kill:9)
 [ "$2" -eq -9 ] || [ "$2" -eq 137 ] || fail "expected death by SIGKILL, got $2: $(cat "$T/b.err")"
 "$CTRAIN" resume "$T/b" >/dev/null 2>"$T/b2.err" || fail "resume: $(cat "$T/b2.err")"
-grep -q "ckpt-0000000600" "$T/b2.err" || fail "did not resume from step 600: $(cat "$T/b2.err")"
+grep -q "ckpt-$(printf %010d $from)" "$T/b2.err" || fail "did not resume from step $from: $(cat "$T/b2.err")"
 cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors" || fail "killed and resumed run differs"
 same_metrics "$T/a/metrics.csv" "$T/b/metrics.csv" || fail "metrics differ after resume"
-ok "kill -9 at step 700, resumed from step 600: identical weights and metrics"
+ok "kill -9 at step $kill, resumed from step $from: identical weights and metrics"
 rm -f "$T/big.h5"
 
 # a NaN met while streaming: exit 1 naming file, dataset and row
