@@ -65,7 +65,8 @@ cfg "$T/a.ini" "val_split = random"
 "$CTRAIN" train --config "$T/a.ini" --run-dir "$T/a" >"$T/a.out" 2>"$T/a.err" || fail "train: $(cat "$T/a.err")"
 acc=$(sed -n 's/.*val_accuracy=\([0-9.]*\).*/\1/p' "$T/a.out")
 $PY -c "import sys; sys.exit(0 if float('$acc') >= 0.9 else 1)" || fail "val_accuracy $acc < 0.9"
-ok "trained from h5py's file: val_accuracy $acc"
+grep -q "^memory_mb = [1-9][0-9]*$" "$T/a/config.ini" || fail "memory_mb = 0 frozen as is: $(grep memory_mb "$T/a/config.ini")"
+ok "trained from h5py's file: val_accuracy $acc; automatic memory_mb frozen as $(sed -n 's/^memory_mb = //p' "$T/a/config.ini") MB"
 
 # the same data as float64 in gzip+shuffle chunks and uint8 labels: same bytes
 cfg "$T/c.ini" "val_split = random

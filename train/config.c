@@ -115,7 +115,8 @@ static const key_spec keys[] = {
 		 "deviation (saved in checkpoints and model.safetensors)"},
 	{"data", "memory_mb", I64K(0), FLD(memory_mb), .def = "0",
 	 .help = "memory budget for the data; an hdf5 training set larger than it is streamed "
-		 "from the file (another row order, same rows per epoch); 0 = half the RAM"},
+		 "from the file (another row order, same rows per epoch); 0 = half the RAM, "
+		 "frozen as that number"},
 
 	{"train", "epochs", I64K(1), FLD(epochs), .def = "10", .resumable = 1,
 	 .help = "passes over the training data"},

@@ -95,6 +95,10 @@ static int data_stream(train_state *s, int *streamed, ct_err *e)
 	*streamed = 0;
 	if (strcmp(c->dataset, "hdf5") != 0)
 		return 0;
+	/* Frozen as resolved: a resume on a machine with other RAM must make the
+	 * same choice between memory and streaming (they give other orders). */
+	if (s->cfg.memory_mb == 0)
+		s->cfg.memory_mb = (int64_t)(data_memory_budget(c) >> 20);
 	h5in h;
 	int rc = h5in_open(&h, c->path, c->x_name, c->y_name, e);
 	if (rc < 0)
