@@ -5,8 +5,10 @@
 
 void dataset_release(dataset *ds)
 {
-	free(ds->x);
-	free(ds->y);
+	if (!ds->view) {
+		free(ds->x);
+		free(ds->y);
+	}
 	memset(ds, 0, sizeof *ds);
 }
 

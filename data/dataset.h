@@ -33,9 +33,11 @@ typedef struct dataset {
 	int64_t n;
 	int d;
 	int n_classes; /* 1 + max label (or given); 0 when unlabelled */
+	int view;      /* x and y belong to another dataset (dataset_split_move's val) */
 } dataset;
 
-/* Frees x and y and zeroes the struct; safe on a zeroed or released dataset. */
+/* Frees x and y (unless a view) and zeroes the struct; safe on a zeroed or
+ * released dataset.  A view must be released before or with its owner. */
 void dataset_release(dataset *ds);
 
 /* Allocates x (n*d floats, aligned) and, if labelled, y (n labels), sets n and
@@ -105,6 +107,14 @@ typedef enum split_kind { SPLIT_TAIL = 0, SPLIT_RANDOM = 1, SPLIT_PERMUTED = 2 }
  * are new copies; `all` is unchanged. */
 int dataset_split_by(const dataset *all, double val_fraction, split_kind kind, uint64_t seed,
 		     dataset *train, dataset *val, ct_err *e);
+/* The same split without a copy: the rows of `all` are rearranged in place
+ * (nothing moves for SPLIT_TAIL; the random kinds follow the permutation's
+ * cycles with one row of scratch and n int64 of order), then train takes
+ * over all's memory (all is left empty) and val is a view of its last rows:
+ * release val before or with train.  Rows, order and bytes are exactly those
+ * of dataset_split_by. */
+int dataset_split_move(dataset *all, double val_fraction, split_kind kind, uint64_t seed,
+		       dataset *train, dataset *val, ct_err *e);
 /* dataset_split_by(all, val_fraction, SPLIT_PERMUTED, seed, ...): the split of
  * ctrain 0.1.0, kept for programs written against it. */
 int dataset_split(const dataset *all, double val_fraction, uint64_t seed, dataset *train,

@@ -3,10 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5stream.h"
+
 /* Makes this epoch's order from st.rng and remembers where the stream ends. */
 static void make_order(loader *l)
 {
 	int64_t n = l->ds->n;
+	if (l->stream) { /* the stream draws its block order from st.rng */
+		h5stream_seek(l->stream, l->st.rng, l->shuffle, l->st.cursor);
+		rng r;
+		memcpy(r.s, l->st.rng, sizeof r.s);
+		if (l->shuffle) { /* the state after the block order's draws */
+			int64_t nb = (n + h5stream_block_rows(l->stream) - 1) /
+				     h5stream_block_rows(l->stream);
+			for (int64_t i = nb - 1; i > 0; i--)
+				(void)rng_below(&r, (uint64_t)i + 1);
+		}
+		memcpy(l->next.s, r.s, sizeof l->next.s);
+		return;
+	}
 	memcpy(l->next.s, l->st.rng, sizeof l->next.s);
 	if (l->shuffle) {
 		data_permutation(l->perm, n, &l->next);
@@ -37,6 +52,24 @@ int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t s
 	return 0;
 }
 
+int loader_init_stream(loader *l, const dataset *ds, h5stream *s, int batch, int shuffle,
+		       uint64_t seed, ct_err *e)
+{
+	memset(l, 0, sizeof *l);
+	if (batch < 1)
+		return ct_errf(e, CT_ECONFIG, "batch_size must be >= 1 (got %d)", batch);
+	CT_ASSERT(ds->n >= 1 && ds->n == h5stream_rows(s) && ds->d == h5stream_features(s));
+	l->ds = ds;
+	l->stream = s;
+	l->batch = batch;
+	l->shuffle = shuffle != 0;
+	rng r;
+	rng_seed(&r, seed, RNG_STREAM_SHUFFLE);
+	memcpy(l->st.rng, r.s, sizeof l->st.rng);
+	make_order(l);
+	return 0;
+}
+
 void loader_release(loader *l)
 {
 	free(l->perm);
@@ -53,6 +86,12 @@ int loader_next(loader *l, float *xb, int32_t *yb)
 		memcpy(l->st.rng, l->next.s, sizeof l->st.rng);
 		make_order(l);
 		return 0;
+	}
+	if (l->stream) {
+		int got = h5stream_next(l->stream, l->st.cursor, l->batch, xb, yb, &l->err);
+		if (got > 0)
+			l->st.cursor += (uint64_t)got;
+		return got;
 	}
 	uint64_t left = n - l->st.cursor;
 	int rows = left < (uint64_t)l->batch ? (int)left : l->batch;

@@ -38,8 +38,12 @@ typedef struct loader_state {
 	uint64_t rng[4]; /* shuffle stream state at the START of `epoch` */
 } loader_state;
 
+struct h5stream;
+
 typedef struct loader {
 	const dataset *ds;
+	struct h5stream *stream; /* rows come from it (loader_init_stream); ds holds n, d */
+	ct_err err;              /* why loader_next returned < 0 */
 	int batch;
 	int shuffle;
 	loader_state st;
@@ -50,11 +54,17 @@ typedef struct loader {
 /* epoch 0, cursor 0, stream rng_seed(seed, RNG_STREAM_SHUFFLE).  batch >= 1 and
  * a non-empty dataset, else CT_ECONFIG. */
 int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t seed, ct_err *e);
+/* The same over the first ds->n rows streamed by s (data/h5stream.h, which
+ * says how the order differs from the in-memory one); ds->x is not used.
+ * The loader does not own s. */
+int loader_init_stream(loader *l, const dataset *ds, struct h5stream *s, int batch, int shuffle,
+		       uint64_t seed, ct_err *e);
 void loader_release(loader *l);
 /* Copies the next min(batch, remaining) rows into xb (rows x d) and their
  * labels into yb (if the dataset has labels and yb is not NULL) and returns
  * the row count.  At the end of an epoch returns 0 and moves to the next one
- * (epoch + 1, cursor 0, next permutation).  Never allocates. */
+ * (epoch + 1, cursor 0, next permutation).  Never allocates.  Streaming only:
+ * < 0 when a read fails or finds a bad row, with l->err filled. */
 int loader_next(loader *l, float *xb, int32_t *yb);
 /* Restores a position saved from l->st (by this or another process);
  * CT_ECORRUPT if cursor > n or the stream state is invalid. */

@@ -81,3 +81,74 @@ int dataset_split(const dataset *all, double val_fraction, uint64_t seed, datase
 {
 	return dataset_split_by(all, val_fraction, SPLIT_PERMUTED, seed, train, val, e);
 }
+
+/* Moves row perm[i] of ds to position i for every i, following the
+ * permutation's cycles with one row of scratch; perm is consumed (each entry
+ * is complemented once its row is in place). */
+static void permute_rows(dataset *ds, int64_t *perm, float *tmp)
+{
+	size_t d = (size_t)ds->d, row = d * sizeof(float);
+	for (int64_t i = 0; i < ds->n; i++) {
+		if (perm[i] < 0)
+			continue;
+		if (perm[i] == i) {
+			perm[i] = ~perm[i];
+			continue;
+		}
+		memcpy(tmp, ds->x + (size_t)i * d, row);
+		int32_t ty = ds->y ? ds->y[i] : 0;
+		int64_t j = i;
+		for (;;) {
+			int64_t k = perm[j];
+			perm[j] = ~k;
+			if (k == i) {
+				memcpy(ds->x + (size_t)j * d, tmp, row);
+				if (ds->y)
+					ds->y[j] = ty;
+				break;
+			}
+			memcpy(ds->x + (size_t)j * d, ds->x + (size_t)k * d, row);
+			if (ds->y)
+				ds->y[j] = ds->y[k];
+			j = k;
+		}
+	}
+}
+
+int dataset_split_move(dataset *all, double val_fraction, split_kind kind, uint64_t seed,
+		       dataset *train, dataset *val, ct_err *e)
+{
+	memset(train, 0, sizeof *train);
+	memset(val, 0, sizeof *val);
+	CT_ASSERT(kind == SPLIT_TAIL || kind == SPLIT_RANDOM || kind == SPLIT_PERMUTED);
+	CT_ASSERT(!all->view);
+	if (!(val_fraction >= 0.0 && val_fraction < 1.0))
+		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
+	int64_t nval = (int64_t)llround((double)all->n * val_fraction);
+	if (all->n - nval < 1)
+		return ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
+			       val_fraction, (long long)all->n);
+	if (kind != SPLIT_TAIL) { /* the tail split is the file's order: nothing moves */
+		int64_t *perm = malloc((size_t)all->n * sizeof *perm);
+		float *tmp = malloc((size_t)all->d * sizeof *tmp);
+		if (!perm || !tmp) {
+			free(perm);
+			free(tmp);
+			return ct_errf(e, CT_ENOMEM, "dataset split: out of memory for %lld rows",
+				       (long long)all->n);
+		}
+		split_order(perm, all->n, nval, kind, seed);
+		permute_rows(all, perm, tmp);
+		free(perm);
+		free(tmp);
+	}
+	*train = *all;
+	memset(all, 0, sizeof *all);
+	train->n -= nval;
+	*val = *train;
+	val->view = 1;
+	val->n = nval;
+	val->x = train->x + (size_t)train->n * (size_t)train->d;
+	val->y = train->y ? train->y + train->n : NULL;
+	return 0;
+}

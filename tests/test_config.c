@@ -516,7 +516,7 @@ static void test_set(void **state)
 	set_err("lr=0.1", "--set lr=0.1: expected section.key=value (did you mean optim.lr?)");
 	set_err("nosuchkey=0.1", "--set nosuchkey=0.1: expected section.key=value");
 	/* One letter is not close to "lr" even though it is 2 edits away. */
-	set_err("optim.x=1", "--set optim.x=1: unknown key optim.x (keys in [optim]: name, lr,");
+	set_err("optim.q=1", "--set optim.q=1: unknown key optim.q (keys in [optim]: name, lr,");
 	set_err("optimizer.lr=0.1", "--set optimizer.lr=0.1: unknown section [optimizer]");
 	set_err("optim.lrr=0.1",
 		"--set optim.lrr=0.1: unknown key optim.lrr (did you mean optim.lr?)");
@@ -630,7 +630,8 @@ static const char *expected_text =
 	"\n[schedule]\nname = constant\nwarmup_steps = 0\nstep_size = 1000\ngamma = 0.1\nmin_lr = 0\n"
 	"\n[data]\ndataset = fashion-mnist\npath = \"/usr/share/datasets/fashion-mnist\"\n"
 	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nheader = auto\n"
-	"val_fraction = 0.1\nval_split = tail\nbatch_size = 64\nshuffle = true\n"
+	"val_fraction = 0.1\nval_split = tail\nbatch_size = 64\nshuffle = true\nx = \"features\"\n"
+	"y = \"labels\"\nval_path = \"\"\ntest_path = \"\"\nnormalize = none\nmemory_mb = 0\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
 	"kernel = \"\"\ndeterministic = true\non_nonfinite = stop\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
@@ -908,11 +909,11 @@ static void test_reference(void **state)
 			       "\n  val_split     = tail        validation rows: the file's last "
 			       "val_fraction (tail, as Keras)"));
 	assert_non_null(strstr(text, "false = the file's order, every epoch"));
-	/* 6 section headers and one line per key (46 keys). */
+	/* 6 section headers and one line per key (52 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 46);
+	assert_int_equal(lines, 2 + 6 * 2 + 52);
 	free(text);
 }
 

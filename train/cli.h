@@ -21,6 +21,7 @@ int cli_status(int argc, char **argv, ct_err *e);
 int cli_compare(int argc, char **argv, ct_err *e);
 int cli_plot(int argc, char **argv, ct_err *e);
 int cli_report(int argc, char **argv, ct_err *e);
+int cli_data(int argc, char **argv, ct_err *e);
 
 /* Usage text of a subcommand (NULL: the overview). */
 const char *cli_usage(const char *cmd);

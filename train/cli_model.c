@@ -20,30 +20,33 @@
 #include "source.h"
 #include "state.h"
 
-/* --data SPEC: "mnist:DIR", "fashion-mnist:DIR", "csv:FILE" or "synthetic". */
+/* --data SPEC: "mnist:DIR", "fashion-mnist:DIR", "csv:FILE", "hdf5:FILE" or "synthetic". */
 static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 {
 	const char *colon = strchr(spec, ':');
 	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
-	static const char *kinds[] = {"mnist", "fashion-mnist", "csv", "synthetic"};
-	for (size_t i = 0; i < 4; i++) {
+	static const char *kinds[] = {"mnist", "fashion-mnist", "csv", "hdf5", "synthetic"};
+	for (size_t i = 0; i < 5; i++) {
 		if (strlen(kinds[i]) != klen || strncmp(spec, kinds[i], klen) != 0)
 			continue;
 		snprintf(c->dataset, sizeof c->dataset, "%s", kinds[i]);
 		if (colon)
 			snprintf(c->path, sizeof c->path, "%s", colon + 1);
-		else if (i != 3)
+		else if (i != 4)
 			return ct_errf(e, CT_EUSAGE, "--data %s needs a path: %s:PATH", spec,
 				       kinds[i]);
 		return 0;
 	}
 	return ct_errf(e, CT_EUSAGE,
-		       "--data %s: expected mnist:DIR, fashion-mnist:DIR, csv:FILE or synthetic",
+		       "--data %s: expected mnist:DIR, fashion-mnist:DIR, csv:FILE, hdf5:FILE or "
+		       "synthetic",
 		       spec);
 }
 
-/* model_load_source, or with --best the best checkpoint of a run directory. */
-static int load_model(const char *src, int best, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e)
+/* model_load_source_norm, or with --best the best checkpoint of a run
+ * directory. */
+static int load_model(const char *src, int best, mlp *m, ct_config *cfg, int *has_cfg,
+		      norm_stats *ns, ct_err *e)
 {
 	char *path = NULL;
 	if (best) {
@@ -51,7 +54,7 @@ static int load_model(const char *src, int best, mlp *m, ct_config *cfg, int *ha
 		if (rc < 0)
 			return rc;
 	}
-	int rc = model_load_source(path ? path : src, m, cfg, has_cfg, e);
+	int rc = model_load_source_norm(path ? path : src, m, cfg, has_cfg, ns, e);
 	free(path);
 	return rc;
 }
@@ -97,7 +100,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	int rc = load_model(model, best, &m, &cfg, &has_cfg, e);
+	norm_stats ns;
+	int rc = load_model(model, best, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	if (!has_cfg)
@@ -129,6 +133,10 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	if (rc == 0) {
 		double loss;
 		int64_t correct;
+		if (ns.d > 0)
+			log_info(
+				"inputs standardized with the model's normalize_mean/normalize_std");
+		norm_apply(&ns, ds->x, ds->n); /* the training transform (none if ns.d = 0) */
 		mlp_eval(&m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
 		log_info("evaluated on %s %s (%lld samples)", cfg.dataset,
 			 val.n > 0 ? "validation split" : "test set", (long long)ds->n);
@@ -140,8 +148,9 @@ int cli_eval(int argc, char **argv, ct_err *e)
 				     "data hold NaN or infinite values, or their product overflows",
 				     model, loss);
 	}
-	dataset_release(&test);
 	dataset_release(&val);
+	dataset_release(&test);
+	norm_release(&ns);
 	mlp_release(&m);
 	return rc;
 }
@@ -248,7 +257,8 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	rc = load_model(model, best, &m, &cfg, &has_cfg, e);
+	norm_stats ns;
+	rc = load_model(model, best, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	dataset ds;
@@ -262,6 +272,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	if (rc == 0 && !logits)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0) {
+		norm_apply(&ns, ds.x, ds.n); /* the training transform (none if ns.d = 0) */
 		mlp_eval(&m, ds.x, NULL, ds.n, logits, NULL, NULL);
 		rc = output ? write_predictions_file(output, logits, ds.n, k, e)
 		     : write_predictions(stdout, logits, ds.n, k) < 0 || fflush(stdout) != 0
@@ -271,6 +282,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			log_info("wrote %lld predictions to %s", (long long)ds.n, output);
 	}
 	free(logits);
+	norm_release(&ns);
 	dataset_release(&ds);
 	mlp_release(&m);
 	return rc;
@@ -433,11 +445,13 @@ int cli_export(int argc, char **argv, ct_err *e)
 	mlp m;
 	ct_config cfg;
 	int has_cfg;
-	rc = load_model(src, best, &m, &cfg, &has_cfg, e);
+	norm_stats ns;
+	rc = load_model(src, best, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;
-	rc = model_export(&m, out, dt, &max_err, e);
+	rc = model_export_norm(&m, &ns, out, dt, &max_err, e);
+	norm_release(&ns);
 	if (rc == 0) {
 		log_info("wrote %s (%s, %zu parameters%s)", out, dtype, params_count(&m.ps),
 			 dt == DT_F32 ? "" : "; see max conversion error below");

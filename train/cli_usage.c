@@ -20,7 +20,8 @@ static const char USAGE_MAIN[] =
 	"  status   [--json] DIR...            state and progress of runs (or of every run under DIR)\n"
 	"  compare  SRC1 SRC2                  same weights? first differing step, config keys\n"
 	"  plot     DIR... -o OUT.svg|OUT.png  training curves (gnuplot)\n"
-	"  report   DIR... -o OUT.html         self-contained HTML: charts, checkpoints, events\n\n"
+	"  report   DIR... -o OUT.html         self-contained HTML: charts, checkpoints, events\n"
+	"  data     convert IN OUT.h5 [--set data.key=value]... | inspect FILE.h5\n\n"
 	"SRC is a run directory, a checkpoint (.h5) or a .safetensors file.\n"
 	"Options for every command: -q (warnings only), -v (debug), -h/--help.\n\n"
 	"examples:\n"
@@ -103,7 +104,8 @@ static const char USAGE_EVAL[] =
 	"t10k test files, otherwise the validation split of the run's data.  The data comes from\n"
 	"the run's config (run directory or checkpoint) unless --data or --set names it; a file\n"
 	"named by --data is scored whole (every row).  Exit 1 if the loss is not finite.\n"
-	"SPEC: mnist:DIR | fashion-mnist:DIR | csv:FILE | synthetic\n\n"
+	"SPEC: mnist:DIR | fashion-mnist:DIR | csv:FILE | hdf5:FILE | synthetic\n"
+	"With data.test_path (csv, hdf5) it uses that file as the test set.\n\n"
 	"examples:\n  ctrain eval --model runs/fm\n"
 	"  ctrain eval --model fm.safetensors --data fashion-mnist:/usr/share/datasets/fashion-mnist\n";
 
@@ -162,6 +164,18 @@ static const char USAGE_REPORT[] =
 	"uplot/package/dist (make uplot).\n\n"
 	"example:\n  ctrain report runs/lr1 runs/lr3 -o report.html\n";
 
+static const char USAGE_DATA[] =
+	"usage: ctrain data convert IN OUT.h5 [--set data.key=value]...\n"
+	"       ctrain data inspect FILE.h5 [X Y]\n\n"
+	"convert reads IN as training would (a .csv[.gz], an .h5, an MNIST directory or\n"
+	"'synthetic'; --set data.dataset=... and the other data.* keys as in a config) and\n"
+	"writes every row, in order, to OUT.h5: features float32 [rows, features] and labels\n"
+	"int32 [rows], chunks of about 1 MiB with shuffle + gzip, atomically (temporary file,\n"
+	"fsync, rename).  The input is held in memory once (float32), the file is built in\n"
+	"memory too.  inspect checks FILE's datasets (features and labels, or X and Y) as\n"
+	"training does and prints rows, features, type, chunking, classes and label counts.\n\n"
+	"example:\n  ctrain data convert train.csv.gz train.h5 --set data.label_column=0\n";
+
 const char *cli_usage(const char *cmd)
 {
 	static const struct {
@@ -170,7 +184,7 @@ const char *cli_usage(const char *cmd)
 		{"train", USAGE_TRAIN},     {"resume", USAGE_RESUME}, {"export", USAGE_EXPORT},
 		{"inspect", USAGE_INSPECT}, {"eval", USAGE_EVAL},     {"predict", USAGE_PREDICT},
 		{"convert", USAGE_CONVERT}, {"status", USAGE_STATUS}, {"compare", USAGE_COMPARE},
-		{"plot", USAGE_PLOT},       {"report", USAGE_REPORT},
+		{"plot", USAGE_PLOT},       {"report", USAGE_REPORT}, {"data", USAGE_DATA},
 	};
 	for (size_t i = 0; cmd && i < sizeof t / sizeof t[0]; i++)
 		if (strcmp(cmd, t[i].name) == 0)

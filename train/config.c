@@ -79,10 +79,10 @@ static const key_spec keys[] = {
 	{"schedule", "min_lr", DBLK(0, 0, NOLIM, 0), FLD(min_lr), .def = "0",
 	 .help = "cosine schedule: final learning rate"},
 
-	{"data", "dataset", ENUMK("synthetic|mnist|fashion-mnist|csv"), FLD(dataset),
+	{"data", "dataset", ENUMK("synthetic|mnist|fashion-mnist|csv|hdf5"), FLD(dataset),
 	 .def = "synthetic", .help = "data source"},
 	{"data", "path", .type = K_STR, FLD(path), .def = "",
-	 .help = "directory (mnist, fashion-mnist) or file (csv)"},
+	 .help = "directory (mnist, fashion-mnist) or file (csv, hdf5)"},
 	{"data", "n_samples", I64K(1), FLD(n_samples), .def = "2000", .help = "synthetic: samples"},
 	{"data", "n_features", INTK(1, INT_MAX), FLD(n_features), .def = "20",
 	 .help = "synthetic: features"},
@@ -103,6 +103,22 @@ static const key_spec keys[] = {
 	{"data", "shuffle", .type = K_BOOL, FLD(shuffle), .def = "true",
 	 .help = "reshuffle the training data every epoch; false = the file's order, every epoch "
 		 "(with val_split tail or random)"},
+	{"data", "x", .type = K_STR, FLD(x_name), .def = "features",
+	 .help = "hdf5: dataset of the features, [rows, features] float32, float64 or uint8"},
+	{"data", "y", .type = K_STR, FLD(y_name), .def = "labels",
+	 .help = "hdf5: dataset of the labels, [rows] integers"},
+	{"data", "val_path", .type = K_STR, FLD(val_path), .def = "",
+	 .help = "validation rows from this file (same format as path) instead of a split "
+		 "of path; val_fraction is then not used"},
+	{"data", "test_path", .type = K_STR, FLD(test_path), .def = "",
+	 .help = "file (same format as path) that ctrain eval uses as the test set"},
+	{"data", "normalize", ENUMK("none|standard"), FLD(normalize), .def = "none",
+	 .help = "standard: subtract each feature's training mean and divide by its standard "
+		 "deviation (saved in checkpoints and model.safetensors)"},
+	{"data", "memory_mb", I64K(0), FLD(memory_mb), .def = "0",
+	 .help = "memory budget for the data; an hdf5 training set larger than it is streamed "
+		 "from the file (another row order, same rows per epoch); 0 = half the RAM, "
+		 "frozen as that number"},
 
 	{"train", "epochs", I64K(1), FLD(epochs), .def = "10", .resumable = 1,
 	 .help = "passes over the training data"},
@@ -900,8 +916,18 @@ static int check_cross(const ct_config *c, const char *name, ct_err *e)
 	if (strcmp(c->dataset, "synthetic") != 0 && c->path[0] == '\0')
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: data.path is required for data.dataset = %s "
-			       "(a directory for mnist/fashion-mnist, a file for csv)",
+			       "(a directory for mnist/fashion-mnist, a file for csv and hdf5)",
 			       name, c->dataset);
+	if ((c->val_path[0] || c->test_path[0]) &&
+	    (strcmp(c->dataset, "csv") != 0 && strcmp(c->dataset, "hdf5") != 0))
+		return ct_errf(
+			e, CT_ECONFIG,
+			"%s: data.val_path and data.test_path need data.dataset = csv or hdf5 "
+			"(got %s)",
+			name, c->dataset);
+	if (strcmp(c->dataset, "hdf5") == 0 && (c->x_name[0] == '\0' || c->y_name[0] == '\0'))
+		return ct_errf(e, CT_ECONFIG, "%s: data.x and data.y must name datasets of %s",
+			       name, c->path);
 	if (c->nesterov && c->momentum <= 0)
 		return ct_errf(e, CT_ECONFIG, "%s: optim.nesterov = true needs optim.momentum > 0",
 			       name);
@@ -910,7 +936,7 @@ static int check_cross(const ct_config *c, const char *name, ct_err *e)
 			       "%s: optim.momentum and optim.nesterov apply only to "
 			       "optim.name = sgd (got %s)",
 			       name, c->optim);
-	if ((c->keep_best > 0 || c->patience > 0) && c->val_fraction <= 0)
+	if ((c->keep_best > 0 || c->patience > 0) && c->val_fraction <= 0 && !c->val_path[0])
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: checkpoint.keep_best and checkpoint.patience need a "
 			       "validation split: set data.val_fraction > 0",

@@ -61,8 +61,12 @@ typedef struct ct_config {
 	int64_t warmup_steps, step_size;
 	double gamma, min_lr;
 	/* [data] */
-	char dataset[32]; /* synthetic|mnist|fashion-mnist|csv */
+	char dataset[32]; /* synthetic|mnist|fashion-mnist|csv|hdf5 */
 	char path[4096];
+	char x_name[256], y_name[256];           /* hdf5: dataset names (keys x, y) */
+	char val_path[4096], test_path[4096];    /* "" = split of path / no test file */
+	char normalize[16];                      /* none|standard */
+	int64_t memory_mb;                       /* data budget; 0 = automatic */
 	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
 	char header[8];                          /* csv: auto|true|false */

@@ -21,12 +21,59 @@ int model_to_tdict(const mlp *m, tdict *d, ct_err *e)
 	return rc;
 }
 
+static int norm_to_tdict(const norm_stats *ns, tdict *d, ct_err *e)
+{
+	size_t cap = 20 * (size_t)ns->d + 1;
+	char *buf = malloc(cap);
+	if (!buf)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	norm_format(ns->mean, ns->d, buf, cap);
+	int rc = tdict_set_meta(d, "normalize_mean", buf, e);
+	norm_format(ns->std, ns->d, buf, cap);
+	if (rc == 0)
+		rc = tdict_set_meta(d, "normalize_std", buf, e);
+	free(buf);
+	return rc;
+}
+
+int norm_from_tdict(const tdict *t, int d, norm_stats *ns, const char *name, ct_err *e)
+{
+	memset(ns, 0, sizeof *ns);
+	const char *mean = tdict_get_meta(t, "normalize_mean");
+	const char *sd = tdict_get_meta(t, "normalize_std");
+	if (!mean && !sd)
+		return 0;
+	if (!mean || !sd)
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: __metadata__ has only one of normalize_mean and normalize_std",
+			       name);
+	char what[600];
+	int rc = norm_alloc(ns, d, e);
+	snprintf(what, sizeof what, "%s: __metadata__ normalize_mean", name);
+	if (rc == 0)
+		rc = norm_parse(mean, d, 0, ns->mean, what, e);
+	snprintf(what, sizeof what, "%s: __metadata__ normalize_std", name);
+	if (rc == 0)
+		rc = norm_parse(sd, d, 1, ns->std, what, e);
+	if (rc < 0)
+		norm_release(ns);
+	return rc;
+}
+
 int model_export(const mlp *m, const char *path, ct_dtype dt, double *max_err, ct_err *e)
+{
+	return model_export_norm(m, NULL, path, dt, max_err, e);
+}
+
+int model_export_norm(const mlp *m, const norm_stats *ns, const char *path, ct_dtype dt,
+		      double *max_err, ct_err *e)
 {
 	tdict src, conv;
 	tdict_init(&src);
 	tdict_init(&conv);
 	int rc = model_to_tdict(m, &src, e);
+	if (rc == 0 && ns && ns->d > 0)
+		rc = norm_to_tdict(ns, &src, e);
 	const tdict *out = &src;
 	if (rc == 0 && dt != DT_F32) {
 		rc = st_convert_dtype(&src, dt, &conv, max_err, e);

@@ -23,7 +23,7 @@ static command_fn find_command(const char *name)
 		{"train", cli_train},     {"resume", cli_resume}, {"export", cli_export},
 		{"inspect", cli_inspect}, {"eval", cli_eval},     {"predict", cli_predict},
 		{"convert", cli_convert}, {"status", cli_status}, {"compare", cli_compare},
-		{"plot", cli_plot},       {"report", cli_report},
+		{"plot", cli_plot},       {"report", cli_report}, {"data", cli_data},
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(name, cmds[i].name) == 0)

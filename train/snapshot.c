@@ -71,6 +71,11 @@ int snapshot_register(ckpt_fields *f, train_state *s, ct_err *e)
 		rc = ckpt_fields_add_rng(f, "/rng/dropout", &s->dropout_rng, e);
 	if (rc == 0)
 		rc = ckpt_fields_add_loader(f, "/data", &s->ld, e);
+	int64_t nd = s->norm.d; /* data.normalize = standard only: no checkpoint before has it */
+	if (rc == 0 && nd > 0)
+		rc = ckpt_fields_add(f, "/data/norm_mean", H5C_F32, 1, &nd, s->norm.mean, 0, e);
+	if (rc == 0 && nd > 0)
+		rc = ckpt_fields_add(f, "/data/norm_std", H5C_F32, 1, &nd, s->norm.std, 0, e);
 	if (rc == 0)
 		rc = ckpt_fields_add(f, "/meta/epoch", H5C_I64, 0, NULL, &d->epoch, CKPT_STASH, e);
 	if (rc == 0)

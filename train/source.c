@@ -239,8 +239,33 @@ static int read_tdict(const char *path, source_kind kind, tdict *d, ct_err *e)
 	}
 }
 
+static int read_ckpt_norm(const char *path, int d, norm_stats *ns, ct_err *e)
+{
+	h5c_reader *r;
+	int rc = h5c_open(path, &r, e);
+	if (rc < 0)
+		return rc;
+	rc = norm_alloc(ns, d, e);
+	h5c_field f[2] = {{"/data/norm_mean", H5C_F32, 1, {d}, ns->mean},
+			  {"/data/norm_std", H5C_F32, 1, {d}, ns->std}};
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = h5c_read(r, &f[i], e);
+	h5c_close(r);
+	if (rc < 0)
+		norm_release(ns);
+	return rc;
+}
+
 int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_err *e)
 {
+	return model_load_source_norm(src, m, cfg, has_cfg, NULL, e);
+}
+
+int model_load_source_norm(const char *src, mlp *m, ct_config *cfg, int *has_cfg, norm_stats *ns,
+			   ct_err *e)
+{
+	if (ns)
+		memset(ns, 0, sizeof *ns);
 	char *path = NULL;
 	source_kind kind;
 	*has_cfg = 0;
@@ -272,6 +297,15 @@ int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_
 	}
 	if (rc == 0)
 		rc = model_from_tdict(m, &d, path, 1, e);
+	int loaded = rc == 0;
+	if (rc == 0 && ns && kind != SRC_CHECKPOINT)
+		rc = norm_from_tdict(&d, m->sizes[0], ns, path, e);
+	else if (rc == 0 && ns && strcmp(cfg->normalize, "standard") == 0)
+		rc = read_ckpt_norm(path, m->sizes[0], ns, e);
+	if (rc < 0 && ns)
+		norm_release(ns);
+	if (rc < 0 && loaded)
+		mlp_release(m);
 	tdict_release(&d);
 	free(path);
 	return rc;

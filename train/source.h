@@ -15,6 +15,7 @@
 #define CT_SOURCE_H
 
 #include "../ckpt/tdict.h"
+#include "../data/normalize.h"
 #include "../nn/mlp.h"
 #include "config.h"
 
@@ -40,6 +41,12 @@ int model_load_source(const char *src, mlp *m, ct_config *cfg, int *has_cfg, ct_
  * (/meta/best_steps[0]), verified.  Not a directory: CT_EUSAGE; nothing
  * recorded (keep_best = 0, no evaluation yet) or file gone: CT_ENOTFOUND. */
 int source_best(const char *dir, char **path, ct_err *e);
+
+/* model_load_source that also returns the input normalization the model was
+ * trained with (ns->d = 0 when none): from __metadata__ of a safetensors
+ * file, /data/norm_mean and /data/norm_std of a checkpoint. */
+int model_load_source_norm(const char *src, mlp *m, ct_config *cfg, int *has_cfg, norm_stats *ns,
+			   ct_err *e);
 /* Reads a checkpoint's frozen config text (/meta/config). */
 int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e);
 

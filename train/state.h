@@ -17,6 +17,7 @@
 
 #include "../data/dataset.h"
 #include "../data/loader.h"
+#include "../data/normalize.h"
 #include "../nn/mlp.h"
 #include "../nn/optim.h"
 #include "../nn/rng.h"
@@ -27,6 +28,8 @@
 typedef struct train_state {
 	ct_config cfg;
 	dataset train, val;
+	norm_stats norm; /* data.normalize = standard: applied to train and val; d = 0 if none */
+	struct h5stream *stream; /* the training rows when streamed (train.x is then NULL) */
 	mlp model;
 	optim opt;
 	schedule sched;
@@ -52,5 +55,7 @@ void train_state_release(train_state *s);
 int data_load(const ct_config *cfg, int test, dataset *train, dataset *val, ct_err *e);
 
 int64_t train_total_steps(const train_state *s);
+/* data.memory_mb in bytes, or half the physical memory when it is 0. */
+uint64_t data_memory_budget(const ct_config *cfg);
 
 #endif

@@ -294,6 +294,10 @@ static int run_loop(loop *L, ct_err *e)
 	}
 	while (!stop && s->ld.st.epoch < (uint64_t)c->epochs) {
 		int rows = loader_next(&s->ld, xin, L->labels);
+		if (rows < 0) { /* a streamed read failed or found a bad row */
+			*e = s->ld.err;
+			return rows;
+		}
 		if (rows == 0)
 			continue; /* the loader moved to the next epoch */
 		int epoch_end = s->ld.st.cursor == (uint64_t)s->train.n;
@@ -437,7 +441,7 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 			     dir, dir);
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
-		rc = model_export(&s->model, path, DT_F32, NULL, e);
+		rc = model_export_norm(&s->model, &s->norm, path, DT_F32, NULL, e);
 		if (rc == 0)
 			log_info("wrote %s", path);
 	}
