@@ -113,6 +113,9 @@ lr = 0.1
 dataset = csv
 path = $T/bad.csv
 batch_size = 20
+; file order: the 3e38 row (line 150) is in step 8's batch, after the
+; checkpoints of steps 3 and 6
+shuffle = false
 [train]
 epochs = 4
 log_every = 5
