@@ -131,10 +131,15 @@ int fingerprint_data(const ct_config *cfg, char **text, ct_err *e)
 {
 	sbuf b = {0};
 	int rc = sb_add(&b, "", e);
-	if (rc == 0 && strcmp(cfg->dataset, "csv") == 0)
+	/* csv and hdf5 name a file, mnist and fashion-mnist a directory */
+	int one_file = strcmp(cfg->dataset, "csv") == 0 || strcmp(cfg->dataset, "hdf5") == 0;
+	if (rc == 0 && one_file)
 		rc = file_line(cfg->path, &b, e);
 	else if (rc == 0 && strcmp(cfg->dataset, "synthetic") != 0)
 		rc = dir_lines(cfg->path, &b, e);
+	/* validation rows from their own file shape the run as much as the rest */
+	if (rc == 0 && one_file && cfg->val_path[0])
+		rc = file_line(cfg->val_path, &b, e);
 	if (rc < 0) {
 		free(b.p);
 		return rc;
