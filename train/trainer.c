@@ -72,7 +72,7 @@ static int train_step(train_state *s, int rows, double *loss, double *gnorm)
 	if (bad && strcmp(mode, "stop") == 0)
 		return 1;
 	if (gnorm)
-		*gnorm = NAN;
+		*gnorm = (double)NAN;
 	if (!bad || strcmp(mode, "warn") == 0) {
 		double norm = 0.0;
 		if (s->cfg.grad_clip > 0)
