@@ -50,7 +50,11 @@ while [ $kills -lt 3 ] && [ $tries -lt 3000 ]; do
 	n=$(newest "$T/s"); n=${n:-0}
 	child=$(pgrep -P $sup 2>/dev/null | head -1)
 	if [ -n "$child" ] && [ "$n" -ge $((last + 200)) ]; then
-		kill -9 "$child" 2>/dev/null && kills=$((kills + 1)) && last=$n
+		kill -9 "$child" 2>/dev/null && kills=$((kills + 1))
+		# the child may have gone on past $n before the kill: count from its
+		# last checkpoint, once the supervisor has reaped it
+		while kill -0 "$child" 2>/dev/null; do sleep 0.01; done
+		last=$(newest "$T/s"); last=${last:-0}
 	fi
 	sleep 0.01
 done
