@@ -37,7 +37,7 @@ typedef struct train_args {
 	const char *sets[64], *renames[64];
 	int n_sets, non_strict, with_optimizer, restarts, overwrite, n_renames;
 	int accept_data_change; /* resume: go on although the data's fingerprint changed */
-	char **launcher;	/* after `--`: runs each attempt of --restarts (supervise.h) */
+	char **launcher;        /* after `--`: runs each attempt of --restarts (supervise.h) */
 	int n_launcher, has_launcher, has_restarts;
 } train_args;
 
@@ -118,8 +118,9 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			       "'-- LAUNCHER...' goes with --restarts N (e.g. ctrain resume DIR "
 			       "--restarts 3 -- mpirun -np 4)");
 	if (a->has_launcher && a->n_launcher == 0)
-		return ct_errf(e, CT_EUSAGE,
-			       "'--' must be followed by a launcher command (e.g. -- mpirun -np 4)");
+		return ct_errf(
+			e, CT_EUSAGE,
+			"'--' must be followed by a launcher command (e.g. -- mpirun -np 4)");
 	if ((a->non_strict || a->n_renames) && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--non-strict and --rename go with --init-from");
 	if (a->with_optimizer && !a->init_from)
