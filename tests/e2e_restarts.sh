@@ -4,7 +4,13 @@
 # with the bytes of an uninterrupted run, each restart logged in events.csv
 # and counted by status; a config error (exit 2) is not retried; a run that
 # keeps failing stops after exactly N restarts; SIGTERM to the supervisor is
-# forwarded and not retried.
+# forwarded and not retried, and so is SIGTERM sent to the training process
+# itself.  Around a launcher (`--restarts N -- LAUNCHER...`): a stand-in
+# launcher that SIGKILLs its ctrain twice and exits 137 like mpirun is run
+# again with `resume DIR` and the absolute path of ctrain, and the run ends
+# with the bytes of an uninterrupted run; a launcher passing on exit 2 is not
+# retried; `--` without --restarts is a usage error; and a real
+# `mpirun -np 1` (when installed) completes under the supervisor.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -44,7 +50,11 @@ while [ $kills -lt 3 ] && [ $tries -lt 3000 ]; do
 	n=$(newest "$T/s"); n=${n:-0}
 	child=$(pgrep -P $sup 2>/dev/null | head -1)
 	if [ -n "$child" ] && [ "$n" -ge $((last + 200)) ]; then
-		kill -9 "$child" 2>/dev/null && kills=$((kills + 1)) && last=$n
+		kill -9 "$child" 2>/dev/null && kills=$((kills + 1))
+		# the child may have gone on past $n before the kill: count from its
+		# last checkpoint, once the supervisor has reaped it
+		while kill -0 "$child" 2>/dev/null; do sleep 0.01; done
+		last=$(newest "$T/s"); last=${last:-0}
 	fi
 	sleep 0.01
 done
@@ -88,4 +98,90 @@ wait $sup; rc=$?
 grep -q "restart" "$T/t/events.csv" && fail "restarted after SIGTERM"
 grep -q "interrupted at step" "$T/t.err" || fail "the child did not save on SIGTERM: $(cat "$T/t.err")"
 ok "SIGTERM: forwarded, checkpoint saved, exit 143, no restart"
+# SIGTERM sent to the training process itself (the pid status shows): it
+# saves and exits 143; the user stopped it, so no restart
+"$CTRAIN" train --config "$cfg" --run-dir "$T/u" --restarts 5 >/dev/null 2>"$T/u.err" &
+sup=$!
+tries=0
+while [ -z "$(newest "$T/u")" ] && [ $tries -lt 2000 ]; do sleep 0.01; tries=$((tries + 1)); done
+kill -TERM "$(pgrep -P $sup | head -1)"
+wait $sup; rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM to the child: expected 143, got $rc: $(cat "$T/u.err")"
+grep -q ",restart," "$T/u/events.csv" && fail "restarted after SIGTERM to the child: $(cat "$T/u/events.csv")"
+grep -q "not restarting after exit status 143" "$T/u.err" || fail "no reason given: $(cat "$T/u.err")"
+ok "SIGTERM to the training process: saved, exit 143, no restart"
+
+# A stand-in launcher (like mpirun): records its arguments in $ARGV_LOG, runs
+# them as its child and, on its first $KILLS runs, SIGKILLs that child once
+# DIR ($RUN) holds a checkpoint 200 steps past the one it started from, then
+# exits 137 as mpirun does when a rank was killed.
+cat > "$T/launcher.sh" <<'SH'
+#!/bin/sh
+newest() { ls "$RUN/checkpoints" 2>/dev/null | sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.h5$/\1/p' | sort -n | tail -1; }
+printf '%s\n' "$*" >> "$ARGV_LOG"
+"$@" &
+child=$!
+if [ "$(wc -l < "$ARGV_LOG")" -le "${KILLS:-0}" ]; then
+	start=$(newest); start=${start:-0}
+	while kill -0 $child 2>/dev/null; do
+		n=$(newest); n=${n:-0}
+		if [ "$n" -ge $((start + 200)) ]; then
+			kill -9 $child; wait $child; exit 137
+		fi
+		sleep 0.01
+	done
+fi
+wait $child
+SH
+chmod +x "$T/launcher.sh"
+abs=$(readlink -f "$CTRAIN")
+RUN=$T/l ARGV_LOG=$T/l.argv KILLS=2 "$CTRAIN" train --config "$cfg" --run-dir "$T/l" --restarts 5 -q \
+	-- "$T/launcher.sh" >"$T/l.out" 2>"$T/l.err"; rc=$?
+[ $rc -eq 0 ] || fail "launcher run: exit $rc: $(cat "$T/l.err")"
+printf '%s\n' "$abs train --config $cfg --run-dir $T/l -q" "$abs resume $T/l -q" "$abs resume $T/l -q" > "$T/l.want"
+cmp -s "$T/l.want" "$T/l.argv" || fail "launcher arguments: $(cat "$T/l.argv")"
+cmp "$T/ref/model.safetensors" "$T/l/model.safetensors" || fail "launcher killed 2x: weights differ"
+same_metrics "$T/ref/metrics.csv" "$T/l/metrics.csv" || fail "launcher killed 2x: metrics differ"
+[ "$(grep -c ',restart,' "$T/l/events.csv")" -eq 2 ] || fail "expected 2 restart events: $(cat "$T/l/events.csv")"
+[ "$(grep -c ',restart,.*after exit status 137 (launcher launcher.sh)' "$T/l/events.csv")" -eq 2 ] \
+	|| fail "restart events do not name the launcher's status: $(cat "$T/l/events.csv")"
+[ "$(grep -c '^WARN --restarts: training process ended with exit status 137 (launcher launcher.sh); restart [12] of 5' "$T/l.err")" -eq 2 ] \
+	|| fail "launcher WARN lines: $(cat "$T/l.err")"
+ok "launcher exiting 137 twice: 'LAUNCHER $abs resume DIR' again, same bytes, 2 restarts logged"
+
+# a launcher passing on ctrain's exit 2 (config error) is not retried
+: > "$T/b2.argv"
+RUN=$T/b2 ARGV_LOG=$T/b2.argv "$CTRAIN" train --config "$T/bad.ini" --run-dir "$T/b2" --restarts 5 \
+	-- "$T/launcher.sh" >/dev/null 2>"$T/b2.err"; rc=$?
+[ $rc -eq 2 ] || fail "launcher, config error: expected 2, got $rc: $(cat "$T/b2.err")"
+[ "$(wc -l < "$T/b2.argv")" -eq 1 ] || fail "launcher, config error: retried: $(cat "$T/b2.argv")"
+grep -q "restart" "$T/b2.err" && fail "launcher, config error was retried: $(cat "$T/b2.err")"
+ok "launcher, config error: exit 2, launched once"
+
+# `--` goes with --restarts, and needs a launcher
+"$CTRAIN" train --config "$cfg" --run-dir "$T/n" -- "$T/launcher.sh" >/dev/null 2>"$T/n.err"; rc=$?
+[ $rc -eq 2 ] || fail "-- without --restarts: expected 2, got $rc"
+grep -q "ERROR '-- LAUNCHER...' goes with --restarts N" "$T/n.err" || fail "-- without --restarts: $(cat "$T/n.err")"
+"$CTRAIN" resume "$T/l" --restarts 2 -- >/dev/null 2>"$T/n.err"; rc=$?
+[ $rc -eq 2 ] || fail "empty launcher: expected 2, got $rc"
+grep -q "ERROR '--' must be followed by a launcher command" "$T/n.err" || fail "empty launcher: $(cat "$T/n.err")"
+[ -e "$T/n" ] && fail "-- without --restarts created the run directory"
+ok "'--' without --restarts or without a launcher: exit 2"
+
+# a real mpirun (ctrain is not MPI-aware: with -np 1 it runs once)
+if command -v mpirun >/dev/null 2>&1; then
+	set -- mpirun --allow-run-as-root --oversubscribe --bind-to none --mca plm isolated \
+		--mca btl self,vader --mca btl_vader_single_copy_mechanism none -np 1
+	"$CTRAIN" train --config "$cfg" --run-dir "$T/m" --restarts 2 -q -- "$@" >"$T/m.out" 2>"$T/m.err"; rc=$?
+	[ $rc -eq 0 ] || fail "mpirun -np 1: exit $rc: $(cat "$T/m.err")"
+	cmp "$T/ref/model.safetensors" "$T/m/model.safetensors" || fail "mpirun -np 1: weights differ"
+	same_metrics "$T/ref/metrics.csv" "$T/m/metrics.csv" || fail "mpirun -np 1: metrics differ"
+	grep -q ",restart," "$T/m/events.csv" && fail "mpirun -np 1: restarted: $(cat "$T/m/events.csv")"
+	"$CTRAIN" train --config "$T/bad.ini" --run-dir "$T/mb" --restarts 2 -- "$@" >/dev/null 2>"$T/mb.err"; rc=$?
+	[ $rc -eq 2 ] || fail "mpirun, config error: expected 2, got $rc: $(cat "$T/mb.err")"
+	grep -q "restart" "$T/mb.err" && fail "mpirun, config error was retried: $(cat "$T/mb.err")"
+	ok "mpirun -np 1 under --restarts: same bytes, no restart; its config error (exit 2) not retried"
+else
+	ok "mpirun not installed: real-launcher case not run"
+fi
 finish

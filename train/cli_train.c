@@ -37,6 +37,8 @@ typedef struct train_args {
 	const char *sets[64], *renames[64];
 	int n_sets, non_strict, with_optimizer, restarts, overwrite, n_renames;
 	int accept_data_change; /* resume: go on although the data's fingerprint changed */
+	char **launcher;        /* after `--`: runs each attempt of --restarts (supervise.h) */
+	int n_launcher, has_launcher, has_restarts;
 } train_args;
 
 static int need_value(int argc, char **argv, int i, ct_err *e)
@@ -52,6 +54,12 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i];
 		int rc = 0;
+		if (strcmp(o, "--") == 0) { /* the rest is the launcher of --restarts */
+			a->has_launcher = 1;
+			a->launcher = argv + i + 1;
+			a->n_launcher = argc - i - 1;
+			break;
+		}
 		if (!resume && strcmp(o, "--config") == 0 &&
 		    (rc = need_value(argc, argv, i, e)) == 0)
 			a->config = argv[++i];
@@ -72,6 +80,7 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 				return ct_errf(e, CT_EUSAGE, "--restarts %s: expected 0 to 1000",
 					       argv[i]);
 			a->restarts = (int)n;
+			a->has_restarts = 1;
 		} else if (resume && strcmp(o, "--from") == 0 &&
 			   (rc = need_value(argc, argv, i, e)) == 0)
 			a->from = argv[++i];
@@ -104,6 +113,14 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 		return ct_errf(e, CT_EUSAGE,
 			       resume ? "missing run directory: ctrain resume DIR"
 				      : "missing --run-dir DIR (see ctrain train --help)");
+	if (a->has_launcher && !a->has_restarts)
+		return ct_errf(e, CT_EUSAGE,
+			       "'-- LAUNCHER...' goes with --restarts N (e.g. ctrain resume DIR "
+			       "--restarts 3 -- mpirun -np 4)");
+	if (a->has_launcher && a->n_launcher == 0)
+		return ct_errf(
+			e, CT_EUSAGE,
+			"'--' must be followed by a launcher command (e.g. -- mpirun -np 4)");
 	if ((a->non_strict || a->n_renames) && !a->init_from)
 		return ct_errf(e, CT_EUSAGE, "--non-strict and --rename go with --init-from");
 	if (a->with_optimizer && !a->init_from)
@@ -200,31 +217,51 @@ static int init_from(train_state *s, const train_args *a, ct_err *e)
 }
 
 /* --restarts N: this process supervises children (supervise.h); the first
- * runs the command as given (without --restarts), the others resume DIR. */
+ * runs the command as given (without --restarts and the launcher), the others
+ * resume DIR.  With a launcher, each is `LAUNCHER... /abs/path/ctrain ...`. */
 static int supervise(int argc, char **argv, const char *cmd, const train_args *a, ct_err *e)
 {
-	char **first = calloc((size_t)argc + 4, sizeof *first);
-	if (!first)
+	char exe[4096];
+	const char *self = "ctrain";
+	if (a->has_launcher) { /* the launcher needs ctrain's own path */
+		ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		if (len < 0 || len == (ssize_t)sizeof exe - 1)
+			return ct_errno(e, CT_EIO, len < 0 ? errno : ENAMETOOLONG,
+					"--restarts -- %s: cannot find ctrain's own path in "
+					"/proc/self/exe",
+					a->launcher[0]);
+		exe[len] = '\0';
+		self = exe;
+	}
+	size_t cap = (size_t)argc + (size_t)a->n_launcher + 8;
+	char **first = calloc(cap, sizeof *first), **again = calloc(cap, sizeof *again);
+	if (!first || !again) {
+		free(first);
+		free(again);
 		return ct_errf(e, CT_ENOMEM, "out of memory");
+	}
 	const char *lv = log_get_level() >= LOG_WARN    ? "-q"
 			 : log_get_level() == LOG_DEBUG ? "-v"
 							: NULL;
-	int n = 0;
-	first[n++] = (char *)(uintptr_t) "ctrain";
+	int n = 0, m = 0;
+	for (int i = 0; i < a->n_launcher; i++)
+		first[n++] = again[m++] = a->launcher[i];
+	first[n++] = again[m++] = (char *)(uintptr_t)self;
 	first[n++] = (char *)(uintptr_t)cmd;
-	for (int i = 0; i < argc; i++) {
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--restarts") == 0) {
 			i++;
 			continue;
 		}
 		first[n++] = argv[i];
 	}
+	again[m++] = (char *)(uintptr_t) "resume";
+	again[m++] = (char *)(uintptr_t)a->run_dir;
 	if (lv)
-		first[n++] = (char *)(uintptr_t)lv;
-	char *again[] = {(char *)(uintptr_t) "ctrain", (char *)(uintptr_t) "resume",
-			 (char *)(uintptr_t)a->run_dir, (char *)(uintptr_t)lv, NULL};
-	int rc = supervise_run(first, again, a->run_dir, a->restarts, e);
+		first[n++] = again[m++] = (char *)(uintptr_t)lv;
+	int rc = supervise_run(first, again, a->has_launcher, a->run_dir, a->restarts, e);
 	free(first);
+	free(again);
 	return rc;
 }
 
@@ -280,7 +317,7 @@ static int train_in(int argc, char **argv, int *lock, ct_err *e)
 	int rc = parse_train_args(argc, argv, 0, &a, e);
 	if (rc < 0)
 		return rc;
-	if (a.restarts > 0 && !supervise_is_child())
+	if ((a.restarts > 0 || a.has_launcher) && !supervise_is_child())
 		return supervise(argc, argv, "train", &a, e);
 	ct_config cfg;
 	config_defaults(&cfg);
@@ -479,7 +516,7 @@ static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 	int rc = parse_train_args(argc, argv, 1, &a, e);
 	if (rc < 0)
 		return rc;
-	if (a.restarts > 0 && !supervise_is_child())
+	if ((a.restarts > 0 || a.has_launcher) && !supervise_is_child())
 		return supervise(argc, argv, "resume", &a, e);
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);

@@ -9,9 +9,9 @@ static const char USAGE_MAIN[] =
 	"commands:\n"
 	"  train    --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
 	"           [--init-from FILE [--non-strict] [--rename OLD=NEW]... [--with-optimizer]]\n"
-	"           [--restarts N]\n"
+	"           [--restarts N [-- LAUNCHER...]]\n"
 	"  resume   DIR [--from ckpt-<step>.h5] [--set section.key=value]... [--accept-data-change]\n"
-	"           [--restarts N]\n"
+	"           [--restarts N [-- LAUNCHER...]]\n"
 	"  export   SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n"
 	"  inspect  FILE                       .h5 checkpoint, .safetensors or .pth\n"
 	"  eval     --model SRC [--best] [--data SPEC | --set data.key=value]...\n"
@@ -36,7 +36,8 @@ static const char USAGE_MAIN[] =
 static const char USAGE_TRAIN[] =
 	"usage: ctrain train --config FILE --run-dir DIR [--set section.key=value]... [--overwrite]\n"
 	"                    [--init-from FILE.safetensors|FILE.pth|CKPT.h5 [--non-strict]\n"
-	"                     [--rename OLD=NEW]... [--with-optimizer]] [--restarts N]\n\n"
+	"                     [--rename OLD=NEW]... [--with-optimizer]]\n"
+	"                    [--restarts N [-- LAUNCHER ARGS...]]\n\n"
 	"Trains the model of FILE (INI), writing into DIR: config.ini (frozen), metrics.csv,\n"
 	"checkpoints/ckpt-<step>.h5 and, at the end, model.safetensors.  Refuses a DIR that\n"
 	"already holds a run (any of those files): use 'ctrain resume DIR' to continue it, or\n"
@@ -57,15 +58,19 @@ static const char USAGE_TRAIN[] =
 	"--restarts N supervises the run: when the training process dies (a signal, exit 1) it\n"
 	"is resumed from the newest valid checkpoint, after 0.1 s doubling up to 5 s, at most\n"
 	"N times; never after exit 2, a non-finite loss or SIGINT/SIGTERM/SIGHUP (forwarded).\n"
-	"Restarts are logged in DIR/events.csv.\n\n"
+	"Restarts are logged in DIR/events.csv.  '--restarts N -- LAUNCHER ARGS...' (last on\n"
+	"the line) runs each attempt as 'LAUNCHER ARGS... /abs/path/ctrain train|resume ...':\n"
+	"any launcher status but 0 and 2 is retried (mpirun exits 137 when a rank was killed).\n\n"
 	"examples:\n"
 	"  ctrain train --config experiments/configs/synthetic.ini --run-dir runs/s1\n"
-	"  ctrain train --config run.ini --run-dir runs/lr3 --set optim.lr=0.003 --set train.epochs=20\n\n"
+	"  ctrain train --config run.ini --run-dir runs/lr3 --set optim.lr=0.003 --set train.epochs=20\n"
+	"  ctrain train --config run.ini --run-dir runs/m --restarts 3 -- mpirun -np 4\n\n"
 	"Config keys (section.key = default):\n";
 
 static const char USAGE_RESUME[] =
 	"usage: ctrain resume DIR [--from ckpt-<step>.h5] [--set section.key=value]...\n"
-	"                         [--accept-data-change] [--restarts N]   (see ctrain train --help)\n\n"
+	"                         [--accept-data-change] [--restarts N [-- LAUNCHER ARGS...]]\n"
+	"                         (see ctrain train --help)\n\n"
 	"Continues the run in DIR from its newest valid checkpoint, with the frozen config.\n"
 	"The result is bit-identical to a run that was never interrupted.  Invalid checkpoints\n"
 	"are skipped with a warning and renamed *.corrupt; a run stopped before its first\n"
@@ -77,7 +82,8 @@ static const char USAGE_RESUME[] =
 	"--accept-data-change.\n"
 	"--from continues from that checkpoint of DIR/checkpoints instead of the newest: later\n"
 	"checkpoints and model.safetensors are renamed <name>.aside-<step>, never deleted.\n\n"
-	"example:\n  ctrain resume runs/fm --set train.epochs=30\n";
+	"examples:\n  ctrain resume runs/fm --set train.epochs=30\n"
+	"  ctrain resume runs/fm --restarts 3 -- mpirun -np 4\n";
 
 static const char USAGE_EXPORT[] =
 	"usage: ctrain export SRC [--best] -o OUT.safetensors [--dtype f32|f16|bf16] [--verify]\n\n"

@@ -31,12 +31,15 @@ static command_fn find_command(const char *name)
 	return NULL;
 }
 
-/* Removes -q/-v/--help from argv, applying them; returns 1 if help was asked. */
+/* Removes -q/-v/--help from argv, applying them; returns 1 if help was asked.
+ * What follows `--` (the launcher of --restarts) is left as it is. */
 static int take_global_flags(int *argc, char **argv)
 {
-	int help = 0, out = 0;
+	int help = 0, out = 0, rest = 0;
 	for (int i = 0; i < *argc; i++) {
-		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+		if (rest || strcmp(argv[i], "--") == 0)
+			argv[out++] = argv[i], rest = 1;
+		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			log_set_level(LOG_WARN);
 		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
 			log_set_level(LOG_DEBUG);

@@ -45,23 +45,34 @@ static int64_t newest_valid_step(const char *run_dir)
 	return step;
 }
 
-/* 1 when the run's last event is a failure on a non-finite loss. */
-static int stopped_nonfinite(const char *run_dir)
+/* The run's events: how many there are, and whether the last one of those
+ * after the first `since` is a stop on a non-finite loss ("failed" with
+ * "non-finite" or "NaN") or an interrupt the training process saved
+ * ("interrupted": a user's signal sent to it directly).  Events older than
+ * the current attempt never decide about it. */
+static size_t events_since(const char *run_dir, size_t since, int *nonfinite, int *interrupted)
 {
 	run_event *v = NULL;
 	size_t n = 0;
-	int yes = 0;
-	if (events_read(run_dir, &v, &n, NULL) == 0 && n > 0)
-		yes = strcmp(v[n - 1].event, "failed") == 0 &&
-		      (strstr(v[n - 1].detail, "non-finite") || strstr(v[n - 1].detail, "NaN"));
+	*nonfinite = *interrupted = 0;
+	if (events_read(run_dir, &v, &n, NULL) < 0)
+		n = 0;
+	if (n > since) {
+		const run_event *l = &v[n - 1];
+		*nonfinite = strcmp(l->event, "failed") == 0 &&
+			     (strstr(l->detail, "non-finite") || strstr(l->detail, "NaN"));
+		*interrupted = strcmp(l->event, "interrupted") == 0;
+	}
 	free(v);
-	return yes;
+	return n;
 }
 
-static int spawn_wait(char **argv, int *status, ct_err *e)
+/* launcher: argv[0] is a command found on PATH (mpirun...), not ctrain. */
+static int spawn_wait(char **argv, int launcher, int *status, ct_err *e)
 {
 	pid_t pid;
-	int rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+	int rc = launcher ? posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ)
+			  : posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
 	if (rc != 0)
 		return ct_errno(e, CT_EIO, rc, "--restarts: cannot start %s", argv[0]);
 	g_child = (sig_atomic_t)pid;
@@ -84,9 +95,13 @@ static void backoff(long ms)
 		;
 }
 
-int supervise_run(char **first_argv, char **restart_argv, const char *run_dir, int max_restarts,
-		  ct_err *e)
+int supervise_run(char **first_argv, char **restart_argv, int launcher, const char *run_dir,
+		  int max_restarts, ct_err *e)
 {
+	const char *base = strrchr(first_argv[0], '/');
+	char via[160] = ""; /* names the launcher in every message */
+	if (launcher)
+		snprintf(via, sizeof via, " (launcher %s)", base ? base + 1 : first_argv[0]);
 	if (setenv(SUPERVISE_ENV, "1", 1) != 0)
 		return ct_errno(e, CT_EIO, errno, "--restarts: setenv");
 	struct sigaction sa, old[3];
@@ -100,27 +115,35 @@ int supervise_run(char **first_argv, char **restart_argv, const char *run_dir, i
 	int restarts = 0, rc = 0, result = 1;
 	char **argv = first_argv;
 	for (;;) {
-		int st = 0;
-		rc = spawn_wait(argv, &st, e);
+		int st = 0, nonfinite, interrupted;
+		size_t n_events = events_since(run_dir, 0, &nonfinite, &interrupted);
+		rc = spawn_wait(argv, launcher, &st, e);
 		if (rc < 0)
 			break;
-		char why[128];
+		(void)events_since(run_dir, n_events, &nonfinite, &interrupted);
+		char why[256];
 		if (WIFEXITED(st)) {
 			result = WEXITSTATUS(st);
-			snprintf(why, sizeof why, "exit status %d", result);
+			snprintf(why, sizeof why, "exit status %d%s", result, via);
 		} else {
 			result = 128 + WTERMSIG(st);
-			snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
+			snprintf(why, sizeof why, "killed by signal %d%s", WTERMSIG(st), via);
 		}
-		if (WIFEXITED(st) && (result == 0 || result == 2 || result >= 128))
-			break; /* done, usage/config/data error, or stopped by a signal it handled */
+		if (WIFEXITED(st) && (result == 0 || result == 2))
+			break; /* done, or a usage/config/data error */
 		if (g_signal) {
 			log_info("--restarts: not restarting after %s (signal %d from the user)",
 				 why, (int)g_signal);
 			break;
 		}
-		if (WIFEXITED(st) && stopped_nonfinite(run_dir)) {
+		if (nonfinite) {
 			log_info("--restarts: not restarting a run stopped on a non-finite loss");
+			break;
+		}
+		if (interrupted) { /* the user signalled the training process itself */
+			log_info("--restarts: not restarting after %s: the training process was "
+				 "interrupted by a signal and saved its checkpoint",
+				 why);
 			break;
 		}
 		if (restarts == max_restarts) {
@@ -132,7 +155,7 @@ int supervise_run(char **first_argv, char **restart_argv, const char *run_dir, i
 		}
 		restarts++;
 		int64_t step = newest_valid_step(run_dir);
-		char detail[256];
+		char detail[400];
 		snprintf(detail, sizeof detail, "restart %d of %d after %s; back-off %ld ms",
 			 restarts, max_restarts, why, delay_ms);
 		log_warn("--restarts: training process ended with %s; restart %d of %d from step "
