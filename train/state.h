@@ -22,7 +22,7 @@
 #include "../nn/optim.h"
 #include "../nn/rng.h"
 #include "../nn/schedule.h"
-#include "best.h"
+#include "../ckpt/best.h"
 #include "config.h"
 
 typedef struct train_state {

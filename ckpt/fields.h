@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ckpt/h5c.h"
+#include "h5c.h"
 #include "../data/loader.h"
 #include "../nn/optim.h"
 #include "../nn/params.h"
