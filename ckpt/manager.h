@@ -28,7 +28,7 @@
  *     ckpt_manager_finish(cm, step, &e);   // final checkpoint, durable on return
  *     ckpt_manager_free(cm);
  *
- * Keeping the best and stopping early (train/best.h): register a tracker and
+ * Keeping the best and stopping early (ckpt/best.h): register a tracker and
  * report each validation result; a result among the K best is saved at once
  * and protected from retention until K better ones push it out:
  *     best_tracker b; best_init(&b, 2, 5, BEST_LOWER);
