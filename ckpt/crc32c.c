@@ -170,15 +170,6 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 }
 #endif
 
-int crc32c_hw_available(void)
-{
-#ifdef CRC32C_X86
-	return __builtin_cpu_supports("sse4.2") ? 1 : 0;
-#else
-	return 0;
-#endif
-}
-
 uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len)
 {
 #ifdef CRC32C_X86

@@ -26,7 +26,5 @@
 uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len);
 /* The portable path alone (tests compare it with the hardware path). */
 uint32_t crc32c_update_sw(uint32_t crc, const void *buf, size_t len);
-/* 1 when crc32c_update uses the CPU's crc32 instruction. */
-int crc32c_hw_available(void);
 
 #endif

@@ -76,8 +76,6 @@ typedef struct h5c_field {
 
 /* Number of elements of f (1 for a scalar, 0 if any dimension is 0). */
 int64_t h5c_numel(const h5c_field *f);
-/* "float32", "float64", "int64", "uint64", "uint8", "string". */
-const char *h5c_type_name(h5c_type t);
 
 /* Builds the HDF5 image of fields, in order, plus the trailer: *buf (malloc'ed,
  * caller frees) holds image then trailer, *len bytes in all.  For H5C_STR

@@ -63,12 +63,12 @@
 #include "ctrain/ckpt/safetensors.h" /* .safetensors read/write */
 #include "ctrain/ckpt/discover.h"    /* checkpoint discovery and retention */
 
-#include "ctrain/train/best.h"         /* keep_best and early stopping */
-#include "ctrain/train/ckpt_fields.h"  /* what a checkpoint holds */
-#include "ctrain/train/ckpt_manager.h" /* checkpoints from a custom loop */
-#include "ctrain/train/config.h"       /* the INI config of ctrain train */
-#include "ctrain/train/state.h"        /* the CLI's training state */
-#include "ctrain/train/trainer.h"      /* the CLI's training loop, as a call */
-#include "ctrain/train/export.h"       /* MLP <-> safetensors with metadata */
+#include "ctrain/ckpt/best.h"     /* keep_best and early stopping */
+#include "ctrain/ckpt/fields.h"   /* what a checkpoint holds */
+#include "ctrain/ckpt/manager.h"  /* checkpoints from a custom loop */
+#include "ctrain/train/config.h"  /* the INI config of ctrain train */
+#include "ctrain/train/state.h"   /* the CLI's training state */
+#include "ctrain/train/trainer.h" /* the CLI's training loop, as a call */
+#include "ctrain/train/export.h"  /* MLP <-> safetensors with metadata */
 
 #endif

@@ -4,7 +4,7 @@
 # boundary by tests/faultinject.c (LD_PRELOAD), so the real code runs.
 #
 # The shim watches the whole run directory, so the operations of "one
-# checkpoint write" are the ones checkpointer_save causes: the flush and fsync
+# checkpoint write" are the ones ckpt_manager_save causes: the flush and fsync
 # of metrics.csv (rows must be durable before the checkpoint that refers to
 # them, so their failure is a failed checkpoint too), the temporary file's
 # open/write/fsync/close/rename, the open/fsync/close of checkpoints/ that make

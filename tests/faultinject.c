@@ -13,6 +13,8 @@
  * Calling sequence (all through the environment):
  *   CTRAIN_FAULT_DIR=DIR      only operations on DIR itself and paths under it
  *                             count (unset: the shim does nothing at all)
+ *   CTRAIN_FAULT_MATCH=S      ... and whose path contains S (e.g. a checkpoint's
+ *                             step, "ckpt-0000000040": its temporary file too)
  *   CTRAIN_FAULT_AT=N         the N-th counted operation (from 1) is hit
  *   CTRAIN_FAULT_STICKY=1     ... and so is every later one (the disk stays full)
  *   CTRAIN_FAULT_ERRNO=E      ENOSPC (default), EIO, EDQUOT or a number
@@ -62,6 +64,7 @@ static struct {
 	int active;
 	char dir[PATH_MAX];
 	size_t dir_len;
+	const char *match;
 	unsigned long at;
 	int sticky, err, action, shortw, verbose, trace_fd;
 	const char *count_file;
@@ -157,6 +160,7 @@ static void init_once(void)
 	if (!dir || !*dir || !realpath(dir, g.dir))
 		return; /* a directory that does not exist yet cannot be watched */
 	g.dir_len = strlen(g.dir);
+	g.match = getenv("CTRAIN_FAULT_MATCH");
 	const char *at = getenv("CTRAIN_FAULT_AT");
 	g.at = at ? strtoul(at, NULL, 10) : 0;
 	g.sticky = env_flag("CTRAIN_FAULT_STICKY");
@@ -234,7 +238,8 @@ static int canonical(int dirfd, const char *path, char *out)
 static int under_dir(const char *canon)
 {
 	return strncmp(canon, g.dir, g.dir_len) == 0 &&
-	       (canon[g.dir_len] == '\0' || canon[g.dir_len] == '/');
+	       (canon[g.dir_len] == '\0' || canon[g.dir_len] == '/') &&
+	       (!g.match || !*g.match || strstr(canon + g.dir_len, g.match));
 }
 
 /* Canonical path if dirfd/path is watched, else NULL (malloc'ed). */

@@ -1,4 +1,17 @@
 # Shared helpers for tests/e2e_*.sh (sourced).  $CTRAIN is the binary under test.
+#
+# Test-only variables: the one list (CONTRIBUTING.md points here).  The
+# library reads none of them; a test interrupts, kills or breaks a run from
+# outside it.
+#   CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG]  `ctrain train|resume` raises SIG (default
+#       SIGTERM) right after step N.  Read once by the CLI (train/cli_train.c),
+#       which hands the library a trainer_opts.after_step callback.
+#   CTRAIN_FAULT_DIR, _MATCH, _AT, _STICKY, _ERRNO, _ACTION, _SHORT, _COUNT,
+#   _TRACE, _VERBOSE  tests/faultinject.c (LD_PRELOAD): the N-th I/O operation
+#       under DIR (and on a path containing MATCH) fails, or SIGKILLs / signals
+#       the process there (any program: ctrain, the examples).
+#   CTRAIN_PL_DIR, _JOURNAL, _AT, _WHEN  tests/powerloss.c (LD_PRELOAD):
+#       records what each fsync made durable, for tests/powerloss_rebuild.py.
 : "${CTRAIN:?set CTRAIN to the ctrain binary}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ctrain-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT

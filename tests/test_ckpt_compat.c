@@ -18,7 +18,7 @@
 #include "tmpdir.h"
 
 #include "../ckpt/atomic.h"
-#include "../train/ckpt_fields.h"
+#include "../ckpt/fields.h"
 
 #define FIXTURE "tests/fixtures/ckpt_v1/run/checkpoints/ckpt-0000000009.h5"
 

@@ -21,7 +21,7 @@
 #include "../ckpt/discover.h"
 #include "../nn/graph.h"
 #include "../nn/module.h"
-#include "../train/ckpt_manager.h"
+#include "../ckpt/manager.h"
 #include "../util/log.h"
 
 static char g_root[256], g_dir[300];

@@ -1,4 +1,5 @@
-/* train/: checkpoint snapshot round trip (every field restored exactly),
+/* train/: a train_state's checkpoint round trip through the manager (every
+ * field restored exactly, check_restore before apply),
  * integrity failures surfaced, metrics.csv truncation on resume, and strict /
  * non-strict state-dict loading. */
 #include <math.h>
@@ -17,7 +18,7 @@
 
 #include "../ckpt/atomic.h"
 #include "../train/metrics.h"
-#include "../train/snapshot.h"
+#include "../train/state_ckpt.h"
 #include "../util/log.h"
 
 static char g_dir[256];
@@ -100,75 +101,148 @@ static void assert_same_state(const train_state *a, const train_state *b)
 	assert_memory_equal(&a->best, &b->best, sizeof a->best);
 }
 
-static void roundtrip(const char *opt_name)
+/* A fresh directory under g_dir for one test's checkpoints. */
+static void ckpt_dir(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", g_dir, name);
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+typedef struct seen {
+	char optim[16], blas[64];
+	int calls, refuse;
+} seen;
+
+/* check_restore: what the file holds is visible before anything is applied. */
+static int check_hook(void *ctx, const ckpt_fields *f, const char *path, ct_err *e)
+{
+	seen *sn = ctx;
+	sn->calls++;
+	snprintf(sn->optim, sizeof sn->optim, "%s",
+		 (const char *)ckpt_fields_find(f, "/optim@name")->copy);
+	snprintf(sn->blas, sizeof sn->blas, "%s", f->blas_core);
+	return sn->refuse ? ct_errf(e, CT_ECONFIG, "%s: refused by the hook", path) : 0;
+}
+
+/* One save through the manager as the trainer makes it, one restore as
+ * `ctrain resume` makes it (ckpt/write.c, ckpt/resume.c). */
+static void roundtrip(const char *opt_name, int async)
 {
 	train_state a, b;
 	make_state(&a, opt_name);
 	make_state(&b, opt_name);
 	scramble(&a, 1);
 	scramble(&b, 2);
-	snapshot sa, sb;
+	char dir[300];
+	ckpt_dir(dir, sizeof dir, async ? "rt-async" : "rt-sync");
+	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "-%s", opt_name);
 	ct_err e = {0};
-	assert_int_equal(snapshot_init(&sa, &a, &e), 0);
-	assert_int_equal(snapshot_init(&sb, &b, &e), 0);
-	snapshot_take(&sa, &a);
-	char path[300];
-	snprintf(path, sizeof path, "%s/ckpt-%s.h5", g_dir, opt_name);
-	assert_int_equal(snapshot_write(&sa, path, &e), 0);
-	assert_int_equal(snapshot_read(&sb, path, &e), 0);
-	assert_string_equal(sb.blas_core, blas_core_name());
-	assert_string_equal(sb.optim_name, opt_name);
-	assert_int_equal(snapshot_apply(&sb, &b, &e), 0);
+	ckpt_manager_opts o = {.async = async};
+	ckpt_manager *ma = state_ckpt_manager(dir, &a, &o, &e);
+	assert_non_null(ma);
+	assert_int_equal(ckpt_manager_save(ma, a.step, &e), 0);
+	assert_int_equal(ckpt_manager_wait(ma, &e), 0);
+	seen sn = {0};
+	ckpt_manager_opts ob = {.check_restore = check_hook, .hook_ctx = &sn};
+	ckpt_manager *mb = state_ckpt_manager(dir, &b, &ob, &e);
+	assert_non_null(mb);
+	int64_t at;
+	assert_int_equal(ckpt_manager_restore_latest(mb, &at, &e), 1);
+	assert_int_equal(at, a.step);
+	assert_int_equal(sn.calls, 1);
+	assert_string_equal(sn.blas, blas_core_name());
+	assert_string_equal(sn.optim, opt_name);
 	assert_same_state(&a, &b);
-	snapshot_release(&sa);
-	snapshot_release(&sb);
+	ckpt_manager_free(ma);
+	ckpt_manager_free(mb);
 	train_state_release(&a);
 	train_state_release(&b);
 }
 
-static void test_snapshot_roundtrip_adam(void **s)
+static void test_state_roundtrip_adam(void **s)
 {
 	(void)s;
-	roundtrip("adam");
+	roundtrip("adam", 0);
+	roundtrip("adam", 1);
 }
-static void test_snapshot_roundtrip_sgd(void **s)
+static void test_state_roundtrip_sgd(void **s)
 {
 	(void)s;
-	roundtrip("sgd");
+	roundtrip("sgd", 0);
+	roundtrip("sgd", 1);
 }
 
-static void test_snapshot_detects_damage(void **s)
+/* A refusing check_restore (the CLI's frozen config) leaves the state as it
+ * was: nothing is applied before every check passed. */
+static void test_state_check_refuses(void **s)
+{
+	(void)s;
+	train_state a, b, b0;
+	make_state(&a, "adam");
+	make_state(&b, "adam");
+	make_state(&b0, "adam");
+	scramble(&a, 1);
+	scramble(&b, 2);
+	scramble(&b0, 2);
+	char dir[300];
+	ckpt_dir(dir, sizeof dir, "refuse");
+	ct_err e = {0};
+	ckpt_manager *ma = state_ckpt_manager(dir, &a, NULL, &e);
+	assert_int_equal(ckpt_manager_save(ma, a.step, &e), 0);
+	assert_int_equal(ckpt_manager_wait(ma, &e), 0);
+	seen sn = {.refuse = 1};
+	ckpt_manager_opts ob = {.check_restore = check_hook, .hook_ctx = &sn};
+	ckpt_manager *mb = state_ckpt_manager(dir, &b, &ob, &e);
+	int64_t at;
+	assert_int_equal(ckpt_manager_restore_latest(mb, &at, &e), CT_ECONFIG);
+	assert_non_null(strstr(e.msg, "refused by the hook"));
+	assert_int_equal(at, -1);
+	assert_same_state(&b0, &b);
+	ckpt_manager_free(ma);
+	ckpt_manager_free(mb);
+	train_state_release(&a);
+	train_state_release(&b);
+	train_state_release(&b0);
+}
+
+static void test_state_detects_damage(void **s)
 {
 	(void)s;
 	train_state a;
 	make_state(&a, "adamw");
-	snapshot sn;
+	char dir[300], path[400];
+	ckpt_dir(dir, sizeof dir, "damage");
 	ct_err e = {0};
-	assert_int_equal(snapshot_init(&sn, &a, &e), 0);
-	snapshot_take(&sn, &a);
-	void *buf;
-	size_t len;
-	assert_int_equal(snapshot_serialize(&sn, &buf, &len, &e), 0);
-	char path[300];
-	snprintf(path, sizeof path, "%s/flip.h5", g_dir);
-	((unsigned char *)buf)[len / 2] ^= 0x10;
-	assert_int_equal(atomic_write_file(path, buf, len, &e), 0);
-	assert_int_equal(snapshot_read(&sn, path, &e), CT_ECORRUPT);
-	assert_non_null(strstr(e.msg, "checksum"));
-	assert_int_equal(atomic_write_file(path, buf, len / 3, &e), 0);
-	assert_int_equal(snapshot_read(&sn, path, &e), CT_ECORRUPT);
-	free(buf);
+	ckpt_manager *m = state_ckpt_manager(dir, &a, NULL, &e);
+	assert_int_equal(ckpt_manager_save(m, 5, &e), 0);
+	ckpt_manager_free(m);
+	snprintf(path, sizeof path, "%s/ckpt-0000000005.h5", dir);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 2000, SEEK_SET), 0);
+	int c = fgetc(f);
+	assert_int_equal(fseek(f, 2000, SEEK_SET), 0);
+	fputc(c ^ 0x10, f);
+	assert_int_equal(fclose(f), 0);
+	m = state_ckpt_manager(dir, &a, NULL, &e);
+	int64_t at;
+	/* moved aside as *.corrupt, and no valid one is left: not a fresh start */
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), CT_ENOTFOUND);
+	assert_int_equal(access(path, F_OK), -1);
+	strcat(path, ".corrupt");
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(ckpt_manager_restore_latest(m, &at, &e), CT_ENOTFOUND);
+	ckpt_manager_free(m);
 	/* A checkpoint of another optimizer does not apply. */
 	train_state b;
 	make_state(&b, "sgd");
-	snapshot sb;
-	assert_int_equal(snapshot_init(&sb, &b, &e), 0);
-	snapshot_take(&sb, &b);
-	snprintf(path, sizeof path, "%s/sgd.h5", g_dir);
-	assert_int_equal(snapshot_write(&sb, path, &e), 0);
-	assert_int_not_equal(snapshot_read(&sn, path, &e), 0); /* no /optim/m/... for adamw */
-	snapshot_release(&sb);
-	snapshot_release(&sn);
+	ckpt_dir(dir, sizeof dir, "other-optim");
+	m = state_ckpt_manager(dir, &b, NULL, &e);
+	assert_int_equal(ckpt_manager_save(m, 3, &e), 0);
+	ckpt_manager_free(m);
+	m = state_ckpt_manager(dir, &a, NULL, &e);
+	assert_true(ckpt_manager_restore_latest(m, &at, &e) < 0); /* no /optim/m/... for adamw */
+	ckpt_manager_free(m);
 	train_state_release(&a);
 	train_state_release(&b);
 }
@@ -281,9 +355,10 @@ int main(void)
 {
 	log_set_level(LOG_WARN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_snapshot_roundtrip_adam),
-		cmocka_unit_test(test_snapshot_roundtrip_sgd),
-		cmocka_unit_test(test_snapshot_detects_damage),
+		cmocka_unit_test(test_state_roundtrip_adam),
+		cmocka_unit_test(test_state_roundtrip_sgd),
+		cmocka_unit_test(test_state_check_refuses),
+		cmocka_unit_test(test_state_detects_damage),
 		cmocka_unit_test(test_metrics_truncate_on_resume),
 		cmocka_unit_test(test_metrics_upgrade_v1),
 		cmocka_unit_test(test_params_load_strict_and_report),

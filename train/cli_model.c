@@ -16,7 +16,7 @@
 #include "../util/log.h"
 #include "cli.h"
 #include "export.h"
-#include "snapshot.h"
+#include "../ckpt/fields.h"
 #include "source.h"
 #include "state.h"
 

@@ -22,7 +22,7 @@
 #include "../ckpt/h5c.h"
 #include "../ckpt/atomic.h"
 #include "../util/log.h"
-#include "ckpt_fields.h"
+#include "../ckpt/fields.h"
 #include "cli.h"
 #include "events.h"
 

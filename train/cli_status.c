@@ -29,7 +29,7 @@
 #include "../ckpt/discover.h"
 #include "../ckpt/h5c.h"
 #include "../util/log.h"
-#include "best.h"
+#include "../ckpt/best.h"
 #include "cli.h"
 #include "config.h"
 #include "events.h"

@@ -24,7 +24,7 @@
 #include "rundir.h"
 #include "signals.h"
 #include "supervise.h"
-#include "snapshot.h"
+#include "state_ckpt.h"
 #include "source.h"
 #include "trainer.h"
 
@@ -159,13 +159,43 @@ static void record_event(const char *dir, const char *ev, int64_t step, int64_t 
 		log_warn("%s", we.msg);
 }
 
+/* Test-only (listed with every other in tests/lib.sh):
+ * CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG] makes `ctrain train/resume` signal
+ * itself (SIGTERM by default) right after step N, so that tests interrupt at
+ * an exact step.  Read here, once, before any thread starts; the library only
+ * sees a trainer_opts.after_step callback. */
+typedef struct test_signal {
+	int64_t at;
+	int sig;
+} test_signal;
+
+static void test_signal_after_step(void *ctx, int64_t step)
+{
+	const test_signal *t = ctx;
+	if (step == t->at)
+		raise(t->sig);
+}
+
+static int test_signal_get(test_signal *t)
+{
+	const char *v = getenv("CTRAIN_TEST_SIGNAL_AT_STEP");
+	if (!v)
+		return 0;
+	const char *colon = strchr(v, ':');
+	t->at = strtoll(v, NULL, 10);
+	t->sig = colon ? (int)strtol(colon + 1, NULL, 10) : SIGTERM;
+	return 1;
+}
+
 static int run(train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 {
 	trainer_result r;
 	int64_t total = train_total_steps(s);
 	record_event(dir, resume_step < 0 ? "start" : "resume", resume_step < 0 ? 0 : resume_step,
 		     total, "");
-	int rc = trainer_run(s, dir, resume_step, &r, e);
+	test_signal ts;
+	trainer_opts o = {test_signal_after_step, &ts};
+	int rc = trainer_run(s, dir, resume_step, test_signal_get(&ts) ? &o : NULL, &r, e);
 	record_event(dir,
 		     rc == 0                 ? "finished"
 		     : rc == CT_EINTERRUPTED ? "interrupted"
@@ -402,80 +432,58 @@ static void pin_checkpoint_kernel(const char *dir)
 	free(path);
 }
 
-/* A hand-edited config.ini must not silently change what the checkpoint was
- * trained with. */
-static int check_frozen_config(const snapshot *sn, const train_state *s, const char *dir,
-			       int data_checked, ct_err *e)
+typedef struct frozen_check {
+	const train_state *s;
+	const char *dir;
+	int data_checked; /* data.path moved: its content matched the run's fingerprint */
+} frozen_check;
+
+/* check_restore of the run's checkpoint manager: a hand-edited config.ini
+ * must not silently change what the checkpoint was trained with. */
+static int check_frozen_config(void *ctx, const ckpt_fields *f, const char *path, ct_err *e)
 {
+	const frozen_check *fc = ctx;
+	const train_state *s = fc->s;
 	ct_config frozen;
 	config_defaults_frozen(&frozen);
 	char ini[4200];
-	snprintf(ini, sizeof ini, "%s/config.ini", dir);
-	int rc = config_parse_string(&frozen, sn->config_text, "checkpoint config", e);
-	/* data moved: its content was checked against the run's fingerprint */
-	if (rc == 0 && data_checked)
+	snprintf(ini, sizeof ini, "%s/config.ini", fc->dir);
+	const char *text = ckpt_fields_find(f, "/meta@config")->copy;
+	int rc = config_parse_string(&frozen, text, "checkpoint config", e);
+	if (rc == 0 && fc->data_checked)
 		memcpy(frozen.path, s->cfg.path, sizeof frozen.path);
 	if (rc == 0)
 		rc = config_check_continuation(&frozen, &s->cfg, ini, e);
+	int64_t threads = *(const int64_t *)ckpt_fields_find(f, "/meta/threads")->copy;
+	if (rc == 0 && threads != s->cfg.threads && !s->cfg.deterministic)
+		log_warn("%s was written with %lld thread(s), now %d: results may differ in the "
+			 "last bits from an uninterrupted run",
+			 path, (long long)threads, s->cfg.threads);
 	return rc;
 }
 
-/* Restores s from the newest valid checkpoint of dir; *step receives its step. */
+/* Restores s from the newest valid checkpoint of dir (ckpt/resume.c, the
+ * library's one restore path); *step receives its step, -1 if there is none. */
 static int restore_latest(train_state *s, const char *dir, int data_checked, int64_t *step,
 			  ct_err *e)
 {
 	char ck[4200];
 	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
-	int removed = atomic_cleanup_tmp(ck, NULL);
-	if (removed > 0)
-		log_info("removed %d temporary file(s) left in %s by an interrupted write", removed,
-			 ck);
-	char *path = NULL;
-	int rc = ckpt_find_latest(ck, &path, step, e);
-	if (rc < 0)
-		return rc;
-	snapshot sn;
-	rc = snapshot_init(&sn, s, e);
-	if (rc == 0)
-		rc = snapshot_read(&sn, path, e);
-	if (rc == 0)
-		rc = check_frozen_config(&sn, s, dir, data_checked, e);
-	if (rc == 0)
-		rc = snapshot_apply(&sn, s, e);
-	if (rc == 0) {
-		log_info("resuming from %s (step %lld, epoch %lld)", path, (long long)sn.step,
-			 (long long)sn.epoch + 1);
-		if (strcmp(sn.blas_core, blas_core_name()) != 0)
-			log_warn(
-				"checkpoint was written with OpenBLAS core %s, this process uses %s: "
-				"results may differ in the last bits from an uninterrupted run",
-				sn.blas_core, blas_core_name());
-		if (sn.threads != s->cfg.threads && !s->cfg.deterministic)
-			log_warn("checkpoint was written with %lld thread(s), now %d: results may "
-				 "differ in the last bits from an uninterrupted run",
-				 (long long)sn.threads, s->cfg.threads);
-	}
-	snapshot_release(&sn);
-	free(path);
-	return rc;
+	frozen_check fc = {s, dir, data_checked};
+	ckpt_manager_opts o = {.check_restore = check_frozen_config, .hook_ctx = &fc};
+	ckpt_manager *m = state_ckpt_manager(ck, s, &o, e);
+	int rc = m ? ckpt_manager_restore_latest(m, step, e) : e->code;
+	ckpt_manager_free(m);
+	return rc < 0 ? rc : 0;
 }
 
 /* 1 if dir/checkpoints holds any checkpoint file, valid, damaged or renamed
- * *.corrupt: a run without one stopped before its first checkpoint was
- * durable and starts again from step 0. */
+ * *.corrupt. */
 static int any_checkpoint(const char *dir)
 {
 	char ck[4200];
 	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
-	DIR *d = opendir(ck);
-	if (!d)
-		return errno != ENOENT; /* unreadable: let restore_latest say why */
-	int found = 0;
-	const struct dirent *ent;
-	while (!found && (ent = readdir(d)) != NULL)
-		found = strncmp(ent->d_name, "ckpt-", 5) == 0;
-	closedir(d);
-	return found;
+	return ckpt_dir_has_any(ck);
 }
 
 /* The error for a config.ini that resume cannot read: what happened and what
@@ -557,9 +565,8 @@ static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 	if (rc < 0)
 		return rc;
 	int64_t step = -1;
-	if (any_checkpoint(a.run_dir))
-		rc = restore_latest(&s, a.run_dir, data_same || a.accept_data_change, &step, e);
-	else
+	rc = restore_latest(&s, a.run_dir, data_same || a.accept_data_change, &step, e);
+	if (rc == 0 && step < 0)
 		log_info("%s: no checkpoint was made durable before the run stopped; starting it "
 			 "again from step 0 with its config.ini",
 			 a.run_dir);

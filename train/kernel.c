@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../util/log.h"
-#include "snapshot.h"
+#include "../ckpt/fields.h"
 
 #define REEXEC_ENV "CTRAIN_KERNEL_REEXEC"
 

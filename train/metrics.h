@@ -7,7 +7,7 @@
  * cells are empty when the row had no evaluation.  grad_norm is the global L2
  * norm of the gradient of the row's step (before clipping); ckpt_sec the
  * wall-clock seconds the loop spent saving checkpoints since the previous row
- * (the whole write when synchronous, the snapshot copy when async), empty when
+ * (the whole write when synchronous, the copy when async), empty when
  * it saved none.  A file of the 8-column version is upgraded on resume: new
  * header, its rows padded with two empty cells.
  *

@@ -12,7 +12,7 @@
 #include "../ckpt/discover.h"
 #include "../ckpt/h5c.h"
 #include "../util/log.h"
-#include "ckpt_fields.h"
+#include "../ckpt/fields.h"
 
 /* Renames path to path.aside-<step>[.N], never over an existing file. */
 static int rename_aside(const char *path, int64_t step, ct_err *e)

@@ -8,7 +8,7 @@
 #include "../ckpt/discover.h"
 #include "../ckpt/h5c.h"
 #include "../util/log.h"
-#include "best.h"
+#include "../ckpt/best.h"
 #include "source.h"
 
 int source_best(const char *dir, char **path, ct_err *e)

@@ -1,13 +1,14 @@
 /* state.h — train_state: the one value that holds everything a training run
  * needs to continue, and nothing it can recompute.
  *
- * The loop (trainer.c) reads and writes only this; the checkpoint code
- * (snapshot.c) copies it out and back through one table of fields
- * (ckpt_fields.h), so a field cannot be saved and forgotten on load.
+ * The loop (trainer.c) reads and writes only this; the checkpoint module
+ * copies it out (ckpt/write.c) and back (ckpt/resume.c) through one table of
+ * fields (state_ckpt.c, ckpt/fields.h), so a field cannot be saved and
+ * forgotten on load.
  *
  *     train_state s;
  *     train_state_init(&s, &cfg, "run.ini", &e);   // data, model, optimizer, loader, rngs
- *     ... train ...                                 // or snapshot_read + snapshot_apply to resume
+ *     ... train ...              // or ckpt_manager_restore_latest to resume (state_ckpt.h)
  *     train_state_release(&s);
  */
 #ifndef CT_STATE_H
@@ -22,7 +23,7 @@
 #include "../nn/optim.h"
 #include "../nn/rng.h"
 #include "../nn/schedule.h"
-#include "best.h"
+#include "../ckpt/best.h"
 #include "config.h"
 
 typedef struct train_state {

@@ -1,25 +1,27 @@
 #include "trainer.h"
 
 #include <math.h>
-#include <signal.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../ckpt/atomic.h"
 #include "../util/log.h"
-#include "checkpointer.h"
 #include "export.h"
 #include "metrics.h"
 #include "progress.h"
 #include "signals.h"
+#include "state_ckpt.h"
 
 typedef struct loop {
 	train_state *s;
 	const char *dir;
 	metrics met;
-	checkpointer cp;
+	ckpt_manager *cm; /* DIR/checkpoints, with the fields of s */
+	const trainer_opts *o;
 	progress prog;
 	int32_t *labels;
 	double t0, last_ckpt, window_t0;
@@ -93,19 +95,20 @@ static int train_step(train_state *s, int rows, double *loss, double *gnorm)
 static const char *finite_note(loop *L)
 {
 	ct_err we = {0};
-	if (checkpointer_wait(&L->cp, &we) < 0) {
+	if (ckpt_manager_wait(L->cm, &we) < 0) {
 		snprintf(L->note, sizeof L->note,
 			 "the last checkpoint write failed (%.300s); the earlier ones hold finite "
 			 "state",
 			 we.msg);
 		return L->note;
 	}
-	if (L->cp.last_step < 0)
+	int64_t last = ckpt_manager_last_step(L->cm);
+	if (last < 0)
 		return "no checkpoint was written yet";
 	snprintf(L->note, sizeof L->note,
 		 "the newest checkpoint (step %lld) holds finite state (to go on past such "
 		 "batches: ctrain resume %s --set train.on_nonfinite=skip_batch)",
-		 (long long)L->cp.last_step, L->dir);
+		 (long long)last, L->dir);
 	return L->note;
 }
 
@@ -237,9 +240,9 @@ static int save(loop *L, ct_err *e)
 	/* With warn, a failed background write is reported here and this
 	 * checkpoint is still written: the retry is at this cadence point, not
 	 * the one after. */
-	if (warn && checkpointer_wait(&L->cp, &se) < 0)
+	if (warn && ckpt_manager_wait(L->cm, &se) < 0)
 		warn_failed(L, &se);
-	rc = checkpointer_save(&L->cp, s, &se);
+	rc = ckpt_manager_save(L->cm, s->step, &se);
 	L->ckpt_sec += progress_now() - t;
 	L->saves++;
 	if (rc == 0)
@@ -260,23 +263,6 @@ static int checkpoint_due(loop *L, int epoch_end)
 	if (c->every_epoch && epoch_end)
 		return 1;
 	return c->every_seconds > 0 && progress_now() - L->last_ckpt >= c->every_seconds;
-}
-
-/* Test hook: CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG] makes the process signal itself
- * right after step N, so tests can interrupt at an exact step. */
-static void test_signal_hook(int64_t step)
-{
-	static int64_t at = -2;
-	static int sig = SIGTERM;
-	if (at == -2) {
-		const char *v = getenv("CTRAIN_TEST_SIGNAL_AT_STEP");
-		at = v ? strtoll(v, NULL, 10) : -1;
-		const char *colon = v ? strchr(v, ':') : NULL;
-		if (colon)
-			sig = (int)strtol(colon + 1, NULL, 10);
-	}
-	if (step == at)
-		raise(sig);
 }
 
 static int run_loop(loop *L, ct_err *e)
@@ -326,7 +312,8 @@ static int run_loop(loop *L, ct_err *e)
 			rc = save(L, e);
 		if (rc < 0)
 			return rc;
-		test_signal_hook(s->step);
+		if (L->o && L->o->after_step)
+			L->o->after_step(L->o->ctx, s->step);
 		if (signals_pending())
 			return CT_EINTERRUPTED;
 	}
@@ -336,39 +323,56 @@ static int run_loop(loop *L, ct_err *e)
 /* The final (or interrupt) checkpoint, durable on return. */
 static int finish(loop *L, ct_err *e)
 {
-	int rc = checkpointer_wait(&L->cp, e);
+	int rc = ckpt_manager_wait(L->cm, e);
 	if (rc < 0 && strcmp(L->s->cfg.on_error, "warn") == 0) { /* retried just below */
 		warn_failed(L, e);
 		rc = 0;
 	}
 	int skip = 0;
-	if (rc == 0 && L->cp.last_step != L->s->step)
+	int due = ckpt_manager_last_step(L->cm) != L->s->step;
+	if (rc == 0 && due)
 		rc = state_check(L, &skip, e);
-	if (rc == 0 && !skip && L->cp.last_step != L->s->step) {
-		rc = checkpointer_save(&L->cp, L->s, e);
-		if (rc == 0)
-			rc = checkpointer_wait(&L->cp, e);
-	}
+	if (rc == 0 && due && !skip)
+		rc = ckpt_manager_finish(L->cm, L->s->step, e);
 	return rc;
 }
 
-/* Temporary files of an earlier process killed while writing metrics.csv,
- * model.safetensors or a checkpoint (train into a directory whose first run
- * died before its first checkpoint never gets a resume's clean-up). */
+/* Temporary files of an earlier process killed while writing metrics.csv or
+ * model.safetensors (the checkpoint directory's are removed by the checkpoint
+ * manager, ckpt_manager_new). */
 static void remove_leftovers(const char *dir)
 {
-	char ck[4200];
-	snprintf(ck, sizeof ck, "%s/checkpoints", dir);
-	const char *dirs[] = {dir, ck};
-	for (int i = 0; i < 2; i++) {
-		int n = atomic_cleanup_tmp(dirs[i], NULL);
-		if (n > 0)
-			log_info("removed %d temporary file(s) left in %s by an interrupted write",
-				 n, dirs[i]);
-	}
+	int n = atomic_cleanup_tmp(dir, NULL);
+	if (n > 0)
+		log_info("removed %d temporary file(s) left in %s by an interrupted write", n, dir);
 }
 
-int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_result *r, ct_err *e)
+/* Caller's thread, before the copy: the rows written so far leave stdio. */
+static int flush_metrics(void *ctx, ct_err *e) { return metrics_flush(ctx, e); }
+
+/* Writing thread, before the checkpoint: those rows become durable. */
+static int sync_metrics(void *ctx, ct_err *e)
+{
+	metrics *m = ctx;
+	if (m->f && fsync(fileno(m->f)) != 0) {
+		int err = errno;
+		metrics_mark_broken(m); /* its pages may be lost: the next flush rewrites it */
+		return ct_errno(e, CT_EIO, err, "%s: fsync failed", m->path);
+	}
+	return 0;
+}
+
+/* The first error wins: *e keeps it, later ones are dropped. */
+static int keep_first(int rc, ct_err *e, int rc2, const ct_err *e2)
+{
+	if (rc < 0 || rc2 >= 0)
+		return rc;
+	*e = *e2;
+	return rc2;
+}
+
+int trainer_run(train_state *s, const char *dir, int64_t resume_step, const trainer_opts *o,
+		trainer_result *r, ct_err *e)
 {
 	memset(r, 0, sizeof *r);
 	loop L;
@@ -376,6 +380,7 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	L.s = s;
 	L.dir = dir;
 	L.r = r;
+	L.o = o;
 	char path[4200];
 	L.labels = calloc((size_t)s->cfg.batch_size, sizeof *L.labels);
 	if (!L.labels)
@@ -385,17 +390,24 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	log_set_fallback(path); /* where log lines go if stderr's reader goes away */
 	snprintf(path, sizeof path, "%s/metrics.csv", dir);
 	int rc = metrics_open(&L.met, path, resume_step, e);
+	ckpt_manager_opts co = {
+		.keep_last = s->cfg.keep_last,
+		.keep_every = s->cfg.keep_every,
+		.async = s->cfg.async,
+		.before_take = flush_metrics,
+		.before_write = sync_metrics,
+		.hook_ctx = &L.met,
+	};
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
-	if (rc == 0)
-		rc = checkpointer_init(&L.cp, path, s, &L.met, s->cfg.async, s->cfg.keep_last,
-				       s->cfg.keep_every, e);
+	if (rc == 0 && !(L.cm = state_ckpt_manager(path, s, &co, e)))
+		rc = e->code;
 	if (rc < 0) {
 		free(L.labels);
 		metrics_close(&L.met, NULL);
 		return rc;
 	}
 	if (resume_step >= 0)
-		checkpointer_mark_saved(&L.cp, resume_step); /* it exists already */
+		ckpt_manager_mark_saved(L.cm, resume_step); /* it exists already */
 	signals_install();
 	L.t0 = L.last_ckpt = L.window_t0 = progress_now();
 	int64_t start_step = s->step, start_samples = s->samples_seen;
@@ -404,29 +416,23 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, trainer_re
 	progress_clear(&L.prog);
 	double loop_sec = progress_now() - L.t0;
 	s->elapsed += loop_sec;
-	int sig = signals_pending();
-	ct_err fe = {0};
+	int sig = signals_pending(), interrupted = rc == CT_EINTERRUPTED;
 	/* The final (or interrupt) checkpoint.  After an error (checkpoint.on_error
 	 * = stop) there is none: the run stops where its error message says, and
 	 * a failing disk is not written again; the write in flight is awaited. */
-	int frc =
-		rc == 0 || rc == CT_EINTERRUPTED ? finish(&L, &fe) : checkpointer_wait(&L.cp, &fe);
-	if (rc == CT_EINTERRUPTED && frc == 0) {
+	ct_err fe = {0};
+	rc = interrupted ? 0 : rc;
+	rc = keep_first(rc, e, rc == 0 ? finish(&L, &fe) : ckpt_manager_wait(L.cm, &fe), &fe);
+	if (rc == 0 && interrupted) {
 		r->signal = sig;
 		log_info(
 			"interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",
 			(long long)s->step, dir);
-		ct_errf(e, CT_EINTERRUPTED, "interrupted by signal %d", sig);
-	} else if ((rc == 0 && frc < 0) || rc == CT_EINTERRUPTED) {
-		rc = frc; /* the final write failed (interrupted: frc < 0 here) */
-		*e = fe;
+		rc = ct_errf(e, CT_EINTERRUPTED, "interrupted by signal %d", sig);
 	}
 	ct_err me = {0};
-	if (metrics_close(&L.met, &me) < 0 && rc == 0) {
-		rc = me.code;
-		*e = me;
-	}
-	checkpointer_release(&L.cp);
+	rc = keep_first(rc, e, metrics_close(&L.met, &me), &me);
+	ckpt_manager_free(L.cm);
 	free(L.labels);
 	r->steps = s->step;
 	r->epochs = (int64_t)s->ld.st.epoch;

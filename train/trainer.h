@@ -3,7 +3,7 @@
  *
  *     train_state s;  train_state_init(&s, &cfg, name, &e);   // or restored from a checkpoint
  *     trainer_result r;
- *     rc = trainer_run(&s, "runs/x", resume_step, &r, &e);   // resume_step -1 for a new run
+ *     rc = trainer_run(&s, "runs/x", resume_step, NULL, &r, &e);   // resume_step -1: new run
  * Returns 0 when training completed (DIR/model.safetensors written),
  * CT_EINTERRUPTED after SIGINT/SIGTERM/SIGHUP once the checkpoint is durable
  * (r.signal says which), or an error.
@@ -24,7 +24,15 @@ typedef struct trainer_result {
 	int early_stopped;
 } trainer_result;
 
-int trainer_run(train_state *s, const char *run_dir, int64_t resume_step, trainer_result *r,
-		ct_err *e);
+/* Optional: after_step runs on the training thread after every step, before
+ * pending signals are looked at (the CLI's test option, train/cli_train.c). */
+typedef struct trainer_opts {
+	void (*after_step)(void *ctx, int64_t step);
+	void *ctx;
+} trainer_opts;
+
+/* o may be NULL. */
+int trainer_run(train_state *s, const char *run_dir, int64_t resume_step, const trainer_opts *o,
+		trainer_result *r, ct_err *e);
 
 #endif

@@ -4,14 +4,14 @@
  * about 22 MB for 784-1024-1024-10) it measures, each --reps times, median:
  *   sync    what checkpoint.async = false costs:     vs plain write+fsync of
  *           take_live + image build + atomic write      the file's byte count
- *           (and checkpointer_save in sync mode, which also runs retention)
- *   async   checkpointer_save stall in async mode    vs memcpy of the state
- *   resume  snapshot_read + snapshot_apply (page cache warm, and cold after
+ *           (and ckpt_manager_save in sync mode, which also runs retention)
+ *   async   ckpt_manager_save stall in async mode    vs memcpy of the state
+ *   resume  ckpt_fields_read + ckpt_fields_apply (page cache warm, and cold after
  *           posix_fadvise(DONTNEED) on the clean file)
  *   export  model_export (safetensors, f32)          vs plain write+fsync
  * Measurements alternate with their baseline so that load drift hits both.
  * Every file goes into --dir (one filesystem for both sides); the caller
- * removes --dir afterwards (the checkpointers leave their last 2 files). */
+ * removes --dir afterwards (the managers leave their last 2 files). */
 #include "bench.h"
 
 #include <errno.h>
@@ -21,9 +21,8 @@
 #include <unistd.h>
 
 #include "../../ckpt/atomic.h"
-#include "../../train/checkpointer.h"
 #include "../../train/export.h"
-#include "../../train/snapshot.h"
+#include "../../train/state_ckpt.h"
 #include "../../train/state.h"
 
 #define MAX_REPS 64
@@ -154,13 +153,13 @@ typedef struct results {
  * large ones stay in the state), build the image around them, write it
  * atomically; then the same byte count written plainly.  The image is
  * reused across checkpoints, as the manager does. */
-static int measure_sync(ckpt_ctx *c, snapshot *sn, h5c_image *im, results *r, ct_err *e)
+static int measure_sync(ckpt_ctx *c, ckpt_fields *f, h5c_image *im, results *r, ct_err *e)
 {
 	const char *path = next_path(c, "ckpt-sync", "h5");
 	double t0 = bench_now();
-	ckpt_fields_take_live(&sn->f, ++c->s.step);
+	ckpt_fields_take_live(f, ++c->s.step);
 	double t1 = bench_now();
-	int rc = ckpt_fields_serialize(&sn->f, im, e);
+	int rc = ckpt_fields_serialize(f, im, e);
 	double t2 = bench_now();
 	if (rc == 0)
 		rc = atomic_write_iov(path, im->seg, (int)im->n_seg, e);
@@ -182,17 +181,17 @@ static int measure_sync(ckpt_ctx *c, snapshot *sn, h5c_image *im, results *r, ct
 	return rc;
 }
 
-/* checkpointer_save as the trainer calls it with checkpoint.async = false.
+/* ckpt_manager_save as the trainer calls it with checkpoint.async = false.
  * Deleting the oldest file runs on the manager's thread; training steps
  * between two checkpoints give it time, so it is waited for untimed. */
-static int measure_cp_sync(ckpt_ctx *c, checkpointer *cp, series *out, ct_err *e)
+static int measure_cp_sync(ckpt_ctx *c, ckpt_manager *cm, series *out, ct_err *e)
 {
-	int rc = checkpointer_wait(cp, e);
+	int rc = ckpt_manager_wait(cm, e);
 	if (rc < 0)
 		return rc;
 	c->s.step++;
 	double t0 = bench_now();
-	rc = checkpointer_save(cp, &c->s, e);
+	rc = ckpt_manager_save(cm, c->s.step, e);
 	if (rc == 0)
 		add(out, bench_now() - t0);
 	return rc;
@@ -200,19 +199,19 @@ static int measure_cp_sync(ckpt_ctx *c, checkpointer *cp, series *out, ct_err *e
 
 /* The async stall: the previous write has finished (waited for outside the
  * timing), so this is what the loop pays between two steps. */
-static int measure_async(ckpt_ctx *c, checkpointer *cp, series *stall, series *write_sec,
+static int measure_async(ckpt_ctx *c, ckpt_manager *cm, series *stall, series *write_sec,
 			 series *mcpy, char *dst, ct_err *e)
 {
 	c->s.step++;
 	double t0 = bench_now();
-	int rc = checkpointer_save(cp, &c->s, e);
+	int rc = ckpt_manager_save(cm, c->s.step, e);
 	double t1 = bench_now();
 	if (rc == 0)
-		rc = checkpointer_wait(cp, e);
+		rc = ckpt_manager_wait(cm, e);
 	if (rc < 0)
 		return rc;
 	add(stall, t1 - t0);
-	add(write_sec, cp->last_write_sec);
+	add(write_sec, ckpt_manager_get_stats(cm).last_write_sec);
 	size_t n = c->s.model.ps.n * sizeof(float), off = 0;
 	t0 = bench_now();
 	memcpy(dst, c->s.model.ps.data, n);
@@ -237,15 +236,14 @@ static void evict(const char *path)
 	}
 }
 
-static int measure_resume(ckpt_ctx *c, snapshot *rd, const char *path, int cold, series *out,
-			  ct_err *e)
+static int measure_resume(ckpt_fields *rd, const char *path, int cold, series *out, ct_err *e)
 {
 	if (cold)
 		evict(path);
 	double t0 = bench_now();
-	int rc = snapshot_read(rd, path, e);
+	int rc = ckpt_fields_read(rd, path, e);
 	if (rc == 0)
-		rc = snapshot_apply(rd, &c->s, e);
+		rc = ckpt_fields_apply(rd, e);
 	if (rc == 0)
 		add(out, bench_now() - t0);
 	return rc;
@@ -271,58 +269,70 @@ static int measure_export(ckpt_ctx *c, series *ex, series *pl, size_t *bytes, ct
 }
 
 
+/* A table of the state's fields (train/state_ckpt.c), as the manager holds. */
+static int state_fields(ckpt_ctx *c, ckpt_fields *f, ct_err *e)
+{
+	int rc = ckpt_fields_init(f, e);
+	if (rc == 0 && (rc = state_ckpt_register(f, &c->s, e)) < 0)
+		ckpt_fields_release(f);
+	return rc;
+}
+
 static int run_sync_and_resume(ckpt_ctx *c, results *r, ct_err *e)
 {
-	snapshot sn, rd;
-	int rc = snapshot_init(&sn, &c->s, e);
+	ckpt_fields sn, rd;
+	int rc = state_fields(c, &sn, e);
 	if (rc < 0)
 		return rc;
-	rc = snapshot_init(&rd, &c->s, e);
+	rc = state_fields(c, &rd, e);
 	if (rc < 0) {
-		snapshot_release(&sn);
+		ckpt_fields_release(&sn);
 		return rc;
 	}
 	h5c_image im;
 	h5c_image_init(&im);
 	for (int i = 0; i < c->o->reps && rc == 0; i++)
 		rc = measure_sync(c, &sn, &im, r, e);
-	h5c_image_release(&im);
-	snapshot_take(&sn, &c->s); /* the resume file below is written from copies */
+	ckpt_fields_take(&sn, c->s.step); /* the resume file below is written from copies */
 	const char *path = next_path(c, "ckpt-resume", "h5");
 	char keep[4096];
 	snprintf(keep, sizeof keep, "%s", path);
 	if (rc == 0)
-		rc = snapshot_write(&sn, keep, e);
+		rc = ckpt_fields_serialize(&sn, &im, e);
+	if (rc == 0)
+		rc = atomic_write_iov(keep, im.seg, (int)im.n_seg, e);
+	h5c_image_release(&im);
 	for (int i = 0; i < c->o->reps && rc == 0; i++) {
-		rc = measure_resume(c, &rd, keep, 0, &r->warm, e);
+		rc = measure_resume(&rd, keep, 0, &r->warm, e);
 		if (rc == 0)
-			rc = measure_resume(c, &rd, keep, 1, &r->cold, e);
+			rc = measure_resume(&rd, keep, 1, &r->cold, e);
 	}
 	if (rc == 0)
 		rc = unlink_checked(keep, e);
-	snapshot_release(&rd);
-	snapshot_release(&sn);
+	ckpt_fields_release(&rd);
+	ckpt_fields_release(&sn);
 	return rc;
 }
 
-/* A checkpointer in its own sub-directory, keeping the last 2 files. */
+/* A checkpoint manager in its own sub-directory, keeping the last 2 files. */
 static int run_checkpointer(ckpt_ctx *c, int async, results *r, char *dst, ct_err *e)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/%s", c->o->dir, async ? "async" : "sync");
-	checkpointer cp;
-	int rc = checkpointer_init(&cp, dir, &c->s, NULL, async, 2, 0, e);
-	if (rc < 0)
-		return rc;
+	ckpt_manager_opts o = {.keep_last = 2, .async = async};
+	ckpt_manager *cm = state_ckpt_manager(dir, &c->s, &o, e);
+	if (!cm)
+		return e->code;
+	int rc = 0;
 	for (int i = 0; i < c->o->reps && rc == 0; i++)
-		rc = async ? measure_async(c, &cp, &r->stall, &r->bg_write, &r->mcpy, dst, e)
-			   : measure_cp_sync(c, &cp, &r->cp_sync, e);
+		rc = async ? measure_async(c, cm, &r->stall, &r->bg_write, &r->mcpy, dst, e)
+			   : measure_cp_sync(c, cm, &r->cp_sync, e);
 	ct_err we = {0};
-	if (checkpointer_wait(&cp, &we) < 0 && rc == 0) {
+	if (ckpt_manager_wait(cm, &we) < 0 && rc == 0) {
 		rc = we.code;
 		*e = we;
 	}
-	checkpointer_release(&cp); /* its last 2 files go with --dir (run.sh removes it) */
+	ckpt_manager_free(cm); /* its last 2 files go with --dir (run.sh removes it) */
 	return rc;
 }
 

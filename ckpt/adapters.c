@@ -1,7 +1,7 @@
-/* ckpt_adapters.c — the fields of the library's own objects (parameters,
+/* adapters.c — the fields of the library's own objects (parameters,
  * optimizer, loader, rng, best tracker) for a checkpoint table; declared in
- * ckpt_fields.h. */
-#include "ckpt_fields.h"
+ * fields.h. */
+#include "fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>

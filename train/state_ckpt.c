@@ -1,10 +1,9 @@
-#include "snapshot.h"
+/* state_ckpt.c — the fields of a train_state in a checkpoint (the CLI's
+ * table; written and read by ckpt/write.c and ckpt/resume.c). */
+#include "state_ckpt.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "../ckpt/atomic.h"
 
 /* Values a checkpoint records that are derived from the state rather than
  * part of it; refreshed by the take hook, informative on restore. */
@@ -55,7 +54,7 @@ static int add_derived(ckpt_fields *f, train_state *s, derived **out, ct_err *e)
 }
 
 /* The fields in file order; each line is one field (or one family). */
-int snapshot_register(ckpt_fields *f, train_state *s, ct_err *e)
+int state_ckpt_register(ckpt_fields *f, train_state *s, ct_err *e)
 {
 	derived *d;
 	int rc = add_derived(f, s, &d, e);
@@ -98,99 +97,13 @@ int snapshot_register(ckpt_fields *f, train_state *s, ct_err *e)
 	return rc;
 }
 
-int snapshot_init(snapshot *sn, train_state *s, ct_err *e)
+ckpt_manager *state_ckpt_manager(const char *dir, train_state *s, const ckpt_manager_opts *o,
+				 ct_err *e)
 {
-	memset(sn, 0, sizeof *sn);
-	sn->s = s;
-	int rc = ckpt_fields_init(&sn->f, e);
-	if (rc < 0)
-		return rc;
-	rc = snapshot_register(&sn->f, s, e);
-	if (rc < 0)
-		snapshot_release(sn);
-	return rc;
-}
-
-void snapshot_release(snapshot *sn)
-{
-	ckpt_fields_release(&sn->f);
-	free(sn->optim_name);
-	free(sn->config_text);
-	free(sn->version);
-	free(sn->blas_core);
-	memset(sn, 0, sizeof *sn);
-}
-
-static void set_str(char **dst, const char *src)
-{
-	free(*dst);
-	*dst = strdup(src ? src : "");
-	CT_ASSERT(*dst);
-}
-
-static int64_t copy_i64(const snapshot *sn, const char *path)
-{
-	const ckpt_field *d = ckpt_fields_find(&sn->f, path);
-	return *(const int64_t *)d->copy;
-}
-
-/* Mirrors the copies' informative values into the struct (for callers that
- * compare them with the running process). */
-static void mirror(snapshot *sn)
-{
-	sn->step = sn->f.step;
-	sn->epoch = copy_i64(sn, "/meta/epoch");
-	sn->threads = copy_i64(sn, "/meta/threads");
-	set_str(&sn->optim_name, ckpt_fields_find(&sn->f, "/optim@name")->copy);
-	set_str(&sn->config_text, ckpt_fields_find(&sn->f, "/meta@config")->copy);
-	set_str(&sn->version, sn->f.version);
-	set_str(&sn->blas_core, sn->f.blas_core);
-}
-
-void snapshot_take(snapshot *sn, const train_state *s)
-{
-	CT_ASSERT(s == sn->s);
-	ckpt_fields_take(&sn->f, s->step);
-	mirror(sn);
-}
-
-int snapshot_serialize(snapshot *sn, void **buf, size_t *len, ct_err *e)
-{
-	*buf = NULL;
-	*len = 0;
-	h5c_image im;
-	h5c_image_init(&im);
-	int rc = ckpt_fields_serialize(&sn->f, &im, e);
-	if (rc == 0)
-		rc = h5c_image_gather(&im, buf, len, e);
-	h5c_image_release(&im);
-	return rc;
-}
-
-int snapshot_write(snapshot *sn, const char *path, ct_err *e)
-{
-	h5c_image im;
-	h5c_image_init(&im);
-	int rc = ckpt_fields_serialize(&sn->f, &im, e);
-	if (rc < 0)
-		ct_err_prefix(e, "%s", path);
-	else
-		rc = atomic_write_iov(path, im.seg, (int)im.n_seg, e);
-	h5c_image_release(&im);
-	return rc;
-}
-
-int snapshot_read(snapshot *sn, const char *path, ct_err *e)
-{
-	int rc = ckpt_fields_read(&sn->f, path, e);
-	if (rc == 0)
-		mirror(sn);
-	return rc;
-}
-
-/* cppcheck-suppress constParameter ; s is written, through the fields sn bound to it */
-int snapshot_apply(snapshot *sn, train_state *s, ct_err *e)
-{
-	CT_ASSERT(s == sn->s);
-	return ckpt_fields_apply(&sn->f, e);
+	ckpt_manager *m = ckpt_manager_new(dir, o, e);
+	if (m && state_ckpt_register(ckpt_manager_fields(m), s, e) < 0) {
+		ckpt_manager_free(m);
+		m = NULL;
+	}
+	return m;
 }

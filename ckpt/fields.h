@@ -1,8 +1,9 @@
-/* ckpt_fields.h — the one table of what a checkpoint holds: named fields that
+/* fields.h — the one table of what a checkpoint holds: named fields that
  * point at live training state, each with a private copy, so that writing
  * and restoring walk the same list and a field cannot be saved and forgotten
- * on load.  The CLI's train_state (train/snapshot.c) and a user's own loop
- * (train/ckpt_manager.h) both describe their state this way.
+ * on load.  The CLI's train_state (train/state_ckpt.c) and a user's own loop
+ * (ckpt/manager.h) both describe their state this way; ckpt/write.c
+ * writes and ckpt/resume.c restores it.
  *
  *     ckpt_fields f;
  *     ckpt_fields_init(&f);
@@ -41,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ckpt/h5c.h"
+#include "h5c.h"
 #include "../data/loader.h"
 #include "../nn/optim.h"
 #include "../nn/params.h"
@@ -109,7 +110,7 @@ int ckpt_fields_add_hook(ckpt_fields *f, const ckpt_hook *h, ct_err *e);
 /* The field registered under path, or NULL. */
 ckpt_field *ckpt_fields_find(const ckpt_fields *f, const char *path);
 
-/* Adapters for the library's objects (train/ckpt_adapters.c). */
+/* Adapters for the library's objects (ckpt/adapters.c). */
 /* One float32 dataset per parameter: <group>/<name>, data at base + offset
  * (base is ps->data, or an optimizer buffer of the same layout). */
 int ckpt_fields_add_params(ckpt_fields *f, const char *group, const params *ps, float *base,

@@ -1,4 +1,4 @@
-/* ckpt_manager.h — full checkpoints from your own training loop, with the
+/* manager.h — full checkpoints from your own training loop, with the
  * guarantees of `ctrain train`: each checkpoint is written atomically
  * (temporary file, fsync, rename, fsync of the directory) with a CRC-32C
  * trailer, optionally from a background thread while training goes on;
@@ -28,7 +28,7 @@
  *     ckpt_manager_finish(cm, step, &e);   // final checkpoint, durable on return
  *     ckpt_manager_free(cm);
  *
- * Keeping the best and stopping early (train/best.h): register a tracker and
+ * Keeping the best and stopping early (ckpt/best.h): register a tracker and
  * report each validation result; a result among the K best is saved at once
  * and protected from retention until K better ones push it out:
  *     best_tracker b; best_init(&b, 2, 5, BEST_LOWER);
@@ -46,6 +46,13 @@
  * moments) straight from your state before it returns, and leaves deleting
  * old checkpoints to a background thread (the next save, wait, finish or
  * free waits for it).
+ *
+ * The module (one line each): fields.c the table of what a checkpoint holds,
+ * adapters.c the fields of params/optim/loader/rng/best, write.c saving
+ * (fields -> image -> atomic file -> retention), resume.c restoring (newest
+ * valid file -> verify -> check -> apply), manager.c creation, registration
+ * and cadence.  `ctrain train/resume` use the same manager (train/trainer.c,
+ * train/cli_train.c) with the fields of train/state_ckpt.c.
  */
 #ifndef CT_CKPT_MANAGER_H
 #define CT_CKPT_MANAGER_H
@@ -54,7 +61,7 @@
 #include <stdint.h>
 
 #include "best.h"
-#include "ckpt_fields.h"
+#include "fields.h"
 
 typedef struct ckpt_manager ckpt_manager;
 
@@ -69,6 +76,11 @@ typedef struct ckpt_manager_opts {
 	 * before_write on the writing thread before the file is written. */
 	int (*before_take)(void *ctx, ct_err *e);
 	int (*before_write)(void *ctx, ct_err *e);
+	/* Optional: runs in ckpt_manager_restore_latest after the newest valid
+	 * file was read into the fields' copies (f: the file's values, e.g.
+	 * ckpt_fields_find(f, "/meta@config")->copy) and before anything is
+	 * applied; < 0 refuses the restore with the state unchanged. */
+	int (*check_restore)(void *ctx, const ckpt_fields *f, const char *path, ct_err *e);
 	void *hook_ctx;
 } ckpt_manager_opts;
 
@@ -93,14 +105,17 @@ int ckpt_manager_add_f64(ckpt_manager *m, const char *name, double *v, ct_err *e
 int ckpt_manager_add_blob(ckpt_manager *m, const char *name, void *data, size_t len, ct_err *e);
 /* The tracker's state goes in /meta; its kept steps are protected. */
 int ckpt_manager_add_best(ckpt_manager *m, best_tracker *b, ct_err *e);
-/* The table itself, for other registrations (snapshot_register). */
+/* The table itself, for other registrations (train/state_ckpt.c). */
 ckpt_fields *ckpt_manager_fields(ckpt_manager *m);
 
-/* Restores the newest valid checkpoint: returns 1 and *step, or 0 and
- * *step = -1 when the directory holds none (a fresh start).  Damaged files
- * are skipped with a WARN and moved aside; CT_ENOTFOUND when files exist
- * but none is valid (listing them and why), other errors as read/apply.
- * On error the registered state is unchanged. */
+/* Restores the newest valid checkpoint (resume.c): removes the temporary
+ * files of interrupted writes, returns 1 and *step, or 0 and *step = -1 when
+ * the directory holds no checkpoint file at all (a fresh start).  Damaged
+ * files are skipped with a WARN and moved aside; CT_ENOTFOUND when
+ * checkpoint files exist (or were moved aside) but none is valid, other
+ * errors as read, check_restore or apply.  On error the registered state is
+ * unchanged.  Logs the file used, and a WARN when it was written with
+ * another OpenBLAS core. */
 int ckpt_manager_restore_latest(ckpt_manager *m, int64_t *step, ct_err *e);
 /* Tells the manager that a checkpoint of step exists already (restored by
  * other means), so that finish does not write it again. */
@@ -118,6 +133,10 @@ int ckpt_manager_wait(ckpt_manager *m, ct_err *e);
 /* Makes sure a checkpoint of step is durable (saves it unless it was the
  * last one written), then waits. */
 int ckpt_manager_finish(ckpt_manager *m, int64_t step, ct_err *e);
+
+/* 1 if dir holds any ckpt-* file (valid, damaged or moved aside *.corrupt),
+ * or cannot be read; 0 if it holds none or does not exist. */
+int ckpt_dir_has_any(const char *dir);
 
 /* Step of the last checkpoint known durable, -1 if none. */
 int64_t ckpt_manager_last_step(ckpt_manager *m);

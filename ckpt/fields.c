@@ -1,4 +1,4 @@
-#include "ckpt_fields.h"
+#include "fields.h"
 
 #include <cblas.h>
 #include <stdint.h>
