@@ -10,6 +10,9 @@
  *                tree combines the leaves, the optimizer applies the root.
  *     under mpirun -np P: rank r computes its S/P shards, then
  *                dist_step_exchange (one MPI_Allgather + the upper levels).
+ *         S = -1: the exchange alone (MPI_Barrier, then dist_step_exchange of
+ *                one node of the model's size), 50 times: its median time,
+ *                without the wait for a slower rank that a step includes.
  * Prints one JSON line (rank 0): samples/s (wall and CPU, medians of
  * windows), the exchange's share of the step, the OpenBLAS core. */
 #include <cblas.h>
@@ -109,8 +112,8 @@ static int parse_layers(bench *b, const char *s)
 
 static int setup(bench *b, int threads, ct_err *e)
 {
-	int k = b->shards ? b->batch / b->shards : b->batch;
-	if (b->shards &&
+	int k = b->shards > 0 ? b->batch / b->shards : b->batch;
+	if (b->shards > 0 &&
 	    (!shard_count_valid(b->shards) || b->batch % b->shards || b->shards % b->c.size))
 		return ct_errf(e, CT_EUSAGE,
 			       "S must be a power of two dividing the batch, and P S");
@@ -139,7 +142,7 @@ static int setup(bench *b, int threads, ct_err *e)
 		b->x[i] = 2.0f * rng_float(&r) - 1.0f;
 	for (int64_t i = 0; i < b->rows; i++)
 		b->y[i] = (int32_t)rng_below(&r, (uint64_t)classes);
-	if (!b->shards)
+	if (b->shards <= 0)
 		return 0;
 	shard_layout_init(&b->l, b->m.ps.n, 1, 1);
 	shard_owned(b->shards, b->c.size, b->c.rank, &b->first, &b->count);
@@ -147,6 +150,40 @@ static int setup(bench *b, int threads, ct_err *e)
 	if (rc == 0)
 		rc = dist_exchange_init(&b->xc, &b->l, b->c.size, e);
 	return rc;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+static int exchange_only(bench *b, ct_err *e)
+{
+	shard_layout_init(&b->l, b->m.ps.n, 1, 1);
+	int rc = dist_exchange_init(&b->xc, &b->l, b->c.size, e);
+	unsigned char *mine = rc == 0 ? ct_aligned_alloc(64, b->l.bytes) : NULL;
+	if (rc == 0 && !mine)
+		rc = ct_errf(e, CT_ENOMEM, "node");
+	double t[50];
+	for (int i = 0; rc == 0 && i < 50; i++) {
+		shard_node_zero(&b->l, mine);
+		void *root;
+		rc = comm_barrier(&b->c, e);
+		double t0 = now(CLOCK_MONOTONIC);
+		if (rc == 0)
+			rc = dist_step_exchange(&b->c, &b->xc, mine, 0, &root, e);
+		t[i] = 1e3 * (now(CLOCK_MONOTONIC) - t0);
+	}
+	free(mine);
+	if (rc < 0)
+		return rc;
+	qsort(t, 50, sizeof(double), cmp_double);
+	if (b->c.rank == 0) {
+		char layers[128];
+		mlp_layers_string(&b->m, layers, sizeof layers);
+		printf("{\"layers\":\"%s\",\"kind\":\"exchange\",\"ranks\":%d,\"node_bytes\":%zu,"
+		       "\"exchange_ms_median\":%.3f,\"exchange_ms_min\":%.3f,\"gbytes_per_s\":%.3f}\n",
+		       layers, b->c.size, b->l.bytes, t[25], t[0],
+		       (double)b->l.bytes * (b->c.size - 1) / (t[25] * 1e6));
+	}
+	return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -218,7 +255,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = setup(&b, threads, &e);
 	if (rc == 0)
-		rc = measure(&b, sec, 5, &e);
+		rc = b.shards < 0 ? exchange_only(&b, &e) : measure(&b, sec, 5, &e);
 	if (rc < 0) {
 		fprintf(stderr, "bench_shards: rank %d: %s\n", b.c.rank, e.msg);
 		comm_abort(&b.c, 1);
