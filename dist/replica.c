@@ -62,6 +62,12 @@ uint64_t dist_digest(const void *buf, size_t bytes)
 			memcpy(&w, p + i + 8 * (size_t)j, 8);
 			h[j] = rotl64((h[j] ^ w) * prime, 31);
 		}
+	/* The last 0..31 bytes: whole words into the lanes, then 0..7 bytes. */
+	for (int j = 0; i + 8 <= bytes; i += 8, j++) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h[j] = rotl64((h[j] ^ w) * prime, 31);
+	}
 	uint64_t tail = 0;
 	for (size_t k = 0; i + k < bytes; k++)
 		tail |= (uint64_t)p[i + k] << (8 * k);

@@ -200,6 +200,20 @@ static void test_digest(void **state)
 		buf[at[k]] ^= 0x10;
 	}
 	assert_int_not_equal(dist_digest(buf, N - 1), d);
+	/* A tail of 29 bytes (3 words and 5 bytes after the last 32-byte block):
+	 * every byte of it counts (it was once shifted by up to 224 bits). */
+	enum { M = 4096 + 29 };
+	unsigned char *big = malloc(M);
+	assert_non_null(big);
+	for (int i = 0; i < M; i++)
+		big[i] = (unsigned char)mix((uint64_t)i);
+	uint64_t dm = dist_digest(big, M);
+	for (int i = 4096; i < M; i++) {
+		big[i] ^= 0x01;
+		assert_int_not_equal(dist_digest(big, M), dm);
+		big[i] ^= 0x01;
+	}
+	free(big);
 	free(buf);
 }
 
