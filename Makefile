@@ -139,7 +139,7 @@ $(BUILD)/tests/dist_check: tests/dist_check.c $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d) $(BUILD)/tests/dist_check.d
 
 # --- the library for other programs -------------------------------------------
 # `make install PREFIX=...` installs bin/ctrain, lib/libctrain.{a,so}, the
@@ -173,9 +173,11 @@ $(BUILD)/examples/%: experiments/examples/%.c $(BUILD)/libctrain.a $(BUILD)/incl
 
 shared: $(BUILD)/libctrain.so
 
-install: $(BUILD)/ctrain $(BUILD)/libctrain.a $(BUILD)/libctrain.so $(BUILD)/include/.stamp
+install: $(BUILD)/ctrain $(BUILD)/libctrain.a $(BUILD)/libctrain.so $(BUILD)/include/.stamp \
+         $(BUILD)/libctrain_mpi.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(BUILD)/ctrain $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/libctrain_mpi.so $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(BUILD)/libctrain.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libctrain.so $(DESTDIR)$(LIBDIR)/libctrain.so.$(VERSION)
 	ln -sf libctrain.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libctrain.so.$(SOVERSION)

@@ -13,7 +13,8 @@
 #include "../nn/philox.h"
 #include "../nn/rng.h"
 
-/* Random123 1.14, tests/kat_vectors, the three "philox4x32 10" lines:
+/* Random123 (DEShawResearch/random123), tests/kat_vectors, its three
+ * "philox4x32 10" lines:
  * counter (4 words), key (2 words), expected output (4 words). */
 static void test_known_answers(void **state)
 {
