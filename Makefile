@@ -6,9 +6,12 @@
 VERSION := 0.1.0
 CC ?= cc
 PKGS := openblas hdf5-serial jansson libzip zlib
+# MPI only for libctrain_mpi.so (dist/comm.h): libctrain and ctrain never link it.
+MPI_PKG := ompi-c
 DEBS := libopenblas-dev libhdf5-dev zlib1g-dev libcmocka-dev libjansson-dev libzip-dev \
         pkg-config hdf5-tools dataset-fashion-mnist python3-torch python3-numpy python3-h5py \
-        clang clang-tidy clang-format gcovr cppcheck gnuplot-nox chromium
+        clang clang-tidy clang-format gcovr cppcheck gnuplot-nox chromium \
+        libopenmpi-dev openmpi-bin
 
 # Warnings: one strict set for gcc and clang, always -Werror (the code is
 # fixed, not the set).  On, beyond -Wall -Wextra:
@@ -61,10 +64,10 @@ WARN := $(WARN_ALL) $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 # compiles stops at once with one line saying what to run when they are
 # missing (tests/e2e_setup.sh simulates a fresh machine).
 SETUP_GOALS := deps data demo test bench fuzz clean format format-check cppcheck
-BUILD_PKGS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+BUILD_PKGS_OK := $(shell pkg-config --exists $(PKGS) cmocka $(MPI_PKG) 2>/dev/null && echo yes)
 ifeq ($(BUILD_PKGS_OK),)
 ifneq ($(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all)),)
-$(error pkg-config or the -dev packages of $(PKGS) cmocka are not installed: run `make deps` (as root) first, or `make demo` / `make test`, which install them)
+$(error pkg-config or the -dev packages of $(PKGS) cmocka $(MPI_PKG) are not installed: run `make deps` (as root) first, or `make demo` / `make test`, which install them)
 endif
 endif
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -fno-math-errno -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
@@ -78,7 +81,7 @@ EXTRA ?=
 CFLAGS := $(OPT) $(CFLAGS_BASE) $(EXTRA)
 LDFLAGS ?=
 
-LIB_SRCS := $(filter-out train/main.c,$(wildcard util/*.c nn/*.c data/*.c ckpt/*.c train/*.c))
+LIB_SRCS := $(filter-out train/main.c,$(wildcard util/*.c nn/*.c data/*.c ckpt/*.c train/*.c dist/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -89,7 +92,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
-     $(BUILD)/bench/bench_step
+     $(BUILD)/bench/bench_step $(BUILD)/libctrain_mpi.so $(BUILD)/tests/dist_check $(BUILD)/bench/bench_shards
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -122,7 +125,21 @@ $(BUILD)/libpowerloss.so: tests/powerloss.c
 	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -fPIC -shared \
 	  $(filter-out -Wpedantic -Wredundant-decls,$(WARN)) -o $@ $< -ldl -lpthread
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d)
+# The MPI plugin that dist/comm.c dlopens under a launcher (never linked into
+# libctrain or ctrain).  MPI's headers are system headers (-isystem): they are
+# not held to our warning set.
+MPI_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MPI_PKG) 2>/dev/null))
+MPI_LIBS := $(shell pkg-config --libs $(MPI_PKG) 2>/dev/null)
+$(BUILD)/libctrain_mpi.so: dist/mpi/plugin.c dist/comm_plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libctrain_mpi.so -o $@ $< $(MPI_LIBS)
+
+# The driver of tests/e2e_mpi.sh (run under mpirun, so not a test_* binary).
+$(BUILD)/tests/dist_check: tests/dist_check.c $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d) $(BUILD)/tests/dist_check.d
 
 # --- the library for other programs -------------------------------------------
 # `make install PREFIX=...` installs bin/ctrain, lib/libctrain.{a,so}, the
@@ -134,7 +151,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 SOVERSION := 0
 HDRS_PRIVATE := ckpt/h5c_internal.h ckpt/manager_internal.h ckpt/st_internal.h ckpt/pickle_vm.h data/gzio.h train/cli.h
-LIB_HDRS := $(filter-out $(HDRS_PRIVATE),$(wildcard util/*.h nn/*.h data/*.h ckpt/*.h train/*.h))
+LIB_HDRS := $(filter-out $(HDRS_PRIVATE),$(wildcard util/*.h nn/*.h data/*.h ckpt/*.h train/*.h dist/*.h))
 EXAMPLE_SRCS := $(wildcard experiments/examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:experiments/examples/%.c=$(BUILD)/examples/%)
 
@@ -156,9 +173,11 @@ $(BUILD)/examples/%: experiments/examples/%.c $(BUILD)/libctrain.a $(BUILD)/incl
 
 shared: $(BUILD)/libctrain.so
 
-install: $(BUILD)/ctrain $(BUILD)/libctrain.a $(BUILD)/libctrain.so $(BUILD)/include/.stamp
+install: $(BUILD)/ctrain $(BUILD)/libctrain.a $(BUILD)/libctrain.so $(BUILD)/include/.stamp \
+         $(BUILD)/libctrain_mpi.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(BUILD)/ctrain $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/libctrain_mpi.so $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(BUILD)/libctrain.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libctrain.so $(DESTDIR)$(LIBDIR)/libctrain.so.$(VERSION)
 	ln -sf libctrain.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libctrain.so.$(SOVERSION)
@@ -259,12 +278,13 @@ TIDY_SRCS := $(LIB_SRCS) train/main.c $(EXAMPLE_SRCS)
 check: cppcheck tidy format-check
 
 cppcheck:
-	@cppcheck $(CPPCHECK_FLAGS) util nn data ckpt train tests/*.c tests/fuzz experiments/examples \
+	@cppcheck $(CPPCHECK_FLAGS) util nn data ckpt train dist tests/*.c tests/fuzz experiments/examples \
 	  && echo "cppcheck: clean"
 
 # `make format` applies .clang-format; `make format-check` lists what differs.
 # Fixtures and generated data are not C files here, so never touched.
 FORMAT_SRCS = $(wildcard util/*.[ch] nn/*.[ch] data/*.[ch] ckpt/*.[ch] train/*.[ch] include/*.h \
+                         dist/*.[ch] dist/mpi/*.c experiments/shards/*.c \
                          tests/*.[ch] tests/fuzz/*.c experiments/examples/*.c)
 format:
 	@clang-format -i $(FORMAT_SRCS)
@@ -302,6 +322,11 @@ BENCH_SRCS := $(wildcard experiments/bench/*.c)
 $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+# The price of shards and the exchange (issue 17): experiments/shards/run.sh.
+$(BUILD)/bench/bench_shards: experiments/shards/bench_shards.c $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
 bench: deps
 	$(MAKE) $(BUILD)/bench/bench_step
