@@ -89,7 +89,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
-     $(BUILD)/bench/bench_step
+     $(BUILD)/bench/bench_step $(BUILD)/bench/synth_rate
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -298,10 +298,14 @@ fuzz: deps
 # --- benchmarks vs PyTorch (experiments/bench) ---------------------------------
 # `make bench`: ctrain and PyTorch side by side (about 6 minutes); writes
 # experiments/results/bench.md, bench.svg, bench_raw.jsonl.
-BENCH_SRCS := $(wildcard experiments/bench/*.c)
+BENCH_SRCS := $(filter-out experiments/bench/synth_rate.c,$(wildcard experiments/bench/*.c))
 $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+$(BUILD)/bench/synth_rate: experiments/bench/synth_rate.c $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
 bench: deps
 	$(MAKE) $(BUILD)/bench/bench_step
