@@ -89,7 +89,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
-     $(BUILD)/bench/bench_step $(BUILD)/bench/synth_rate
+     $(BUILD)/bench/bench_step $(SYNTH_RATE)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -299,6 +299,8 @@ fuzz: deps
 # `make bench`: ctrain and PyTorch side by side (about 6 minutes); writes
 # experiments/results/bench.md, bench.svg, bench_raw.jsonl.
 BENCH_SRCS := $(filter-out experiments/bench/synth_rate.c,$(wildcard experiments/bench/*.c))
+# the synthetic-data rate (its own main); absent from e2e_setup's small tree
+SYNTH_RATE := $(patsubst experiments/bench/%.c,$(BUILD)/bench/%,$(wildcard experiments/bench/synth_rate.c))
 $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)

@@ -109,7 +109,7 @@ int csv_load_header(const char *path, int label_column, int header_mode, dataset
  *   1  (sequential) ctrain 0.1.0's (one stream for all rows), kept so that
  *      runs frozen by older versions resume to the same bytes;
  *   2  (counter; SYNTHETIC_VERSION, the default) row i drawn from a counter-based
- *      sequence keyed by (seed, i) with a float ziggurat: about 15x faster on
+ *      sequence keyed by (seed, i) with a float ziggurat: about 10x faster on
  *      one thread, parallel over `threads`, the same bytes for any count.
  * synthetic_make is synthetic_generate(..., SYNTHETIC_VERSION, 1 thread). */
 #define SYNTHETIC_VERSION 2

@@ -153,11 +153,12 @@ static void bar_update(conv_bar *b, int64_t done, int64_t n, int d)
 		for (int i = 0; i < 30; i++)
 			bar[i] = i < full ? '#' : ' ';
 		bar[30] = '\0';
-		fprintf(stderr, "\rconvert [%s] %3.0f%% %lld/%lld rows  %.0f MB/s%s%s\033[K", bar,
-			frac * 100, (long long)done, (long long)n, t > 0 ? mb / t : 0.0,
-			eta[0] ? "  ETA " : "", eta);
+		/* a lost redraw of the bar is harmless */
+		(void)fprintf(stderr, "\rconvert [%s] %3.0f%% %lld/%lld rows  %.0f MB/s%s%s\033[K",
+			      bar, frac * 100, (long long)done, (long long)n, t > 0 ? mb / t : 0.0,
+			      eta[0] ? "  ETA " : "", eta);
 		if (done == n)
-			fputc('\n', stderr);
+			(void)fputc('\n', stderr);
 		b->last = now;
 	} else if (!b->tty && (int)(frac * 4) > b->quarter) {
 		b->quarter = (int)(frac * 4);
@@ -213,7 +214,7 @@ static int convert_rows(conv_src *src, const char *tmp, const char *out, ct_err 
 	block = block > src->n ? src->n : block;
 	float *x = ct_aligned_alloc(DATASET_ALIGN, (size_t)block * (size_t)src->d * sizeof *x);
 	int32_t *y = malloc((size_t)block * sizeof *y);
-	h5out w;
+	h5out w = {.file = -1, .x = -1, .y = -1};
 	int rc = 0, created = 0;
 	if (!x || !y)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory for a block of %lld rows",
