@@ -92,7 +92,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
-     $(BUILD)/bench/bench_step $(BUILD)/libctrain_mpi.so $(BUILD)/tests/dist_check $(BUILD)/bench/bench_shards
+     $(BUILD)/bench/bench_step $(BUILD)/libctrain_mpi.so $(BUILD)/tests/dist_check $(BUILD)/bench/bench_shards \
+     $(SYNTH_RATE)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -318,13 +319,19 @@ fuzz: deps
 # --- benchmarks vs PyTorch (experiments/bench) ---------------------------------
 # `make bench`: ctrain and PyTorch side by side (about 6 minutes); writes
 # experiments/results/bench.md, bench.svg, bench_raw.jsonl.
-BENCH_SRCS := $(wildcard experiments/bench/*.c)
+BENCH_SRCS := $(filter-out experiments/bench/synth_rate.c,$(wildcard experiments/bench/*.c))
+# the synthetic-data rate (its own main); absent from e2e_setup's small tree
+SYNTH_RATE := $(patsubst experiments/bench/%.c,$(BUILD)/bench/%,$(wildcard experiments/bench/synth_rate.c))
 $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
 # The price of shards and the exchange (issue 17): experiments/shards/run.sh.
 $(BUILD)/bench/bench_shards: experiments/shards/bench_shards.c $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+$(BUILD)/bench/synth_rate: experiments/bench/synth_rate.c $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 

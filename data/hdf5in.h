@@ -65,4 +65,26 @@ int hdf5_load(const char *path, const char *xname, const char *yname, dataset *d
  * shuffle + deflate, built in memory (core driver) for an atomic write. */
 int hdf5_image(const dataset *ds, void **img, size_t *len, ct_err *e);
 
+/* The same file written a block of rows at a time, in constant memory
+ * (ctrain data convert): n and d known up front, rows appended in order.
+ * Chunks and filters as hdf5_image.  The caller makes it atomic (writes a
+ * temporary name, fsyncs and renames it after h5out_close).
+ *
+ *     h5out w;
+ *     if (h5out_create(&w, tmp, n, d, &e) < 0) ...      // fails if tmp exists
+ *     h5out_write(&w, x, y, rows, &e);                  // ... until n rows
+ *     if (h5out_close(&w, &e) < 0) ...                  // always call it once
+ */
+typedef struct h5out {
+	int64_t file, x, y; /* hid_t, < 0 when closed */
+	int64_t n, done;
+	int d;
+	char path[4200];
+} h5out;
+int h5out_create(h5out *w, const char *path, int64_t n, int d, ct_err *e);
+int h5out_write(h5out *w, const float *x, const int32_t *y, int64_t rows, ct_err *e);
+int h5out_close(h5out *w, ct_err *e);
+/* Rows per chunk of the features: about 1 MiB, at most n. */
+int64_t h5out_chunk_rows(int64_t n, int d);
+
 #endif

@@ -232,3 +232,105 @@ int mnist_load(const char *dir, int train, dataset *ds, ct_err *e)
 	ds->n_classes = MNIST_CLASSES;
 	return 0;
 }
+
+/* ---- a block of rows at a time (ctrain data convert) ---------------------- */
+
+int mnist_stream_open(mnist_stream *s, const char *dir, int train, ct_err *e)
+{
+	memset(s, 0, sizeof *s);
+	const char *prefix = train ? "train" : "t10k";
+	char xbase[64], ybase[64];
+	uint32_t xd[3] = {0}, yd[1] = {0};
+	snprintf(xbase, sizeof xbase, "%s-images-idx3-ubyte", prefix);
+	snprintf(ybase, sizeof ybase, "%s-labels-idx1-ubyte", prefix);
+	int rc = find_file(dir, xbase, s->xpath, sizeof s->xpath, e);
+	if (rc == 0)
+		rc = find_file(dir, ybase, s->ypath, sizeof s->ypath, e);
+	if (rc == 0 && (rc = gzio_open(s->xpath, &s->xf, e)) == 0)
+		s->open = 1;
+	if (rc == 0 && (rc = gzio_open(s->ypath, &s->yf, e)) == 0)
+		s->open = 2;
+	if (rc == 0)
+		rc = read_header(s->xf, s->xpath, 3, xd, e);
+	if (rc == 0 && (xd[1] == 0 || xd[2] == 0 || (uint64_t)xd[1] * xd[2] > INT_MAX))
+		rc = ct_errf(e, CT_ECORRUPT, "%s: IDX images of size %ux%u", s->xpath, xd[1],
+			     xd[2]);
+	if (rc == 0)
+		rc = read_header(s->yf, s->ypath, 1, yd, e);
+	if (rc == 0 && xd[0] != yd[0])
+		rc = ct_errf(e, CT_EMISMATCH, "%s: %u images in %s but %u labels in %s", dir, xd[0],
+			     s->xpath, yd[0], s->ypath);
+	if (rc < 0) {
+		mnist_stream_close(s, NULL);
+		return rc;
+	}
+	s->n = xd[0];
+	s->d = (int)(xd[1] * xd[2]);
+	return 0;
+}
+
+int mnist_stream_read(mnist_stream *s, int64_t rows, float *x, int32_t *y, ct_err *e)
+{
+	CT_ASSERT(s->open == 2 && rows >= 1 && s->done + rows <= s->n);
+	dataset part = {.x = x, .n = rows, .d = s->d};
+	int rc = 0;
+	/* read_pixels/read_label_bytes expect the end of the file after their
+	 * rows: only the last block may check that */
+	int last = s->done + rows == s->n;
+	unsigned char buf[64 * 1024];
+	size_t total = (size_t)rows * (size_t)s->d, done = 0;
+	if (last)
+		rc = read_pixels(s->xf, s->xpath, &part, e);
+	while (!last && rc == 0 && done < total) {
+		size_t want = total - done < sizeof buf ? total - done : sizeof buf;
+		int64_t got = gzio_read(s->xf, s->xpath, buf, want, e);
+		if (got < 0)
+			return (int)got;
+		for (int64_t i = 0; i < got; i++)
+			x[done + (size_t)i] = (float)buf[i] / 255.0f;
+		done += (size_t)got;
+		/* cppcheck-suppress knownConditionTrueFalse ; false positive: gzio_read is short at EOF */
+		if ((size_t)got < want)
+			rc = ct_errf(e, CT_ECORRUPT,
+				     "%s: truncated: the header declares %lld images of %d pixels "
+				     "but the file ends after %lld",
+				     s->xpath, (long long)s->n, s->d,
+				     (long long)(s->done + (int64_t)(done / (size_t)s->d)));
+	}
+	for (int64_t r = 0; !last && rc == 0 && r < rows;) {
+		size_t want = rows - r < (int64_t)sizeof buf ? (size_t)(rows - r) : sizeof buf;
+		int64_t got = gzio_read(s->yf, s->ypath, buf, want, e);
+		if (got < 0)
+			return (int)got;
+		for (int64_t i = 0; i < got; i++)
+			y[r + i] = buf[i];
+		r += got;
+		if ((size_t)got < want)
+			rc = ct_errf(e, CT_ECORRUPT,
+				     "%s: truncated: the header declares %lld labels but the file "
+				     "holds %lld",
+				     s->ypath, (long long)s->n, (long long)(s->done + r));
+	}
+	if (last && rc == 0)
+		rc = read_label_bytes(s->yf, s->ypath, y, rows, e);
+	for (int64_t i = 0; rc == 0 && i < rows; i++)
+		if (y[i] >= MNIST_CLASSES)
+			rc = ct_errf(e, CT_ECORRUPT,
+				     "%s: label %d at index %lld is out of range [0, %d)", s->ypath,
+				     y[i], (long long)(s->done + i), MNIST_CLASSES);
+	if (rc == 0)
+		s->done += rows;
+	return rc;
+}
+
+int mnist_stream_close(mnist_stream *s, ct_err *e)
+{
+	int rc = 0;
+	ct_err ignore;
+	if (s->open >= 1 && gzio_close(s->xf, s->xpath, e ? e : &ignore) < 0)
+		rc = CT_ECORRUPT;
+	if (s->open >= 2 && gzio_close(s->yf, s->ypath, rc < 0 || !e ? &ignore : e) < 0 && rc == 0)
+		rc = CT_ECORRUPT;
+	s->open = 0;
+	return rc < 0 && e ? e->code : rc;
+}

@@ -182,12 +182,27 @@ static void test_frozen_defaults(void **state)
 	config_defaults_frozen(&c);
 	assert_int_equal(config_parse_string(&c, old, "config.ini", &(ct_err){0}), 0);
 	assert_string_equal(c.val_split, "permuted");
+	assert_string_equal(c.generator, "sequential");
 	config_defaults(&d);
 	assert_int_equal(config_parse_string(&d, old, "run.ini", &(ct_err){0}), 0);
 	assert_string_equal(d.val_split, "tail");
-	/* only val_split differs from the plain defaults */
+	assert_string_equal(d.generator, "counter");
+	/* only val_split and generator differ from the plain defaults */
 	strcpy(d.val_split, "permuted");
+	strcpy(d.generator, "sequential");
 	assert_memory_equal(&c, &d, sizeof c);
+	/* a frozen config written now names its generator, so it reads back as written */
+	for (int k = 0; k < 2; k++) {
+		const char *gens[] = {"counter", "sequential"};
+		strcpy(d.generator, gens[k]);
+		char *text = config_to_string(&d);
+		assert_non_null(text);
+		config_defaults_frozen(&c);
+		assert_int_equal(config_parse_string(&c, text, "config.ini", &(ct_err){0}), 0);
+		assert_string_equal(c.generator, gens[k]);
+		free(text);
+	}
+	assert_int_equal(config_key_resumable("data.generator"), 0);
 	/* a frozen config written now names its split, so it reads back as written */
 	for (int k = 0; k < 3; k++) {
 		const char *kinds[] = {"tail", "random", "permuted"};
@@ -211,7 +226,7 @@ static const char *all_keys_ini =
 	"[schedule]\nname = cosine\nwarmup_steps = 100\nstep_size = 7\ngamma = 0.5\nmin_lr = 1e-5\n"
 	"[data]\ndataset = csv\npath = /tmp/some data.csv\nn_samples = 123456789012\n"
 	"n_features = 10\nn_classes = 3\nlabel_column = 0\nval_fraction = 0\nval_split = random\n"
-	"batch_size = 32\nshuffle = off\n"
+	"batch_size = 32\nshuffle = off\ngenerator = sequential\n"
 	"[train]\nepochs = 3\nseed = 18446744073709551615\nthreads = 256\nlog_every = 1\n"
 	"eval_every = 500\nkernel = SkylakeX\ndeterministic = false\n"
 	"[checkpoint]\nevery_steps = 0\nevery_seconds = 30.5\nkeep_last = 0\nkeep_every = 10000\n"
@@ -253,6 +268,7 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.label_column, 0);
 	assert_true(c.val_fraction == 0.0);
 	assert_string_equal(c.val_split, "random");
+	assert_string_equal(c.generator, "sequential");
 	assert_int_equal(c.batch_size, 32);
 	assert_int_equal(c.shuffle, 0);
 	assert_int_equal(c.epochs, 3);
@@ -632,6 +648,7 @@ static const char *expected_text =
 	"n_samples = 2000\nn_features = 20\nn_classes = 4\nlabel_column = -1\nheader = auto\n"
 	"val_fraction = 0.1\nval_split = tail\nbatch_size = 64\nshuffle = true\nx = \"features\"\n"
 	"y = \"labels\"\nval_path = \"\"\ntest_path = \"\"\nnormalize = none\nmemory_mb = 0\n"
+	"generator = counter\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
 	"kernel = \"\"\ndeterministic = true\non_nonfinite = stop\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
@@ -909,11 +926,11 @@ static void test_reference(void **state)
 			       "\n  val_split     = tail        validation rows: the file's last "
 			       "val_fraction (tail, as Keras)"));
 	assert_non_null(strstr(text, "false = the file's order, every epoch"));
-	/* 6 section headers and one line per key (52 keys). */
+	/* 6 section headers and one line per key (53 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 52);
+	assert_int_equal(lines, 2 + 6 * 2 + 53);
 	free(text);
 }
 

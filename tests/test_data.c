@@ -7,6 +7,7 @@
 
 #include "tmpdir.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../ckpt/crc32c.h"
 #include "../data/dataset.h"
 
 static char tmpdir[256];
@@ -508,20 +510,123 @@ static void test_synthetic_learnable(void **state)
 	(void)state;
 	/* includes the hard shapes: ten classes on a line, many dims */
 	int shapes[][3] = {{20, 5, 3000}, {1, 10, 3000}, {2, 3, 1500}, {100, 10, 3000}};
-	for (int s = 0; s < 4; s++) {
+	for (int s = 0; s < 8; s++) { /* each shape with both generators */
 		dataset all, tr, va;
 		ct_err e = {0};
-		assert_int_equal(
-			synthetic_make(7, shapes[s][2], shapes[s][0], shapes[s][1], &all, &e), 0);
+		assert_int_equal(synthetic_generate(7, shapes[s % 4][2], shapes[s % 4][0],
+						    shapes[s % 4][1], 1 + s / 4, 1, &all, &e),
+				 0);
 		assert_int_equal(dataset_split(&all, 0.25, 7, &tr, &va, &e), 0);
 		double acc = nearest_mean_accuracy(&tr, &va);
 		if (acc <= 0.95)
-			print_error("d=%d k=%d accuracy %.4f\n", shapes[s][0], shapes[s][1], acc);
+			print_error("d=%d k=%d generator %d accuracy %.4f\n", shapes[s % 4][0],
+				    shapes[s % 4][1], 1 + s / 4, acc);
 		assert_true(acc > 0.95);
 		dataset_release(&all);
 		dataset_release(&tr);
 		dataset_release(&va);
 	}
+}
+
+/* The sequential generator is ctrain 0.1.0's, byte for byte: runs frozen
+ * without data.generator regenerate their data from it on resume (the
+ * checksum is of the bytes the 0.1.0 synthetic_make wrote for this call). */
+static void test_synthetic_sequential_unchanged(void **state)
+{
+	(void)state;
+	dataset a;
+	ct_err e = {0};
+	for (int threads = 1; threads <= 2; threads++) {
+		assert_int_equal(synthetic_generate(42, 1000, 7, 3, 1, threads, &a, &e), 0);
+		assert_int_equal(crc32c_update(0, a.x, 1000 * 7 * sizeof(float)), 0x2edde639u);
+		for (int i = 0; i < 1000; i++)
+			assert_int_equal(a.y[i], i % 3);
+		dataset_release(&a);
+	}
+	/* and the counter generator is another one, with its own fixed bytes */
+	assert_int_equal(synthetic_generate(42, 1000, 7, 3, 2, 1, &a, &e), 0);
+	assert_int_equal(crc32c_update(0, a.x, 1000 * 7 * sizeof(float)), 0xf29e40d1u);
+	dataset_release(&a);
+}
+
+/* Counter generator: the same bytes for 1, 2 and 3 threads, and any block of
+ * rows, generated alone and out of order, equals those rows of the whole. */
+static void test_synthetic_counter_threads(void **state)
+{
+	(void)state;
+	const int64_t n = 3001;
+	const int d = 37, k = 5;
+	dataset ref, ds;
+	ct_err e = {0};
+	assert_int_equal(synthetic_generate(9, n, d, k, 2, 1, &ref, &e), 0);
+	for (int threads = 2; threads <= 3; threads++) {
+		assert_int_equal(synthetic_generate(9, n, d, k, 2, threads, &ds, &e), 0);
+		assert_memory_equal(ref.x, ds.x, (size_t)n * (size_t)d * sizeof(float));
+		assert_memory_equal(ref.y, ds.y, (size_t)n * sizeof(int32_t));
+		dataset_release(&ds);
+	}
+	synthetic *g;
+	assert_int_equal(synthetic_new(&g, 9, n, d, k, 2, &e), 0);
+	float *x = malloc(500 * (size_t)d * sizeof *x);
+	int32_t *y = malloc(500 * sizeof *y);
+	assert_non_null(x);
+	assert_non_null(y);
+	int64_t firsts[] = {2501, 17, 1000, 0};
+	int64_t lens[] = {500, 3, 499, 1};
+	for (int b = 0; b < 4; b++) {
+		synthetic_rows(g, firsts[b], lens[b], x, y, NULL);
+		assert_memory_equal(x, ref.x + firsts[b] * d,
+				    (size_t)lens[b] * (size_t)d * sizeof(float));
+		assert_memory_equal(y, ref.y + firsts[b], (size_t)lens[b] * sizeof(int32_t));
+	}
+	free(x);
+	free(y);
+	synthetic_free(g);
+	dataset_release(&ref);
+}
+
+/* The counter generator's noise is standard normal: residuals from the class
+ * means, standardised, have skewness 0, kurtosis 3 and the normal's share of
+ * values beyond 2 and 3.5 standard deviations (the ziggurat's wedges and
+ * tail, 4.55% and 0.047%). */
+static void test_synthetic_counter_normal(void **state)
+{
+	(void)state;
+	const int64_t n = 20000;
+	const int d = 50, k = 4;
+	dataset ds;
+	ct_err e = {0};
+	assert_int_equal(synthetic_generate(5, n, d, k, 2, 2, &ds, &e), 0);
+	double *m = calloc((size_t)k * (size_t)d, sizeof *m);
+	assert_non_null(m);
+	for (int64_t i = 0; i < n; i++)
+		for (int j = 0; j < d; j++)
+			m[ds.y[i] * d + j] += (double)ds.x[i * d + j] / (double)(n / k);
+	double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+	for (int64_t i = 0; i < n; i++)
+		for (int j = 0; j < d; j++) {
+			double r = (double)ds.x[i * d + j] - m[ds.y[i] * d + j];
+			s1 += r;
+			s2 += r * r;
+		}
+	double cnt = (double)n * d, mean = s1 / cnt, sd = sqrt(s2 / cnt - mean * mean);
+	double beyond2 = 0, beyond35 = 0;
+	for (int64_t i = 0; i < n; i++)
+		for (int j = 0; j < d; j++) {
+			double z = ((double)ds.x[i * d + j] - m[ds.y[i] * d + j] - mean) / sd;
+			s3 += z * z * z;
+			s4 += z * z * z * z;
+			beyond2 += fabs(z) > 2.0;
+			beyond35 += fabs(z) > 3.5;
+		}
+	print_message("skew %.4f kurtosis %.4f beyond 2: %.5f beyond 3.5: %.6f\n", s3 / cnt,
+		      s4 / cnt, beyond2 / cnt, beyond35 / cnt);
+	assert_true(fabs(s3 / cnt) < 0.01);
+	assert_true(fabs(s4 / cnt - 3.0) < 0.02);
+	assert_true(fabs(beyond2 / cnt - 0.0455) < 0.001);
+	assert_true(fabs(beyond35 / cnt - 0.000465) < 0.0001);
+	free(m);
+	dataset_release(&ds);
 }
 
 /* ---- split -------------------------------------------------------------- */
@@ -696,6 +801,9 @@ int main(void)
 		cmocka_unit_test(test_csv_errors),
 		cmocka_unit_test(test_synthetic_deterministic),
 		cmocka_unit_test(test_synthetic_learnable),
+		cmocka_unit_test(test_synthetic_sequential_unchanged),
+		cmocka_unit_test(test_synthetic_counter_threads),
+		cmocka_unit_test(test_synthetic_counter_normal),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_split_kinds),
 		cmocka_unit_test(test_permutation_definition),

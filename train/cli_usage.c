@@ -171,15 +171,19 @@ static const char USAGE_REPORT[] =
 	"example:\n  ctrain report runs/lr1 runs/lr3 -o report.html\n";
 
 static const char USAGE_DATA[] =
-	"usage: ctrain data convert IN OUT.h5 [--set data.key=value]...\n"
+	"usage: ctrain data convert IN OUT.h5 [--set data.key=value]... [--set train.seed=N]\n"
+	"                          [--set train.threads=N]\n"
 	"       ctrain data inspect FILE.h5 [X Y]\n\n"
 	"convert reads IN as training would (a .csv[.gz], an .h5, an MNIST directory or\n"
 	"'synthetic'; --set data.dataset=... and the other data.* keys as in a config) and\n"
 	"writes every row, in order, to OUT.h5: features float32 [rows, features] and labels\n"
-	"int32 [rows], chunks of about 1 MiB with shuffle + gzip, atomically (temporary file,\n"
-	"fsync, rename).  The input is held in memory once (float32), the file is built in\n"
-	"memory too.  inspect checks FILE's datasets (features and labels, or X and Y) as\n"
-	"training does and prints rows, features, type, chunking, classes and label counts.\n\n"
+	"int32 [rows], chunks of about 1 MiB with shuffle + gzip, atomically (temporary file\n"
+	"beside OUT, fsync, rename; one left by a killed convert is removed by the next).\n"
+	"Synthetic, MNIST and HDF5 inputs are streamed a block of rows at a time (constant\n"
+	"memory, about 30 MB); a CSV is parsed whole first.  A progress bar is drawn when\n"
+	"stderr is a terminal (-q: none).  inspect checks FILE's datasets (features and\n"
+	"labels, or X and Y) as training does and prints rows, features, type, chunking,\n"
+	"classes and label counts.\n\n"
 	"example:\n  ctrain data convert train.csv.gz train.h5 --set data.label_column=0\n";
 
 const char *cli_usage(const char *cmd)

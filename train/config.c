@@ -119,6 +119,10 @@ static const key_spec keys[] = {
 	 .help = "memory budget for the data; an hdf5 training set larger than it is streamed "
 		 "from the file (another row order, same rows per epoch); 0 = half the RAM, "
 		 "frozen as that number"},
+	{"data", "generator", ENUMK("counter|sequential"), FLD(generator), .def = "counter",
+	 .help = "synthetic: noise generator; counter = rows drawn in parallel, the same bytes "
+		 "for any thread count; sequential = ctrain 0.1.0's, which a run frozen "
+		 "without this key keeps"},
 
 	{"train", "epochs", I64K(1), FLD(epochs), .def = "10", .resumable = 1,
 	 .help = "passes over the training data"},
@@ -608,6 +612,8 @@ void config_defaults_frozen(ct_config *c)
 	config_defaults(c);
 	ct_err e;
 	int rc = set_value(c, find_key("data", "val_split"), "permuted", &e);
+	CT_ASSERT(rc == 0);
+	rc = set_value(c, find_key("data", "generator"), "sequential", &e);
 	CT_ASSERT(rc == 0);
 }
 

@@ -68,6 +68,7 @@ typedef struct ct_config {
 	char normalize[16];                      /* none|standard */
 	int64_t memory_mb;                       /* data budget; 0 = automatic */
 	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
+	char generator[16];                      /* synthetic: counter|sequential (0.1.0's) */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
 	char header[8];                          /* csv: auto|true|false */
 	double val_fraction;
@@ -97,7 +98,8 @@ void config_defaults(ct_config *c);
 /* The defaults to parse a config frozen by a run (DIR/config.ini, a
  * checkpoint's /meta@config) over: config_defaults, except that keys added
  * after ctrain 0.1.0 take the value that reproduces 0.1.0 when the file does
- * not have them (data.val_split = permuted), so old runs resume bit-exactly. */
+ * not have them (data.val_split = permuted, data.generator = sequential), so
+ * old runs resume bit-exactly. */
 void config_defaults_frozen(ct_config *c);
 
 /* Applies INI text on top of c.  `name` (usually the file name) starts every

@@ -14,7 +14,9 @@
 static int load_file(const ct_config *c, const char *path, int test, dataset *all, ct_err *e)
 {
 	if (strcmp(c->dataset, "synthetic") == 0)
-		return synthetic_make(c->seed, c->n_samples, c->n_features, c->n_classes, all, e);
+		return synthetic_generate(c->seed, c->n_samples, c->n_features, c->n_classes,
+					  strcmp(c->generator, "sequential") == 0 ? 1 : 2,
+					  c->threads, all, e);
 	if (strcmp(c->dataset, "csv") == 0)
 		return csv_load_header(path, c->label_column,
 				       strcmp(c->header, "true") == 0    ? CSV_HEADER_TRUE
