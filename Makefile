@@ -89,6 +89,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test unit e2e asan demo clean deps fuzz bench data check cppcheck tidy coverage uplot \
         format format-check examples shared install
+SYNTH_RATE := $(patsubst experiments/bench/%.c,$(BUILD)/bench/%,$(wildcard experiments/bench/synth_rate.c))
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
@@ -321,7 +322,6 @@ fuzz: deps
 # experiments/results/bench.md, bench.svg, bench_raw.jsonl.
 BENCH_SRCS := $(filter-out experiments/bench/synth_rate.c,$(wildcard experiments/bench/*.c))
 # the synthetic-data rate (its own main); absent from e2e_setup's small tree
-SYNTH_RATE := $(patsubst experiments/bench/%.c,$(BUILD)/bench/%,$(wildcard experiments/bench/synth_rate.c))
 $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(BUILD)/libctrain.a $(LDLIBS_BASE)
