@@ -40,7 +40,7 @@ static int g_nwarn;
 static void hook(int level, const char *line, void *ctx)
 {
 	(void)ctx;
-	if (level == LOG_WARN && g_nwarn < 8)
+	if (level == CT_LOG_WARN && g_nwarn < 8)
 		snprintf(g_warn[g_nwarn++], sizeof g_warn[0], "%s", line);
 }
 
@@ -130,7 +130,7 @@ static int setup(void **state)
 		return -1;
 	g_nwarn = 0;
 	log_set_hook(hook, NULL);
-	log_set_level(LOG_WARN);
+	log_set_level(CT_LOG_WARN);
 	return 0;
 }
 

@@ -279,7 +279,7 @@ static void test_params_load_strict_and_report(void **s)
 
 int main(void)
 {
-	log_set_level(LOG_WARN);
+	log_set_level(CT_LOG_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snapshot_roundtrip_adam),
 		cmocka_unit_test(test_snapshot_roundtrip_sgd),

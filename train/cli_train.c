@@ -206,8 +206,8 @@ static int supervise(int argc, char **argv, const char *cmd, const train_args *a
 	char **first = calloc((size_t)argc + 4, sizeof *first);
 	if (!first)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
-	const char *lv = log_get_level() >= LOG_WARN    ? "-q"
-			 : log_get_level() == LOG_DEBUG ? "-v"
+	const char *lv = log_get_level() >= CT_LOG_WARN    ? "-q"
+			 : log_get_level() == CT_LOG_DEBUG ? "-v"
 							: NULL;
 	int n = 0;
 	first[n++] = (char *)(uintptr_t) "ctrain";
