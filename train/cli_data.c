@@ -35,12 +35,13 @@ static int data_convert(int argc, char **argv, ct_err *e)
 	const char *in = NULL, *out = NULL;
 	ct_config c;
 	config_defaults(&c);
-	const char *sets[64];
+	const char *sets[CLI_MAX_REPEAT];
 	int n_sets = 0;
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
-			sets[n_sets++] = argv[++i];
-		else if (argv[i][0] != '-' && !in)
+		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else if (argv[i][0] != '-' && !in)
 			in = argv[i];
 		else if (argv[i][0] != '-' && !out)
 			out = argv[i];
