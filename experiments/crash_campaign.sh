@@ -38,12 +38,8 @@ now_ms() { date +%s%3N; }
 t0=$(now_ms)
 
 # Pass-through tracer: which operation did each killed process do last?
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then
-	SHIM=$W/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" "$here/../tests/faultinject.c" \
-		-ldl -lpthread 2>/dev/null || SHIM=
-fi
+. "$here/../tests/shim.sh"
+SHIM=$(shim_path faultinject "$W" 2>/dev/null) || SHIM=
 
 cat > "$W/run.ini" <<'INI'
 [model]
