@@ -1,6 +1,7 @@
 /* Tests of util/util.h: array growth (doubling, overflow, unchanged on
  * failure), the UTF-8 checker the safetensors and pickle readers share, and
- * the shape formatter of load reports and `ctrain inspect`. */
+ * the shape formatter of load reports and `ctrain inspect`, the CSV field
+ * splitter of status, plot and compare. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,12 +85,29 @@ static void test_shape_format(void **state)
 	assert_string_equal(b, "[3, 2");
 }
 
+static void test_split_fields(void **state)
+{
+	(void)state;
+	char line[] = "step,loss,,val_loss", one[] = "x";
+	char *f[3];
+	assert_int_equal(ct_split_fields(line, f, 3), 3);
+	assert_string_equal(f[0], "step");
+	assert_string_equal(f[1], "loss");
+	assert_string_equal(f[2], ",val_loss"); /* the last keeps the rest */
+	assert_int_equal(ct_index_of(f, 3, "loss"), 1);
+	assert_int_equal(ct_index_of(f, 3, "lr"), -1);
+	assert_int_equal(ct_index_of(f, 0, "step"), -1);
+	assert_int_equal(ct_split_fields(one, f, 3), 1);
+	assert_string_equal(f[0], "x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_shape_format),
+		cmocka_unit_test(test_split_fields),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include "../util/log.h"
 #include "cli.h"
 #include "source.h"
+#include "../util/util.h"
 
 static int load(const char *src, tdict *d, char **path, ct_err *e)
 {
@@ -141,20 +142,6 @@ static int is_timing(const char *col)
 	       strcmp(col, "ckpt_sec") == 0;
 }
 
-/* Splits line (modified) at commas into at most max fields. */
-static int split(char *line, char **f, int max)
-{
-	int n = 0;
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		p = strchr(p, ',');
-		if (!p)
-			break;
-		*p++ = '\0';
-	}
-	return n;
-}
-
 static char *next_line(char **p)
 {
 	if (!*p || !**p)
@@ -183,7 +170,8 @@ static void compare_metrics(const char *d1, const char *d2)
 	char *c1 = t1, *c2 = t2;
 	char *h1 = next_line(&c1), *h2 = next_line(&c2);
 	char *hf1[32], *hf2[32], *f1[32], *f2[32];
-	int nh1 = h1 ? split(h1, hf1, 32) : 0, nh2 = h2 ? split(h2, hf2, 32) : 0;
+	int nh1 = h1 ? ct_split_fields(h1, hf1, 32) : 0,
+	    nh2 = h2 ? ct_split_fields(h2, hf2, 32) : 0;
 	long rows = 0;
 	int done = 0;
 	while (!done) {
@@ -198,7 +186,7 @@ static void compare_metrics(const char *d1, const char *d2)
 			break;
 		}
 		rows++;
-		int n1 = split(l1, f1, 32), n2 = split(l2, f2, 32);
+		int n1 = ct_split_fields(l1, f1, 32), n2 = ct_split_fields(l2, f2, 32);
 		for (int i = 0; i < nh1 && !done; i++) {
 			if (is_timing(hf1[i]))
 				continue;

@@ -74,3 +74,24 @@ void ct_shape_format(char *buf, size_t len, int ndim, const int64_t *shape, cons
 	if (used < len)
 		snprintf(buf + used, len - used, "]");
 }
+
+int ct_split_fields(char *line, char **f, int max)
+{
+	int n = 0;
+	for (char *p = line; n < max;) {
+		f[n++] = p;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		*p++ = '\0';
+	}
+	return n;
+}
+
+int ct_index_of(char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}

@@ -1,5 +1,5 @@
 /* util.h — small helpers that several modules need the same way: array
- * growth, UTF-8 checking and shape formatting.  Each replaces copies that had
+ * growth, UTF-8 checking, shape formatting and splitting CSV lines.  Each replaces copies that had
  * drifted apart in details; none reports through ct_err, so that each caller
  * keeps its own message.
  *
@@ -26,5 +26,12 @@ size_t ct_utf8_bad_at(const unsigned char *s, size_t n);
 /* "[d0<sep>d1...]" into buf (always NUL-terminated, cut at len): "[3,2]" with
  * sep ",", "[3, 2]" with ", ", "[]" for ndim 0. */
 void ct_shape_format(char *buf, size_t len, int ndim, const int64_t *shape, const char *sep);
+
+/* Splits line in place at commas into at most max fields (the last one keeps
+ * any further commas) and returns how many (>= 1). */
+int ct_split_fields(char *line, char **f, int max);
+
+/* The index of name in names[0..n), or -1. */
+int ct_index_of(char *const *names, int n, const char *name);
 
 #endif
