@@ -27,8 +27,8 @@ size_t ct_utf8_bad_at(const unsigned char *s, size_t n);
  * sep ",", "[3, 2]" with ", ", "[]" for ndim 0. */
 void ct_shape_format(char *buf, size_t len, int ndim, const int64_t *shape, const char *sep);
 
-/* Splits line in place at commas into at most max fields (the last one keeps
- * any further commas) and returns how many (>= 1). */
+/* Splits line in place at commas into at most max fields (what follows the
+ * max-th is dropped) and returns how many (>= 1). */
 int ct_split_fields(char *line, char **f, int max);
 
 /* The index of name in names[0..n), or -1. */
