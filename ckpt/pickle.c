@@ -38,14 +38,8 @@ int vm_node(vm *m, pickle_type type, pickle_value **out)
 		return vm_fail(m, CT_ECORRUPT, "more than %u values", PICKLE_MAX_NODES);
 	size_t slot = d->n_nodes % ARENA_BLOCK;
 	if (slot == 0) {
-		if (d->n_blocks == d->cap_blocks) {
-			size_t cap = d->cap_blocks ? 2 * d->cap_blocks : 16;
-			pickle_value **b = realloc(d->blocks, cap * sizeof *b);
-			if (!b)
-				return nomem(m);
-			d->blocks = b;
-			d->cap_blocks = cap;
-		}
+		if (ct_grow(&d->blocks, &d->cap_blocks, d->n_blocks + 1, sizeof *d->blocks, 16) < 0)
+			return nomem(m);
 		d->blocks[d->n_blocks] = calloc(ARENA_BLOCK, sizeof(pickle_value));
 		if (!d->blocks[d->n_blocks])
 			return nomem(m);
@@ -250,16 +244,24 @@ static int op_string(vm *m, int lenbytes, pickle_type type)
 	return vm_push(m, v);
 }
 
-static int push_int(vm *m, int64_t i, int big)
+/* A new value of type (INT, BOOL, NONE, ...) holding i on the stack. */
+static int push_simple(vm *m, pickle_type type, int64_t i)
 {
 	pickle_value *v = NULL;
-	int rc = vm_node(m, PICKLE_INT, &v);
+	int rc = vm_node(m, type, &v);
 	if (rc < 0)
 		return rc;
 	CT_ASSERT(v); /* as in collect() */
 	v->i = i;
-	v->big = big;
 	return vm_push(m, v);
+}
+
+static int push_int(vm *m, int64_t i, int big)
+{
+	int rc = push_simple(m, PICKLE_INT, i);
+	if (rc == 0)
+		m->stack[m->sp - 1]->big = big;
+	return rc;
 }
 
 static int op_binint(vm *m, int n)
@@ -313,16 +315,6 @@ static int op_binfloat(vm *m)
 	if ((rc = vm_node(m, PICKLE_FLOAT, &v)) < 0)
 		return rc;
 	memcpy(&v->f, &u, sizeof v->f);
-	return vm_push(m, v);
-}
-
-static int push_simple(vm *m, pickle_type type, int64_t i)
-{
-	pickle_value *v = NULL;
-	int rc = vm_node(m, type, &v);
-	if (rc < 0)
-		return rc;
-	v->i = i;
 	return vm_push(m, v);
 }
 
