@@ -155,12 +155,21 @@ static char *next_line(char **p)
 	return s;
 }
 
+/* Reads d1/name and d2/name into *t1, *t2 (NULL if unreadable); p1 and p2
+ * (4200 bytes each) receive the paths. */
+static void slurp_both(const char *d1, const char *d2, const char *name, char *p1, char *p2,
+		       char **t1, char **t2)
+{
+	snprintf(p1, 4200, "%s/%s", d1, name);
+	snprintf(p2, 4200, "%s/%s", d2, name);
+	*t1 = slurp(p1);
+	*t2 = slurp(p2);
+}
+
 static void compare_metrics(const char *d1, const char *d2)
 {
-	char p1[4200], p2[4200];
-	snprintf(p1, sizeof p1, "%s/metrics.csv", d1);
-	snprintf(p2, sizeof p2, "%s/metrics.csv", d2);
-	char *t1 = slurp(p1), *t2 = slurp(p2);
+	char p1[4200], p2[4200], *t1, *t2;
+	slurp_both(d1, d2, "metrics.csv", p1, p2, &t1, &t2);
 	if (!t1 || !t2) {
 		printf("metrics   not compared: %s unreadable\n", !t1 ? p1 : p2);
 		free(t1);
@@ -255,10 +264,8 @@ static const char *lookup(const kv *v, size_t n, const char *key)
 
 static void compare_config(const char *d1, const char *d2)
 {
-	char p1[4200], p2[4200];
-	snprintf(p1, sizeof p1, "%s/config.ini", d1);
-	snprintf(p2, sizeof p2, "%s/config.ini", d2);
-	char *t1 = slurp(p1), *t2 = slurp(p2);
+	char p1[4200], p2[4200], *t1, *t2;
+	slurp_both(d1, d2, "config.ini", p1, p2, &t1, &t2);
 	enum { MAXKV = 256 };
 	kv *a = calloc(MAXKV, sizeof *a), *b = calloc(MAXKV, sizeof *b);
 	if (!t1 || !t2 || !a || !b) {
