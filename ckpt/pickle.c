@@ -311,11 +311,10 @@ static int op_binfloat(vm *m)
 	for (int i = 0; i < 8; i++) /* big-endian */
 		u = (u << 8) | m->p[m->pos + (size_t)i];
 	m->pos += 8;
-	pickle_value *v = NULL;
-	if ((rc = vm_node(m, PICKLE_FLOAT, &v)) < 0)
-		return rc;
-	memcpy(&v->f, &u, sizeof v->f);
-	return vm_push(m, v);
+	rc = push_simple(m, PICKLE_FLOAT, 0);
+	if (rc == 0)
+		memcpy(&m->stack[m->sp - 1]->f, &u, sizeof u);
+	return rc;
 }
 
 /* ---- containers -------------------------------------------------------------- */
