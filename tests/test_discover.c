@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../ckpt/discover.h"
@@ -46,14 +46,7 @@ static void hook(int level, const char *line, void *ctx)
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static const char *path_of(const char *name)
-{
-	static char p[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-	return p[k];
-}
+static const char *path_of(const char *name) { return testutil_path(g_dir, name); }
 
 static const char *ckpt_name(int64_t step)
 {

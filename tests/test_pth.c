@@ -22,7 +22,7 @@
 #include <jansson.h>
 #include <zip.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/convert.h"
 #include "../ckpt/pickle.h"

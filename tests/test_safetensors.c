@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/safetensors.h"
 
@@ -593,19 +593,7 @@ static void test_random_mutations(void **state)
 
 /* ---- files ----------------------------------------------------------------- */
 
-static char g_dir[128];
-
-static int setup_dir(void **state)
-{
-	(void)state;
-	return tmpdir_make(g_dir, sizeof g_dir, "st");
-}
-
-static int teardown_dir(void **state)
-{
-	(void)state;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "st", setup_dir, teardown_dir)
 
 static void write_raw(const char *path, const void *b, size_t n)
 {

@@ -13,26 +13,14 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../train/metrics.h"
 #include "../train/snapshot.h"
 #include "../util/log.h"
 
-static char g_dir[256];
-
-static int setup(void **s)
-{
-	(void)s;
-	return tmpdir_make(g_dir, sizeof g_dir, "train");
-}
-
-static int teardown(void **s)
-{
-	(void)s;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "train", setup, teardown)
 
 static void make_state(train_state *s, const char *opt_name)
 {
