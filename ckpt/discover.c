@@ -11,6 +11,7 @@
 #include "../util/log.h"
 #include "atomic.h"
 #include "h5c.h"
+#include "../util/util.h"
 
 #define NAME_PREFIX "ckpt-"
 #define NAME_SUFFIX ".h5"
@@ -66,14 +67,8 @@ static int cmp_newest_first(const void *a, const void *b)
 static int list_add(ckpt_entry **v, size_t *n, size_t *cap, const char *dir, const char *name,
 		    int64_t step)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 16;
-		ckpt_entry *p = realloc(*v, c * sizeof *p);
-		if (!p)
-			return -1;
-		*v = p;
-		*cap = c;
-	}
+	if (ct_grow(v, cap, *n + 1, sizeof **v, 16) < 0)
+		return -1;
 	char *path = NULL;
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -1;

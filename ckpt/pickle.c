@@ -3,6 +3,8 @@
  * (GLOBAL, STACK_GLOBAL, REDUCE, BINPERSID, BUILD) are in pickle_torch.c. */
 #include "pickle_vm.h"
 
+#include "../util/util.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -36,14 +38,8 @@ int vm_node(vm *m, pickle_type type, pickle_value **out)
 		return vm_fail(m, CT_ECORRUPT, "more than %u values", PICKLE_MAX_NODES);
 	size_t slot = d->n_nodes % ARENA_BLOCK;
 	if (slot == 0) {
-		if (d->n_blocks == d->cap_blocks) {
-			size_t cap = d->cap_blocks ? 2 * d->cap_blocks : 16;
-			pickle_value **b = realloc(d->blocks, cap * sizeof *b);
-			if (!b)
-				return nomem(m);
-			d->blocks = b;
-			d->cap_blocks = cap;
-		}
+		if (ct_grow(&d->blocks, &d->cap_blocks, d->n_blocks + 1, sizeof *d->blocks, 16) < 0)
+			return nomem(m);
 		d->blocks[d->n_blocks] = calloc(ARENA_BLOCK, sizeof(pickle_value));
 		if (!d->blocks[d->n_blocks])
 			return nomem(m);
@@ -89,14 +85,8 @@ int vm_seq_push(vm *m, pickle_value *c, pickle_value *x)
 {
 	if (m->n_items >= PICKLE_MAX_ITEMS)
 		return vm_fail(m, CT_ECORRUPT, "more than %u container items", PICKLE_MAX_ITEMS);
-	if (c->seq.n == c->seq.cap) {
-		size_t cap = c->seq.cap ? 2 * c->seq.cap : 4;
-		pickle_value **v = realloc(c->seq.v, cap * sizeof *v);
-		if (!v)
-			return nomem(m);
-		c->seq.v = v;
-		c->seq.cap = cap;
-	}
+	if (ct_grow(&c->seq.v, &c->seq.cap, c->seq.n + 1, sizeof *c->seq.v, 4) < 0)
+		return nomem(m);
 	c->seq.v[c->seq.n++] = x;
 	m->n_items++;
 	if (x->depth + 1 > c->depth)
@@ -115,12 +105,8 @@ int vm_push(vm *m, pickle_value *v)
 		if (m->sp >= PICKLE_MAX_STACK)
 			return vm_fail(m, CT_ECORRUPT, "stack deeper than %u values",
 				       PICKLE_MAX_STACK);
-		size_t cap = m->stack_cap ? 2 * m->stack_cap : 64;
-		pickle_value **s = realloc(m->stack, cap * sizeof *s);
-		if (!s)
+		if (ct_grow(&m->stack, &m->stack_cap, m->sp + 1, sizeof *m->stack, 64) < 0)
 			return nomem(m);
-		m->stack = s;
-		m->stack_cap = cap;
 	}
 	m->stack[m->sp++] = v;
 	return 0;
@@ -181,14 +167,8 @@ static int memo_put(vm *m, uint64_t idx)
 	}
 	if (m->memo_len >= PICKLE_MAX_MEMO)
 		return vm_fail(m, CT_ECORRUPT, "memo larger than %u entries", PICKLE_MAX_MEMO);
-	if (m->memo_len == m->memo_cap) {
-		size_t cap = m->memo_cap ? 2 * m->memo_cap : 64;
-		pickle_value **mm = realloc(m->memo, cap * sizeof *mm);
-		if (!mm)
-			return nomem(m);
-		m->memo = mm;
-		m->memo_cap = cap;
-	}
+	if (ct_grow(&m->memo, &m->memo_cap, m->memo_len + 1, sizeof *m->memo, 64) < 0)
+		return nomem(m);
 	m->memo[m->memo_len++] = v;
 	return 0;
 }
@@ -235,43 +215,7 @@ static int arg_u(vm *m, int n, uint64_t *v)
  * so that names survive as C strings unchanged. */
 static int utf8_ok(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t k;
-		unsigned lo = 0x80, hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf)
-			k = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return 0;
-		if (n - i <= k)
-			return 0;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return 0;
-		for (size_t j = 2; j <= k; j++)
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-		i += k + 1;
-	}
-	return 1;
+	return memchr(s, 0, n) == NULL && ct_utf8_bad_at(s, n) == n;
 }
 
 /* STR or BYTES whose length is an lenbytes-wide little-endian prefix. */
@@ -300,16 +244,24 @@ static int op_string(vm *m, int lenbytes, pickle_type type)
 	return vm_push(m, v);
 }
 
-static int push_int(vm *m, int64_t i, int big)
+/* A new value of type (INT, BOOL, NONE, ...) holding i on the stack. */
+static int push_simple(vm *m, pickle_type type, int64_t i)
 {
 	pickle_value *v = NULL;
-	int rc = vm_node(m, PICKLE_INT, &v);
+	int rc = vm_node(m, type, &v);
 	if (rc < 0)
 		return rc;
 	CT_ASSERT(v); /* as in collect() */
 	v->i = i;
-	v->big = big;
 	return vm_push(m, v);
+}
+
+static int push_int(vm *m, int64_t i, int big)
+{
+	int rc = push_simple(m, PICKLE_INT, i);
+	if (rc == 0)
+		m->stack[m->sp - 1]->big = big;
+	return rc;
 }
 
 static int op_binint(vm *m, int n)
@@ -359,21 +311,10 @@ static int op_binfloat(vm *m)
 	for (int i = 0; i < 8; i++) /* big-endian */
 		u = (u << 8) | m->p[m->pos + (size_t)i];
 	m->pos += 8;
-	pickle_value *v = NULL;
-	if ((rc = vm_node(m, PICKLE_FLOAT, &v)) < 0)
-		return rc;
-	memcpy(&v->f, &u, sizeof v->f);
-	return vm_push(m, v);
-}
-
-static int push_simple(vm *m, pickle_type type, int64_t i)
-{
-	pickle_value *v = NULL;
-	int rc = vm_node(m, type, &v);
-	if (rc < 0)
-		return rc;
-	v->i = i;
-	return vm_push(m, v);
+	rc = push_simple(m, PICKLE_FLOAT, 0);
+	if (rc == 0)
+		memcpy(&m->stack[m->sp - 1]->f, &u, sizeof u);
+	return rc;
 }
 
 /* ---- containers -------------------------------------------------------------- */

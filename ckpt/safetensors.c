@@ -1,10 +1,11 @@
 /* safetensors.c — files and dtypes around the format: st_read (mmap, no
- * copy), st_write (atomic) and st_convert_dtype (export to f16/bf16).
+ * copy), st_write (atomic, zero copy) and st_convert_dtype (export to f16/bf16).
  * The byte-level rules live in st_parse.c and st_serialize.c. */
 #include "safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -70,13 +71,26 @@ int st_read(const char *path, tdict *out, ct_err *e)
 
 int st_write(const char *path, const tdict *d, ct_err *e)
 {
-	void *buf;
-	size_t len;
-	int rc = st_serialize(d, &buf, &len, e);
+	unsigned char *hdr;
+	size_t hl, data_len;
+	int rc = st_header_build(d, &hdr, &hl, &data_len, e);
 	if (rc < 0)
 		return ct_err_prefix(e, "%s", path);
-	rc = atomic_write_file(path, buf, len, e);
-	free(buf);
+	if (d->n >= (size_t)INT_MAX) {
+		free(hdr);
+		return ct_errf(e, CT_EUNSUPPORTED, "%s: too many tensors (%zu)", path, d->n);
+	}
+	atomic_buf *bufs = malloc((d->n + 1) * sizeof *bufs);
+	if (!bufs) {
+		free(hdr);
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
+	}
+	bufs[0] = (atomic_buf){hdr, hl};
+	for (size_t i = 0; i < d->n; i++)
+		bufs[i + 1] = (atomic_buf){d->v[i].data, d->v[i].nbytes};
+	rc = atomic_write_iov(path, bufs, (int)d->n + 1, e);
+	free(bufs);
+	free(hdr);
 	return rc;
 }
 

@@ -43,6 +43,13 @@
  * tensor named "__metadata__", CT_ENOMEM on allocation failure. */
 int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e);
 
+/* The first *hdr_len bytes of st_serialize's output (the length field, the
+ * JSON header and its padding) in *hdr (malloc'ed, caller frees); the rest of
+ * the file is the tensors' data in d's order, *data_len bytes.  Same errors as
+ * st_serialize. */
+int st_header_build(const tdict *d, unsigned char **hdr, size_t *hdr_len, size_t *data_len,
+		    ct_err *e);
+
 /* Strict parse of a whole file image into out (initialised here; left empty
  * on failure).  copy=0: entries borrow pointers into buf, which the caller
  * keeps alive and unchanged; copy=1: entries own copies.  Entries keep header
@@ -55,7 +62,9 @@ int st_parse(const void *buf, size_t len, tdict *out, int copy, ct_err *e);
  * directory, CT_ECORRUPT for a malformed (or empty) file. */
 int st_read(const char *path, tdict *out, ct_err *e);
 
-/* st_serialize + atomic_write_file. */
+/* Writes st_serialize's bytes atomically without assembling them: the header
+ * is built in memory, then header and tensors go out from where they live in
+ * one atomic_write_iov (no copy of the tensors, whatever their size). */
 int st_write(const char *path, const tdict *d, ct_err *e);
 
 /* Copies src into dst (initialised here) with every F32 tensor converted to dt

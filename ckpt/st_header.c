@@ -14,47 +14,6 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
-/* Returns the offset of the first byte that breaks UTF-8 (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or n if none. */
-size_t st_utf8_bad_at(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		size_t k;
-		unsigned lo = 0x80, hi = 0xbf;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			k = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return i;
-		}
-		if (n - i <= k)
-			return i;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (size_t j = 2; j <= k; j++)
-			if ((s[i + j] & 0xc0) != 0x80)
-				return i;
-		i += k + 1;
-	}
-	return n;
-}
-
 const char *st_show_name(const char *name, char *out, size_t cap)
 {
 	size_t i = 0;
@@ -114,7 +73,7 @@ int st_header_load(const unsigned char *h, size_t n, json_t **root, ct_err *e)
 	if (h[0] != '{')
 		return ct_errf(e, CT_ECORRUPT, "header does not start with '{' (byte 0 is 0x%02x)",
 			       h[0]);
-	size_t bad = st_utf8_bad_at(h, n);
+	size_t bad = ct_utf8_bad_at(h, n);
 	if (bad < n)
 		return ct_errf(e, CT_ECORRUPT, "header is not valid UTF-8 (byte %zu)", bad);
 	json_error_t je;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../util/util.h"
 #include "safetensors.h"
 
 /* Copies text from a file into out (cap >= 8) for an error message: at most
@@ -15,13 +16,11 @@
  * a hostile name can neither flood nor drive the terminal.  Returns out. */
 const char *st_show_name(const char *name, char *out, size_t cap);
 
-/* The offset of the first byte of s[0..n) that breaks UTF-8 (RFC 3629), or n. */
-size_t st_utf8_bad_at(const unsigned char *s, size_t n);
 /* 1 if the NUL-terminated s is valid UTF-8. */
 static inline int st_utf8_ok(const char *s)
 {
 	size_t n = strlen(s);
-	return st_utf8_bad_at((const unsigned char *)s, n) == n;
+	return ct_utf8_bad_at((const unsigned char *)s, n) == n;
 }
 
 /* Checks the 8-byte length field of a len-byte image; *n receives it. */

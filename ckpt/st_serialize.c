@@ -1,4 +1,7 @@
-/* st_serialize.c — the safetensors writer's byte layout (st_serialize).
+/* st_serialize.c — the safetensors writer's byte layout: st_header_build (the
+ * length field and the padded JSON header; the data section is the tensors'
+ * bytes in order, written from where they live) and st_serialize (all of it
+ * in one buffer).
  *
  * jansson builds the header: objects keep insertion order and JSON_COMPACT
  * prints no spaces, so the same tdict always gives the same bytes, in the
@@ -103,19 +106,20 @@ static int header_text(const tdict *d, char **text, size_t *data_len, ct_err *e)
 	return rc;
 }
 
-int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e)
+int st_header_build(const tdict *d, unsigned char **hdr, size_t *hdr_len, size_t *data_len,
+		    ct_err *e)
 {
 	char *text = NULL;
-	size_t data_len = 0;
-	int rc = header_text(d, &text, &data_len, e);
+	*hdr = NULL;
+	int rc = header_text(d, &text, data_len, e);
 	if (rc < 0)
 		return rc;
 	size_t tl = strlen(text);
 	size_t n = (tl + 7) & ~(size_t)7; /* 8 + n is then a multiple of 8 */
 	/* header_text kept data_len <= INT64_MAX and the text is in memory: the
-	 * sum below cannot wrap a 64-bit size_t */
-	CT_ASSERT(data_len <= SIZE_MAX - 8 - n);
-	unsigned char *b = malloc(8 + n + data_len);
+	 * sum of the two cannot wrap a 64-bit size_t */
+	CT_ASSERT(*data_len <= SIZE_MAX - 8 - n);
+	unsigned char *b = malloc(8 + n);
 	if (!b) {
 		free(text);
 		return ct_errf(e, CT_ENOMEM, "out of memory");
@@ -125,7 +129,24 @@ int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e)
 	memcpy(b + 8, text, tl);
 	memset(b + 8 + tl, ' ', n - tl);
 	free(text);
-	size_t off = 8 + n;
+	*hdr = b;
+	*hdr_len = 8 + n;
+	return 0;
+}
+
+int st_serialize(const tdict *d, void **buf, size_t *len, ct_err *e)
+{
+	unsigned char *hdr;
+	size_t hl, data_len;
+	int rc = st_header_build(d, &hdr, &hl, &data_len, e);
+	if (rc < 0)
+		return rc;
+	unsigned char *b = realloc(hdr, hl + data_len);
+	if (!b) {
+		free(hdr);
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	}
+	size_t off = hl;
 	for (size_t i = 0; i < d->n; i++) {
 		if (d->v[i].nbytes)
 			memcpy(b + off, d->v[i].data, d->v[i].nbytes);

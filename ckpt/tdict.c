@@ -1,4 +1,5 @@
 #include "tdict.h"
+#include "../util/util.h"
 
 #include <math.h>
 #include <string.h>
@@ -244,14 +245,8 @@ int tdict_add(tdict *d, const char *name, ct_dtype dt, int ndim, const int64_t *
 	int64_t numel = shape_numel(ndim, shape);
 	if (numel < 0 || (uint64_t)numel > SIZE_MAX / dtype_size(dt))
 		return ct_errf(e, CT_ECORRUPT, "tensor '%s': shape too large", name);
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		tdict_entry *v = realloc(d->v, cap * sizeof *v);
-		if (!v)
-			return ct_errf(e, CT_ENOMEM, "out of memory");
-		d->v = v;
-		d->cap = cap;
-	}
+	if (ct_grow(&d->v, &d->cap, d->n + 1, sizeof *d->v, 16) < 0)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
 	tdict_entry *t = &d->v[d->n];
 	memset(t, 0, sizeof *t);
 	t->name = strdup(name);

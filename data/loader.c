@@ -31,6 +31,18 @@ static void make_order(loader *l)
 	}
 }
 
+/* What both initialisers set once their arguments are checked. */
+static void start(loader *l, const dataset *ds, int batch, int shuffle, uint64_t seed)
+{
+	l->ds = ds;
+	l->batch = batch;
+	l->shuffle = shuffle != 0;
+	rng r;
+	rng_seed(&r, seed, RNG_STREAM_SHUFFLE);
+	memcpy(l->st.rng, r.s, sizeof l->st.rng);
+	make_order(l);
+}
+
 int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t seed, ct_err *e)
 {
 	memset(l, 0, sizeof *l);
@@ -42,13 +54,7 @@ int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t s
 	if (!l->perm)
 		return ct_errf(e, CT_ENOMEM, "loader: out of memory for %lld rows",
 			       (long long)ds->n);
-	l->ds = ds;
-	l->batch = batch;
-	l->shuffle = shuffle != 0;
-	rng r;
-	rng_seed(&r, seed, RNG_STREAM_SHUFFLE);
-	memcpy(l->st.rng, r.s, sizeof l->st.rng);
-	make_order(l);
+	start(l, ds, batch, shuffle, seed);
 	return 0;
 }
 
@@ -59,14 +65,8 @@ int loader_init_stream(loader *l, const dataset *ds, h5stream *s, int batch, int
 	if (batch < 1)
 		return ct_errf(e, CT_ECONFIG, "batch_size must be >= 1 (got %d)", batch);
 	CT_ASSERT(ds->n >= 1 && ds->n == h5stream_rows(s) && ds->d == h5stream_features(s));
-	l->ds = ds;
 	l->stream = s;
-	l->batch = batch;
-	l->shuffle = shuffle != 0;
-	rng r;
-	rng_seed(&r, seed, RNG_STREAM_SHUFFLE);
-	memcpy(l->st.rng, r.s, sizeof l->st.rng);
-	make_order(l);
+	start(l, ds, batch, shuffle, seed);
 	return 0;
 }
 

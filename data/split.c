@@ -48,24 +48,34 @@ static void split_order(int64_t *perm, int64_t n, int64_t nval, split_kind kind,
 	qsort(perm + (n - nval), (size_t)nval, sizeof *perm, cmp_i64);
 }
 
+/* The number of validation rows val_fraction takes from all (checked). */
+static int count_val(const dataset *all, double val_fraction, int64_t *nval, ct_err *e)
+{
+	if (!(val_fraction >= 0.0 && val_fraction < 1.0))
+		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
+	*nval = (int64_t)llround((double)all->n * val_fraction);
+	if (all->n - *nval < 1)
+		return ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
+			       val_fraction, (long long)all->n);
+	return 0;
+}
+
 int dataset_split_by(const dataset *all, double val_fraction, split_kind kind, uint64_t seed,
 		     dataset *train, dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
 	memset(val, 0, sizeof *val);
 	CT_ASSERT(kind == SPLIT_TAIL || kind == SPLIT_RANDOM || kind == SPLIT_PERMUTED);
-	if (!(val_fraction >= 0.0 && val_fraction < 1.0))
-		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
-	int64_t nval = (int64_t)llround((double)all->n * val_fraction);
-	if (all->n - nval < 1)
-		return ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
-			       val_fraction, (long long)all->n);
+	int64_t nval;
+	int rc = count_val(all, val_fraction, &nval, e);
+	if (rc < 0)
+		return rc;
 	int64_t *perm = malloc((size_t)(all->n > 0 ? all->n : 1) * sizeof *perm);
 	if (!perm)
 		return ct_errf(e, CT_ENOMEM, "dataset split: out of memory for %lld rows",
 			       (long long)all->n);
 	split_order(perm, all->n, nval, kind, seed);
-	int rc = gather(all, perm, 0, all->n - nval, train, e);
+	rc = gather(all, perm, 0, all->n - nval, train, e);
 	if (rc == 0)
 		rc = gather(all, perm, all->n - nval, nval, val, e);
 	free(perm);
@@ -122,12 +132,10 @@ int dataset_split_move(dataset *all, double val_fraction, split_kind kind, uint6
 	memset(val, 0, sizeof *val);
 	CT_ASSERT(kind == SPLIT_TAIL || kind == SPLIT_RANDOM || kind == SPLIT_PERMUTED);
 	CT_ASSERT(!all->view);
-	if (!(val_fraction >= 0.0 && val_fraction < 1.0))
-		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
-	int64_t nval = (int64_t)llround((double)all->n * val_fraction);
-	if (all->n - nval < 1)
-		return ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
-			       val_fraction, (long long)all->n);
+	int64_t nval;
+	int rc = count_val(all, val_fraction, &nval, e);
+	if (rc < 0)
+		return rc;
 	if (kind != SPLIT_TAIL) { /* the tail split is the file's order: nothing moves */
 		int64_t *perm = malloc((size_t)all->n * sizeof *perm);
 		float *tmp = malloc((size_t)all->d * sizeof *tmp);

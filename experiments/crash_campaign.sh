@@ -38,42 +38,10 @@ now_ms() { date +%s%3N; }
 t0=$(now_ms)
 
 # Pass-through tracer: which operation did each killed process do last?
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then
-	SHIM=$W/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" "$here/../tests/faultinject.c" \
-		-ldl -lpthread 2>/dev/null || SHIM=
-fi
+. "$here/../tests/shim.sh"
+SHIM=$(shim_path faultinject "$W" 2>/dev/null) || SHIM=
 
-cat > "$W/run.ini" <<'INI'
-[model]
-layers = 64,512,512,8
-activation = gelu
-dropout = 0.1
-[optim]
-name = adamw
-lr = 0.002
-weight_decay = 0.01
-[schedule]
-name = cosine
-warmup_steps = 10
-[data]
-dataset = synthetic
-n_samples = 2000
-n_features = 64
-n_classes = 8
-val_fraction = 0.1
-batch_size = 64
-[train]
-epochs = 3
-seed = 11
-log_every = 1
-eval_every = 10
-[checkpoint]
-every_steps = 3
-keep_last = 3
-async = true
-INI
+{ cat "$here/configs/campaign.ini"; echo "async = true"; } >"$W/run.ini"
 
 # without the timing columns samples_per_sec, elapsed_sec, ckpt_sec (by name)
 strip_timing() {

@@ -49,34 +49,7 @@ log_every = 1
 every_steps = 3
 keep_last = 2
 INI
-cat > "$W/crash.ini" <<'INI'
-[model]
-layers = 64,512,512,8
-activation = gelu
-dropout = 0.1
-[optim]
-name = adamw
-lr = 0.002
-weight_decay = 0.01
-[schedule]
-name = cosine
-warmup_steps = 10
-[data]
-dataset = synthetic
-n_samples = 2000
-n_features = 64
-n_classes = 8
-val_fraction = 0.1
-batch_size = 64
-[train]
-epochs = 3
-seed = 11
-log_every = 1
-eval_every = 10
-[checkpoint]
-every_steps = 3
-keep_last = 3
-INI
+cp "$here/configs/campaign.ini" "$W/crash.ini"
 
 rc=0
 for run in ${CAMPAIGN_RUNS:-suite crash}; do

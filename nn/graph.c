@@ -1,4 +1,5 @@
 #include "graph.h"
+#include "../util/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,8 @@ struct graph {
 	params *ps;
 	int max_rows, rows;
 	node *nodes;
-	int n, cap;
+	int n;
+	size_t cap;
 	float *arena;
 	int training;
 	rng *dropout_rng;
@@ -64,13 +66,8 @@ void graph_free(graph *g)
 static int push(graph *g, node nd)
 {
 	CT_ASSERT(!g->finalized);
-	if (g->n == g->cap) {
-		int cap = g->cap ? g->cap * 2 : 16;
-		node *v = realloc(g->nodes, (size_t)cap * sizeof *v);
-		CT_ASSERT(v);
-		g->nodes = v;
-		g->cap = cap;
-	}
+	int grown = ct_grow(&g->nodes, &g->cap, (size_t)g->n + 1, sizeof *g->nodes, 16);
+	CT_ASSERT(grown == 0);
 	g->nodes[g->n] = nd;
 	return g->n++;
 }

@@ -1,4 +1,5 @@
 #include "params.h"
+#include "../util/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,13 +20,8 @@ int params_add(params *ps, const char *name, int ndim, const int64_t *shape)
 {
 	CT_ASSERT(!ps->data && ndim >= 1 && ndim <= 2 && strlen(name) < PARAM_NAME_MAX);
 	CT_ASSERT(params_find(ps, name) < 0);
-	if (ps->nv == ps->cap) {
-		int cap = ps->cap ? ps->cap * 2 : 16;
-		param_view *v = realloc(ps->v, (size_t)cap * sizeof *v);
-		CT_ASSERT(v);
-		ps->v = v;
-		ps->cap = cap;
-	}
+	int grown = ct_grow(&ps->v, &ps->cap, (size_t)ps->nv + 1, sizeof *ps->v, 16);
+	CT_ASSERT(grown == 0);
 	param_view *pv = &ps->v[ps->nv];
 	memset(pv, 0, sizeof *pv);
 	snprintf(pv->name, sizeof pv->name, "%s", name);
@@ -162,18 +158,6 @@ static void append(char *buf, size_t len, size_t *used, const char *item)
 		*used += (size_t)snprintf(buf + *used, len - *used, "%s", item);
 }
 
-static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
-{
-	size_t used = 0;
-	append(buf, len, &used, "[");
-	for (int i = 0; i < ndim; i++) {
-		char num[32];
-		snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)shape[i]);
-		append(buf, len, &used, num);
-	}
-	append(buf, len, &used, "]");
-}
-
 /* "name (file [3,2], model [2,3])" or "name (dtype I64)" */
 static void mismatch_str(char *buf, size_t len, const params *ps, const tdict *d, const char *name)
 {
@@ -181,8 +165,8 @@ static void mismatch_str(char *buf, size_t len, const params *ps, const tdict *d
 	const tdict_entry *t = tdict_find(d, name);
 	if (!shape_matches(pv, t)) {
 		char want[64], got[160];
-		shape_str(want, sizeof want, pv->ndim, pv->shape);
-		shape_str(got, sizeof got, t->ndim, t->shape);
+		ct_shape_format(want, sizeof want, pv->ndim, pv->shape, ",");
+		ct_shape_format(got, sizeof got, t->ndim, t->shape, ",");
 		snprintf(buf, len, "%s (file %s, model %s)", name, got, want);
 	} else {
 		snprintf(buf, len, "%s (dtype %s)", name, dtype_name(t->dtype));

@@ -38,7 +38,8 @@ typedef struct params {
 	float *grad;
 	size_t n; /* floats in each buffer, including alignment padding */
 	param_view *v;
-	int nv, cap;
+	int nv;
+	size_t cap;
 } params;
 
 void params_init(params *ps);

@@ -11,12 +11,7 @@ set -u
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; export TMPDIR; fi
 . "$(dirname "$0")/lib.sh"
 
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then # not built by make: build it here
-	SHIM=$T/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" \
-		"$(dirname "$0")/faultinject.c" -ldl -lpthread || fail "cannot build $SHIM"
-fi
+SHIM=$(shim faultinject) || exit 1
 cat > "$T/f.ini" <<'INI'
 [model]
 layers = 8,16,3

@@ -19,12 +19,7 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/
 t_start=$(date +%s%3N)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then # not built by make: build it here
-	SHIM=$T/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" "$SRC/tests/faultinject.c" \
-		-ldl -lpthread || fail "cannot build $SHIM"
-fi
+SHIM=$(shim faultinject) || exit 1
 
 cfg=$T/k.ini
 cat > "$cfg" <<'INI'

@@ -27,12 +27,7 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/
 . "$(dirname "$0")/lib.sh"
 t_start=$(date +%s%3N)
 
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then # not built by make: build it here
-	SHIM=$T/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" \
-		"$(dirname "$0")/faultinject.c" -ldl -lpthread || fail "cannot build $SHIM"
-fi
+SHIM=$(shim faultinject) || exit 1
 with_faults() { # DIR CMD...: CMD with the shim watching DIR (CTRAIN_FAULT_* from the caller)
 	fdir=$1; shift
 	CTRAIN_FAULT_DIR=$fdir LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}" "$@"

@@ -25,12 +25,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
 [ -x $PY ] || fail "$PY is missing (Debian python3)"
 REBUILD=$SRC/tests/powerloss_rebuild.py
-SHIM=$(dirname "$CTRAIN")/libpowerloss.so
-if [ ! -f "$SHIM" ]; then # not built by make: build it here
-	SHIM=$T/libpowerloss.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" "$SRC/tests/powerloss.c" \
-		-ldl -lpthread || fail "cannot build $SHIM"
-fi
+SHIM=$(shim powerloss) || exit 1
 WHEN=${PL_WHEN:-after}
 
 cfg=${PL_CFG:-$T/pl.ini}

@@ -190,12 +190,7 @@ ok "SIGHUP exits 129 and resumes identical; | head -1 completes (exit 0, log in 
 # 7. outputs outside a run directory: predict -o is atomic (killed right
 #    after opening its output, the old file is intact), -o - is stdout, and an
 #    output that is also an input is refused (predict, export, convert).
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then
-	SHIM=$T/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" \
-		"$(dirname "$0")/faultinject.c" -ldl -lpthread || fail "cannot build $SHIM"
-fi
+SHIM=$(shim faultinject) || exit 1
 cut -d, -f1-4 "$T/good.csv" > "$T/x.csv"
 mkdir "$T/po"
 echo "old predictions" > "$T/po/p.csv"

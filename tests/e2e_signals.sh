@@ -10,12 +10,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 t_start=$(date +%s%3N)
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
-if [ ! -f "$SHIM" ]; then # not built by make: build it here
-	SHIM=$T/libfaultinject.so
-	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fPIC -shared -o "$SHIM" \
-		"$(dirname "$0")/faultinject.c" -ldl -lpthread || fail "cannot build $SHIM"
-fi
+SHIM=$(shim faultinject) || exit 1
 now_ms() { date +%s%3N; }
 rows() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 ms_sleep() { sleep "$(awk -v d="$1" 'BEGIN { printf "%.3f", d / 1000 }')"; }

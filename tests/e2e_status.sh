@@ -6,7 +6,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-SHIM=$(dirname "$CTRAIN")/libfaultinject.so
+SHIM=$(shim faultinject) || exit 1
 
 cfg=$T/run.ini
 cat > "$cfg" <<'INI'

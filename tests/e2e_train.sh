@@ -130,6 +130,27 @@ grep -q "trunc.safetensors" "$T/insp.err" || fail "inspect error names no file: 
 grep -q 'layers.0.weight .*F32 .*\[32, 16\] .*min .*max .*mean' "$T/insp.out" || fail "inspect output: $(cat "$T/insp.out")"
 ok "eval falls back to the newest checkpoint with an INFO; explicit files are never replaced"
 
+# 9b. every subcommand takes 64 of a repeatable option and says "too many" at 65
+sets=""; renames=""
+for i in $(seq 65); do sets="$sets --set data.batch_size=$i"; renames="$renames --rename a$i=b$i"; done
+too_many() { # WHAT OPT CMD...: exit 2 and "too many OPT options (64 at most)"
+	_w=$1 _o=$2; shift 2
+	"$@" >/dev/null 2>"$T/many.err"
+	[ $? -eq 2 ] || fail "$_w with 65 $_o: not exit 2: $(cat "$T/many.err")"
+	grep -q "too many $_o options (64 at most)" "$T/many.err" || fail "$_w with 65 $_o: $(cat "$T/many.err")"
+}
+too_many train --set "$CTRAIN" train --config "$cfg" --run-dir "$T/many" $sets
+too_many resume --set "$CTRAIN" resume "$T/a" $sets
+too_many eval --set "$CTRAIN" eval --model "$T/a" $sets
+too_many "data convert" --set "$CTRAIN" data convert in.csv out.h5 $sets
+too_many train --rename "$CTRAIN" train --config "$cfg" --run-dir "$T/many" --init-from "$T/a/model.safetensors" $renames
+too_many eval --rename "$CTRAIN" eval --model "$T/a" $renames
+too_many predict --rename "$CTRAIN" predict --model "$T/a" --input x.csv $renames
+too_many export --rename "$CTRAIN" export "$T/a" -o "$T/x.safetensors" $renames
+too_many convert --rename "$CTRAIN" convert in.pth out.safetensors $renames
+[ ! -e "$T/many" ] || fail "a refused train left $T/many"
+ok "65 --set / --rename: \"too many\" and exit 2 from every subcommand"
+
 # 10. SIGINT gives 130
 CTRAIN_TEST_SIGNAL_AT_STEP=10:2 "$CTRAIN" train --config "$cfg" --run-dir "$T/int" >/dev/null 2>&1
 [ $? -eq 130 ] || fail "SIGINT should exit 130"

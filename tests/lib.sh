@@ -19,6 +19,9 @@ NAME=$(basename "$0" .sh)
 fail() { echo "FAIL $NAME: $*" >&2; exit 1; }
 ok() { echo "ok   $NAME: $*"; }
 finish() { echo "PASS $NAME"; }
+. "$(dirname "$0")/shim.sh"
+# shim NAME: shim_path NAME $T, or the test fails
+shim() { shim_path "$1" "$T" || fail "cannot build lib$1.so from tests/$1.c"; }
 # metrics.csv without the timing columns (samples_per_sec, elapsed_sec,
 # ckpt_sec, found by name in the header) and without those named in
 # $STRIP_ALSO (space-separated)

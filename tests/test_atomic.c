@@ -22,32 +22,13 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 
-static char g_dir[256];
+TESTUTIL_TMPDIR(g_dir, "atomic", setup, teardown)
 
-static int setup(void **state)
-{
-	(void)state;
-	return tmpdir_make(g_dir, sizeof g_dir, "atomic");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tmpdir_remove(g_dir);
-}
-
-static const char *path_of(const char *name)
-{
-	static char p[2][512];
-	static int k;
-	k ^= 1;
-	snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-	return p[k];
-}
+static const char *path_of(const char *name) { return testutil_path(g_dir, name); }
 
 static void touch(const char *name)
 {

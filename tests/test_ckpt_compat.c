@@ -15,26 +15,14 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../ckpt/fields.h"
 
 #define FIXTURE "tests/fixtures/ckpt_v1/run/checkpoints/ckpt-0000000009.h5"
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	return tmpdir_make(g_dir, sizeof g_dir, "compat");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "compat", setup, teardown)
 
 static uint32_t bits(float f)
 {

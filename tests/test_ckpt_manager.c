@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../ckpt/discover.h"
@@ -31,7 +31,7 @@ static int g_case;
 static void hook(int level, const char *line, void *ctx)
 {
 	(void)ctx;
-	if (level >= LOG_WARN)
+	if (level >= CT_LOG_WARN)
 		snprintf(g_warn + strlen(g_warn), sizeof g_warn - strlen(g_warn), "%s\n", line);
 }
 
@@ -39,7 +39,7 @@ static int setup(void **s)
 {
 	(void)s;
 	log_set_hook(hook, NULL);
-	log_set_level(LOG_WARN);
+	log_set_level(CT_LOG_WARN);
 	return tmpdir_make(g_root, sizeof g_root, "mgr");
 }
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../train/config.h"
@@ -813,20 +813,7 @@ static void test_check_data(void **state)
 		   "run.ini: model.layers is required");
 }
 
-static char tmp_dir[256];
-
-static int make_dir(void **state)
-{
-	(void)state;
-	return tmpdir_make(tmp_dir, sizeof tmp_dir, "config");
-}
-
-/* Runs even when the test fails half-way, so no directory is left behind. */
-static int remove_dir(void **state)
-{
-	(void)state;
-	return tmpdir_remove(tmp_dir);
-}
+TESTUTIL_TMPDIR(tmp_dir, "config", make_dir, remove_dir)
 
 static void test_files(void **state)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,29 +18,10 @@
 #include "../ckpt/crc32c.h"
 #include "../data/dataset.h"
 
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	return tmpdir_make(tmpdir, sizeof tmpdir, "data");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tmpdir_remove(tmpdir);
-}
+TESTUTIL_TMPDIR(tmpdir, "data", setup, teardown)
 
 /* Path of `name` inside the temporary directory (static buffer, 4 slots). */
-static const char *tpath(const char *name)
-{
-	static char buf[4][512];
-	static int next;
-	char *p = buf[next++ % 4];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	return p;
-}
+static const char *tpath(const char *name) { return testutil_path(g_dir, name); }
 
 static void write_raw(const char *path, const void *data, size_t len)
 {

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -35,14 +35,7 @@ static int teardown(void **state)
 	return tmpdir_remove(tmpdir);
 }
 
-static const char *tpath(const char *name)
-{
-	static char buf[4][512];
-	static int next;
-	char *p = buf[next++ % 4];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	return p;
-}
+static const char *tpath(const char *name) { return testutil_path(tmpdir, name); }
 
 static void expect_err(int rc, const ct_err *e, int code, const char *s1, const char *s2)
 {

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../ckpt/discover.h"
@@ -40,20 +40,13 @@ static int g_nwarn;
 static void hook(int level, const char *line, void *ctx)
 {
 	(void)ctx;
-	if (level == LOG_WARN && g_nwarn < 8)
+	if (level == CT_LOG_WARN && g_nwarn < 8)
 		snprintf(g_warn[g_nwarn++], sizeof g_warn[0], "%s", line);
 }
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static const char *path_of(const char *name)
-{
-	static char p[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-	return p[k];
-}
+static const char *path_of(const char *name) { return testutil_path(g_dir, name); }
 
 static const char *ckpt_name(int64_t step)
 {
@@ -130,7 +123,7 @@ static int setup(void **state)
 		return -1;
 	g_nwarn = 0;
 	log_set_hook(hook, NULL);
-	log_set_level(LOG_WARN);
+	log_set_level(CT_LOG_WARN);
 	return 0;
 }
 

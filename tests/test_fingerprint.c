@@ -15,23 +15,11 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../train/fingerprint.h"
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-	(void)state;
-	return tmpdir_make(g_dir, sizeof g_dir, "fingerprint");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "fingerprint", setup, teardown)
 
 static const char *path_of(const char *name)
 {

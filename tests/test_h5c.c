@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 #include <hdf5.h>
 
 #include "../ckpt/atomic.h"

@@ -13,25 +13,13 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../nn/mlp.h"
 #include "../nn/module.h"
 
-static char g_dir[256];
-
-static int setup(void **s)
-{
-	(void)s;
-	return tmpdir_make(g_dir, sizeof g_dir, "module");
-}
-
-static int teardown(void **s)
-{
-	(void)s;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "module", setup, teardown)
 
 /* encoder.0 (2->3), encoder.1 (3->3, no bias), head (3->2), encoder.scale */
 typedef struct net {

@@ -22,6 +22,8 @@
 #include <jansson.h>
 #include <zip.h>
 
+#include "testutil.h"
+
 #include "../ckpt/convert.h"
 #include "../ckpt/pickle.h"
 #include "../ckpt/pth.h"
@@ -515,8 +517,8 @@ static void convert_fails(const char *dir, const char *fixture, int code, const 
 static void test_convert(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_pth.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	char dir[256];
+	assert_int_equal(tmpdir_make(dir, sizeof dir, "pth"), 0); /* under $TMPDIR */
 	convert_ok(dir, "wrap_model_state_dict.pth", 4);
 	convert_ok(dir, "wrap_model_prefixed.pth", 4);
 	convert_ok(dir, "dtypes.pth", 10);
@@ -535,7 +537,7 @@ static void test_convert(void **state)
 	assert_int_equal(convert_pth_to_safetensors(FIX "plain.pth", out, &s, &e), CT_EIO);
 	assert_non_null(strstr(e.msg, "no-such-dir"));
 	assert_int_equal(s.n_tensors, 0);
-	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(rmdir(dir), 0); /* converts leave nothing behind */
 }
 
 /* ---- robustness: seeded random mutations (run under ASan) ------------------------ */

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/safetensors.h"
 
@@ -593,19 +593,7 @@ static void test_random_mutations(void **state)
 
 /* ---- files ----------------------------------------------------------------- */
 
-static char g_dir[128];
-
-static int setup_dir(void **state)
-{
-	(void)state;
-	return tmpdir_make(g_dir, sizeof g_dir, "st");
-}
-
-static int teardown_dir(void **state)
-{
-	(void)state;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "st", setup_dir, teardown_dir)
 
 static void write_raw(const char *path, const void *b, size_t n)
 {
@@ -673,6 +661,131 @@ static void test_read_write_files(void **state)
 	assert_int_equal(st_write(q, &d, &e), CT_EIO);
 	assert_non_null(strstr(e.msg, q));
 	tdict_release(&d);
+}
+
+/* The whole file st_write left at path, malloc'ed. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	unsigned char *b = malloc((size_t)n + 1);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	assert_int_equal(fclose(f), 0);
+	*len = (size_t)n;
+	return b;
+}
+
+/* st_write sends the tensors out from where they live: the same bytes as
+ * st_serialize's whole-file buffer (and, for a small dict, as the one written
+ * by the writer that assembled the file in memory, spelled out below), with
+ * more tensors than one writev batch and empty ones among them. */
+static void test_write_iov_bytes(void **state)
+{
+	(void)state;
+	char p[256];
+	ct_err e = {0};
+	tdict d;
+	tdict_init(&d);
+	float w[3] = {1.0f, -2.0f, 0.5f};
+	assert_int_equal(tdict_set_meta(&d, "format", "pt", &e), 0);
+	assert_int_equal(tdict_add(&d, "w", DT_F32, 1, (int64_t[]){3}, w, 0, &e), 0);
+	assert_int_equal(tdict_add(&d, "z", DT_F32, 2, (int64_t[]){0, 4}, w, 0, &e), 0);
+	snprintf(p, sizeof p, "%s/small.safetensors", g_dir);
+	assert_int_equal(st_write(p, &d, &e), 0);
+	static const char hdr[] = "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\","
+				  "\"shape\":[3],\"data_offsets\":[0,12]},\"z\":{\"dtype\":\"F32\","
+				  "\"shape\":[0,4],\"data_offsets\":[12,12]}}";
+	size_t hl = sizeof hdr - 1, padded = (hl + 7) & ~(size_t)7, len;
+	unsigned char *got = slurp(p, &len);
+	assert_int_equal(len, 8 + padded + sizeof w);
+	assert_int_equal(got[0], padded);
+	assert_memory_equal(got + 1, "\0\0\0\0\0\0\0", 7);
+	assert_memory_equal(got + 8, hdr, hl);
+	for (size_t i = hl; i < padded; i++)
+		assert_int_equal(got[8 + i], ' ');
+	assert_memory_equal(got + 8 + padded, w, sizeof w);
+	free(got);
+	tdict_release(&d);
+
+	enum { N = 150 }; /* > 2 writev batches of 64 */
+	static float data[N * (N % 7 + 3)];
+	for (size_t i = 0; i < sizeof data / sizeof *data; i++)
+		data[i] = (float)i * 0.25f - 7.0f;
+	tdict_init(&d);
+	assert_int_equal(tdict_set_meta(&d, "layers", "1,2", &e), 0);
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "t.%d", i);
+		int64_t n = i % 5 == 0 ? 0 : i % 7 + 1;
+		assert_int_equal(tdict_add(&d, name, DT_F32, 1, &n, data + i, 0, &e), 0);
+	}
+	snprintf(p, sizeof p, "%s/many.safetensors", g_dir);
+	assert_int_equal(st_write(p, &d, &e), 0);
+	unsigned char *want;
+	size_t want_len;
+	serialize_ok(&d, &want, &want_len);
+	got = slurp(p, &len);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(want);
+	tdict_release(&d);
+}
+
+/* A /proc/self/status field in kB, or -1. */
+static long status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	size_t fl = strlen(field);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+			v = strtol(line + fl + 1, NULL, 10);
+	if (f)
+		(void)fclose(f); /* read only */
+	return v;
+}
+
+/* No second copy of the model: writing a 64 MB tensor raises the peak
+ * resident size by far less than 64 MB (the writer that assembled the file in
+ * memory first raised it by the whole file). */
+static void test_write_no_copy(void **state)
+{
+	(void)state;
+	enum { MB = 1 << 20, SIZE = 64 * MB };
+	float *big = malloc(SIZE);
+	assert_non_null(big);
+	for (size_t i = 0; i < SIZE / sizeof *big; i++) /* resident before the measurement */
+		big[i] = (float)(i & 1023);
+	ct_err e = {0};
+	tdict d;
+	tdict_init(&d);
+	int64_t n = SIZE / (int64_t)sizeof *big;
+	assert_int_equal(tdict_add(&d, "big", DT_F32, 1, &n, big, 0, &e), 0);
+	char p[256];
+	snprintf(p, sizeof p, "%s/big.safetensors", g_dir);
+	FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak to now */
+	assert_non_null(cr);
+	assert_int_equal(fputs("5", cr) >= 0, 1);
+	assert_int_equal(fclose(cr), 0);
+	long before = status_kb("VmRSS");
+	assert_int_equal(st_write(p, &d, &e), 0);
+	long peak = status_kb("VmHWM");
+	assert_true(before > 0 && peak > 0);
+	print_message("  peak RSS grew by %ld kB writing %d MB\n", peak - before, SIZE / MB);
+	assert_true(peak - before < 8 * 1024);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(st.st_size > SIZE);
+	assert_int_equal(unlink(p), 0);
+	tdict_release(&d);
+	free(big);
 }
 
 static void test_serialize_errors(void **state)
@@ -1107,6 +1220,8 @@ int main(void)
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_random_mutations),
 		cmocka_unit_test_setup_teardown(test_read_write_files, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_write_iov_bytes, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_write_no_copy, setup_dir, teardown_dir),
 		cmocka_unit_test(test_serialize_errors),
 		cmocka_unit_test(test_half_spot_values),
 		cmocka_unit_test(test_half_against_reference),

@@ -14,26 +14,14 @@
 
 #include <cmocka.h>
 
-#include "tmpdir.h"
+#include "testutil.h"
 
 #include "../ckpt/atomic.h"
 #include "../train/metrics.h"
 #include "../train/state_ckpt.h"
 #include "../util/log.h"
 
-static char g_dir[256];
-
-static int setup(void **s)
-{
-	(void)s;
-	return tmpdir_make(g_dir, sizeof g_dir, "train");
-}
-
-static int teardown(void **s)
-{
-	(void)s;
-	return tmpdir_remove(g_dir);
-}
+TESTUTIL_TMPDIR(g_dir, "train", setup, teardown)
 
 static void make_state(train_state *s, const char *opt_name)
 {
@@ -353,7 +341,7 @@ static void test_params_load_strict_and_report(void **s)
 
 int main(void)
 {
-	log_set_level(LOG_WARN);
+	log_set_level(CT_LOG_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_roundtrip_adam),
 		cmocka_unit_test(test_state_roundtrip_sgd),

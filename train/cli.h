@@ -23,6 +23,13 @@ int cli_plot(int argc, char **argv, ct_err *e);
 int cli_report(int argc, char **argv, ct_err *e);
 int cli_data(int argc, char **argv, ct_err *e);
 
+/* How many times a repeatable option (--set, --rename) may be given. */
+#define CLI_MAX_REPEAT 64
+/* Appends v to list (CLI_MAX_REPEAT slots, *n used) for the repeatable option
+ * opt; CT_EUSAGE "too many OPT options (64 at most)" when it is full.  Every
+ * subcommand counts its repeats with this, so all say the same. */
+int cli_repeat(const char **list, int *n, const char *opt, const char *v, ct_err *e);
+
 /* Usage text of a subcommand (NULL: the overview). */
 const char *cli_usage(const char *cmd);
 /* Signal that interrupted the last train/resume (exit 128 + it: 130/143/129), or 0. */

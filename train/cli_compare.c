@@ -20,6 +20,7 @@
 #include "../util/log.h"
 #include "cli.h"
 #include "source.h"
+#include "../util/util.h"
 
 static int load(const char *src, tdict *d, char **path, ct_err *e)
 {
@@ -141,20 +142,6 @@ static int is_timing(const char *col)
 	       strcmp(col, "ckpt_sec") == 0;
 }
 
-/* Splits line (modified) at commas into at most max fields. */
-static int split(char *line, char **f, int max)
-{
-	int n = 0;
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		p = strchr(p, ',');
-		if (!p)
-			break;
-		*p++ = '\0';
-	}
-	return n;
-}
-
 static char *next_line(char **p)
 {
 	if (!*p || !**p)
@@ -168,12 +155,21 @@ static char *next_line(char **p)
 	return s;
 }
 
+/* Reads d1/name and d2/name into *t1, *t2 (NULL if unreadable); p1 and p2
+ * (4200 bytes each) receive the paths. */
+static void slurp_both(const char *d1, const char *d2, const char *name, char *p1, char *p2,
+		       char **t1, char **t2)
+{
+	snprintf(p1, 4200, "%s/%s", d1, name);
+	snprintf(p2, 4200, "%s/%s", d2, name);
+	*t1 = slurp(p1);
+	*t2 = slurp(p2);
+}
+
 static void compare_metrics(const char *d1, const char *d2)
 {
-	char p1[4200], p2[4200];
-	snprintf(p1, sizeof p1, "%s/metrics.csv", d1);
-	snprintf(p2, sizeof p2, "%s/metrics.csv", d2);
-	char *t1 = slurp(p1), *t2 = slurp(p2);
+	char p1[4200], p2[4200], *t1, *t2;
+	slurp_both(d1, d2, "metrics.csv", p1, p2, &t1, &t2);
 	if (!t1 || !t2) {
 		printf("metrics   not compared: %s unreadable\n", !t1 ? p1 : p2);
 		free(t1);
@@ -183,7 +179,8 @@ static void compare_metrics(const char *d1, const char *d2)
 	char *c1 = t1, *c2 = t2;
 	char *h1 = next_line(&c1), *h2 = next_line(&c2);
 	char *hf1[32], *hf2[32], *f1[32], *f2[32];
-	int nh1 = h1 ? split(h1, hf1, 32) : 0, nh2 = h2 ? split(h2, hf2, 32) : 0;
+	int nh1 = h1 ? ct_split_fields(h1, hf1, 32) : 0,
+	    nh2 = h2 ? ct_split_fields(h2, hf2, 32) : 0;
 	long rows = 0;
 	int done = 0;
 	while (!done) {
@@ -198,7 +195,7 @@ static void compare_metrics(const char *d1, const char *d2)
 			break;
 		}
 		rows++;
-		int n1 = split(l1, f1, 32), n2 = split(l2, f2, 32);
+		int n1 = ct_split_fields(l1, f1, 32), n2 = ct_split_fields(l2, f2, 32);
 		for (int i = 0; i < nh1 && !done; i++) {
 			if (is_timing(hf1[i]))
 				continue;
@@ -267,10 +264,8 @@ static const char *lookup(const kv *v, size_t n, const char *key)
 
 static void compare_config(const char *d1, const char *d2)
 {
-	char p1[4200], p2[4200];
-	snprintf(p1, sizeof p1, "%s/config.ini", d1);
-	snprintf(p2, sizeof p2, "%s/config.ini", d2);
-	char *t1 = slurp(p1), *t2 = slurp(p2);
+	char p1[4200], p2[4200], *t1, *t2;
+	slurp_both(d1, d2, "config.ini", p1, p2, &t1, &t2);
 	enum { MAXKV = 256 };
 	kv *a = calloc(MAXKV, sizeof *a), *b = calloc(MAXKV, sizeof *b);
 	if (!t1 || !t2 || !a || !b) {

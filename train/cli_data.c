@@ -223,7 +223,7 @@ static int convert_rows(conv_src *src, const char *tmp, const char *out, ct_err 
 		rc = h5out_create(&w, tmp, src->n, src->d, e);
 		created = rc == 0 || access(tmp, F_OK) == 0;
 	}
-	conv_bar bar = {.tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO,
+	conv_bar bar = {.tty = isatty(STDERR_FILENO) && log_get_level() <= CT_LOG_INFO,
 			.t0 = progress_now()};
 	for (int64_t r = 0; rc == 0 && r < src->n; r += block) {
 		int64_t rows = src->n - r < block ? src->n - r : block;
@@ -263,12 +263,13 @@ static int data_convert(int argc, char **argv, ct_err *e)
 	const char *in = NULL, *out = NULL;
 	ct_config c;
 	config_defaults(&c);
-	const char *sets[64];
+	const char *sets[CLI_MAX_REPEAT];
 	int n_sets = 0;
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
-			sets[n_sets++] = argv[++i];
-		else if (argv[i][0] != '-' && !in)
+		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else if (argv[i][0] != '-' && !in)
 			in = argv[i];
 		else if (argv[i][0] != '-' && !out)
 			out = argv[i];

@@ -9,21 +9,12 @@
 #include "../ckpt/safetensors.h"
 #include "cli.h"
 #include "source.h"
-
-static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
-{
-	size_t used = (size_t)snprintf(buf, len, "[");
-	for (int i = 0; i < ndim && used < len; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "",
-					 (long long)shape[i]);
-	if (used < len)
-		snprintf(buf + used, len - used, "]");
-}
+#include "../util/util.h"
 
 static void print_tensor(const tdict_entry *t, size_t begin)
 {
 	char shape[128];
-	shape_str(shape, sizeof shape, t->ndim, t->shape);
+	ct_shape_format(shape, sizeof shape, t->ndim, t->shape, ", ");
 	size_t n = t->nbytes / dtype_size(t->dtype);
 	printf("  %-32s %-5s %-16s bytes [%zu, %zu)", t->name, dtype_name(t->dtype), shape, begin,
 	       begin + t->nbytes);

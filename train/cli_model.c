@@ -74,7 +74,7 @@ static int check_renames(const char *const *renames, int n, ct_err *e)
 int cli_eval(int argc, char **argv, ct_err *e)
 {
 	const char *model = NULL, *data = NULL;
-	const char *sets[64], *renames[64] = {0};
+	const char *sets[CLI_MAX_REPEAT], *renames[CLI_MAX_REPEAT] = {0};
 	int n_sets = 0, n_renames = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
@@ -83,11 +83,13 @@ int cli_eval(int argc, char **argv, ct_err *e)
 			best = 1;
 		else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
 			data = argv[++i];
-		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 64)
-			sets[n_sets++] = argv[++i];
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
-			renames[n_renames++] = argv[++i];
-		else
+		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
+			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else
 			return ct_errf(e, CT_EUSAGE,
 				       "unexpected argument '%s' (see ctrain eval --help)",
 				       argv[i]);
@@ -224,7 +226,7 @@ static int write_predictions_file(const char *path, const float *logits, int64_t
 
 int cli_predict(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *input = NULL, *output = NULL, *renames[64] = {0};
+	const char *model = NULL, *input = NULL, *output = NULL, *renames[CLI_MAX_REPEAT] = {0};
 	int n_renames = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
@@ -235,9 +237,10 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			input = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			output = argv[++i];
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
-			renames[n_renames++] = argv[++i];
-		else
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
+			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else
 			return ct_errf(e, CT_EUSAGE,
 				       "unexpected argument '%s' (see ctrain predict --help)",
 				       argv[i]);
@@ -408,16 +411,17 @@ static int verify_export(mlp *m, const char *out, ct_dtype dt, ct_err *e)
 
 int cli_export(int argc, char **argv, ct_err *e)
 {
-	const char *src = NULL, *out = NULL, *dtype = "f32", *renames[64] = {0};
+	const char *src = NULL, *out = NULL, *dtype = "f32", *renames[CLI_MAX_REPEAT] = {0};
 	int verify = 0, n_renames = 0, best = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else if (strcmp(argv[i], "--best") == 0)
 			best = 1;
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
-			renames[n_renames++] = argv[++i];
-		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
+			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
 			dtype = argv[++i];
 		else if (strcmp(argv[i], "--verify") == 0)
 			verify = 1;
@@ -478,12 +482,13 @@ static int rename_map(struct tdict *d, void *ctx, ct_err *e)
 
 int cli_convert(int argc, char **argv, ct_err *e)
 {
-	const char *files[2] = {0}, *renames[64] = {0};
+	const char *files[2] = {0}, *renames[CLI_MAX_REPEAT] = {0};
 	int n_files = 0, n_renames = 0;
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc && n_renames < 64)
-			renames[n_renames++] = argv[++i];
-		else if (argv[i][0] != '-' && n_files < 2)
+		if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
+			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else if (argv[i][0] != '-' && n_files < 2)
 			files[n_files++] = argv[i];
 		else
 			return ct_errf(e, CT_EUSAGE,

@@ -33,6 +33,7 @@
 #include "cli.h"
 #include "config.h"
 #include "events.h"
+#include "../util/util.h"
 
 typedef struct run_status {
 	char dir[4096];
@@ -67,26 +68,11 @@ typedef struct run_status {
 
 /* ---- metrics.csv ----------------------------------------------------------- */
 
-static int split_csv(char *line, char **f, int max)
+/* A metrics.csv line without its end of line, split into at most 32 fields. */
+static int split_line(char *line, char **f)
 {
-	int n = 0;
 	line[strcspn(line, "\r\n")] = '\0';
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		p = strchr(p, ',');
-		if (!p)
-			break;
-		*p++ = '\0';
-	}
-	return n;
-}
-
-static int col_of(char **h, int nh, const char *name)
-{
-	for (int i = 0; i < nh; i++)
-		if (strcmp(h[i], name) == 0)
-			return i;
-	return -1;
+	return ct_split_fields(line, f, 32);
 }
 
 static int num(char **f, int nf, int col, double *out)
@@ -107,15 +93,15 @@ static void read_metrics(run_status *st)
 		return;
 	char head[1024], line[1024];
 	char *h[32], *f[32];
-	int nh = fgets(head, sizeof head, fp) ? split_csv(head, h, 32) : 0;
-	int c_step = col_of(h, nh, "step"), c_epoch = col_of(h, nh, "epoch"),
-	    c_loss = col_of(h, nh, "loss"), c_lr = col_of(h, nh, "lr"),
-	    c_vl = col_of(h, nh, "val_loss"), c_va = col_of(h, nh, "val_accuracy"),
-	    c_sps = col_of(h, nh, "samples_per_sec");
+	int nh = fgets(head, sizeof head, fp) ? split_line(head, h) : 0;
+	int c_step = ct_index_of(h, nh, "step"), c_epoch = ct_index_of(h, nh, "epoch"),
+	    c_loss = ct_index_of(h, nh, "loss"), c_lr = ct_index_of(h, nh, "lr"),
+	    c_vl = ct_index_of(h, nh, "val_loss"), c_va = ct_index_of(h, nh, "val_accuracy"),
+	    c_sps = ct_index_of(h, nh, "samples_per_sec");
 	while (nh > 0 && fgets(line, sizeof line, fp)) {
 		if (!strchr(line, '\n'))
 			break; /* a torn last line */
-		int nf = split_csv(line, f, 32);
+		int nf = split_line(line, f);
 		double step, epoch, loss, v;
 		if (!num(f, nf, c_step, &step) || !num(f, nf, c_epoch, &epoch) ||
 		    !num(f, nf, c_loss, &loss))

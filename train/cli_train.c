@@ -34,7 +34,7 @@ int cli_interrupt_signal(void) { return g_interrupt_signal; }
 
 typedef struct train_args {
 	const char *config, *run_dir, *init_from, *from;
-	const char *sets[64], *renames[64];
+	const char *sets[CLI_MAX_REPEAT], *renames[CLI_MAX_REPEAT];
 	int n_sets, non_strict, with_optimizer, restarts, overwrite, n_renames;
 	int accept_data_change; /* resume: go on although the data's fingerprint changed */
 	char **launcher;        /* after `--`: runs each attempt of --restarts (supervise.h) */
@@ -90,15 +90,11 @@ static int parse_train_args(int argc, char **argv, int resume, train_args *a, ct
 			a->accept_data_change = 1;
 		else if (!resume && strcmp(o, "--rename") == 0 &&
 			 (rc = need_value(argc, argv, i, e)) == 0) {
-			if (a->n_renames == 64)
-				return ct_errf(e, CT_EUSAGE,
-					       "too many --rename options (64 at most)");
-			rc = source_check_rename(argv[++i], e);
-			a->renames[a->n_renames++] = argv[i];
+			rc = cli_repeat(a->renames, &a->n_renames, "--rename", argv[++i], e);
+			if (rc == 0)
+				rc = source_check_rename(argv[i], e);
 		} else if (strcmp(o, "--set") == 0 && (rc = need_value(argc, argv, i, e)) == 0) {
-			if (a->n_sets == 64)
-				return ct_errf(e, CT_EUSAGE, "too many --set options (64 at most)");
-			a->sets[a->n_sets++] = argv[++i];
+			rc = cli_repeat(a->sets, &a->n_sets, "--set", argv[++i], e);
 		} else if (resume && o[0] != '-' && !a->run_dir)
 			a->run_dir = o;
 		else if (rc == 0)
@@ -270,9 +266,9 @@ static int supervise(int argc, char **argv, const char *cmd, const train_args *a
 		free(again);
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	}
-	const char *lv = log_get_level() >= LOG_WARN    ? "-q"
-			 : log_get_level() == LOG_DEBUG ? "-v"
-							: NULL;
+	const char *lv = log_get_level() >= CT_LOG_WARN    ? "-q"
+			 : log_get_level() == CT_LOG_DEBUG ? "-v"
+							   : NULL;
 	int n = 0, m = 0;
 	for (int i = 0; i < a->n_launcher; i++)
 		first[n++] = again[m++] = a->launcher[i];

@@ -201,3 +201,12 @@ const char *cli_usage(const char *cmd)
 			return t[i].text;
 	return USAGE_MAIN;
 }
+
+int cli_repeat(const char **list, int *n, const char *opt, const char *v, ct_err *e)
+{
+	if (*n >= CLI_MAX_REPEAT)
+		return ct_errf(e, CT_EUSAGE, "too many %s options (%d at most)", opt,
+			       CLI_MAX_REPEAT);
+	list[(*n)++] = v;
+	return 0;
+}

@@ -1,5 +1,6 @@
 /* events.c — DIR/events.csv (see events.h). */
 #include "events.h"
+#include "../util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,15 +110,9 @@ int events_read(const char *run_dir, run_event **v, size_t *n, ct_err *e)
 		run_event ev;
 		if (parse_line(line, &ev) < 0)
 			continue; /* the header, or a line torn by a crash */
-		if (*n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			run_event *nv = realloc(*v, nc * sizeof *nv);
-			if (!nv) {
-				rc = ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
-				break;
-			}
-			*v = nv;
-			cap = nc;
+		if (ct_grow(v, &cap, *n + 1, sizeof **v, 16) < 0) {
+			rc = ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
+			break;
 		}
 		(*v)[(*n)++] = ev;
 	}

@@ -40,9 +40,9 @@ static int take_global_flags(int *argc, char **argv)
 		if (rest || strcmp(argv[i], "--") == 0)
 			argv[out++] = argv[i], rest = 1;
 		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
-			log_set_level(LOG_WARN);
+			log_set_level(CT_LOG_WARN);
 		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
-			log_set_level(LOG_DEBUG);
+			log_set_level(CT_LOG_DEBUG);
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			help = 1;
 		else

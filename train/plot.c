@@ -16,6 +16,7 @@
 #include "../util/log.h"
 #include "config.h"
 #include "events.h"
+#include "../util/util.h"
 
 typedef struct pt {
 	double step, epoch, loss, lr, vl, va;
@@ -59,26 +60,11 @@ static int find_gnuplot(char *out, size_t cap)
 	return 0;
 }
 
-static int col_of(char **h, int nh, const char *name)
-{
-	for (int i = 0; i < nh; i++)
-		if (strcmp(h[i], name) == 0)
-			return i;
-	return -1;
-}
-
+/* A metrics.csv line without its end of line, split into at most max fields. */
 static int split(char *line, char **f, int max)
 {
-	int n = 0;
 	line[strcspn(line, "\r\n")] = '\0';
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		p = strchr(p, ',');
-		if (!p)
-			break;
-		*p++ = '\0';
-	}
-	return n;
+	return ct_split_fields(line, f, max);
 }
 
 static int cell(char **f, int nf, int c, double *v)
@@ -114,9 +100,9 @@ static int read_run(const char *dir, run_data *r, ct_err *e)
 	char head[1024], line[1024];
 	char *h[32], *c[32];
 	int nh = fgets(head, sizeof head, f) ? split(head, h, 32) : 0;
-	int cs = col_of(h, nh, "step"), ce = col_of(h, nh, "epoch"), cl = col_of(h, nh, "loss"),
-	    clr = col_of(h, nh, "lr"), cvl = col_of(h, nh, "val_loss"),
-	    cva = col_of(h, nh, "val_accuracy");
+	int cs = ct_index_of(h, nh, "step"), ce = ct_index_of(h, nh, "epoch"),
+	    cl = ct_index_of(h, nh, "loss"), clr = ct_index_of(h, nh, "lr"),
+	    cvl = ct_index_of(h, nh, "val_loss"), cva = ct_index_of(h, nh, "val_accuracy");
 	size_t cap = 0;
 	int rc = 0;
 	while (nh > 0 && fgets(line, sizeof line, f)) {

@@ -28,7 +28,7 @@ void format_duration(char *buf, unsigned len, double s)
 
 void progress_init(progress *p, int64_t start_step, int64_t total)
 {
-	p->tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO;
+	p->tty = isatty(STDERR_FILENO) && log_get_level() <= CT_LOG_INFO;
 	p->start_step = start_step;
 	p->total = total;
 	p->t_start = p->last_draw = progress_now();

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int g_level = LOG_INFO;
+static int g_level = CT_LOG_INFO;
 static void (*g_hook)(int, const char *, void *);
 static void *g_hook_ctx;
 
@@ -54,7 +54,7 @@ void log_set_hook(void (*hook)(int, const char *, void *), void *ctx)
 void log_msg(int level, const char *fmt, ...)
 {
 	static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-	if (level < g_level || level > LOG_ERROR)
+	if (level < g_level || level > CT_LOG_ERROR)
 		return;
 	char line[2048];
 	va_list ap;

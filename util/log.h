@@ -8,7 +8,7 @@
 #ifndef CT_LOG_H
 #define CT_LOG_H
 
-enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3, LOG_OFF = 4 };
+enum { CT_LOG_DEBUG = 0, CT_LOG_INFO = 1, CT_LOG_WARN = 2, CT_LOG_ERROR = 3, CT_LOG_OFF = 4 };
 
 void log_set_level(int level);
 int log_get_level(void);
@@ -21,9 +21,9 @@ void log_set_hook(void (*hook)(int level, const char *line, void *ctx), void *ct
 void log_set_fallback(const char *path);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_debug(...) log_msg(CT_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(CT_LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(CT_LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(CT_LOG_ERROR, __VA_ARGS__)
 
 #endif

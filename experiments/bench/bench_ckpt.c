@@ -9,6 +9,7 @@
  *   resume  ckpt_fields_read + ckpt_fields_apply (page cache warm, and cold after
  *           posix_fadvise(DONTNEED) on the clean file)
  *   export  model_export (safetensors, f32)          vs plain write+fsync
+ *           and how much it raises the peak resident size (VmHWM)
  * Measurements alternate with their baseline so that load drift hits both.
  * Every file goes into --dir (one filesystem for both sides); the caller
  * removes --dir afterwards (the managers leave their last 2 files). */
@@ -146,6 +147,7 @@ static double med(const series *s)
 typedef struct results {
 	series sync, sync_plain, take, serialize, atomic, cp_sync, stall, bg_write, mcpy, warm, cold, exp, exp_plain;
 	size_t ckpt_bytes, export_bytes;
+	long export_peak_kb; /* largest growth of the peak resident size during an export */
 } results;
 
 /* A synchronous checkpoint as the trainer makes one (ckpt_manager_save with
@@ -249,21 +251,51 @@ static int measure_resume(ckpt_fields *rd, const char *path, int cold, series *o
 	return rc;
 }
 
-static int measure_export(ckpt_ctx *c, series *ex, series *pl, size_t *bytes, ct_err *e)
+/* A /proc/self/status field in kB (-1 if absent). */
+static long status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	size_t fl = strlen(field);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+			v = strtol(line + fl + 1, NULL, 10);
+	if (f)
+		(void)fclose(f); /* read only */
+	return v;
+}
+
+/* Resets the peak resident size (VmHWM) to the current one; 0 or -1. */
+static int reset_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (!f)
+		return -1;
+	int ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int measure_export(ckpt_ctx *c, results *r, ct_err *e)
 {
 	const char *path = next_path(c, "model", "safetensors");
+	int peak_ok = reset_peak_rss() == 0;
+	long rss0 = status_kb("VmRSS");
 	double t0 = bench_now();
 	int rc = model_export(&c->s.model, path, DT_F32, NULL, e);
 	double t1 = bench_now(), sec = 0;
+	long peak = status_kb("VmHWM");
+	if (peak_ok && rss0 > 0 && peak > 0 && peak - rss0 > r->export_peak_kb)
+		r->export_peak_kb = peak - rss0;
 	if (rc == 0)
-		rc = file_size(path, bytes, e);
+		rc = file_size(path, &r->export_bytes, e);
 	if (rc == 0)
 		rc = unlink_checked(path, e);
 	if (rc == 0)
-		rc = plain_write(c, *bytes, &sec, e);
+		rc = plain_write(c, r->export_bytes, &sec, e);
 	if (rc == 0) {
-		add(ex, t1 - t0);
-		add(pl, sec);
+		add(&r->exp, t1 - t0);
+		add(&r->exp_plain, sec);
 	}
 	return rc;
 }
@@ -352,8 +384,9 @@ static void print_results(const ckpt_ctx *c, results *r)
 	       "\"async_write_sec\":%.6g,",
 	       stall, mcpy, stall / mcpy, med(&r->bg_write));
 	printf("\"resume_warm_sec\":%.6g,\"resume_cold_sec\":%.6g,", med(&r->warm), med(&r->cold));
-	printf("\"export_sec\":%.6g,\"export_plain_sec\":%.6g,\"export_ratio\":%.4g,", ex,
-	       exp_plain, ex / exp_plain);
+	printf("\"export_sec\":%.6g,\"export_plain_sec\":%.6g,\"export_ratio\":%.4g,"
+	       "\"export_peak_rss_growth_kb\":%ld,",
+	       ex, exp_plain, ex / exp_plain, r->export_peak_kb);
 	bench_json_array(stdout, "sync_all", r->sync.v, r->sync.n);
 	putchar(',');
 	bench_json_array(stdout, "sync_plain_all", r->sync_plain.v, r->sync_plain.n);
@@ -376,7 +409,7 @@ static int ckpt_run(ckpt_ctx *c, ct_err *e)
 	if (rc == 0)
 		rc = run_checkpointer(c, 1, r, dst, e);
 	for (int i = 0; i < c->o->reps && rc == 0; i++)
-		rc = measure_export(c, &r->exp, &r->exp_plain, &r->export_bytes, e);
+		rc = measure_export(c, r, e);
 	if (rc == 0)
 		print_results(c, r);
 	free(dst);

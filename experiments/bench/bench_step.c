@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 		    {"ckpt", bench_cmd_ckpt},   {"serve", bench_cmd_serve}};
 	bench_opts o;
 	ct_err e = {0};
-	log_set_level(LOG_WARN);
+	log_set_level(CT_LOG_WARN);
 	int rc = bench_parse(&o, argc, argv, &e);
 	if (rc == 0) {
 		int (*fn)(const bench_opts *, ct_err *) = NULL;

@@ -1,0 +1,37 @@
+/* util.h — small helpers that several modules need the same way: array
+ * growth, UTF-8 checking, shape formatting and splitting CSV lines.  Each replaces copies that had
+ * drifted apart in details; none reports through ct_err, so that each caller
+ * keeps its own message.
+ *
+ *     if (ct_grow(&d->v, &d->cap, d->n + 1, sizeof *d->v, 16) < 0)
+ *             return ct_errf(e, CT_ENOMEM, "out of memory");
+ *     d->v[d->n++] = x;
+ */
+#ifndef CT_UTIL_H
+#define CT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Makes the array whose pointer is at *arrp (any T **, passed as &ptr) and
+ * whose capacity is *cap elements of elem bytes hold at least need: the
+ * capacity doubles, starting at first.  0, or -1 when out of memory (or the
+ * size would overflow), with the array and *cap unchanged. */
+int ct_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
+
+/* The offset of the first byte of s[0..n) that breaks UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or n if none. */
+size_t ct_utf8_bad_at(const unsigned char *s, size_t n);
+
+/* "[d0<sep>d1...]" into buf (always NUL-terminated, cut at len): "[3,2]" with
+ * sep ",", "[3, 2]" with ", ", "[]" for ndim 0. */
+void ct_shape_format(char *buf, size_t len, int ndim, const int64_t *shape, const char *sep);
+
+/* Splits line in place at commas into at most max fields (what follows the
+ * max-th is dropped) and returns how many (>= 1). */
+int ct_split_fields(char *line, char **f, int max);
+
+/* The index of name in names[0..n), or -1. */
+int ct_index_of(char *const *names, int n, const char *name);
+
+#endif
