@@ -21,7 +21,7 @@
 TESTUTIL_TMPDIR(tmpdir, "data", setup, teardown)
 
 /* Path of `name` inside the temporary directory (static buffer, 4 slots). */
-static const char *tpath(const char *name) { return testutil_path(g_dir, name); }
+static const char *tpath(const char *name) { return testutil_path(tmpdir, name); }
 
 static void write_raw(const char *path, const void *data, size_t len)
 {

@@ -620,24 +620,25 @@ static void test_read_write_files(void **state)
 	char p[256], q[256];
 	tdict d, r;
 	ct_err e = {0};
-	snprintf(p, sizeof p, "%s/missing.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "missing.safetensors"));
 	expect_read_error(p, CT_ENOTFOUND, "cannot open: No such file or directory");
 	expect_read_error(g_dir, CT_EIO, "is a directory");
-	snprintf(p, sizeof p, "%s/empty.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "empty.safetensors"));
 	write_raw(p, "", 0);
 	expect_read_error(p, CT_ECORRUPT, "empty file (0 bytes)");
-	snprintf(p, sizeof p, "%s/short.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "short.safetensors"));
 	write_raw(p, "\x02\0\0", 3);
 	expect_read_error(p, CT_ECORRUPT, ": file is 3 bytes, shorter than the 8-byte");
-	snprintf(p, sizeof p, "%s/fifo", g_dir); /* must be refused, not wait for a writer */
+	snprintf(p, sizeof p, "%s",
+		 testutil_path(g_dir, "fifo")); /* must be refused, not wait for a writer */
 	assert_int_equal(mkfifo(p, 0600), 0);
 	expect_read_error(p, CT_EIO, "is not a regular file");
-	snprintf(p, sizeof p, "%s/trailing.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "trailing.safetensors"));
 	write_raw(p, "\x08\0\0\0\0\0\0\0{}      xyz", 19);
 	expect_read_error(p, CT_ECORRUPT, ": 3 trailing bytes after the last tensor");
 
 	build_all_dtypes(&d);
-	snprintf(p, sizeof p, "%s/model.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "model.safetensors"));
 	if (st_write(p, &d, &e) != 0)
 		fail_msg("st_write: %s", e.msg);
 	assert_int_equal(st_read(p, &r, &e), 0);
@@ -695,7 +696,7 @@ static void test_write_iov_bytes(void **state)
 	assert_int_equal(tdict_set_meta(&d, "format", "pt", &e), 0);
 	assert_int_equal(tdict_add(&d, "w", DT_F32, 1, (int64_t[]){3}, w, 0, &e), 0);
 	assert_int_equal(tdict_add(&d, "z", DT_F32, 2, (int64_t[]){0, 4}, w, 0, &e), 0);
-	snprintf(p, sizeof p, "%s/small.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "small.safetensors"));
 	assert_int_equal(st_write(p, &d, &e), 0);
 	static const char hdr[] = "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\","
 				  "\"shape\":[3],\"data_offsets\":[0,12]},\"z\":{\"dtype\":\"F32\","
@@ -724,7 +725,7 @@ static void test_write_iov_bytes(void **state)
 		int64_t n = i % 5 == 0 ? 0 : i % 7 + 1;
 		assert_int_equal(tdict_add(&d, name, DT_F32, 1, &n, data + i, 0, &e), 0);
 	}
-	snprintf(p, sizeof p, "%s/many.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "many.safetensors"));
 	assert_int_equal(st_write(p, &d, &e), 0);
 	unsigned char *want;
 	size_t want_len;
@@ -769,7 +770,7 @@ static void test_write_no_copy(void **state)
 	int64_t n = SIZE / (int64_t)sizeof *big;
 	assert_int_equal(tdict_add(&d, "big", DT_F32, 1, &n, big, 0, &e), 0);
 	char p[256];
-	snprintf(p, sizeof p, "%s/big.safetensors", g_dir);
+	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "big.safetensors"));
 	FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak to now */
 	assert_non_null(cr);
 	assert_int_equal(fputs("5", cr) >= 0, 1);

@@ -2,7 +2,7 @@
  * a test (or a group of tests), removed with everything below it, and paths
  * inside it.  Header-only: every test program is a single translation unit.
  *
- *     TESTUTIL_TMPDIR(g_dir, "h5c", setup, teardown)   // char g_dir[256] + the two
+ *     TESTUTIL_TMPDIR(g_dir, "h5c", setup, teardown)   // char g_dir[192] + the two
  *     ...cmocka_unit_test_setup_teardown(test_x, setup, teardown)...
  *     FILE *f = fopen(testutil_path(g_dir, "a.csv"), "w");
  */
@@ -39,7 +39,7 @@ static inline int tmpdir_remove(const char *dir)
 /* Defines char dir[256] and the cmocka fixtures setup and teardown that make
  * "$TMPDIR/ctrain-<name>.XXXXXX" in it and remove it (even after a failure). */
 #define TESTUTIL_TMPDIR(dir, name, setup, teardown)        \
-	static char dir[256];                              \
+	static char dir[192];                              \
 	static int setup(void **state_)                    \
 	{                                                  \
 		(void)state_;                              \
