@@ -152,7 +152,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 SOVERSION := 0
-HDRS_PRIVATE := ckpt/h5c_internal.h ckpt/manager_internal.h ckpt/st_internal.h ckpt/pickle_vm.h data/gzio.h train/cli.h
+HDRS_PRIVATE := ckpt/h5c_internal.h ckpt/manager_internal.h ckpt/st_internal.h ckpt/pickle_vm.h data/gzio.h data/csvparse.h train/cli.h
 LIB_HDRS := $(filter-out $(HDRS_PRIVATE),$(wildcard util/*.h nn/*.h data/*.h ckpt/*.h train/*.h dist/*.h))
 EXAMPLE_SRCS := $(wildcard experiments/examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:experiments/examples/%.c=$(BUILD)/examples/%)

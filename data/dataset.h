@@ -94,7 +94,9 @@ int mnist_stream_close(mnist_stream *s, ct_err *e);
  * column index, negative counting from the end (-1 = last), or CSV_NO_LABEL
  * for feature-only files (y = NULL, n_classes = 0).  Labels must be
  * non-negative integers (written as 3 or 3.0e0); n_classes = max label + 1.
- * Errors name the file, the 1-based line and column, and the problem. */
+ * Errors name the file, the 1-based line and column, and the problem.
+ * The file is parsed while it is read, in blocks (data/csvparse.h): memory
+ * is the rows as floats plus about 6 MiB, whatever the size of the text. */
 #define CSV_NO_LABEL INT_MIN
 int csv_load(const char *path, int label_column, dataset *ds, ct_err *e);
 enum { CSV_HEADER_AUTO = 0, CSV_HEADER_TRUE, CSV_HEADER_FALSE };
