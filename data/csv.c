@@ -188,7 +188,6 @@ typedef struct csv_shape {
 	int ncols;
 	int header;    /* the first non-blank line is a header */
 	int64_t first; /* its line number */
-	int64_t rows;  /* data rows */
 	cell *cells;   /* scratch, ncols entries */
 } csv_shape;
 
