@@ -37,9 +37,10 @@ static int take_global_flags(int *argc, char **argv)
 {
 	int help = 0, out = 0, rest = 0;
 	for (int i = 0; i < *argc; i++) {
-		if (rest || strcmp(argv[i], "--") == 0)
-			argv[out++] = argv[i], rest = 1;
-		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+		if (rest || strcmp(argv[i], "--") == 0) {
+			argv[out++] = argv[i];
+			rest = 1;
+		} else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			log_set_level(CT_LOG_WARN);
 		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
 			log_set_level(CT_LOG_DEBUG);
