@@ -329,8 +329,10 @@ static inline const char *parse_float(const char *s, const char *e, float *out)
 	uint64_t m = 0;
 	int nd = 0, any = 0; /* significant digits in m; any digit at all */
 	int64_t k = 0;
-	while (p < e && *p == '0')
-		p++, any = 1;
+	while (p < e && *p == '0') {
+		p++;
+		any = 1;
+	}
 	for (; p < e && is_digit(*p); p++, any = 1) {
 		if (nd == 19)
 			return NULL;

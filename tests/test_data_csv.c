@@ -299,7 +299,7 @@ static void test_float_random_vs_strtof(void **state)
 			check_float(buf);
 			snprintf(buf, sizeof buf, "%.*e", prec, nextafter(mid, 0));
 			check_float(buf);
-			snprintf(buf, sizeof buf, "%.*e", prec, nextafter(mid, INFINITY));
+			snprintf(buf, sizeof buf, "%.*e", prec, nextafter(mid, (double)INFINITY));
 			check_float(buf);
 		}
 	}
