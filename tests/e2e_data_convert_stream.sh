@@ -18,7 +18,11 @@ SYN="--set data.n_samples=40000 --set data.n_features=256 --set data.n_classes=5
 	>"$T/c.out" 2>"$T/c.err" || fail "convert: $(cat "$T/c.err")"
 grep -q "rows=40000 features=256 classes=5" "$T/c.out" || fail "convert: $(cat "$T/c.out")"
 rss=$(tail -1 "$T/rss")
-[ "$rss" -lt 40000 ] || fail "peak RSS $rss KB converting 41 MB of features (limit 40000 KB)"
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	echo "note $NAME: peak RSS ($rss KB) not bounded under ASan (its shadow memory is not the program's)"
+else
+	[ "$rss" -lt 40000 ] || fail "peak RSS $rss KB converting 41 MB of features (limit 40000 KB)"
+fi
 ls -a "$T" | grep -q '^\.tmp-' && fail "a temporary file was left: $(ls -a "$T")"
 "$CTRAIN" data convert synthetic "$T/s3.h5" $SYN --set train.threads=3 >/dev/null 2>"$T/c3.err" \
 	|| fail "convert, 3 threads: $(cat "$T/c3.err")"
