@@ -7,47 +7,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ckpt_fields_add_params(ckpt_fields *f, const char *group, const params *ps, float *base,
-			   ct_err *e)
+int ct_ckpt_fields_add_params(ct_ckpt_fields *f, const char *group, const ct_params *ps,
+			      float *base, ct_err *e)
 {
 	for (int i = 0; i < ps->nv; i++) {
-		const param_view *pv = &ps->v[i];
-		char path[PARAM_NAME_MAX + 256];
+		const ct_param_view *pv = &ps->v[i];
+		char path[CT_PARAM_NAME_MAX + 256];
 		int n = snprintf(path, sizeof path, "%s/%s", group, pv->name);
 		CT_ASSERT(n > 0 && (size_t)n < sizeof path);
-		int rc = ckpt_fields_add(f, path, H5C_F32, pv->ndim, pv->shape, base + pv->offset,
-					 0, e);
+		int rc = ct_ckpt_fields_add(f, path, CT_H5C_F32, pv->ndim, pv->shape,
+					    base + pv->offset, 0, e);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-int ckpt_fields_add_optim(ckpt_fields *f, const char *group, optim *o, const params *layout,
-			  ct_err *e)
+int ct_ckpt_fields_add_optim(ct_ckpt_fields *f, const char *group, ct_optim *o,
+			     const ct_params *layout, ct_err *e)
 {
 	char path[256];
 	int rc = 0;
 	if (o->m) {
 		snprintf(path, sizeof path, "%s/m", group);
-		rc = ckpt_fields_add_params(f, path, layout, o->m, e);
+		rc = ct_ckpt_fields_add_params(f, path, layout, o->m, e);
 	}
 	if (rc == 0 && o->v) {
 		snprintf(path, sizeof path, "%s/v", group);
-		rc = ckpt_fields_add_params(f, path, layout, o->v, e);
+		rc = ct_ckpt_fields_add_params(f, path, layout, o->v, e);
 	}
 	snprintf(path, sizeof path, "%s/step", group);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, path, H5C_I64, 0, NULL, &o->step, 0, e);
+		rc = ct_ckpt_fields_add(f, path, CT_H5C_I64, 0, NULL, &o->step, 0, e);
 	snprintf(path, sizeof path, "%s@name", group);
 	if (rc == 0)
-		rc = ckpt_fields_add_const_str(f, path, optim_name((int)o->kind), CKPT_MATCH, e);
+		rc = ct_ckpt_fields_add_const_str(f, path, ct_optim_name((int)o->kind),
+						  CT_CKPT_MATCH, e);
 	return rc;
 }
 
 typedef struct loader_ctx {
-	loader *ld;
-	loader_state st; /* the stash the fields point at */
+	ct_loader *ld;
+	ct_loader_state st; /* the stash the fields point at */
 	char name[64];
 } loader_ctx;
 
@@ -57,7 +58,7 @@ static void loader_take(void *ctx)
 	c->st = c->ld->st;
 }
 
-/* What loader_set_state would refuse, checked before anything is applied. */
+/* What ct_loader_set_state would refuse, checked before anything is applied. */
 static int loader_check(void *ctx, ct_err *e)
 {
 	loader_ctx *c = ctx;
@@ -73,11 +74,11 @@ static int loader_check(void *ctx, ct_err *e)
 static void loader_apply(void *ctx)
 {
 	loader_ctx *c = ctx;
-	int rc = loader_set_state(c->ld, &c->st, NULL);
+	int rc = ct_loader_set_state(c->ld, &c->st, NULL);
 	CT_ASSERT(rc == 0); /* loader_check passed */
 }
 
-int ckpt_fields_add_loader(ckpt_fields *f, const char *group, loader *ld, ct_err *e)
+int ct_ckpt_fields_add_loader(ct_ckpt_fields *f, const char *group, ct_loader *ld, ct_err *e)
 {
 	loader_ctx *c = calloc(1, sizeof *c);
 	if (!c)
@@ -85,28 +86,31 @@ int ckpt_fields_add_loader(ckpt_fields *f, const char *group, loader *ld, ct_err
 	c->ld = ld;
 	c->st = ld->st;
 	snprintf(c->name, sizeof c->name, "%s", group);
-	ckpt_hook h = {loader_take, loader_check, loader_apply, NULL, c};
-	int rc = ckpt_fields_add_hook(f, &h, e);
+	ct_ckpt_hook h = {loader_take, loader_check, loader_apply, NULL, c};
+	int rc = ct_ckpt_fields_add_hook(f, &h, e);
 	char path[256];
 	snprintf(path, sizeof path, "%s/epoch", group);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, path, H5C_U64, 0, NULL, &c->st.epoch, CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, path, CT_H5C_U64, 0, NULL, &c->st.epoch, CT_CKPT_STASH,
+					e);
 	snprintf(path, sizeof path, "%s/cursor", group);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, path, H5C_U64, 0, NULL, &c->st.cursor, CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, path, CT_H5C_U64, 0, NULL, &c->st.cursor, CT_CKPT_STASH,
+					e);
 	snprintf(path, sizeof path, "%s/shuffle_rng", group);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, path, H5C_U64, 1, (int64_t[]){4}, c->st.rng, CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, path, CT_H5C_U64, 1, (int64_t[]){4}, c->st.rng,
+					CT_CKPT_STASH, e);
 	return rc;
 }
 
-int ckpt_fields_add_rng(ckpt_fields *f, const char *path, rng *r, ct_err *e)
+int ct_ckpt_fields_add_rng(ct_ckpt_fields *f, const char *path, ct_rng *r, ct_err *e)
 {
-	return ckpt_fields_add(f, path, H5C_U64, 1, (int64_t[]){4}, r->s, 0, e);
+	return ct_ckpt_fields_add(f, path, CT_H5C_U64, 1, (int64_t[]){4}, r->s, 0, e);
 }
 
 typedef struct best_ctx {
-	best_tracker *b;
+	ct_best_tracker *b;
 	int64_t n_kept; /* stash of b->n_kept, validated before it is applied */
 } best_ctx;
 
@@ -119,9 +123,9 @@ static void best_take(void *ctx)
 static int best_check(void *ctx, ct_err *e)
 {
 	best_ctx *c = ctx;
-	if (c->n_kept < 0 || c->n_kept > BEST_MAX)
+	if (c->n_kept < 0 || c->n_kept > CT_BEST_MAX)
 		return ct_errf(e, CT_ECORRUPT, "/meta/best_count is %lld, not in [0, %d]",
-			       (long long)c->n_kept, BEST_MAX);
+			       (long long)c->n_kept, CT_BEST_MAX);
 	return 0;
 }
 
@@ -129,35 +133,35 @@ static void best_apply(void *ctx)
 {
 	best_ctx *c = ctx;
 	c->b->n_kept = c->n_kept;
-	best_set_keep(c->b, c->b->keep); /* keep_best may be smaller on resume */
+	ct_best_set_keep(c->b, c->b->keep); /* keep_best may be smaller on resume */
 }
 
-int ckpt_fields_add_best(ckpt_fields *f, best_tracker *b, ct_err *e)
+int ct_ckpt_fields_add_best(ct_ckpt_fields *f, ct_best_tracker *b, ct_err *e)
 {
 	best_ctx *c = calloc(1, sizeof *c);
 	if (!c)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	c->b = b;
 	c->n_kept = b->n_kept;
-	ckpt_hook h = {best_take, best_check, best_apply, NULL, c};
-	int rc = ckpt_fields_add_hook(f, &h, e);
+	ct_ckpt_hook h = {best_take, best_check, best_apply, NULL, c};
+	int rc = ct_ckpt_fields_add_hook(f, &h, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/best_metric", H5C_F64, 0, NULL, &b->best_metric, 0,
-				     e);
+		rc = ct_ckpt_fields_add(f, "/meta/best_metric", CT_H5C_F64, 0, NULL,
+					&b->best_metric, 0, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/evals_since_best", H5C_I64, 0, NULL,
-				     &b->evals_since_best, 0, e);
-	int64_t dim[1] = {BEST_MAX};
+		rc = ct_ckpt_fields_add(f, "/meta/evals_since_best", CT_H5C_I64, 0, NULL,
+					&b->evals_since_best, 0, e);
+	int64_t dim[1] = {CT_BEST_MAX};
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/best_count", H5C_I64, 0, NULL, &c->n_kept,
-				     CKPT_STASH | CKPT_OPTIONAL, e);
+		rc = ct_ckpt_fields_add(f, "/meta/best_count", CT_H5C_I64, 0, NULL, &c->n_kept,
+					CT_CKPT_STASH | CT_CKPT_OPTIONAL, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/best_steps", H5C_I64, 1, dim, b->kept_step,
-				     CKPT_OPTIONAL, e);
+		rc = ct_ckpt_fields_add(f, "/meta/best_steps", CT_H5C_I64, 1, dim, b->kept_step,
+					CT_CKPT_OPTIONAL, e);
 	if (rc == 0) {
 		f->best_steps = (int)f->n - 1;
-		rc = ckpt_fields_add(f, "/meta/best_values", H5C_F64, 1, dim, b->kept_value,
-				     CKPT_OPTIONAL, e);
+		rc = ct_ckpt_fields_add(f, "/meta/best_values", CT_H5C_F64, 1, dim, b->kept_value,
+					CT_CKPT_OPTIONAL, e);
 	}
 	return rc;
 }

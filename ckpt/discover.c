@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../util/log.h"
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "h5c.h"
 #include "../util/util.h"
 
@@ -17,7 +17,7 @@
 #define NAME_SUFFIX ".h5"
 #define MAX_STEP_DIGITS 18 /* every such number fits an int64_t */
 
-/* 1 and *step if name is exactly what ckpt_path_for_step writes for a step
+/* 1 and *step if name is exactly what ct_ckpt_path_for_step writes for a step
  * (so "ckpt-42.h5" or "ckpt-0000000042.h5.corrupt" never count). */
 static int parse_name(const char *name, int64_t *step)
 {
@@ -40,7 +40,7 @@ static int parse_name(const char *name, int64_t *step)
 	return 1;
 }
 
-char *ckpt_path_for_step(const char *dir, int64_t step)
+char *ct_ckpt_path_for_step(const char *dir, int64_t step)
 {
 	CT_ASSERT(step >= 0);
 	char *p = NULL;
@@ -49,7 +49,7 @@ char *ckpt_path_for_step(const char *dir, int64_t step)
 	return p;
 }
 
-void ckpt_list_free(ckpt_entry *entries, size_t n)
+void ct_ckpt_list_free(ct_ckpt_entry *entries, size_t n)
 {
 	for (size_t i = 0; entries && i < n; i++) {
 		free(entries[i].path);
@@ -60,11 +60,11 @@ void ckpt_list_free(ckpt_entry *entries, size_t n)
 
 static int cmp_newest_first(const void *a, const void *b)
 {
-	int64_t x = ((const ckpt_entry *)a)->step, y = ((const ckpt_entry *)b)->step;
+	int64_t x = ((const ct_ckpt_entry *)a)->step, y = ((const ct_ckpt_entry *)b)->step;
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static int list_add(ckpt_entry **v, size_t *n, size_t *cap, const char *dir, const char *name,
+static int list_add(ct_ckpt_entry **v, size_t *n, size_t *cap, const char *dir, const char *name,
 		    int64_t step)
 {
 	if (ct_grow(v, cap, *n + 1, sizeof **v, 16) < 0)
@@ -72,11 +72,11 @@ static int list_add(ckpt_entry **v, size_t *n, size_t *cap, const char *dir, con
 	char *path = NULL;
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -1;
-	(*v)[(*n)++] = (ckpt_entry){step, path, -1, NULL};
+	(*v)[(*n)++] = (ct_ckpt_entry){step, path, -1, NULL};
 	return 0;
 }
 
-int ckpt_list(const char *dir, ckpt_entry **entries, size_t *n, ct_err *e)
+int ct_ckpt_list(const char *dir, ct_ckpt_entry **entries, size_t *n, ct_err *e)
 {
 	*entries = NULL;
 	*n = 0;
@@ -84,7 +84,7 @@ int ckpt_list(const char *dir, ckpt_entry **entries, size_t *n, ct_err *e)
 	if (!d)
 		return ct_errno(e, errno == ENOENT ? CT_ENOTFOUND : CT_EIO, errno,
 				"%s: cannot open checkpoint directory", dir);
-	ckpt_entry *v = NULL;
+	ct_ckpt_entry *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc = 0;
 	for (;;) {
@@ -104,7 +104,7 @@ int ckpt_list(const char *dir, ckpt_entry **entries, size_t *n, ct_err *e)
 	}
 	closedir(d); /* opened for reading: a failing close loses nothing */
 	if (rc < 0) {
-		ckpt_list_free(v, cnt);
+		ct_ckpt_list_free(v, cnt);
 		return rc;
 	}
 	if (cnt > 1)
@@ -114,7 +114,7 @@ int ckpt_list(const char *dir, ckpt_entry **entries, size_t *n, ct_err *e)
 	return 0;
 }
 
-/* h5c_verify_file messages start with "path: "; the entry keeps the rest. */
+/* ct_h5c_verify_file messages start with "path: "; the entry keeps the rest. */
 static const char *strip_path(const char *msg, const char *path)
 {
 	size_t n = strlen(path);
@@ -123,17 +123,17 @@ static const char *strip_path(const char *msg, const char *path)
 	return msg;
 }
 
-static const char *reason_of(const ckpt_entry *ent)
+static const char *reason_of(const ct_ckpt_entry *ent)
 {
 	return ent->reason ? ent->reason : "invalid (no memory to say why)";
 }
 
-int ckpt_check(ckpt_entry *ent)
+int ct_ckpt_check(ct_ckpt_entry *ent)
 {
 	ct_err e = {0};
 	free(ent->reason);
 	ent->reason = NULL;
-	int rc = h5c_verify_file(ent->path, &e);
+	int rc = ct_h5c_verify_file(ent->path, &e);
 	if (rc == 0) {
 		ent->valid = 1;
 		return 1;
@@ -179,18 +179,18 @@ static void remember_valid(const struct stat *st)
 	pthread_mutex_unlock(&g_valid_mu);
 }
 
-void ckpt_mark_valid(const char *path)
+void ct_ckpt_mark_valid(const char *path)
 {
 	struct stat st;
 	if (stat(path, &st) == 0)
 		remember_valid(&st);
 }
 
-static int ckpt_check_cached(ckpt_entry *ent)
+static int ckpt_check_cached(ct_ckpt_entry *ent)
 {
 	struct stat st;
 	if (stat(ent->path, &st) != 0)
-		return ckpt_check(ent);
+		return ct_ckpt_check(ent);
 	pthread_mutex_lock(&g_valid_mu);
 	for (int i = 0; i < VALID_CACHE; i++) {
 		if (same_file(i, &st)) {
@@ -200,7 +200,7 @@ static int ckpt_check_cached(ckpt_entry *ent)
 		}
 	}
 	pthread_mutex_unlock(&g_valid_mu);
-	int rc = ckpt_check(ent);
+	int rc = ct_ckpt_check(ent);
 	if (rc == 1)
 		remember_valid(&st);
 	return rc;
@@ -222,25 +222,25 @@ static int move_aside(const char *dir, const char *path, char *to, size_t cap, c
 			return ct_errno(e, CT_EIO, errno, "%s: cannot check", to);
 		if (rename(path, to) != 0)
 			return ct_errno(e, CT_EIO, errno, "%s: cannot rename to %s", path, to);
-		return atomic_fsync_dir(dir, e);
+		return ct_atomic_fsync_dir(dir, e);
 	}
 	return ct_errf(e, CT_EIO, "%s: too many .corrupt files already", path);
 }
 
-static void skip_invalid(const char *dir, const ckpt_entry *ent)
+static void skip_invalid(const char *dir, const ct_ckpt_entry *ent)
 {
 	char to[8192];
 	ct_err e = {0};
 	if (move_aside(dir, ent->path, to, sizeof to, &e) == 0)
-		log_warn("skipping invalid checkpoint %s: %s (moved aside to %s)", ent->path,
-			 reason_of(ent), to);
+		ct_log_warn("skipping invalid checkpoint %s: %s (moved aside to %s)", ent->path,
+			    reason_of(ent), to);
 	else
-		log_warn("skipping invalid checkpoint %s: %s (could not move it aside: %s)",
-			 ent->path, reason_of(ent), e.msg);
+		ct_log_warn("skipping invalid checkpoint %s: %s (could not move it aside: %s)",
+			    ent->path, reason_of(ent), e.msg);
 }
 
 /* "no valid checkpoint in DIR: ckpt-...: reason; ckpt-...: reason" */
-static int none_valid(const char *dir, const ckpt_entry *v, size_t n, ct_err *e)
+static int none_valid(const char *dir, const ct_ckpt_entry *v, size_t n, ct_err *e)
 {
 	char msg[sizeof e->msg];
 	size_t used = (size_t)snprintf(msg, sizeof msg, "no valid checkpoint in %s:", dir);
@@ -252,24 +252,25 @@ static int none_valid(const char *dir, const ckpt_entry *v, size_t n, ct_err *e)
 	return ct_errf(e, CT_ENOTFOUND, "%s", msg);
 }
 
-int ckpt_find_latest(const char *dir, char **path, int64_t *step, ct_err *e)
+int ct_ckpt_find_latest(const char *dir, char **path, int64_t *step, ct_err *e)
 {
 	*path = NULL;
 	*step = -1;
-	ckpt_entry *v;
+	ct_ckpt_entry *v;
 	size_t n;
-	int rc = ckpt_list(dir, &v, &n, e);
+	int rc = ct_ckpt_list(dir, &v, &n, e);
 	if (rc < 0)
 		return rc;
 	size_t i = 0;
 	for (; rc == 0 && i < n; i++) {
-		int ok = ckpt_check(&v[i]);
+		int ok = ct_ckpt_check(&v[i]);
 		if (ok == 1)
 			break;
 		if (ok == 0)
 			skip_invalid(dir, &v[i]);
 		else if (ok == CT_ENOTFOUND)
-			log_warn("skipping checkpoint %s: it vanished while checking", v[i].path);
+			ct_log_warn("skipping checkpoint %s: it vanished while checking",
+				    v[i].path);
 		else
 			rc = ct_errf(e, ok, "cannot check checkpoint %s: %s", v[i].path,
 				     reason_of(&v[i]));
@@ -283,12 +284,12 @@ int ckpt_find_latest(const char *dir, char **path, int64_t *step, ct_err *e)
 		if (!(*path = strdup(v[i].path)))
 			rc = ct_errf(e, CT_ENOMEM, "%s: out of memory", dir);
 	}
-	ckpt_list_free(v, n);
+	ct_ckpt_list_free(v, n);
 	return rc;
 }
 
 /* Deletes ent if it is a valid checkpoint; 1 if deleted, 0 if kept, < 0. */
-static int delete_if_valid(ckpt_entry *ent, ct_err *e)
+static int delete_if_valid(ct_ckpt_entry *ent, ct_err *e)
 {
 	if (ckpt_check_cached(ent) != 1)
 		return 0; /* invalid or unreadable ones are never deleted */
@@ -297,7 +298,7 @@ static int delete_if_valid(ckpt_entry *ent, ct_err *e)
 			return 0;
 		return ct_errno(e, CT_EIO, errno, "%s: cannot delete old checkpoint", ent->path);
 	}
-	log_debug("retention: deleted %s", ent->path);
+	ct_log_debug("retention: deleted %s", ent->path);
 	return 1;
 }
 
@@ -309,19 +310,19 @@ static int is_protected(int64_t step, const int64_t *protect, size_t n)
 	return 0;
 }
 
-int ckpt_retain(const char *dir, int keep_last, int keep_every, ct_err *e)
+int ct_ckpt_retain(const char *dir, int keep_last, int keep_every, ct_err *e)
 {
-	return ckpt_retain_protected(dir, keep_last, keep_every, NULL, 0, e);
+	return ct_ckpt_retain_protected(dir, keep_last, keep_every, NULL, 0, e);
 }
 
-int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
-			  size_t n_protect, ct_err *e)
+int ct_ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const int64_t *protect,
+			     size_t n_protect, ct_err *e)
 {
 	if (keep_last <= 0)
 		return 0;
-	ckpt_entry *v;
+	ct_ckpt_entry *v;
 	size_t n;
-	int rc = ckpt_list(dir, &v, &n, e);
+	int rc = ct_ckpt_list(dir, &v, &n, e);
 	if (rc < 0)
 		return rc;
 	int kept = 0, deleted = 0;
@@ -339,10 +340,10 @@ int ckpt_retain_protected(const char *dir, int keep_last, int keep_every, const 
 		if (d > 0)
 			deleted++;
 	}
-	ckpt_list_free(v, n);
+	ct_ckpt_list_free(v, n);
 	/* Make the unlinks durable; a failure to delete one file does not stop
 	 * the others and is reported after. */
-	if (deleted > 0 && (rc = atomic_fsync_dir(dir, e)) < 0)
+	if (deleted > 0 && (rc = ct_atomic_fsync_dir(dir, e)) < 0)
 		return rc;
 	if (first.code) {
 		if (e)

@@ -8,18 +8,18 @@
 
 #define CKPT_OWNS_LIVE 0x100 /* live is a char ** this table allocated */
 
-const char *blas_core_name(void)
+const char *ct_blas_core_name(void)
 {
 	const char *n = openblas_get_corename();
 	return n ? n : "unknown";
 }
 
-static size_t type_size(h5c_type t)
+static size_t type_size(ct_h5c_type t)
 {
 	switch (t) {
-	case H5C_F32: return 4;
-	case H5C_U8: return 1;
-	case H5C_STR: return sizeof(char *);
+	case CT_H5C_F32: return 4;
+	case CT_H5C_U8: return 1;
+	case CT_H5C_STR: return sizeof(char *);
 	default: return 8;
 	}
 }
@@ -34,21 +34,21 @@ static void set_str(char **dst, const char *src)
 	CT_ASSERT(*dst); /* a few bytes between steps; no way to report from take */
 }
 
-int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim, const int64_t *shape,
-		    void *live, int flags, ct_err *e)
+int ct_ckpt_fields_add(ct_ckpt_fields *f, const char *path, ct_h5c_type type, int ndim,
+		       const int64_t *shape, void *live, int flags, ct_err *e)
 {
-	CT_ASSERT(path[0] == '/' && live && ndim >= 0 && ndim <= H5C_MAX_DIMS);
-	CT_ASSERT(type != H5C_STR || ndim == 0);
-	CT_ASSERT(!ckpt_fields_find(f, path));
+	CT_ASSERT(path[0] == '/' && live && ndim >= 0 && ndim <= CT_H5C_MAX_DIMS);
+	CT_ASSERT(type != CT_H5C_STR || ndim == 0);
+	CT_ASSERT(!ct_ckpt_fields_find(f, path));
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? 2 * f->cap : 32;
-		ckpt_field *v = realloc(f->v, cap * sizeof *v);
+		ct_ckpt_field *v = realloc(f->v, cap * sizeof *v);
 		if (!v)
 			return ct_errf(e, CT_ENOMEM, "out of memory registering %s", path);
 		f->v = v;
 		f->cap = cap;
 	}
-	ckpt_field *d = &f->v[f->n];
+	ct_ckpt_field *d = &f->v[f->n];
 	memset(d, 0, sizeof *d);
 	d->type = type;
 	d->ndim = ndim;
@@ -62,9 +62,9 @@ int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim, c
 	d->live = live;
 	d->flags = flags;
 	d->path = strdup(path);
-	if (type != H5C_STR)
+	if (type != CT_H5C_STR)
 		d->copy = calloc(1, d->bytes);
-	if (!d->path || (type != H5C_STR && !d->copy)) {
+	if (!d->path || (type != CT_H5C_STR && !d->copy)) {
 		free(d->path);
 		free(d->copy);
 		return ct_errf(e, CT_ENOMEM, "out of memory registering %s", path);
@@ -73,15 +73,16 @@ int ckpt_fields_add(ckpt_fields *f, const char *path, h5c_type type, int ndim, c
 	return 0;
 }
 
-int ckpt_fields_add_const_str(ckpt_fields *f, const char *path, const char *value, int flags,
-			      ct_err *e)
+int ct_ckpt_fields_add_const_str(ct_ckpt_fields *f, const char *path, const char *value, int flags,
+				 ct_err *e)
 {
 	char **holder = malloc(sizeof *holder);
 	char *s = strdup(value);
 	int rc = holder && s ? 0 : ct_errf(e, CT_ENOMEM, "out of memory registering %s", path);
 	if (rc == 0) {
 		*holder = s;
-		rc = ckpt_fields_add(f, path, H5C_STR, 0, NULL, holder, flags | CKPT_OWNS_LIVE, e);
+		rc = ct_ckpt_fields_add(f, path, CT_H5C_STR, 0, NULL, holder,
+					flags | CKPT_OWNS_LIVE, e);
 	}
 	if (rc < 0) {
 		free(s);
@@ -90,9 +91,9 @@ int ckpt_fields_add_const_str(ckpt_fields *f, const char *path, const char *valu
 	return rc;
 }
 
-int ckpt_fields_add_hook(ckpt_fields *f, const ckpt_hook *h, ct_err *e)
+int ct_ckpt_fields_add_hook(ct_ckpt_fields *f, const ct_ckpt_hook *h, ct_err *e)
 {
-	ckpt_hook *v = realloc(f->hooks, (f->n_hooks + 1) * sizeof *v);
+	ct_ckpt_hook *v = realloc(f->hooks, (f->n_hooks + 1) * sizeof *v);
 	if (!v) {
 		if (h->release)
 			h->release(h->ctx);
@@ -104,7 +105,7 @@ int ckpt_fields_add_hook(ckpt_fields *f, const ckpt_hook *h, ct_err *e)
 	return 0;
 }
 
-ckpt_field *ckpt_fields_find(const ckpt_fields *f, const char *path)
+ct_ckpt_field *ct_ckpt_fields_find(const ct_ckpt_fields *f, const char *path)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->v[i].path, path) == 0)
@@ -112,38 +113,40 @@ ckpt_field *ckpt_fields_find(const ckpt_fields *f, const char *path)
 	return NULL;
 }
 
-int ckpt_fields_init(ckpt_fields *f, ct_err *e)
+int ct_ckpt_fields_init(ct_ckpt_fields *f, ct_err *e)
 {
 	memset(f, 0, sizeof *f);
 	f->best_steps = -1;
-	f->format_version = CKPT_FORMAT_VERSION;
-	f->format = strdup(CKPT_FORMAT);
+	f->format_version = CT_CKPT_FORMAT_VERSION;
+	f->format = strdup(CT_CKPT_FORMAT);
 	f->version = strdup(CTRAIN_VERSION);
-	f->blas_core = strdup(blas_core_name());
+	f->blas_core = strdup(ct_blas_core_name());
 	int rc = f->format && f->version && f->blas_core ? 0
 							 : ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/@format", H5C_STR, 0, NULL, &f->format, CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, "/@format", CT_H5C_STR, 0, NULL, &f->format,
+					CT_CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/@format_version", H5C_I64, 0, NULL, &f->format_version,
-				     CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, "/@format_version", CT_H5C_I64, 0, NULL,
+					&f->format_version, CT_CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta/step", H5C_I64, 0, NULL, &f->step, CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, "/meta/step", CT_H5C_I64, 0, NULL, &f->step,
+					CT_CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta@version", H5C_STR, 0, NULL, &f->version, CKPT_STASH,
-				     e);
+		rc = ct_ckpt_fields_add(f, "/meta@version", CT_H5C_STR, 0, NULL, &f->version,
+					CT_CKPT_STASH, e);
 	if (rc == 0)
-		rc = ckpt_fields_add(f, "/meta@blas_core", H5C_STR, 0, NULL, &f->blas_core,
-				     CKPT_STASH, e);
+		rc = ct_ckpt_fields_add(f, "/meta@blas_core", CT_H5C_STR, 0, NULL, &f->blas_core,
+					CT_CKPT_STASH, e);
 	if (rc < 0)
-		ckpt_fields_release(f);
+		ct_ckpt_fields_release(f);
 	return rc;
 }
 
-void ckpt_fields_release(ckpt_fields *f)
+void ct_ckpt_fields_release(ct_ckpt_fields *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
-		ckpt_field *d = &f->v[i];
+		ct_ckpt_field *d = &f->v[i];
 		free(d->copy);
 		if (d->flags & CKPT_OWNS_LIVE) {
 			free(*(char **)d->live);
@@ -168,37 +171,37 @@ void ckpt_fields_release(ckpt_fields *f)
 
 /* ---- take, write, read, apply ----------------------------------------------- */
 
-static void copy_in(ckpt_field *d)
+static void copy_in(ct_ckpt_field *d)
 {
-	if (d->type == H5C_STR)
+	if (d->type == CT_H5C_STR)
 		set_str((char **)&d->copy, *(char **)d->live);
 	else
 		memcpy(d->copy, d->live, d->bytes);
 	d->present = 1;
 }
 
-static void copy_out(ckpt_field *d)
+static void copy_out(ct_ckpt_field *d)
 {
-	if (d->type == H5C_STR)
+	if (d->type == CT_H5C_STR)
 		set_str((char **)d->live, (const char *)d->copy);
 	else
 		memcpy(d->live, d->copy, d->bytes);
 }
 
-static void take(ckpt_fields *f, int64_t step, size_t live_min)
+static void take(ct_ckpt_fields *f, int64_t step, size_t live_min)
 {
 	/* After a read the header holds the file's values: this process's go out. */
-	set_str(&f->format, CKPT_FORMAT);
+	set_str(&f->format, CT_CKPT_FORMAT);
 	set_str(&f->version, CTRAIN_VERSION);
-	set_str(&f->blas_core, blas_core_name());
-	f->format_version = CKPT_FORMAT_VERSION;
+	set_str(&f->blas_core, ct_blas_core_name());
+	f->format_version = CT_CKPT_FORMAT_VERSION;
 	f->step = step;
 	for (size_t i = 0; i < f->n_hooks; i++)
 		if (f->hooks[i].take)
 			f->hooks[i].take(f->hooks[i].ctx);
 	for (size_t i = 0; i < f->n; i++) {
-		ckpt_field *d = &f->v[i];
-		d->from_live = d->type != H5C_STR && d->bytes >= live_min;
+		ct_ckpt_field *d = &f->v[i];
+		d->from_live = d->type != CT_H5C_STR && d->bytes >= live_min;
 		if (d->from_live)
 			d->present = 1;
 		else
@@ -206,87 +209,88 @@ static void take(ckpt_fields *f, int64_t step, size_t live_min)
 	}
 }
 
-void ckpt_fields_take(ckpt_fields *f, int64_t step) { take(f, step, SIZE_MAX); }
+void ct_ckpt_fields_take(ct_ckpt_fields *f, int64_t step) { take(f, step, SIZE_MAX); }
 
-void ckpt_fields_take_live(ckpt_fields *f, int64_t step) { take(f, step, H5C_REF_MIN); }
+void ct_ckpt_fields_take_live(ct_ckpt_fields *f, int64_t step) { take(f, step, CT_H5C_REF_MIN); }
 
-int ckpt_fields_serialize(ckpt_fields *f, h5c_image *im, ct_err *e)
+int ct_ckpt_fields_serialize(ct_ckpt_fields *f, ct_h5c_image *im, ct_err *e)
 {
-	h5c_field *h = realloc(f->h5, (f->n ? f->n : 1) * sizeof *h);
+	ct_h5c_field *h = realloc(f->h5, (f->n ? f->n : 1) * sizeof *h);
 	if (!h)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	f->h5 = h;
 	for (size_t i = 0; i < f->n; i++) {
-		ckpt_field *d = &f->v[i];
-		void *data = d->type == H5C_STR ? &d->copy : d->from_live ? d->live : d->copy;
-		h[i] = (h5c_field){d->path, d->type, d->ndim, {0}, data};
+		ct_ckpt_field *d = &f->v[i];
+		void *data = d->type == CT_H5C_STR ? &d->copy : d->from_live ? d->live : d->copy;
+		h[i] = (ct_h5c_field){d->path, d->type, d->ndim, {0}, data};
 		memcpy(h[i].shape, d->shape, sizeof d->shape);
 	}
-	return h5c_image_build(im, h, f->n, e);
+	return ct_h5c_image_build(im, h, f->n, e);
 }
 
 /* The root attributes first, so that another kind of file is named as such
  * rather than as missing a field. */
-static int check_format(h5c_reader *r, const char *path, ct_err *e)
+static int check_format(ct_h5c_reader *r, const char *path, ct_err *e)
 {
 	char *format = NULL;
 	int64_t version = 0;
-	int rc = h5c_read(r, &(h5c_field){"/@format", H5C_STR, 0, {0}, &format}, e);
-	if (rc == 0 && strcmp(format, CKPT_FORMAT) != 0)
+	int rc = ct_h5c_read(r, &(ct_h5c_field){"/@format", CT_H5C_STR, 0, {0}, &format}, e);
+	if (rc == 0 && strcmp(format, CT_CKPT_FORMAT) != 0)
 		rc = ct_errf(e, CT_ECORRUPT, "%s: format is '%s', not '%s'", path, format,
-			     CKPT_FORMAT);
+			     CT_CKPT_FORMAT);
 	free(format);
 	if (rc == 0)
-		rc = h5c_read(r, &(h5c_field){"/@format_version", H5C_I64, 0, {0}, &version}, e);
+		rc = ct_h5c_read(
+			r, &(ct_h5c_field){"/@format_version", CT_H5C_I64, 0, {0}, &version}, e);
 	/* Every older version stays readable (fields added since are
-	 * CKPT_OPTIONAL); a newer one is refused rather than half understood. */
-	if (rc == 0 && (version < 1 || version > CKPT_FORMAT_VERSION))
+	 * CT_CKPT_OPTIONAL); a newer one is refused rather than half understood. */
+	if (rc == 0 && (version < 1 || version > CT_CKPT_FORMAT_VERSION))
 		rc = ct_errf(e, version < 1 ? CT_ECORRUPT : CT_EUNSUPPORTED,
 			     "%s: checkpoint format_version %lld; this ctrain reads 1 to %d", path,
-			     (long long)version, CKPT_FORMAT_VERSION);
+			     (long long)version, CT_CKPT_FORMAT_VERSION);
 	return rc;
 }
 
-static int read_field(h5c_reader *r, ckpt_field *d, ct_err *e)
+static int read_field(ct_h5c_reader *r, ct_ckpt_field *d, ct_err *e)
 {
-	h5c_field h = {d->path, d->type, d->ndim, {0}, d->copy};
+	ct_h5c_field h = {d->path, d->type, d->ndim, {0}, d->copy};
 	memcpy(h.shape, d->shape, sizeof d->shape);
 	char *s = NULL;
-	if (d->type == H5C_STR)
+	if (d->type == CT_H5C_STR)
 		h.data = &s;
-	int rc = h5c_read(r, &h, e);
+	int rc = ct_h5c_read(r, &h, e);
 	d->present = rc == 0;
 	d->from_live = 0;
-	if (rc == 0 && d->type == H5C_STR) {
+	if (rc == 0 && d->type == CT_H5C_STR) {
 		free(d->copy);
 		d->copy = s;
 	}
-	if (rc == CT_ENOTFOUND && (d->flags & CKPT_OPTIONAL))
+	if (rc == CT_ENOTFOUND && (d->flags & CT_CKPT_OPTIONAL))
 		return 0;
 	return rc;
 }
 
-int ckpt_fields_read(ckpt_fields *f, const char *path, ct_err *e)
+int ct_ckpt_fields_read(ct_ckpt_fields *f, const char *path, ct_err *e)
 {
-	h5c_reader *r;
-	int rc = h5c_open(path, &r, e);
+	ct_h5c_reader *r;
+	int rc = ct_h5c_open(path, &r, e);
 	if (rc < 0)
 		return rc;
 	rc = check_format(r, path, e);
 	for (size_t i = 0; rc == 0 && i < f->n; i++)
 		rc = read_field(r, &f->v[i], e);
-	h5c_close(r);
+	ct_h5c_close(r);
 	for (size_t i = 0; rc == 0 && i < f->n; i++)
-		if ((f->v[i].flags & CKPT_STASH) && f->v[i].present)
+		if ((f->v[i].flags & CT_CKPT_STASH) && f->v[i].present)
 			copy_out(&f->v[i]);
 	return rc;
 }
 
-int ckpt_fields_apply(ckpt_fields *f, ct_err *e)
+int ct_ckpt_fields_apply(ct_ckpt_fields *f, ct_err *e)
 {
 	for (size_t i = 0; i < f->n; i++) {
-		ckpt_field *d = &f->v[i];
-		if ((d->flags & CKPT_MATCH) && d->present &&
+		ct_ckpt_field *d = &f->v[i];
+		if ((d->flags & CT_CKPT_MATCH) && d->present &&
 		    strcmp((const char *)d->copy, *(char **)d->live) != 0)
 			return ct_errf(e, CT_EMISMATCH,
 				       "checkpoint %s is '%s' but this run has '%s'", d->path,
@@ -298,8 +302,8 @@ int ckpt_fields_apply(ckpt_fields *f, ct_err *e)
 			return rc;
 	}
 	for (size_t i = 0; i < f->n; i++) {
-		ckpt_field *d = &f->v[i];
-		if (d->present && !(d->flags & (CKPT_STASH | CKPT_MATCH)))
+		ct_ckpt_field *d = &f->v[i];
+		if (d->present && !(d->flags & (CT_CKPT_STASH | CT_CKPT_MATCH)))
 			copy_out(d);
 	}
 	for (size_t i = 0; i < f->n_hooks; i++)

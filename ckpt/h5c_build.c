@@ -1,4 +1,4 @@
-/* h5c_build.c — building a checkpoint image in memory with HDF5's core
+/* ct_h5c_build.c — building a checkpoint image in memory with HDF5's core
  * driver: metadata first, large datasets placed by reference so that the
  * bytes are written straight from the caller's buffers (h5c_image). */
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "crc32c.h"
 #include "h5c_internal.h"
 
@@ -40,7 +40,7 @@ struct h5c_ref {
 typedef struct build_ctx {
 	hid_t file, gcpl, dcpl, dcpl_ref;
 	build_mem m;
-	h5c_image *im;    /* its ref table receives the datasets placed by reference */
+	ct_h5c_image *im; /* its ref table receives the datasets placed by reference */
 	int close_failed; /* HDF5 may still hold m.mem: never free or reuse it */
 } build_ctx;
 
@@ -103,17 +103,17 @@ herr_t h5c_udata_free(void *udata)
 }
 
 /* Bytes of a numeric field's data. */
-static size_t field_bytes(const h5c_field *f)
+static size_t field_bytes(const ct_h5c_field *f)
 {
-	return (size_t)h5c_numel(f) * h5c_type_size(f->type);
+	return (size_t)ct_h5c_numel(f) * h5c_type_size(f->type);
 }
 
-static int by_ref(const h5c_field *f)
+static int by_ref(const ct_h5c_field *f)
 {
-	return f->type != H5C_STR && f->ndim > 0 && field_bytes(f) >= H5C_REF_MIN;
+	return f->type != CT_H5C_STR && f->ndim > 0 && field_bytes(f) >= CT_H5C_REF_MIN;
 }
 
-static int add_ref(h5c_image *im, const h5c_field *f, haddr_t off)
+static int add_ref(ct_h5c_image *im, const ct_h5c_field *f, haddr_t off)
 {
 	if (im->n_ref == im->ref_cap) {
 		size_t cap = im->ref_cap ? 2 * im->ref_cap : 16;
@@ -129,7 +129,7 @@ static int add_ref(h5c_image *im, const h5c_field *f, haddr_t off)
 
 /* A large dataset: storage allocated at creation and never filled, its
  * address recorded; its bytes go into the file straight from f->data. */
-static int place_dataset(build_ctx *b, const h5c_field *f, hid_t dset, ct_err *e)
+static int place_dataset(build_ctx *b, const ct_h5c_field *f, hid_t dset, ct_err *e)
 {
 	haddr_t off = H5Dget_offset(dset);
 	if (off == HADDR_UNDEF)
@@ -140,7 +140,7 @@ static int place_dataset(build_ctx *b, const h5c_field *f, hid_t dset, ct_err *e
 }
 
 /* Writes one field: a new dataset, or an attribute of a (new) object. */
-static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
+static int write_field(build_ctx *b, const ct_h5c_field *f, ct_err *e)
 {
 	char obj[PATH_MAX_LEN];
 	const char *attr;
@@ -153,16 +153,16 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 	hid_t ftype = h5c_file_type(f->type), mtype = h5c_mem_type(f->type);
 	const void *data = f->data;
 	const char *step = "create the string type for";
-	if (f->type == H5C_STR) {
+	if (f->type == CT_H5C_STR) {
 		/* Fixed length, NUL included: nothing in the global heap. */
 		data = *(char *const *)f->data;
 		CT_ASSERT(data != NULL);
 		size_t size = strlen(data) + 1;
-		if (size > H5C_STR_MAX)
+		if (size > CT_H5C_STR_MAX)
 			return ct_errf(e, CT_EUNSUPPORTED,
 				       "checkpoint image: %s is a string of %zu bytes, at most %d "
 				       "are supported",
-				       f->path, size - 1, H5C_STR_MAX - 1);
+				       f->path, size - 1, CT_H5C_STR_MAX - 1);
 		if ((*str_t = h5c_string_type((ssize_t)size, H5T_CSET_UTF8)) < 0)
 			goto fail;
 		ftype = mtype = *str_t;
@@ -170,7 +170,7 @@ static int write_field(build_ctx *b, const h5c_field *f, ct_err *e)
 	step = "create the dataspace of";
 	if ((*space = h5c_make_space(f)) < 0)
 		goto fail;
-	int64_t numel = h5c_numel(f);
+	int64_t numel = ct_h5c_numel(f);
 	if (attr) {
 		step = "open the owner of";
 		if ((*owner = H5Oopen(b->file, obj, H5P_DEFAULT)) < 0)
@@ -211,18 +211,18 @@ fail:
  * in the file.  About 550 bytes per field are used; this leaves room for
  * long names and stays a function of the field count, so that the same
  * fields always give the same bytes. */
-static hsize_t meta_block(const h5c_field *fields, size_t n)
+static hsize_t meta_block(const ct_h5c_field *fields, size_t n)
 {
 	size_t bytes = 4096 + n * META_PER_FIELD;
 	for (size_t i = 0; i < n; i++)
-		if (fields[i].type == H5C_STR)
+		if (fields[i].type == CT_H5C_STR)
 			bytes += strlen(*(char *const *)fields[i].data) + 64;
 	return (hsize_t)((bytes + 4095) & ~(size_t)4095);
 }
 
 /* Property lists: the core driver keeps the image in memory only; times are
  * not tracked so that the same fields always give the same bytes. */
-static int build_open(build_ctx *b, const h5c_field *fields, size_t n, size_t payload, ct_err *e)
+static int build_open(build_ctx *b, const ct_h5c_field *fields, size_t n, size_t payload, ct_err *e)
 {
 	H5FD_file_image_callbacks_t cb = {bm_malloc,      bm_memcpy,      bm_realloc, bm_free,
 					  h5c_udata_copy, h5c_udata_free, &b->m};
@@ -303,25 +303,25 @@ static int ref_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-static int add_seg(h5c_image *im, const void *data, size_t len)
+static int add_seg(ct_h5c_image *im, const void *data, size_t len)
 {
 	if (len == 0)
 		return 0;
 	if (im->n_seg == im->seg_cap) {
 		size_t cap = im->seg_cap ? 2 * im->seg_cap : 32;
-		atomic_buf *v = realloc(im->seg, cap * sizeof *v);
+		ct_atomic_buf *v = realloc(im->seg, cap * sizeof *v);
 		if (!v)
 			return -1;
 		im->seg = v;
 		im->seg_cap = cap;
 	}
-	im->seg[im->n_seg++] = (atomic_buf){data, len};
+	im->seg[im->n_seg++] = (ct_atomic_buf){data, len};
 	return 0;
 }
 
 /* Bytes of the image HDF5 never wrote beyond the driver's end of file (space
  * it allocated and left unused) become zeros, as a file would have them. */
-static int zero_gap(h5c_image *im, size_t valid, size_t from, size_t to)
+static int zero_gap(ct_h5c_image *im, size_t valid, size_t from, size_t to)
 {
 	if (to <= valid)
 		return 0;
@@ -339,7 +339,7 @@ static int zero_gap(h5c_image *im, size_t valid, size_t from, size_t to)
 
 /* The datasets placed by reference must lie inside the image without
  * overlapping each other; sorts them by address. */
-static int check_refs(h5c_image *im, size_t image_len, ct_err *e)
+static int check_refs(ct_h5c_image *im, size_t image_len, ct_err *e)
 {
 	if (im->n_ref > 1)
 		qsort(im->ref, im->n_ref, sizeof *im->ref, ref_cmp);
@@ -359,7 +359,7 @@ static int check_refs(h5c_image *im, size_t image_len, ct_err *e)
 
 /* The file as segments: the driver's buffer around the datasets placed by
  * reference, then the trailer. */
-static int cut_segments(h5c_image *im, size_t valid, size_t image_len, ct_err *e)
+static int cut_segments(ct_h5c_image *im, size_t valid, size_t image_len, ct_err *e)
 {
 	int rc = check_refs(im, image_len, e);
 	if (rc < 0)
@@ -382,28 +382,28 @@ static int cut_segments(h5c_image *im, size_t valid, size_t image_len, ct_err *e
 		at = (size_t)r->off + r->len;
 	}
 	if (add_seg(im, im->mem + at, image_len - at) < 0 ||
-	    add_seg(im, im->trailer, H5C_TRAILER_SIZE) < 0)
+	    add_seg(im, im->trailer, CT_H5C_TRAILER_SIZE) < 0)
 		return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory");
 	return 0;
 }
 
 /* Trailer over the segments (all but the trailer itself). */
-static void image_trailer(h5c_image *im, size_t image_len)
+static void image_trailer(ct_h5c_image *im, size_t image_len)
 {
 	uint32_t crc = 0;
 	for (size_t i = 0; i + 1 < im->n_seg; i++)
 		crc = crc32c_update(crc, im->seg[i].data, im->seg[i].len);
 	h5c_trailer_fill(im->trailer, crc, image_len);
-	im->len = image_len + H5C_TRAILER_SIZE;
+	im->len = image_len + CT_H5C_TRAILER_SIZE;
 }
 
-static int build_fields(build_ctx *b, const h5c_field *fields, size_t n, size_t *image_len,
+static int build_fields(build_ctx *b, const ct_h5c_field *fields, size_t n, size_t *image_len,
 			ct_err *e)
 {
 	size_t payload = 0;
 	for (size_t i = 0; i < n; i++) {
 		h5c_check_field(&fields[i]);
-		if (fields[i].type != H5C_STR && !by_ref(&fields[i]))
+		if (fields[i].type != CT_H5C_STR && !by_ref(&fields[i]))
 			payload += field_bytes(&fields[i]);
 	}
 	int rc = build_open(b, fields, n, payload, e);
@@ -423,9 +423,9 @@ static int build_fields(build_ctx *b, const h5c_field *fields, size_t n, size_t 
 	return rc < 0 ? rc : close_rc;
 }
 
-void h5c_image_init(h5c_image *im) { memset(im, 0, sizeof *im); }
+void ct_h5c_image_init(ct_h5c_image *im) { memset(im, 0, sizeof *im); }
 
-void h5c_image_release(h5c_image *im)
+void ct_h5c_image_release(ct_h5c_image *im)
 {
 	free(im->mem);
 	free(im->seg);
@@ -433,7 +433,7 @@ void h5c_image_release(h5c_image *im)
 	memset(im, 0, sizeof *im);
 }
 
-int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e)
+int ct_h5c_image_build(ct_h5c_image *im, const ct_h5c_field *fields, size_t n, ct_err *e)
 {
 	im->n_seg = im->n_ref = 0;
 	im->len = 0;
@@ -467,7 +467,7 @@ int h5c_image_build(h5c_image *im, const h5c_field *fields, size_t n, ct_err *e)
 	return 0;
 }
 
-int h5c_image_gather(const h5c_image *im, void **buf, size_t *len, ct_err *e)
+int ct_h5c_image_gather(const ct_h5c_image *im, void **buf, size_t *len, ct_err *e)
 {
 	*buf = NULL;
 	*len = 0;
@@ -486,15 +486,15 @@ int h5c_image_gather(const h5c_image *im, void **buf, size_t *len, ct_err *e)
 	return 0;
 }
 
-int h5c_build(const h5c_field *fields, size_t n, void **buf, size_t *len, ct_err *e)
+int ct_h5c_build(const ct_h5c_field *fields, size_t n, void **buf, size_t *len, ct_err *e)
 {
 	*buf = NULL;
 	*len = 0;
-	h5c_image im;
-	h5c_image_init(&im);
-	int rc = h5c_image_build(&im, fields, n, e);
+	ct_h5c_image im;
+	ct_h5c_image_init(&im);
+	int rc = ct_h5c_image_build(&im, fields, n, e);
 	if (rc == 0)
-		rc = h5c_image_gather(&im, buf, len, e);
-	h5c_image_release(&im);
+		rc = ct_h5c_image_gather(&im, buf, len, e);
+	ct_h5c_image_release(&im);
 	return rc;
 }

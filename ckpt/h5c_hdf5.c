@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "crc32c.h"
 #include "h5c_internal.h"
 
@@ -99,27 +99,27 @@ static const struct {
 	H5T_class_t cls;
 	H5T_sign_t sign;
 } g_types[] = {
-	[H5C_F32] = {"float32", 4, H5T_FLOAT, H5T_SGN_ERROR},
-	[H5C_F64] = {"float64", 8, H5T_FLOAT, H5T_SGN_ERROR},
-	[H5C_I64] = {"int64", 8, H5T_INTEGER, H5T_SGN_2},
-	[H5C_U64] = {"uint64", 8, H5T_INTEGER, H5T_SGN_NONE},
-	[H5C_U8] = {"uint8", 1, H5T_INTEGER, H5T_SGN_NONE},
-	[H5C_STR] = {"string", sizeof(char *), H5T_STRING, H5T_SGN_ERROR},
+	[CT_H5C_F32] = {"float32", 4, H5T_FLOAT, H5T_SGN_ERROR},
+	[CT_H5C_F64] = {"float64", 8, H5T_FLOAT, H5T_SGN_ERROR},
+	[CT_H5C_I64] = {"int64", 8, H5T_INTEGER, H5T_SGN_2},
+	[CT_H5C_U64] = {"uint64", 8, H5T_INTEGER, H5T_SGN_NONE},
+	[CT_H5C_U8] = {"uint8", 1, H5T_INTEGER, H5T_SGN_NONE},
+	[CT_H5C_STR] = {"string", sizeof(char *), H5T_STRING, H5T_SGN_ERROR},
 };
 
-const char *h5c_type_name(h5c_type t)
+const char *h5c_type_name(ct_h5c_type t)
 {
-	CT_ASSERT(t >= H5C_F32 && t <= H5C_STR);
+	CT_ASSERT(t >= CT_H5C_F32 && t <= CT_H5C_STR);
 	return g_types[t].name;
 }
 
-size_t h5c_type_size(h5c_type t)
+size_t h5c_type_size(ct_h5c_type t)
 {
-	CT_ASSERT(t >= H5C_F32 && t <= H5C_STR);
+	CT_ASSERT(t >= CT_H5C_F32 && t <= CT_H5C_STR);
 	return g_types[t].size;
 }
 
-int64_t h5c_numel(const h5c_field *f)
+int64_t ct_h5c_numel(const ct_h5c_field *f)
 {
 	int64_t n = 1;
 	for (int i = 0; i < f->ndim; i++)
@@ -127,38 +127,38 @@ int64_t h5c_numel(const h5c_field *f)
 	return n;
 }
 
-void h5c_check_field(const h5c_field *f)
+void h5c_check_field(const ct_h5c_field *f)
 {
 	CT_ASSERT(f->path && f->path[0] == '/' && strlen(f->path) < PATH_MAX_LEN);
-	CT_ASSERT(f->type >= H5C_F32 && f->type <= H5C_STR);
-	CT_ASSERT(f->ndim >= 0 && f->ndim <= H5C_MAX_DIMS);
-	CT_ASSERT(f->type != H5C_STR || f->ndim == 0);
+	CT_ASSERT(f->type >= CT_H5C_F32 && f->type <= CT_H5C_STR);
+	CT_ASSERT(f->ndim >= 0 && f->ndim <= CT_H5C_MAX_DIMS);
+	CT_ASSERT(f->type != CT_H5C_STR || f->ndim == 0);
 	for (int i = 0; i < f->ndim; i++)
 		CT_ASSERT(f->shape[i] >= 0);
-	CT_ASSERT(f->data || h5c_numel(f) == 0);
+	CT_ASSERT(f->data || ct_h5c_numel(f) == 0);
 }
 
 /* Numeric types are predefined (never closed); strings get a fresh type. */
-hid_t h5c_file_type(h5c_type t)
+hid_t h5c_file_type(ct_h5c_type t)
 {
 	switch (t) {
-	case H5C_F32: return H5T_IEEE_F32LE;
-	case H5C_F64: return H5T_IEEE_F64LE;
-	case H5C_I64: return H5T_STD_I64LE;
-	case H5C_U64: return H5T_STD_U64LE;
-	case H5C_U8: return H5T_STD_U8LE;
+	case CT_H5C_F32: return H5T_IEEE_F32LE;
+	case CT_H5C_F64: return H5T_IEEE_F64LE;
+	case CT_H5C_I64: return H5T_STD_I64LE;
+	case CT_H5C_U64: return H5T_STD_U64LE;
+	case CT_H5C_U8: return H5T_STD_U8LE;
 	default: return H5I_INVALID_HID;
 	}
 }
 
-hid_t h5c_mem_type(h5c_type t)
+hid_t h5c_mem_type(ct_h5c_type t)
 {
 	switch (t) {
-	case H5C_F32: return H5T_NATIVE_FLOAT;
-	case H5C_F64: return H5T_NATIVE_DOUBLE;
-	case H5C_I64: return H5T_NATIVE_INT64;
-	case H5C_U64: return H5T_NATIVE_UINT64;
-	case H5C_U8: return H5T_NATIVE_UINT8;
+	case CT_H5C_F32: return H5T_NATIVE_FLOAT;
+	case CT_H5C_F64: return H5T_NATIVE_DOUBLE;
+	case CT_H5C_I64: return H5T_NATIVE_INT64;
+	case CT_H5C_U64: return H5T_NATIVE_UINT64;
+	case CT_H5C_U8: return H5T_NATIVE_UINT8;
 	default: return H5I_INVALID_HID;
 	}
 }
@@ -221,11 +221,11 @@ int h5c_ensure_groups(hid_t file, hid_t gcpl, const char *path, int whole, ct_er
 	return 0;
 }
 
-hid_t h5c_make_space(const h5c_field *f)
+hid_t h5c_make_space(const ct_h5c_field *f)
 {
 	if (f->ndim == 0)
 		return H5Screate(H5S_SCALAR);
-	hsize_t dims[H5C_MAX_DIMS];
+	hsize_t dims[CT_H5C_MAX_DIMS];
 	for (int i = 0; i < f->ndim; i++)
 		dims[i] = (hsize_t)f->shape[i];
 	return H5Screate_simple(f->ndim, dims, NULL);

@@ -1,4 +1,4 @@
-/* h5c_read.c — opening a verified image read-only from memory, reading and
+/* ct_h5c_read.c — opening a verified image read-only from memory, reading and
  * checking fields (type, shape, storage), format-1 variable-length strings
  * parsed here, and listing a group. */
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "crc32c.h"
 #include "h5c_internal.h"
 
@@ -19,7 +19,7 @@
  * version 0, 8-byte addresses and lengths, base address 0 and an end of file
  * that is the image's (h5c builds the image to exactly that length).  The
  * parser of format-1 strings below relies on it. */
-static int check_superblock(const h5c_reader *r, ct_err *e)
+static int check_superblock(const ct_h5c_reader *r, ct_err *e)
 {
 	const unsigned char *p = r->image;
 	uint64_t base = h5c_get_le(p + 24, 8), eof = h5c_get_le(p + 40, 8);
@@ -46,7 +46,7 @@ static int check_superblock(const h5c_reader *r, ct_err *e)
 static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
 	(void)op;
-	h5c_reader *r = udata;
+	ct_h5c_reader *r = udata;
 	return size <= r->image_len ? r->image : NULL;
 }
 
@@ -72,7 +72,7 @@ static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 	return 0; /* the reader frees the image after H5Fclose */
 }
 
-static int reader_open_image(h5c_reader *r, ct_err *e)
+static int reader_open_image(ct_h5c_reader *r, ct_err *e)
 {
 	H5FD_file_image_callbacks_t cb = {
 		img_malloc, img_memcpy, img_realloc, img_free, h5c_udata_copy, h5c_udata_free, r};
@@ -103,9 +103,9 @@ static void image_release(void *image, size_t map_len)
 /* Takes ownership of image (image_len bytes of HDF5, already verified; a
  * mapping of map_len bytes, or malloc'ed when map_len is 0). */
 static int reader_new(void *image, size_t image_len, size_t map_len, const char *name,
-		      h5c_reader **out, ct_err *e)
+		      ct_h5c_reader **out, ct_err *e)
 {
-	h5c_reader *r = calloc(1, sizeof *r);
+	ct_h5c_reader *r = calloc(1, sizeof *r);
 	char *nm = strdup(name);
 	if (!r || !nm) {
 		free(r);
@@ -126,27 +126,27 @@ static int reader_new(void *image, size_t image_len, size_t map_len, const char 
 		if (rc == 0) {
 			/* Only a format_version 1 file may hold variable-length strings. */
 			int64_t v = 0;
-			h5c_field fv = {"/@format_version", H5C_I64, 0, {0}, &v};
+			ct_h5c_field fv = {"/@format_version", CT_H5C_I64, 0, {0}, &v};
 			r->vlen_ok = h5c_read_locked(r, &fv, NULL) == 0 && v == 1;
 			H5Eclear2(H5E_DEFAULT);
 		}
 		h5c_unlock();
 	}
 	if (rc < 0) {
-		h5c_close(r);
+		ct_h5c_close(r);
 		return rc;
 	}
 	*out = r;
 	return 0;
 }
 
-int h5c_open_buffer(const void *buf, size_t len, const char *name, h5c_reader **r, ct_err *e)
+int ct_h5c_open_buffer(const void *buf, size_t len, const char *name, ct_h5c_reader **r, ct_err *e)
 {
 	*r = NULL;
-	int rc = h5c_verify(buf, len, e);
+	int rc = ct_h5c_verify(buf, len, e);
 	if (rc < 0)
 		return h5c_named(rc, e, name);
-	size_t image_len = len - H5C_TRAILER_SIZE;
+	size_t image_len = len - CT_H5C_TRAILER_SIZE;
 	void *copy = malloc(image_len);
 	if (!copy)
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory for %zu bytes", name, image_len);
@@ -166,7 +166,7 @@ static int map_file(const char *path, void **map, size_t *len, ct_err *e)
 	int rc = h5c_open_regular(path, &fd, &size, e);
 	if (rc < 0)
 		return rc;
-	if (size < H5C_TRAILER_SIZE + MIN_IMAGE)
+	if (size < CT_H5C_TRAILER_SIZE + MIN_IMAGE)
 		rc = h5c_named(h5c_too_short(size, e), e, path);
 	if (rc == 0) {
 		void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
@@ -179,7 +179,7 @@ static int map_file(const char *path, void **map, size_t *len, ct_err *e)
 	return rc;
 }
 
-int h5c_open(const char *path, h5c_reader **r, ct_err *e)
+int ct_h5c_open(const char *path, ct_h5c_reader **r, ct_err *e)
 {
 	*r = NULL;
 	void *map;
@@ -188,23 +188,23 @@ int h5c_open(const char *path, h5c_reader **r, ct_err *e)
 	if (rc < 0)
 		return rc;
 	if (map) {
-		if ((rc = h5c_verify(map, len, e)) < 0) {
+		if ((rc = ct_h5c_verify(map, len, e)) < 0) {
 			munmap(map, len);
 			return h5c_named(rc, e, path);
 		}
-		return reader_new(map, len - H5C_TRAILER_SIZE, len, path, r, e);
+		return reader_new(map, len - CT_H5C_TRAILER_SIZE, len, path, r, e);
 	}
 	char *buf;
-	if ((rc = file_read_all(path, MAX_FILE, &buf, &len, e)) < 0)
+	if ((rc = ct_file_read_all(path, MAX_FILE, &buf, &len, e)) < 0)
 		return rc;
-	if ((rc = h5c_verify(buf, len, e)) < 0) {
+	if ((rc = ct_h5c_verify(buf, len, e)) < 0) {
 		free(buf);
 		return h5c_named(rc, e, path);
 	}
-	return reader_new(buf, len - H5C_TRAILER_SIZE, 0, path, r, e);
+	return reader_new(buf, len - CT_H5C_TRAILER_SIZE, 0, path, r, e);
 }
 
-void h5c_close(h5c_reader *r)
+void ct_h5c_close(ct_h5c_reader *r)
 {
 	if (!r)
 		return;
@@ -226,7 +226,7 @@ static const char *link_kind(H5L_type_t t)
 /* Checks that every component of obj exists and is a hard link to an
  * address inside the image, so that H5Oopen follows nothing else: 0, or
  * CT_ENOTFOUND / CT_ECORRUPT naming path. */
-static int walk_hard(h5c_reader *r, const char *obj, const char *path, ct_err *e)
+static int walk_hard(ct_h5c_reader *r, const char *obj, const char *path, ct_err *e)
 {
 	char prefix[PATH_MAX_LEN];
 	size_t len = strlen(obj);
@@ -258,7 +258,7 @@ static int walk_hard(h5c_reader *r, const char *obj, const char *path, ct_err *e
 
 /* Opens what path names: *owner is the object (dataset or attribute owner),
  * *target the dataset or the attribute (== *owner for a dataset). */
-static int open_target(h5c_reader *r, const char *path, hid_t *owner, hid_t *target, ct_err *e)
+static int open_target(ct_h5c_reader *r, const char *path, hid_t *owner, hid_t *target, ct_err *e)
 {
 	char obj[PATH_MAX_LEN];
 	const char *attr;
@@ -288,8 +288,8 @@ static int open_target(h5c_reader *r, const char *path, hid_t *owner, hid_t *tar
 
 static int is_attr(hid_t target) { return H5Iget_type(target) == H5I_ATTR; }
 
-static int get_dims(h5c_reader *r, const char *path, hid_t space, int *ndim,
-		    int64_t shape[H5C_MAX_DIMS], ct_err *e)
+static int get_dims(ct_h5c_reader *r, const char *path, hid_t space, int *ndim,
+		    int64_t shape[CT_H5C_MAX_DIMS], ct_err *e)
 {
 	H5S_class_t cls = H5Sget_simple_extent_type(space);
 	if (cls == H5S_NULL)
@@ -298,11 +298,11 @@ static int get_dims(h5c_reader *r, const char *path, hid_t space, int *ndim,
 	int nd = H5Sget_simple_extent_ndims(space);
 	if (cls < 0 || nd < 0)
 		return h5c_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
-	if (nd > H5C_MAX_DIMS)
+	if (nd > CT_H5C_MAX_DIMS)
 		return ct_errf(e, CT_EUNSUPPORTED,
 			       "%s: %s has %d dimensions, at most %d are supported", r->name, path,
-			       nd, H5C_MAX_DIMS);
-	hsize_t dims[H5C_MAX_DIMS];
+			       nd, CT_H5C_MAX_DIMS);
+	hsize_t dims[CT_H5C_MAX_DIMS];
 	if (nd > 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0)
 		return h5c_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
 	/* Every element takes at least a byte of the image: a larger count is
@@ -334,10 +334,10 @@ static void format_shape(char *out, size_t cap, int ndim, const int64_t *shape)
 		snprintf(out + used, cap - used, "]");
 }
 
-static int check_shape(h5c_reader *r, const h5c_field *f, hid_t space, ct_err *e)
+static int check_shape(ct_h5c_reader *r, const ct_h5c_field *f, hid_t space, ct_err *e)
 {
 	int nd;
-	int64_t shape[H5C_MAX_DIMS];
+	int64_t shape[CT_H5C_MAX_DIMS];
 	int rc = get_dims(r, f->path, space, &nd, shape, e);
 	if (rc < 0)
 		return rc;
@@ -370,15 +370,16 @@ static void describe_type(hid_t t, char *out, size_t cap)
 /* The datatype must be exactly the one ctrain writes: a checkpoint is
  * restored bit for bit, so no conversion (float64 -> float32, big-endian,
  * odd precision) is allowed, and libhdf5 then converts nothing.  Strings:
- * fixed length up to H5C_STR_MAX, ASCII or UTF-8; variable-length ones only
+ * fixed length up to CT_H5C_STR_MAX, ASCII or UTF-8; variable-length ones only
  * as attributes of a format_version 1 file (*vlen set: read by
  * read_vlen_string, never by libhdf5). */
-static int check_type(h5c_reader *r, const h5c_field *f, hid_t t, int attr, int *vlen, ct_err *e)
+static int check_type(ct_h5c_reader *r, const ct_h5c_field *f, hid_t t, int attr, int *vlen,
+		      ct_err *e)
 {
 	*vlen = 0;
 	H5T_class_t cls = H5Tget_class(t);
 	int same;
-	if (f->type != H5C_STR) {
+	if (f->type != CT_H5C_STR) {
 		same = H5Tequal(t, h5c_file_type(f->type)) > 0;
 	} else if (cls != H5T_STRING) {
 		same = 0;
@@ -398,10 +399,10 @@ static int check_type(h5c_reader *r, const h5c_field *f, hid_t t, int attr, int 
 			*vlen = 1;
 			return 0;
 		}
-		if (size == 0 || size > H5C_STR_MAX)
+		if (size == 0 || size > CT_H5C_STR_MAX)
 			return ct_errf(e, CT_ECORRUPT,
 				       "%s: %s is a string of %zu bytes; at most %d are read",
-				       r->name, f->path, size, H5C_STR_MAX);
+				       r->name, f->path, size, CT_H5C_STR_MAX);
 		same = cset == H5T_CSET_ASCII || cset == H5T_CSET_UTF8;
 	}
 	if (same)
@@ -417,7 +418,7 @@ static int check_type(h5c_reader *r, const h5c_field *f, hid_t t, int attr, int 
 
 /* An attribute's value is in its object header, which libhdf5 has decoded
  * already; it must be exactly as large as its type and shape say. */
-static int check_attr_storage(h5c_reader *r, const char *path, hid_t attr, uint64_t bytes,
+static int check_attr_storage(ct_h5c_reader *r, const char *path, hid_t attr, uint64_t bytes,
 			      ct_err *e)
 {
 	hsize_t have = H5Aget_storage_size(attr);
@@ -434,7 +435,7 @@ static const char *layout_name(H5D_layout_t l)
 
 /* A dataset's storage: contiguous or compact, no filters, no external
  * files, allocated, exactly bytes long and (contiguous) inside the image. */
-static int check_dataset(h5c_reader *r, const char *path, hid_t dset, uint64_t bytes, ct_err *e)
+static int check_dataset(ct_h5c_reader *r, const char *path, hid_t dset, uint64_t bytes, ct_err *e)
 {
 	hid_t dcpl = H5Dget_create_plist(dset);
 	if (dcpl < 0)
@@ -491,7 +492,7 @@ static herr_t read_any(hid_t target, hid_t mtype, void *buf)
 
 /* Reads a scalar fixed-length string (type checked) into a malloc'ed copy,
  * with the file's own type as memory type: libhdf5 copies, converts nothing. */
-static int read_fixed_string(h5c_reader *r, const h5c_field *f, hid_t target, hid_t ftype,
+static int read_fixed_string(ct_h5c_reader *r, const ct_h5c_field *f, hid_t target, hid_t ftype,
 			     ct_err *e)
 {
 	size_t size = H5Tget_size(ftype);
@@ -521,7 +522,7 @@ static int read_fixed_string(h5c_reader *r, const h5c_field *f, hid_t target, hi
  * every offset checked against the image: the version-1 object header (and
  * its continuation blocks), the attribute message, the heap collection. */
 
-int h5c_in_image(const h5c_reader *r, uint64_t off, uint64_t n)
+int h5c_in_image(const ct_h5c_reader *r, uint64_t off, uint64_t n)
 {
 	return off <= r->image_len && n <= r->image_len - off;
 }
@@ -559,7 +560,7 @@ static int vlen_attr_msg(const unsigned char *d, uint64_t m, const char *name,
 
 /* Finds attribute name in the version-1 object header at addr: 1 (*val
  * set), 0 not there, -1 malformed. */
-static int vlen_find(const h5c_reader *r, uint64_t addr, const char *name,
+static int vlen_find(const ct_h5c_reader *r, uint64_t addr, const char *name,
 		     const unsigned char **val)
 {
 	const unsigned char *p = r->image;
@@ -598,12 +599,12 @@ static int vlen_find(const h5c_reader *r, uint64_t addr, const char *name,
 
 /* The string a 16-byte variable-length value refers to, from its global
  * heap collection: a malloc'ed copy in *out, or -1 if anything is off. */
-static int vlen_heap(const h5c_reader *r, const unsigned char *val, char **out)
+static int vlen_heap(const ct_h5c_reader *r, const unsigned char *val, char **out)
 {
 	const unsigned char *p = r->image;
 	uint64_t len = h5c_get_le(val, 4), addr = h5c_get_le(val + 4, 8),
 		 idx = h5c_get_le(val + 12, 4);
-	if (len >= H5C_STR_MAX)
+	if (len >= CT_H5C_STR_MAX)
 		return -1;
 	if (len == 0) {
 		*out = calloc(1, 1);
@@ -633,7 +634,7 @@ static int vlen_heap(const h5c_reader *r, const unsigned char *val, char **out)
 	return -1;
 }
 
-static int read_vlen_string(h5c_reader *r, const h5c_field *f, hid_t owner, ct_err *e)
+static int read_vlen_string(ct_h5c_reader *r, const ct_h5c_field *f, hid_t owner, ct_err *e)
 {
 	const char *attr = strchr(f->path, '@') + 1;
 	H5O_info_t oi;
@@ -655,7 +656,7 @@ static int read_vlen_string(h5c_reader *r, const h5c_field *f, hid_t owner, ct_e
 	return 0;
 }
 
-int h5c_read_locked(h5c_reader *r, const h5c_field *f, ct_err *e)
+int h5c_read_locked(ct_h5c_reader *r, const ct_h5c_field *f, ct_err *e)
 {
 	hid_t owner, target, ids[4];
 	hid_t space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
@@ -674,14 +675,14 @@ int h5c_read_locked(h5c_reader *r, const h5c_field *f, ct_err *e)
 		rc = check_shape(r, f, space, e);
 	uint64_t bytes = 0;
 	if (rc == 0 && !vlen) {
-		bytes = f->type == H5C_STR ? H5Tget_size(ftype)
-					   : (uint64_t)h5c_numel(f) * h5c_type_size(f->type);
+		bytes = f->type == CT_H5C_STR ? H5Tget_size(ftype)
+					      : (uint64_t)ct_h5c_numel(f) * h5c_type_size(f->type);
 		rc = attr ? check_attr_storage(r, f->path, target, bytes, e)
 			  : check_dataset(r, f->path, target, bytes, e);
 	}
 	if (rc == 0 && vlen)
 		rc = read_vlen_string(r, f, owner, e);
-	else if (rc == 0 && f->type == H5C_STR)
+	else if (rc == 0 && f->type == CT_H5C_STR)
 		rc = read_fixed_string(r, f, target, ftype, e);
 	else if (rc == 0 && bytes > 0 && read_any(target, h5c_mem_type(f->type), f->data) < 0)
 		rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
@@ -693,7 +694,7 @@ int h5c_read_locked(h5c_reader *r, const h5c_field *f, ct_err *e)
 	return rc;
 }
 
-int h5c_read(h5c_reader *r, const h5c_field *f, ct_err *e)
+int ct_h5c_read(ct_h5c_reader *r, const ct_h5c_field *f, ct_err *e)
 {
 	h5c_check_field(f);
 	int rc = h5c_lock(e);
@@ -704,7 +705,8 @@ int h5c_read(h5c_reader *r, const h5c_field *f, ct_err *e)
 	return rc;
 }
 
-int h5c_shape(h5c_reader *r, const char *path, int *ndim, int64_t shape[H5C_MAX_DIMS], ct_err *e)
+int ct_h5c_shape(ct_h5c_reader *r, const char *path, int *ndim, int64_t shape[CT_H5C_MAX_DIMS],
+		 ct_err *e)
 {
 	int rc = h5c_lock(e);
 	if (rc < 0)
@@ -792,14 +794,14 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void h5c_list_free(char **names, size_t n)
+void ct_h5c_list_free(char **names, size_t n)
 {
 	for (size_t i = 0; names && i < n; i++)
 		free(names[i]);
 	free(names);
 }
 
-int h5c_list(h5c_reader *r, const char *group, char ***names, size_t *n, ct_err *e)
+int ct_h5c_list(ct_h5c_reader *r, const char *group, char ***names, size_t *n, ct_err *e)
 {
 	CT_ASSERT(group && group[0] == '/' && !strchr(group, '@') && strlen(group) < PATH_MAX_LEN);
 	*names = NULL;
@@ -822,7 +824,7 @@ int h5c_list(h5c_reader *r, const char *group, char ***names, size_t *n, ct_err 
 	h5c_close_all(&rc, e, r->name, &g, 1);
 	h5c_unlock();
 	if (rc < 0) {
-		h5c_list_free(c.names, c.n);
+		ct_h5c_list_free(c.names, c.n);
 		return rc;
 	}
 	if (c.n > 1)

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "crc32c.h"
 #include "h5c_internal.h"
 
@@ -41,10 +41,10 @@ uint64_t h5c_get_le(const unsigned char *p, int n)
 
 void h5c_trailer_fill(unsigned char *t, uint32_t image_crc, size_t image_len)
 {
-	memcpy(t, H5C_TRAILER_MAGIC, 8);
+	memcpy(t, CT_H5C_TRAILER_MAGIC, 8);
 	put_le(t + OFF_LEN, image_len, 8);
 	put_le(t + OFF_CRC, image_crc, 4);
-	put_le(t + OFF_VERSION, H5C_TRAILER_VERSION, 4);
+	put_le(t + OFF_VERSION, CT_H5C_TRAILER_VERSION, 4);
 	put_le(t + OFF_SELF_CRC, crc32c_update(0, t, OFF_SELF_CRC), 8);
 }
 
@@ -53,7 +53,7 @@ void h5c_trailer_fill(unsigned char *t, uint32_t image_crc, size_t image_len)
 static int trailer_check(const unsigned char *t, size_t len, int plain_hdf5, size_t *image_len,
 			 uint32_t *crc, ct_err *e)
 {
-	if (memcmp(t, H5C_TRAILER_MAGIC, 8) != 0)
+	if (memcmp(t, CT_H5C_TRAILER_MAGIC, 8) != 0)
 		return ct_errf(e, CT_ECORRUPT,
 			       "missing trailer magic (not a ctrain checkpoint or truncated%s)",
 			       plain_hdf5 ? "; it starts like a plain HDF5 file" : "");
@@ -64,15 +64,15 @@ static int trailer_check(const unsigned char *t, size_t len, int plain_hdf5, siz
 			       "trailer checksum mismatch (stored 0x%llx, computed 0x%08x)",
 			       (unsigned long long)self, (unsigned)self_now);
 	uint32_t version = (uint32_t)h5c_get_le(t + OFF_VERSION, 4);
-	if (version != H5C_TRAILER_VERSION)
+	if (version != CT_H5C_TRAILER_VERSION)
 		return ct_errf(e, CT_EUNSUPPORTED,
 			       "trailer format version %u is not supported (this build reads %d)",
-			       (unsigned)version, H5C_TRAILER_VERSION);
+			       (unsigned)version, CT_H5C_TRAILER_VERSION);
 	uint64_t stated = h5c_get_le(t + OFF_LEN, 8);
-	if (stated != len - H5C_TRAILER_SIZE)
+	if (stated != len - CT_H5C_TRAILER_SIZE)
 		return ct_errf(e, CT_ECORRUPT,
 			       "length mismatch: trailer says %llu bytes of image, file has %zu",
-			       (unsigned long long)stated, len - H5C_TRAILER_SIZE);
+			       (unsigned long long)stated, len - CT_H5C_TRAILER_SIZE);
 	*image_len = (size_t)stated;
 	*crc = (uint32_t)h5c_get_le(t + OFF_CRC, 4);
 	return 0;
@@ -101,15 +101,15 @@ int h5c_too_short(size_t len, ct_err *e)
 	return ct_errf(e, CT_ECORRUPT, "file is %zu bytes, too short for a checkpoint", len);
 }
 
-int h5c_verify(const void *buf, size_t len, ct_err *e)
+int ct_h5c_verify(const void *buf, size_t len, ct_err *e)
 {
 	const unsigned char *p = buf;
-	if (len < H5C_TRAILER_SIZE + MIN_IMAGE)
+	if (len < CT_H5C_TRAILER_SIZE + MIN_IMAGE)
 		return h5c_too_short(len, e);
 	size_t image_len;
 	uint32_t stored;
 	int plain = memcmp(p, g_hdf5_sig, 8) == 0;
-	int rc = trailer_check(p + len - H5C_TRAILER_SIZE, len, plain, &image_len, &stored, e);
+	int rc = trailer_check(p + len - CT_H5C_TRAILER_SIZE, len, plain, &image_len, &stored, e);
 	if (rc < 0)
 		return rc;
 	return image_check(stored, crc32c_update(0, p, image_len), p, e);
@@ -139,12 +139,13 @@ static int pread_all(int fd, void *buf, size_t len, off_t off, const char *path,
  * memory of its size (and no page faults for it). */
 static int verify_fd(int fd, size_t len, const char *path, ct_err *e)
 {
-	unsigned char head[8], t[H5C_TRAILER_SIZE];
-	if (len < H5C_TRAILER_SIZE + MIN_IMAGE)
+	unsigned char head[8], t[CT_H5C_TRAILER_SIZE];
+	if (len < CT_H5C_TRAILER_SIZE + MIN_IMAGE)
 		return h5c_named(h5c_too_short(len, e), e, path);
 	int rc = pread_all(fd, head, 8, 0, path, e);
 	if (rc == 0)
-		rc = pread_all(fd, t, H5C_TRAILER_SIZE, (off_t)(len - H5C_TRAILER_SIZE), path, e);
+		rc = pread_all(fd, t, CT_H5C_TRAILER_SIZE, (off_t)(len - CT_H5C_TRAILER_SIZE), path,
+			       e);
 	if (rc < 0)
 		return rc;
 	size_t image_len;
@@ -191,7 +192,7 @@ int h5c_open_regular(const char *path, int *fd, size_t *size, ct_err *e)
 	return 0;
 }
 
-int h5c_verify_file(const char *path, ct_err *e)
+int ct_h5c_verify_file(const char *path, ct_err *e)
 {
 	int fd;
 	size_t size;

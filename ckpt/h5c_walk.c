@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "crc32c.h"
 #include "h5c_internal.h"
 
@@ -38,7 +38,7 @@
 #define MSG_MTIME 0x0012
 
 typedef struct walk {
-	const h5c_reader *r;
+	const ct_h5c_reader *r;
 	const unsigned char *p;
 	unsigned leaf_k, node_k; /* symbols per node / children per B-tree node, halved */
 	unsigned objects;
@@ -69,7 +69,7 @@ static int check_dtype(walk *w, const unsigned char *t, uint64_t t_len, uint64_t
 	if (cls != 0 && cls != 1 && cls != 3 && cls != 9)
 		return walk_bad(w, "datatype class %u at %llu (ctrain writes numbers and strings)",
 				cls, (unsigned long long)at);
-	if (size == 0 || size > H5C_STR_MAX || (cls == 9 && ((t[1] & 0x0f) != 1 || size != 16)))
+	if (size == 0 || size > CT_H5C_STR_MAX || (cls == 9 && ((t[1] & 0x0f) != 1 || size != 16)))
 		return walk_bad(w, "datatype at %llu: class %u of %llu bytes",
 				(unsigned long long)at, cls, (unsigned long long)size);
 	if ((cls == 0 && t_len < 12) || (cls == 1 && t_len < 20))
@@ -78,11 +78,11 @@ static int check_dtype(walk *w, const unsigned char *t, uint64_t t_len, uint64_t
 	return 0;
 }
 
-/* A dataspace of s_len bytes: version 1 or 2, rank at most H5C_MAX_DIMS,
+/* A dataspace of s_len bytes: version 1 or 2, rank at most CT_H5C_MAX_DIMS,
  * its dimensions inside s_len. */
 static int check_dspace(walk *w, const unsigned char *s, uint64_t s_len, uint64_t at)
 {
-	if (s_len < 4 || s[0] < 1 || s[0] > 2 || s[1] > H5C_MAX_DIMS)
+	if (s_len < 4 || s[0] < 1 || s[0] > 2 || s[1] > CT_H5C_MAX_DIMS)
 		return walk_bad(w, "dataspace at %llu: version %u, rank %u", (unsigned long long)at,
 				s_len ? (unsigned)s[0] : 0u, s_len > 1 ? (unsigned)s[1] : 0u);
 	uint64_t head = s[0] == 1 ? 8 : 4, dims = (uint64_t)s[1] * 8 * ((s[2] & 1) ? 2 : 1);
@@ -332,7 +332,7 @@ static int check_object(walk *w, uint64_t addr, int depth)
 	return 0;
 }
 
-int h5c_check_structure(const h5c_reader *r, ct_err *e)
+int h5c_check_structure(const ct_h5c_reader *r, ct_err *e)
 {
 	const unsigned char *p = r->image;
 	walk w = {r,  p, (unsigned)h5c_get_le(p + 16, 2), (unsigned)h5c_get_le(p + 18, 2), 0,

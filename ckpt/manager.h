@@ -10,31 +10,31 @@
  * Register everything the loop needs to continue bit-exactly, restore, then
  * call maybe_save after each step:
  *
- *     ckpt_manager_opts o = CKPT_MANAGER_OPTS_DEFAULT;
+ *     ct_ckpt_manager_opts o = CT_CKPT_MANAGER_OPTS_DEFAULT;
  *     o.every_steps = 100; o.keep_last = 3; o.async = 1;
- *     ckpt_manager *cm = ckpt_manager_new("runs/x/checkpoints", &o, &e);
- *     ckpt_manager_add_params(cm, "model", &ps, &e);        // /model/<param name>
- *     ckpt_manager_add_optim(cm, "optim", &opt, &ps, &e);   // moments, step, name
- *     ckpt_manager_add_loader(cm, "data", &ld, &e);         // epoch, cursor, shuffle
- *     ckpt_manager_add_rng(cm, "rng/dropout", &drop_rng, &e);
- *     ckpt_manager_add_i64(cm, "user/step", &step, &e);     // your counters...
- *     ckpt_manager_add_blob(cm, "user/ema", &ema, sizeof ema, &e);  // ...and bytes
+ *     ct_ckpt_manager *cm = ct_ckpt_manager_new("runs/x/checkpoints", &o, &e);
+ *     ct_ckpt_manager_add_params(cm, "model", &ps, &e);        // /model/<param name>
+ *     ct_ckpt_manager_add_optim(cm, "optim", &opt, &ps, &e);   // moments, step, name
+ *     ct_ckpt_manager_add_loader(cm, "data", &ld, &e);         // epoch, cursor, shuffle
+ *     ct_ckpt_manager_add_rng(cm, "rng/dropout", &drop_rng, &e);
+ *     ct_ckpt_manager_add_i64(cm, "user/step", &step, &e);     // your counters...
+ *     ct_ckpt_manager_add_blob(cm, "user/ema", &ema, sizeof ema, &e);  // ...and bytes
  *     int64_t at;
- *     if (ckpt_manager_restore_latest(cm, &at, &e) < 0) fail;   // 1 restored, 0 none
+ *     if (ct_ckpt_manager_restore_latest(cm, &at, &e) < 0) fail;   // 1 restored, 0 none
  *     while (step < total) {
  *             ...one training step...; step++;
- *             if (ckpt_manager_maybe_save(cm, step, &e) < 0) fail;
+ *             if (ct_ckpt_manager_maybe_save(cm, step, &e) < 0) fail;
  *     }
- *     ckpt_manager_finish(cm, step, &e);   // final checkpoint, durable on return
- *     ckpt_manager_free(cm);
+ *     ct_ckpt_manager_finish(cm, step, &e);   // final checkpoint, durable on return
+ *     ct_ckpt_manager_free(cm);
  *
  * Keeping the best and stopping early (ckpt/best.h): register a tracker and
  * report each validation result; a result among the K best is saved at once
  * and protected from retention until K better ones push it out:
- *     best_tracker b; best_init(&b, 2, 5, BEST_LOWER);
- *     ckpt_manager_add_best(cm, &b, &e);
- *     int f = ckpt_manager_observe(cm, step, val_loss, &e);   // < 0: error
- *     if (f & BEST_STOP) break;
+ *     ct_best_tracker b; ct_best_init(&b, 2, 5, CT_BEST_LOWER);
+ *     ct_ckpt_manager_add_best(cm, &b, &e);
+ *     int f = ct_ckpt_manager_observe(cm, step, val_loss, &e);   // < 0: error
+ *     if (f & CT_BEST_STOP) break;
  *
  * Names are slash-separated paths of [A-Za-z0-9_.-] ("model", "user/ema");
  * each becomes the HDF5 group or dataset of that name, readable with h5py.
@@ -52,7 +52,7 @@
  * (fields -> image -> atomic file -> retention), resume.c restoring (newest
  * valid file -> verify -> check -> apply), manager.c creation, registration
  * and cadence.  `ctrain train/resume` use the same manager (train/trainer.c,
- * train/cli_train.c) with the fields of train/state_ckpt.c.
+ * cli/cli_train.c) with the fields of train/state_ckpt.c.
  */
 #ifndef CT_CKPT_MANAGER_H
 #define CT_CKPT_MANAGER_H
@@ -60,12 +60,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../util/api.h"
 #include "best.h"
 #include "fields.h"
 
-typedef struct ckpt_manager ckpt_manager;
+typedef struct ct_ckpt_manager ct_ckpt_manager;
 
-typedef struct ckpt_manager_opts {
+typedef struct ct_ckpt_manager_opts {
 	int64_t every_steps;  /* maybe_save saves when step % every_steps == 0 (0: off) */
 	double every_seconds; /* ... or when this long passed since the last save (0: off) */
 	int keep_last;        /* retention: the N newest valid checkpoints (0: keep all) */
@@ -76,37 +77,41 @@ typedef struct ckpt_manager_opts {
 	 * before_write on the writing thread before the file is written. */
 	int (*before_take)(void *ctx, ct_err *e);
 	int (*before_write)(void *ctx, ct_err *e);
-	/* Optional: runs in ckpt_manager_restore_latest after the newest valid
+	/* Optional: runs in ct_ckpt_manager_restore_latest after the newest valid
 	 * file was read into the fields' copies (f: the file's values, e.g.
-	 * ckpt_fields_find(f, "/meta@config")->copy) and before anything is
+	 * ct_ckpt_fields_find(f, "/meta@config")->copy) and before anything is
 	 * applied; < 0 refuses the restore with the state unchanged. */
-	int (*check_restore)(void *ctx, const ckpt_fields *f, const char *path, ct_err *e);
+	int (*check_restore)(void *ctx, const ct_ckpt_fields *f, const char *path, ct_err *e);
 	void *hook_ctx;
-} ckpt_manager_opts;
+} ct_ckpt_manager_opts;
 
-#define CKPT_MANAGER_OPTS_DEFAULT \
-	{                         \
-		.keep_last = 3    \
+#define CT_CKPT_MANAGER_OPTS_DEFAULT \
+	{                            \
+		.keep_last = 3       \
 	}
 
 /* Creates dir (and its parents) if needed. */
-ckpt_manager *ckpt_manager_new(const char *dir, const ckpt_manager_opts *opts, ct_err *e);
-/* Waits for a write in flight (call ckpt_manager_wait first to see its result). */
-void ckpt_manager_free(ckpt_manager *m);
+CT_API ct_ckpt_manager *ct_ckpt_manager_new(const char *dir, const ct_ckpt_manager_opts *opts,
+					    ct_err *e);
+/* Waits for a write in flight (call ct_ckpt_manager_wait first to see its result). */
+CT_API void ct_ckpt_manager_free(ct_ckpt_manager *m);
 
-int ckpt_manager_add_params(ckpt_manager *m, const char *name, params *ps, ct_err *e);
-int ckpt_manager_add_optim(ckpt_manager *m, const char *name, optim *o, const params *ps,
-			   ct_err *e);
-int ckpt_manager_add_loader(ckpt_manager *m, const char *name, loader *ld, ct_err *e);
-int ckpt_manager_add_rng(ckpt_manager *m, const char *name, rng *r, ct_err *e);
-int ckpt_manager_add_i64(ckpt_manager *m, const char *name, int64_t *v, ct_err *e);
-int ckpt_manager_add_f64(ckpt_manager *m, const char *name, double *v, ct_err *e);
+CT_API int ct_ckpt_manager_add_params(ct_ckpt_manager *m, const char *name, ct_params *ps,
+				      ct_err *e);
+CT_API int ct_ckpt_manager_add_optim(ct_ckpt_manager *m, const char *name, ct_optim *o,
+				     const ct_params *ps, ct_err *e);
+CT_API int ct_ckpt_manager_add_loader(ct_ckpt_manager *m, const char *name, ct_loader *ld,
+				      ct_err *e);
+CT_API int ct_ckpt_manager_add_rng(ct_ckpt_manager *m, const char *name, ct_rng *r, ct_err *e);
+CT_API int ct_ckpt_manager_add_i64(ct_ckpt_manager *m, const char *name, int64_t *v, ct_err *e);
+CT_API int ct_ckpt_manager_add_f64(ct_ckpt_manager *m, const char *name, double *v, ct_err *e);
 /* len bytes at data, restored to the same place (a struct, an array). */
-int ckpt_manager_add_blob(ckpt_manager *m, const char *name, void *data, size_t len, ct_err *e);
+CT_API int ct_ckpt_manager_add_blob(ct_ckpt_manager *m, const char *name, void *data, size_t len,
+				    ct_err *e);
 /* The tracker's state goes in /meta; its kept steps are protected. */
-int ckpt_manager_add_best(ckpt_manager *m, best_tracker *b, ct_err *e);
+CT_API int ct_ckpt_manager_add_best(ct_ckpt_manager *m, ct_best_tracker *b, ct_err *e);
 /* The table itself, for other registrations (train/state_ckpt.c). */
-ckpt_fields *ckpt_manager_fields(ckpt_manager *m);
+CT_API ct_ckpt_fields *ct_ckpt_manager_fields(ct_ckpt_manager *m);
 
 /* Restores the newest valid checkpoint (resume.c): removes the temporary
  * files of interrupted writes, returns 1 and *step, or 0 and *step = -1 when
@@ -116,34 +121,34 @@ ckpt_fields *ckpt_manager_fields(ckpt_manager *m);
  * errors as read, check_restore or apply.  On error the registered state is
  * unchanged.  Logs the file used, and a WARN when it was written with
  * another OpenBLAS core. */
-int ckpt_manager_restore_latest(ckpt_manager *m, int64_t *step, ct_err *e);
+CT_API int ct_ckpt_manager_restore_latest(ct_ckpt_manager *m, int64_t *step, ct_err *e);
 /* Tells the manager that a checkpoint of step exists already (restored by
  * other means), so that finish does not write it again. */
-void ckpt_manager_mark_saved(ckpt_manager *m, int64_t step);
+CT_API void ct_ckpt_manager_mark_saved(ct_ckpt_manager *m, int64_t step);
 
 /* Saves when the cadence says so: 1 saved (or queued), 0 not due, < 0 error. */
-int ckpt_manager_maybe_save(ckpt_manager *m, int64_t step, ct_err *e);
+CT_API int ct_ckpt_manager_maybe_save(ct_ckpt_manager *m, int64_t step, ct_err *e);
 /* Saves now (waits for the previous write first).  0 or < 0. */
-int ckpt_manager_save(ckpt_manager *m, int64_t step, ct_err *e);
-/* best_update on the registered tracker, then a save if the step is kept;
+CT_API int ct_ckpt_manager_save(ct_ckpt_manager *m, int64_t step, ct_err *e);
+/* ct_best_update on the registered tracker, then a save if the step is kept;
  * returns the BEST_* flags or < 0. */
-int ckpt_manager_observe(ckpt_manager *m, int64_t step, double value, ct_err *e);
+CT_API int ct_ckpt_manager_observe(ct_ckpt_manager *m, int64_t step, double value, ct_err *e);
 /* Waits for the write in flight; returns its error, if any. */
-int ckpt_manager_wait(ckpt_manager *m, ct_err *e);
+CT_API int ct_ckpt_manager_wait(ct_ckpt_manager *m, ct_err *e);
 /* Makes sure a checkpoint of step is durable (saves it unless it was the
  * last one written), then waits. */
-int ckpt_manager_finish(ckpt_manager *m, int64_t step, ct_err *e);
+CT_API int ct_ckpt_manager_finish(ct_ckpt_manager *m, int64_t step, ct_err *e);
 
 /* 1 if dir holds any ckpt-* file (valid, damaged or moved aside *.corrupt),
  * or cannot be read; 0 if it holds none or does not exist. */
-int ckpt_dir_has_any(const char *dir);
+CT_API int ct_ckpt_dir_has_any(const char *dir);
 
 /* Step of the last checkpoint known durable, -1 if none. */
-int64_t ckpt_manager_last_step(ckpt_manager *m);
-typedef struct ckpt_manager_stats {
+CT_API int64_t ct_ckpt_manager_last_step(ct_ckpt_manager *m);
+typedef struct ct_ckpt_manager_stats {
 	double last_write_sec; /* wall time of the last write (image + I/O + retention) */
 	double last_stall_sec; /* time the caller was blocked by the last save */
-} ckpt_manager_stats;
-ckpt_manager_stats ckpt_manager_get_stats(ckpt_manager *m);
+} ct_ckpt_manager_stats;
+CT_API ct_ckpt_manager_stats ct_ckpt_manager_get_stats(ct_ckpt_manager *m);
 
 #endif

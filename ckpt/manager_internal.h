@@ -12,12 +12,12 @@
 
 #include "manager.h"
 
-struct ckpt_manager {
+struct ct_ckpt_manager {
 	char dir[4096];
-	ckpt_manager_opts o;
-	ckpt_fields f;
-	best_tracker *best;
-	h5c_image image;    /* reused across writes */
+	ct_ckpt_manager_opts o;
+	ct_ckpt_fields f;
+	ct_best_tracker *best;
+	ct_h5c_image image; /* reused across writes */
 	int64_t taken_step; /* step of the last copy taken, -1 */
 	double last_save_time;
 	/* shared with the writer thread, under mu */
@@ -28,15 +28,15 @@ struct ckpt_manager {
 	int last_rc;
 	ct_err last_err;
 	int64_t last_step; /* last durable checkpoint, -1 */
-	ckpt_manager_stats st;
+	ct_ckpt_manager_stats st;
 };
 
 /* Monotonic seconds. */
 double ckpt_now_sec(void);
 /* write.c: starts the writer thread when the options need one (async, or
  * retention off the caller's thread); falls back to synchronous writes. */
-void ckpt_writer_start(ckpt_manager *m);
+void ckpt_writer_start(ct_ckpt_manager *m);
 /* write.c: asks the writer thread to finish and joins it. */
-void ckpt_writer_stop(ckpt_manager *m);
+void ckpt_writer_stop(ct_ckpt_manager *m);
 
 #endif

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "../util/log.h"
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "discover.h"
 #include "manager_internal.h"
 
-int ckpt_dir_has_any(const char *dir)
+int ct_ckpt_dir_has_any(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -28,44 +28,45 @@ int ckpt_dir_has_any(const char *dir)
 	return found;
 }
 
-static int restore_path(ckpt_manager *m, const char *path, int64_t named_step, ct_err *e)
+static int restore_path(ct_ckpt_manager *m, const char *path, int64_t named_step, ct_err *e)
 {
-	int rc = ckpt_fields_read(&m->f, path, e);
+	int rc = ct_ckpt_fields_read(&m->f, path, e);
 	if (rc == 0 && m->f.step != named_step)
 		rc = ct_errf(e, CT_ECORRUPT, "%s: holds step %lld but is named for step %lld", path,
 			     (long long)m->f.step, (long long)named_step);
 	if (rc == 0 && m->o.check_restore)
 		rc = m->o.check_restore(m->o.hook_ctx, &m->f, path, e);
 	if (rc == 0)
-		rc = ckpt_fields_apply(&m->f, e);
+		rc = ct_ckpt_fields_apply(&m->f, e);
 	if (rc < 0)
 		return rc;
-	log_info("resuming from %s (step %lld, written by ctrain %s)", path, (long long)named_step,
-		 m->f.version);
-	if (strcmp(m->f.blas_core, blas_core_name()) != 0)
-		log_warn("%s was written with OpenBLAS core %s, this process uses %s: results may "
-			 "differ in the last bits from an uninterrupted run",
-			 path, m->f.blas_core, blas_core_name());
-	ckpt_manager_mark_saved(m, named_step);
+	ct_log_info("resuming from %s (step %lld, written by ctrain %s)", path,
+		    (long long)named_step, m->f.version);
+	if (strcmp(m->f.blas_core, ct_blas_core_name()) != 0)
+		ct_log_warn(
+			"%s was written with OpenBLAS core %s, this process uses %s: results may "
+			"differ in the last bits from an uninterrupted run",
+			path, m->f.blas_core, ct_blas_core_name());
+	ct_ckpt_manager_mark_saved(m, named_step);
 	return 0;
 }
 
-int ckpt_manager_restore_latest(ckpt_manager *m, int64_t *step, ct_err *e)
+int ct_ckpt_manager_restore_latest(ct_ckpt_manager *m, int64_t *step, ct_err *e)
 {
 	*step = -1;
-	int rc = ckpt_manager_wait(m, e);
+	int rc = ct_ckpt_manager_wait(m, e);
 	if (rc < 0)
 		return rc;
 	/* The one clean-up of a checkpoint directory's leftovers. */
-	int removed = atomic_cleanup_tmp(m->dir, NULL);
+	int removed = ct_atomic_cleanup_tmp(m->dir, NULL);
 	if (removed > 0)
-		log_info("removed %d temporary file(s) left in %s by an interrupted write", removed,
-			 m->dir);
-	if (!ckpt_dir_has_any(m->dir))
+		ct_log_info("removed %d temporary file(s) left in %s by an interrupted write",
+			    removed, m->dir);
+	if (!ct_ckpt_dir_has_any(m->dir))
 		return 0; /* a fresh start */
 	char *path;
 	int64_t at;
-	if ((rc = ckpt_find_latest(m->dir, &path, &at, e)) < 0)
+	if ((rc = ct_ckpt_find_latest(m->dir, &path, &at, e)) < 0)
 		return rc;
 	rc = restore_path(m, path, at, e);
 	free(path);

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "../util/log.h"
-#include "atomic.h"
+#include "../util/atomic.h"
 #include "discover.h"
 #include "manager_internal.h"
 
@@ -19,33 +19,33 @@ double ckpt_now_sec(void)
 
 /* Deletes what retention says may go.  Never fails the checkpoint: a file
  * that cannot be deleted is only a warning. */
-static void retain(ckpt_manager *m)
+static void retain(ct_ckpt_manager *m)
 {
-	const ckpt_field *bs = m->f.best_steps >= 0 ? &m->f.v[m->f.best_steps] : NULL;
+	const ct_ckpt_field *bs = m->f.best_steps >= 0 ? &m->f.v[m->f.best_steps] : NULL;
 	ct_err re = {0};
-	if (ckpt_retain_protected(m->dir, m->o.keep_last, m->o.keep_every, bs ? bs->copy : NULL,
-				  bs ? BEST_MAX : 0, &re) < 0)
-		log_warn("retention in %s failed: %s", m->dir, re.msg);
+	if (ct_ckpt_retain_protected(m->dir, m->o.keep_last, m->o.keep_every, bs ? bs->copy : NULL,
+				     bs ? CT_BEST_MAX : 0, &re) < 0)
+		ct_log_warn("retention in %s failed: %s", m->dir, re.msg);
 }
 
 /* Writes the checkpoint of what the last take took; on the caller's thread
  * (sync) or the writer thread. */
-static int write_file(ckpt_manager *m, ct_err *e)
+static int write_file(ct_ckpt_manager *m, ct_err *e)
 {
 	int rc = m->o.before_write ? m->o.before_write(m->o.hook_ctx, e) : 0;
 	if (rc < 0)
 		return rc;
-	char *path = ckpt_path_for_step(m->dir, m->f.step);
+	char *path = ct_ckpt_path_for_step(m->dir, m->f.step);
 	if (!path)
 		return ct_errf(e, CT_ENOMEM, "out of memory");
-	rc = ckpt_fields_serialize(&m->f, &m->image, e);
+	rc = ct_ckpt_fields_serialize(&m->f, &m->image, e);
 	if (rc < 0)
 		ct_err_prefix(e, "%s", path);
 	else
-		rc = atomic_write_iov(path, m->image.seg, (int)m->image.n_seg, e);
+		rc = ct_atomic_write_iov(path, m->image.seg, (int)m->image.n_seg, e);
 	if (rc == 0) {
-		ckpt_mark_valid(path); /* retention need not read it back */
-		log_debug("checkpoint %s written", path);
+		ct_ckpt_mark_valid(path); /* retention need not read it back */
+		ct_log_debug("checkpoint %s written", path);
 	}
 	free(path);
 	pthread_mutex_lock(&m->mu);
@@ -62,7 +62,7 @@ enum { JOB_NONE, JOB_WRITE, JOB_RETAIN };
 
 static void *writer_main(void *arg)
 {
-	ckpt_manager *m = arg;
+	ct_ckpt_manager *m = arg;
 	pthread_mutex_lock(&m->mu);
 	for (;;) {
 		while (!m->busy && !m->quit)
@@ -88,7 +88,7 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static void post(ckpt_manager *m, int job)
+static void post(ct_ckpt_manager *m, int job)
 {
 	pthread_mutex_lock(&m->mu);
 	m->busy = job;
@@ -96,21 +96,21 @@ static void post(ckpt_manager *m, int job)
 	pthread_mutex_unlock(&m->mu);
 }
 
-void ckpt_writer_start(ckpt_manager *m)
+void ckpt_writer_start(ct_ckpt_manager *m)
 {
 	/* Synchronous writes leave only retention to the thread. */
 	if (!m->o.async && m->o.keep_last <= 0)
 		return;
 	if (pthread_create(&m->thread, NULL, writer_main, m) != 0) {
-		log_warn("cannot start the checkpoint writer thread; writing and deleting old "
-			 "checkpoints synchronously");
+		ct_log_warn("cannot start the checkpoint writer thread; writing and deleting old "
+			    "checkpoints synchronously");
 		m->o.async = 0;
 	} else {
 		m->have_thread = 1;
 	}
 }
 
-void ckpt_writer_stop(ckpt_manager *m)
+void ckpt_writer_stop(ct_ckpt_manager *m)
 {
 	if (!m->have_thread)
 		return;
@@ -122,7 +122,7 @@ void ckpt_writer_stop(ckpt_manager *m)
 	m->have_thread = 0;
 }
 
-int ckpt_manager_wait(ckpt_manager *m, ct_err *e)
+int ct_ckpt_manager_wait(ct_ckpt_manager *m, ct_err *e)
 {
 	pthread_mutex_lock(&m->mu);
 	while (m->busy)
@@ -135,11 +135,11 @@ int ckpt_manager_wait(ckpt_manager *m, ct_err *e)
 	return rc;
 }
 
-int ckpt_manager_save(ckpt_manager *m, int64_t step, ct_err *e)
+int ct_ckpt_manager_save(ct_ckpt_manager *m, int64_t step, ct_err *e)
 {
 	CT_ASSERT(step >= 0);
 	double t0 = ckpt_now_sec();
-	int rc = ckpt_manager_wait(m, e); /* at most one write in flight */
+	int rc = ct_ckpt_manager_wait(m, e); /* at most one write in flight */
 	if (rc == 0 && m->o.before_take)
 		rc = m->o.before_take(m->o.hook_ctx, e);
 	if (rc < 0)
@@ -147,9 +147,9 @@ int ckpt_manager_save(ckpt_manager *m, int64_t step, ct_err *e)
 	/* A synchronous write happens before the state changes again: the
 	 * large fields need no copy. */
 	if (m->o.async)
-		ckpt_fields_take(&m->f, step);
+		ct_ckpt_fields_take(&m->f, step);
 	else
-		ckpt_fields_take_live(&m->f, step);
+		ct_ckpt_fields_take_live(&m->f, step);
 	m->taken_step = step;
 	m->last_save_time = t0;
 	if (m->o.async) {

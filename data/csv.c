@@ -216,8 +216,8 @@ static int detect_header(const char *path, csv_shape *sh, ct_err *e)
 			       path, (long long)sh->first, first_text + 1, shown, c.s,
 			       c.len > CELL_SHOWN ? "..." : "");
 	}
-	log_info("%s: line %lld taken as a header (none of its cells is a number)", path,
-		 (long long)sh->first);
+	ct_log_info("%s: line %lld taken as a header (none of its cells is a number)", path,
+		    (long long)sh->first);
 	sh->header = 1;
 	return 0;
 }
@@ -273,7 +273,7 @@ static int parse_row(const char *path, int64_t line, const csv_shape *sh, int lc
 static int label_index(const char *path, int label_column, int ncols, int *lcol, ct_err *e)
 {
 	*lcol = -1;
-	if (label_column == CSV_NO_LABEL)
+	if (label_column == CT_CSV_NO_LABEL)
 		return 0;
 	int64_t k = label_column < 0 ? (int64_t)ncols + label_column : label_column;
 	if (k < 0 || k >= ncols)
@@ -287,7 +287,7 @@ static int label_index(const char *path, int label_column, int ncols, int *lcol,
 	return 0;
 }
 
-static int32_t max_label(const dataset *ds)
+static int32_t max_label(const ct_dataset *ds)
 {
 	int32_t m = 0;
 	for (int64_t i = 0; i < ds->n; i++)
@@ -501,9 +501,9 @@ static void hugepage_advice(void *p, size_t len)
 }
 
 /* Copies the rows into ds, unmapping each chunk once it is copied. */
-static int store_finish(row_store *st, const char *path, dataset *ds, ct_err *e)
+static int store_finish(row_store *st, const char *path, ct_dataset *ds, ct_err *e)
 {
-	int rc = dataset_alloc(ds, st->n, st->d, st->labelled, path, e);
+	int rc = ct_dataset_alloc(ds, st->n, st->d, st->labelled, path, e);
 	if (rc < 0)
 		return rc;
 	hugepage_advice(ds->x, (size_t)st->n * (size_t)st->d * sizeof(float));
@@ -558,9 +558,9 @@ static int csv_read(csv_src *c, int header_mode, int label_column, csv_shape *sh
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory for %d columns", c->path,
 			       sh->ncols);
 	split_cells(s, end, sh->cells, sh->ncols);
-	if (header_mode == CSV_HEADER_TRUE)
+	if (header_mode == CT_CSV_HEADER_TRUE)
 		sh->header = 1;
-	else if (header_mode == CSV_HEADER_AUTO) {
+	else if (header_mode == CT_CSV_HEADER_AUTO) {
 		rc = detect_header(c->path, sh, e);
 		if (rc < 0)
 			return rc;
@@ -599,8 +599,8 @@ static int csv_read(csv_src *c, int header_mode, int label_column, csv_shape *sh
 	return 0;
 }
 
-int csv_load_block(const char *path, int label_column, int header_mode, size_t block, dataset *ds,
-		   ct_err *e)
+int csv_load_block(const char *path, int label_column, int header_mode, size_t block,
+		   ct_dataset *ds, ct_err *e)
 {
 	CT_ASSERT(block > 0 && block < SIZE_MAX / 4);
 	memset(ds, 0, sizeof *ds);
@@ -626,19 +626,20 @@ int csv_load_block(const char *path, int label_column, int header_mode, size_t b
 	else
 		rc = gzio_close(c.f, path, e);
 	if (rc < 0) {
-		dataset_release(ds);
+		ct_dataset_release(ds);
 		return rc;
 	}
 	ds->n_classes = ds->y ? max_label(ds) + 1 : 0;
 	return 0;
 }
 
-int csv_load(const char *path, int label_column, dataset *ds, ct_err *e)
+int ct_csv_load(const char *path, int label_column, ct_dataset *ds, ct_err *e)
 {
-	return csv_load_header(path, label_column, CSV_HEADER_AUTO, ds, e);
+	return ct_csv_load_header(path, label_column, CT_CSV_HEADER_AUTO, ds, e);
 }
 
-int csv_load_header(const char *path, int label_column, int header_mode, dataset *ds, ct_err *e)
+int ct_csv_load_header(const char *path, int label_column, int header_mode, ct_dataset *ds,
+		       ct_err *e)
 {
 	return csv_load_block(path, label_column, header_mode, CSV_BLOCK, ds, e);
 }

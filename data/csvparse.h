@@ -8,10 +8,10 @@
  * out of float range or exactly halfway between two floats as a double, no
  * digits at all, a dangling exponent...), and then the caller uses strtof.
  * Whenever it returns non-NULL, the float and the end are those of strtof
- * (tests/test_data.c checks millions of strings against strtof).
+ * (tests/unit/test_data.c checks millions of strings against strtof).
  *
- * csv_load_block is csv_load_header reading the file `block` bytes at a
- * time (csv_load_header uses CSV_BLOCK); results and errors do not depend
+ * csv_load_block is ct_csv_load_header reading the file `block` bytes at a
+ * time (ct_csv_load_header uses CSV_BLOCK); results and errors do not depend
  * on the block size, which the tests check with blocks of 1, 2, 3, 7, ...
  */
 #ifndef CT_CSVPARSE_H
@@ -24,7 +24,7 @@
 #define CSV_BLOCK ((size_t)1 << 20)
 
 const char *csv_parse_float(const char *s, const char *e, float *out);
-int csv_load_block(const char *path, int label_column, int header_mode, size_t block, dataset *ds,
-		   ct_err *e);
+int csv_load_block(const char *path, int label_column, int header_mode, size_t block,
+		   ct_dataset *ds, ct_err *e);
 
 #endif

@@ -101,10 +101,10 @@ static void window_blocks(const h5stream *s, const int64_t *bperm, int64_t w, in
 
 static void block_order(const h5stream *s, const uint64_t st[4], int64_t *bperm, uint64_t *after)
 {
-	rng r;
+	ct_rng r;
 	memcpy(r.s, st, sizeof r.s);
 	if (s->shuffle) {
-		data_permutation(bperm, s->nblocks, &r);
+		ct_data_permutation(bperm, s->nblocks, &r);
 	} else {
 		for (int64_t i = 0; i < s->nblocks; i++)
 			bperm[i] = i;
@@ -166,11 +166,11 @@ static int load_window(h5stream *s, int64_t w, int64_t start, ct_err *e)
 		rows += kb < s->nblocks ? block_len(s, s->bperm[kb]) : 0;
 	}
 	if (s->shuffle) {
-		rng r;
+		ct_rng r;
 		uint64_t mix = s->ep.rng[0] ^ (s->ep.rng[1] << 17 | s->ep.rng[1] >> 47) ^
 			       ((uint64_t)w + 1) * 0x9E3779B97F4A7C15ull;
-		rng_seed(&r, mix, RNG_STREAM_SHUFFLE);
-		data_permutation(s->rperm, rows, &r);
+		ct_rng_seed(&r, mix, CT_RNG_STREAM_SHUFFLE);
+		ct_data_permutation(s->rperm, rows, &r);
 	} else {
 		for (int64_t i = 0; i < rows; i++)
 			s->rperm[i] = i;
@@ -294,7 +294,7 @@ int h5stream_open(h5stream **out, const char *path, const char *xname, const cha
 	s->job_blocks = malloc((size_t)s->window * sizeof(int64_t));
 	int ok = s->bperm && s->bperm_next && s->rperm && s->job_blocks;
 	for (int b = 0; b < 2; b++) {
-		s->x[b] = ct_aligned_alloc(DATASET_ALIGN, s->max_rows * rowb);
+		s->x[b] = ct_aligned_alloc(CT_DATASET_ALIGN, s->max_rows * rowb);
 		s->y[b] = malloc(s->max_rows * sizeof(int32_t));
 		s->lab[b] = malloc((size_t)s->block * sizeof(int64_t) * (size_t)s->window);
 		ok = ok && s->x[b] && s->y[b] && s->lab[b];

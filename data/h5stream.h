@@ -1,15 +1,15 @@
 /* h5stream.h — training rows streamed from an HDF5 file that does not fit
- * the memory budget (data.memory_mb), for loader_init_stream (loader.h).
+ * the memory budget (data.memory_mb), for ct_loader_init_stream (loader.h).
  *
  * The training rows [0, n) are cut into blocks of `block` rows (whole HDF5
  * chunks for a chunked file, about 1 MiB otherwise) and handed out a window
  * of `window` blocks at a time.  Epoch e, from the loader's stream state
  * st.rng at its start:
- *   - the block order is data_permutation(nblocks) drawn from st.rng (which
+ *   - the block order is ct_data_permutation(nblocks) drawn from st.rng (which
  *     then continues as the next epoch's st.rng, as in memory);
  *   - window w holds the blocks at positions [w*window, (w+1)*window) of that
  *     order, rows laid out block after block, and its rows are handed out in
- *     data_permutation(rows of w) drawn from rng_seed(mix(st.rng, w)), so any
+ *     ct_data_permutation(rows of w) drawn from ct_rng_seed(mix(st.rng, w)), so any
  *     window's order is known without drawing the ones before it.
  * With shuffle = false the blocks and rows stay in file order.  Every row is
  * handed out once per epoch, as in memory, but in another order: the
@@ -19,7 +19,7 @@
  * While a window is consumed the next one is read by a thread into a second
  * buffer (HDF5 is built thread-safe here), so memory is 2 windows of rows.
  * A feature that is not finite or a label out of range found on the way is
- * an error naming file, dataset and row, returned by loader_next.
+ * an error naming file, dataset and row, returned by ct_loader_next.
  */
 #ifndef CT_H5STREAM_H
 #define CT_H5STREAM_H

@@ -26,7 +26,7 @@ static int write_one(hid_t f, const char *name, hid_t ftype, hid_t mtype, int ra
 	return ok ? 0 : -1;
 }
 
-int hdf5_image(const dataset *ds, void **img, size_t *len, ct_err *e)
+int hdf5_image(const ct_dataset *ds, void **img, size_t *len, ct_err *e)
 {
 	*img = NULL;
 	*len = 0;

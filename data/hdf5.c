@@ -391,7 +391,7 @@ int h5in_read(h5in *h, int64_t row0, int64_t rows, float *x, int32_t *y, int64_t
 	return 0;
 }
 
-int hdf5_load(const char *path, const char *xname, const char *yname, dataset *ds, ct_err *e)
+int hdf5_load(const char *path, const char *xname, const char *yname, ct_dataset *ds, ct_err *e)
 {
 	memset(ds, 0, sizeof *ds);
 	h5in h;
@@ -411,7 +411,7 @@ int hdf5_load(const char *path, const char *xname, const char *yname, dataset *d
 	if (labelled && !lab)
 		rc = ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
 	if (rc == 0)
-		rc = dataset_alloc(ds, h.n, h.d, labelled, what, e);
+		rc = ct_dataset_alloc(ds, h.n, h.d, labelled, what, e);
 	int32_t ymax = -1;
 	for (int64_t r = 0; rc == 0 && r < h.n; r += block) {
 		int64_t rows = h.n - r < block ? h.n - r : block;
@@ -423,7 +423,7 @@ int hdf5_load(const char *path, const char *xname, const char *yname, dataset *d
 	free(lab);
 	h5in_close(&h);
 	if (rc < 0) {
-		dataset_release(ds);
+		ct_dataset_release(ds);
 		return rc;
 	}
 	ds->n_classes = labelled ? ymax + 1 : 0;

@@ -14,7 +14,7 @@
  * outside [0, H5IN_MAX_CLASSES) is an error naming the file, the dataset and
  * the 0-based row.
  *
- *     dataset ds;
+ *     ct_dataset ds;
  *     if (hdf5_load("train.h5", "features", "labels", &ds, &e) < 0) ...
  *
  * or, a block of rows at a time (data convert, streaming):
@@ -58,12 +58,12 @@ void h5in_close(h5in *h);
 
 /* The whole file into ds; yname NULL or "" for features only (y = NULL,
  * n_classes = 0); n_classes = max label + 1. */
-int hdf5_load(const char *path, const char *xname, const char *yname, dataset *ds, ct_err *e);
+int hdf5_load(const char *path, const char *xname, const char *yname, ct_dataset *ds, ct_err *e);
 
 /* ds (labelled) as the bytes of an HDF5 file with datasets features
  * (float32 [n, d]) and labels (int32 [n]), in chunks of about 1 MiB with
  * shuffle + deflate, built in memory (core driver) for an atomic write. */
-int hdf5_image(const dataset *ds, void **img, size_t *len, ct_err *e);
+int hdf5_image(const ct_dataset *ds, void **img, size_t *len, ct_err *e);
 
 /* The same file written a block of rows at a time, in constant memory
  * (ctrain data convert): n and d known up front, rows appended in order.

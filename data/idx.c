@@ -73,7 +73,7 @@ static int expect_end(gzFile f, const char *path, ct_err *e)
 
 /* Reads n*d pixel bytes in chunks and scales them to [0, 1] as torchvision
  * does (byte / 255 in float). */
-static int read_pixels(gzFile f, const char *path, dataset *ds, ct_err *e)
+static int read_pixels(gzFile f, const char *path, ct_dataset *ds, ct_err *e)
 {
 	unsigned char buf[64 * 1024];
 	size_t total = (size_t)ds->n * (size_t)ds->d, done = 0;
@@ -96,7 +96,7 @@ static int read_pixels(gzFile f, const char *path, dataset *ds, ct_err *e)
 	return expect_end(f, path, e);
 }
 
-int idx_read_images(const char *path, dataset *ds, ct_err *e)
+int ct_idx_read_images(const char *path, ct_dataset *ds, ct_err *e)
 {
 	gzFile f;
 	uint32_t dims[3];
@@ -112,17 +112,17 @@ int idx_read_images(const char *path, dataset *ds, ct_err *e)
 		rc = ct_errf(e, CT_EUNSUPPORTED, "%s: IDX images of %ux%u pixels are too large",
 			     path, dims[1], dims[2]);
 	if (rc == 0)
-		rc = dataset_alloc(ds, dims[0], (int)(dims[1] * dims[2]), 0, path, e);
+		rc = ct_dataset_alloc(ds, dims[0], (int)(dims[1] * dims[2]), 0, path, e);
 	if (rc == 0)
 		rc = read_pixels(f, path, ds, e);
 	if (rc < 0) {
 		(void)gzclose_r(f); /* already failing */
-		dataset_release(ds);
+		ct_dataset_release(ds);
 		return rc;
 	}
 	rc = gzio_close(f, path, e);
 	if (rc < 0)
-		dataset_release(ds);
+		ct_dataset_release(ds);
 	return rc;
 }
 
@@ -148,7 +148,7 @@ static int read_label_bytes(gzFile f, const char *path, int32_t *y, int64_t n, c
 	return expect_end(f, path, e);
 }
 
-int idx_read_labels(const char *path, int32_t **y, int64_t *n, ct_err *e)
+int ct_idx_read_labels(const char *path, int32_t **y, int64_t *n, ct_err *e)
 {
 	gzFile f;
 	uint32_t dims[1];
@@ -194,7 +194,7 @@ static int find_file(const char *dir, const char *base, char *out, size_t cap, c
 		       dir, base, base);
 }
 
-static int check_labels(const dataset *ds, const char *ypath, ct_err *e)
+static int check_labels(const ct_dataset *ds, const char *ypath, ct_err *e)
 {
 	for (int64_t i = 0; i < ds->n; i++)
 		if (ds->y[i] >= MNIST_CLASSES)
@@ -204,7 +204,7 @@ static int check_labels(const dataset *ds, const char *ypath, ct_err *e)
 	return 0;
 }
 
-int mnist_load(const char *dir, int train, dataset *ds, ct_err *e)
+int ct_mnist_load(const char *dir, int train, ct_dataset *ds, ct_err *e)
 {
 	const char *prefix = train ? "train" : "t10k";
 	char xbase[64], ybase[64], xpath[4096], ypath[4096];
@@ -215,18 +215,18 @@ int mnist_load(const char *dir, int train, dataset *ds, ct_err *e)
 	if (rc == 0)
 		rc = find_file(dir, ybase, ypath, sizeof ypath, e);
 	if (rc == 0)
-		rc = idx_read_images(xpath, ds, e);
+		rc = ct_idx_read_images(xpath, ds, e);
 	if (rc < 0)
 		return rc;
 	int64_t ny;
-	rc = idx_read_labels(ypath, &ds->y, &ny, e);
+	rc = ct_idx_read_labels(ypath, &ds->y, &ny, e);
 	if (rc == 0 && ny != ds->n)
 		rc = ct_errf(e, CT_EMISMATCH, "%s: %lld images in %s but %lld labels in %s", dir,
 			     (long long)ds->n, xpath, (long long)ny, ypath);
 	if (rc == 0)
 		rc = check_labels(ds, ypath, e);
 	if (rc < 0) {
-		dataset_release(ds);
+		ct_dataset_release(ds);
 		return rc;
 	}
 	ds->n_classes = MNIST_CLASSES;
@@ -235,7 +235,7 @@ int mnist_load(const char *dir, int train, dataset *ds, ct_err *e)
 
 /* ---- a block of rows at a time (ctrain data convert) ---------------------- */
 
-int mnist_stream_open(mnist_stream *s, const char *dir, int train, ct_err *e)
+int ct_mnist_stream_open(ct_mnist_stream *s, const char *dir, int train, ct_err *e)
 {
 	memset(s, 0, sizeof *s);
 	const char *prefix = train ? "train" : "t10k";
@@ -261,7 +261,7 @@ int mnist_stream_open(mnist_stream *s, const char *dir, int train, ct_err *e)
 		rc = ct_errf(e, CT_EMISMATCH, "%s: %u images in %s but %u labels in %s", dir, xd[0],
 			     s->xpath, yd[0], s->ypath);
 	if (rc < 0) {
-		mnist_stream_close(s, NULL);
+		ct_mnist_stream_close(s, NULL);
 		return rc;
 	}
 	s->n = xd[0];
@@ -269,10 +269,10 @@ int mnist_stream_open(mnist_stream *s, const char *dir, int train, ct_err *e)
 	return 0;
 }
 
-int mnist_stream_read(mnist_stream *s, int64_t rows, float *x, int32_t *y, ct_err *e)
+int ct_mnist_stream_read(ct_mnist_stream *s, int64_t rows, float *x, int32_t *y, ct_err *e)
 {
 	CT_ASSERT(s->open == 2 && rows >= 1 && s->done + rows <= s->n);
-	dataset part = {.x = x, .n = rows, .d = s->d};
+	ct_dataset part = {.x = x, .n = rows, .d = s->d};
 	int rc = 0;
 	/* read_pixels/read_label_bytes expect the end of the file after their
 	 * rows: only the last block may check that */
@@ -323,7 +323,7 @@ int mnist_stream_read(mnist_stream *s, int64_t rows, float *x, int32_t *y, ct_er
 	return rc;
 }
 
-int mnist_stream_close(mnist_stream *s, ct_err *e)
+int ct_mnist_stream_close(ct_mnist_stream *s, ct_err *e)
 {
 	int rc = 0;
 	ct_err ignore;

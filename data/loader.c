@@ -6,25 +6,25 @@
 #include "h5stream.h"
 
 /* Makes this epoch's order from st.rng and remembers where the stream ends. */
-static void make_order(loader *l)
+static void make_order(ct_loader *l)
 {
 	int64_t n = l->ds->n;
 	if (l->stream) { /* the stream draws its block order from st.rng */
 		h5stream_seek(l->stream, l->st.rng, l->shuffle, l->st.cursor);
-		rng r;
+		ct_rng r;
 		memcpy(r.s, l->st.rng, sizeof r.s);
 		if (l->shuffle) { /* the state after the block order's draws */
 			int64_t nb = (n + h5stream_block_rows(l->stream) - 1) /
 				     h5stream_block_rows(l->stream);
 			for (int64_t i = nb - 1; i > 0; i--)
-				(void)rng_below(&r, (uint64_t)i + 1);
+				(void)ct_rng_below(&r, (uint64_t)i + 1);
 		}
 		memcpy(l->next.s, r.s, sizeof l->next.s);
 		return;
 	}
 	memcpy(l->next.s, l->st.rng, sizeof l->next.s);
 	if (l->shuffle) {
-		data_permutation(l->perm, n, &l->next);
+		ct_data_permutation(l->perm, n, &l->next);
 	} else {
 		for (int64_t i = 0; i < n; i++)
 			l->perm[i] = i;
@@ -32,18 +32,19 @@ static void make_order(loader *l)
 }
 
 /* What both initialisers set once their arguments are checked. */
-static void start(loader *l, const dataset *ds, int batch, int shuffle, uint64_t seed)
+static void start(ct_loader *l, const ct_dataset *ds, int batch, int shuffle, uint64_t seed)
 {
 	l->ds = ds;
 	l->batch = batch;
 	l->shuffle = shuffle != 0;
-	rng r;
-	rng_seed(&r, seed, RNG_STREAM_SHUFFLE);
+	ct_rng r;
+	ct_rng_seed(&r, seed, CT_RNG_STREAM_SHUFFLE);
 	memcpy(l->st.rng, r.s, sizeof l->st.rng);
 	make_order(l);
 }
 
-int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t seed, ct_err *e)
+int ct_loader_init(ct_loader *l, const ct_dataset *ds, int batch, int shuffle, uint64_t seed,
+		   ct_err *e)
 {
 	memset(l, 0, sizeof *l);
 	if (batch < 1)
@@ -58,8 +59,8 @@ int loader_init(loader *l, const dataset *ds, int batch, int shuffle, uint64_t s
 	return 0;
 }
 
-int loader_init_stream(loader *l, const dataset *ds, h5stream *s, int batch, int shuffle,
-		       uint64_t seed, ct_err *e)
+int ct_loader_init_stream(ct_loader *l, const ct_dataset *ds, h5stream *s, int batch, int shuffle,
+			  uint64_t seed, ct_err *e)
 {
 	memset(l, 0, sizeof *l);
 	if (batch < 1)
@@ -70,15 +71,15 @@ int loader_init_stream(loader *l, const dataset *ds, h5stream *s, int batch, int
 	return 0;
 }
 
-void loader_release(loader *l)
+void ct_loader_release(ct_loader *l)
 {
 	free(l->perm);
 	memset(l, 0, sizeof *l);
 }
 
-int loader_next(loader *l, float *xb, int32_t *yb)
+int ct_loader_next(ct_loader *l, float *xb, int32_t *yb)
 {
-	const dataset *ds = l->ds;
+	const ct_dataset *ds = l->ds;
 	uint64_t n = (uint64_t)ds->n;
 	if (l->st.cursor >= n) {
 		l->st.epoch++;
@@ -106,7 +107,7 @@ int loader_next(loader *l, float *xb, int32_t *yb)
 	return rows;
 }
 
-int loader_set_state(loader *l, const loader_state *st, ct_err *e)
+int ct_loader_set_state(ct_loader *l, const ct_loader_state *st, ct_err *e)
 {
 	if (st->cursor > (uint64_t)l->ds->n)
 		return ct_errf(e, CT_ECORRUPT,
@@ -119,4 +120,7 @@ int loader_set_state(loader *l, const loader_state *st, ct_err *e)
 	return 0;
 }
 
-int64_t loader_batches_per_epoch(const loader *l) { return (l->ds->n + l->batch - 1) / l->batch; }
+int64_t ct_loader_batches_per_epoch(const ct_loader *l)
+{
+	return (l->ds->n + l->batch - 1) / l->batch;
+}

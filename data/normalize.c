@@ -6,35 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-int norm_alloc(norm_stats *ns, int d, ct_err *e)
+int ct_norm_alloc(ct_norm_stats *ns, int d, ct_err *e)
 {
 	memset(ns, 0, sizeof *ns);
 	CT_ASSERT(d >= 1);
 	ns->mean = malloc((size_t)d * sizeof(float));
 	ns->std = malloc((size_t)d * sizeof(float));
 	if (!ns->mean || !ns->std) {
-		norm_release(ns);
+		ct_norm_release(ns);
 		return ct_errf(e, CT_ENOMEM, "out of memory for %d normalization statistics", d);
 	}
 	ns->d = d;
 	return 0;
 }
 
-void norm_release(norm_stats *ns)
+void ct_norm_release(ct_norm_stats *ns)
 {
 	free(ns->mean);
 	free(ns->std);
 	memset(ns, 0, sizeof *ns);
 }
 
-int norm_compute(const dataset *train, norm_stats *ns, ct_err *e)
+int ct_norm_compute(const ct_dataset *train, ct_norm_stats *ns, ct_err *e)
 {
 	CT_ASSERT(train->n >= 1);
 	int d = train->d;
 	double *acc = calloc(2 * (size_t)d, sizeof *acc);
 	if (!acc)
 		return ct_errf(e, CT_ENOMEM, "out of memory for %d normalization statistics", d);
-	int rc = norm_alloc(ns, d, e);
+	int rc = ct_norm_alloc(ns, d, e);
 	if (rc < 0) {
 		free(acc);
 		return rc;
@@ -60,7 +60,7 @@ int norm_compute(const dataset *train, norm_stats *ns, ct_err *e)
 	return 0;
 }
 
-void norm_apply(const norm_stats *ns, float *x, int64_t n)
+void ct_norm_apply(const ct_norm_stats *ns, float *x, int64_t n)
 {
 	size_t d = (size_t)ns->d;
 	for (int64_t i = 0; ns->d > 0 && i < n; i++) {
@@ -70,7 +70,7 @@ void norm_apply(const norm_stats *ns, float *x, int64_t n)
 	}
 }
 
-void norm_format(const float *v, int d, char *buf, size_t cap)
+void ct_norm_format(const float *v, int d, char *buf, size_t cap)
 {
 	size_t at = 0;
 	buf[0] = '\0';
@@ -82,7 +82,7 @@ void norm_format(const float *v, int d, char *buf, size_t cap)
 	}
 }
 
-int norm_parse(const char *text, int d, int positive, float *out, const char *what, ct_err *e)
+int ct_norm_parse(const char *text, int d, int positive, float *out, const char *what, ct_err *e)
 {
 	const char *p = text;
 	for (int j = 0; j < d; j++) {

@@ -6,10 +6,10 @@
 #include <string.h>
 
 /* Copies rows perm[from..from+count) of src into a new dataset. */
-static int gather(const dataset *src, const int64_t *perm, int64_t from, int64_t count,
-		  dataset *dst, ct_err *e)
+static int gather(const ct_dataset *src, const int64_t *perm, int64_t from, int64_t count,
+		  ct_dataset *dst, ct_err *e)
 {
-	int rc = dataset_alloc(dst, count, src->d, src->y != NULL, "dataset split", e);
+	int rc = ct_dataset_alloc(dst, count, src->d, src->y != NULL, "dataset split", e);
 	if (rc < 0)
 		return rc;
 	size_t row = (size_t)src->d * sizeof(float);
@@ -31,25 +31,25 @@ static int cmp_i64(const void *a, const void *b)
 
 /* The rows of `all` in the order train then val as `kind` says: perm[0..n-nval)
  * train, perm[n-nval..n) val. */
-static void split_order(int64_t *perm, int64_t n, int64_t nval, split_kind kind, uint64_t seed)
+static void split_order(int64_t *perm, int64_t n, int64_t nval, ct_split_kind kind, uint64_t seed)
 {
-	if (kind == SPLIT_TAIL) {
+	if (kind == CT_SPLIT_TAIL) {
 		for (int64_t i = 0; i < n; i++)
 			perm[i] = i;
 		return;
 	}
-	rng r;
-	rng_seed(&r, seed, RNG_STREAM_SPLIT);
-	data_permutation(perm, n, &r);
-	if (kind == SPLIT_PERMUTED)
+	ct_rng r;
+	ct_rng_seed(&r, seed, CT_RNG_STREAM_SPLIT);
+	ct_data_permutation(perm, n, &r);
+	if (kind == CT_SPLIT_PERMUTED)
 		return;
-	/* SPLIT_RANDOM: the same rows, each part back in file order */
+	/* CT_SPLIT_RANDOM: the same rows, each part back in file order */
 	qsort(perm, (size_t)(n - nval), sizeof *perm, cmp_i64);
 	qsort(perm + (n - nval), (size_t)nval, sizeof *perm, cmp_i64);
 }
 
 /* The number of validation rows val_fraction takes from all (checked). */
-static int count_val(const dataset *all, double val_fraction, int64_t *nval, ct_err *e)
+static int count_val(const ct_dataset *all, double val_fraction, int64_t *nval, ct_err *e)
 {
 	if (!(val_fraction >= 0.0 && val_fraction < 1.0))
 		return ct_errf(e, CT_ECONFIG, "val_fraction %g is outside [0, 1)", val_fraction);
@@ -60,12 +60,12 @@ static int count_val(const dataset *all, double val_fraction, int64_t *nval, ct_
 	return 0;
 }
 
-int dataset_split_by(const dataset *all, double val_fraction, split_kind kind, uint64_t seed,
-		     dataset *train, dataset *val, ct_err *e)
+int ct_dataset_split_by(const ct_dataset *all, double val_fraction, ct_split_kind kind,
+			uint64_t seed, ct_dataset *train, ct_dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
 	memset(val, 0, sizeof *val);
-	CT_ASSERT(kind == SPLIT_TAIL || kind == SPLIT_RANDOM || kind == SPLIT_PERMUTED);
+	CT_ASSERT(kind == CT_SPLIT_TAIL || kind == CT_SPLIT_RANDOM || kind == CT_SPLIT_PERMUTED);
 	int64_t nval;
 	int rc = count_val(all, val_fraction, &nval, e);
 	if (rc < 0)
@@ -80,22 +80,22 @@ int dataset_split_by(const dataset *all, double val_fraction, split_kind kind, u
 		rc = gather(all, perm, all->n - nval, nval, val, e);
 	free(perm);
 	if (rc < 0) {
-		dataset_release(train);
-		dataset_release(val);
+		ct_dataset_release(train);
+		ct_dataset_release(val);
 	}
 	return rc;
 }
 
-int dataset_split(const dataset *all, double val_fraction, uint64_t seed, dataset *train,
-		  dataset *val, ct_err *e)
+int ct_dataset_split(const ct_dataset *all, double val_fraction, uint64_t seed, ct_dataset *train,
+		     ct_dataset *val, ct_err *e)
 {
-	return dataset_split_by(all, val_fraction, SPLIT_PERMUTED, seed, train, val, e);
+	return ct_dataset_split_by(all, val_fraction, CT_SPLIT_PERMUTED, seed, train, val, e);
 }
 
 /* Moves row perm[i] of ds to position i for every i, following the
  * permutation's cycles with one row of scratch; perm is consumed (each entry
  * is complemented once its row is in place). */
-static void permute_rows(dataset *ds, int64_t *perm, float *tmp)
+static void permute_rows(ct_dataset *ds, int64_t *perm, float *tmp)
 {
 	size_t d = (size_t)ds->d, row = d * sizeof(float);
 	for (int64_t i = 0; i < ds->n; i++) {
@@ -125,18 +125,18 @@ static void permute_rows(dataset *ds, int64_t *perm, float *tmp)
 	}
 }
 
-int dataset_split_move(dataset *all, double val_fraction, split_kind kind, uint64_t seed,
-		       dataset *train, dataset *val, ct_err *e)
+int ct_dataset_split_move(ct_dataset *all, double val_fraction, ct_split_kind kind, uint64_t seed,
+			  ct_dataset *train, ct_dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
 	memset(val, 0, sizeof *val);
-	CT_ASSERT(kind == SPLIT_TAIL || kind == SPLIT_RANDOM || kind == SPLIT_PERMUTED);
+	CT_ASSERT(kind == CT_SPLIT_TAIL || kind == CT_SPLIT_RANDOM || kind == CT_SPLIT_PERMUTED);
 	CT_ASSERT(!all->view);
 	int64_t nval;
 	int rc = count_val(all, val_fraction, &nval, e);
 	if (rc < 0)
 		return rc;
-	if (kind != SPLIT_TAIL) { /* the tail split is the file's order: nothing moves */
+	if (kind != CT_SPLIT_TAIL) { /* the tail split is the file's order: nothing moves */
 		int64_t *perm = malloc((size_t)all->n * sizeof *perm);
 		float *tmp = malloc((size_t)all->d * sizeof *tmp);
 		if (!perm || !tmp) {

@@ -26,7 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../nn/pool.h"
+#include "../util/pool.h"
 
 #define SYN_SEPARATION 6.0
 #define SYN_TRIES 16 /* failed draws before the minimum distance shrinks */
@@ -54,14 +54,14 @@ static double nearest(const double *c, int k, int d, const double *cand)
 /* Draws k centroids from N(0, I) keeping each at least r from the others,
  * shrinking r after every SYN_TRIES rejections; returns the final minimum
  * pairwise distance. */
-static double place_centroids(double *c, int k, int d, rng *r)
+static double place_centroids(double *c, int k, int d, ct_rng *r)
 {
 	double rmin = 2.0 * sqrt((double)d) + 2.0, closest = HUGE_VAL;
 	for (int i = 0; i < k; i++) {
 		double *cand = c + (size_t)i * (size_t)d;
 		for (int fails = 1;; fails++) {
 			for (int j = 0; j < d; j++)
-				cand[j] = rng_normal(r);
+				cand[j] = ct_rng_normal(r);
 			double m = nearest(c, i, d, cand);
 			if (m >= rmin) {
 				closest = m < closest ? m : closest;
@@ -196,19 +196,19 @@ static void gen2_task(void *ctx, int task)
 
 /* ---- the generator --------------------------------------------------------- */
 
-struct synthetic {
+struct ct_synthetic {
 	int version, d, n_classes;
 	double *c; /* centroids, n_classes x d */
 	float *cs; /* version 2: centroids * scale */
 	double sigma, scale;
-	rng r; /* version 1: the stream, positioned at row `next` */
+	ct_rng r; /* version 1: the stream, positioned at row `next` */
 	int64_t next;
 	zig *z; /* version 2 */
 	uint64_t key;
 };
 
-int synthetic_new(synthetic **out, uint64_t seed, int64_t n, int d, int n_classes, int version,
-		  ct_err *e)
+int ct_synthetic_new(ct_synthetic **out, uint64_t seed, int64_t n, int d, int n_classes,
+		     int version, ct_err *e)
 {
 	*out = NULL;
 	CT_ASSERT(version == 1 || version == 2);
@@ -217,7 +217,7 @@ int synthetic_new(synthetic **out, uint64_t seed, int64_t n, int d, int n_classe
 			       "synthetic data needs n_samples >= 1, n_features >= 1 and "
 			       "n_classes >= 2 (got %lld, %d, %d)",
 			       (long long)n, d, n_classes);
-	synthetic *g = calloc(1, sizeof *g);
+	ct_synthetic *g = calloc(1, sizeof *g);
 	size_t cells = (size_t)n_classes * (size_t)d;
 	if (g) {
 		g->c = malloc(cells * sizeof *g->c);
@@ -225,14 +225,14 @@ int synthetic_new(synthetic **out, uint64_t seed, int64_t n, int d, int n_classe
 		g->z = malloc(sizeof *g->z);
 	}
 	if (!g || !g->c || !g->cs || !g->z) {
-		synthetic_free(g);
+		ct_synthetic_free(g);
 		return ct_errf(e, CT_ENOMEM, "synthetic data: out of memory for %d centroids of %d",
 			       n_classes, d);
 	}
 	g->version = version;
 	g->d = d;
 	g->n_classes = n_classes;
-	rng_seed(&g->r, seed, RNG_STREAM_DATA);
+	ct_rng_seed(&g->r, seed, CT_RNG_STREAM_DATA);
 	g->sigma = place_centroids(g->c, n_classes, d, &g->r) / SYN_SEPARATION;
 	g->scale = 1.0 / sqrt(1.0 + g->sigma * g->sigma); /* unit variance per feature */
 	for (size_t i = 0; i < cells; i++)
@@ -243,7 +243,7 @@ int synthetic_new(synthetic **out, uint64_t seed, int64_t n, int d, int n_classe
 	return 0;
 }
 
-void synthetic_free(synthetic *g)
+void ct_synthetic_free(ct_synthetic *g)
 {
 	if (!g)
 		return;
@@ -253,9 +253,9 @@ void synthetic_free(synthetic *g)
 	free(g);
 }
 
-int synthetic_version(const synthetic *g) { return g->version; }
+int ct_synthetic_version(const ct_synthetic *g) { return g->version; }
 
-void synthetic_rows(synthetic *g, int64_t first, int64_t rows, float *x, int32_t *y, pool *p)
+void ct_synthetic_rows(ct_synthetic *g, int64_t first, int64_t rows, float *x, int32_t *y, pool *p)
 {
 	int d = g->d;
 	if (g->version == 1) {
@@ -265,7 +265,8 @@ void synthetic_rows(synthetic *g, int64_t first, int64_t rows, float *x, int32_t
 			const double *ck = g->c + (size_t)k * (size_t)d;
 			float *xi = x + i * d;
 			for (int j = 0; j < d; j++)
-				xi[j] = (float)((ck[j] + g->sigma * rng_normal(&g->r)) * g->scale);
+				xi[j] = (float)((ck[j] + g->sigma * ct_rng_normal(&g->r)) *
+						g->scale);
 			if (y)
 				y[i] = k;
 		}
@@ -311,30 +312,30 @@ static void hugepages(void *p, size_t len)
 #endif
 }
 
-int synthetic_generate(uint64_t seed, int64_t n, int d, int n_classes, int version, int threads,
-		       dataset *ds, ct_err *e)
+int ct_synthetic_generate(uint64_t seed, int64_t n, int d, int n_classes, int version, int threads,
+			  ct_dataset *ds, ct_err *e)
 {
-	synthetic *g;
-	int rc = synthetic_new(&g, seed, n, d, n_classes, version, e);
+	ct_synthetic *g;
+	int rc = ct_synthetic_new(&g, seed, n, d, n_classes, version, e);
 	if (rc < 0)
 		return rc;
-	rc = dataset_alloc(ds, n, d, 1, "synthetic data", e);
+	rc = ct_dataset_alloc(ds, n, d, 1, "synthetic data", e);
 	pool *p = NULL;
 	if (rc == 0 && version == 2 && threads > 1 && !(p = pool_new(threads)))
 		rc = ct_errf(e, CT_ENOMEM, "synthetic data: cannot start %d threads", threads);
 	if (rc == 0) {
 		hugepages(ds->x, (size_t)n * (size_t)d * sizeof(float));
-		synthetic_rows(g, 0, n, ds->x, ds->y, p);
+		ct_synthetic_rows(g, 0, n, ds->x, ds->y, p);
 		ds->n_classes = n_classes;
 	} else {
-		dataset_release(ds);
+		ct_dataset_release(ds);
 	}
 	pool_free(p);
-	synthetic_free(g);
+	ct_synthetic_free(g);
 	return rc;
 }
 
-int synthetic_make(uint64_t seed, int64_t n, int d, int n_classes, dataset *ds, ct_err *e)
+int ct_synthetic_make(uint64_t seed, int64_t n, int d, int n_classes, ct_dataset *ds, ct_err *e)
 {
-	return synthetic_generate(seed, n, d, n_classes, SYNTHETIC_VERSION, 1, ds, e);
+	return ct_synthetic_generate(seed, n, d, n_classes, CT_SYNTHETIC_VERSION, 1, ds, e);
 }

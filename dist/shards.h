@@ -16,7 +16,7 @@
  *     shard_tree t;   shard_tree_init(&t, &l, S, &e);
  *     for (int i = 0; i < S; i++) {
  *             void *leaf = shard_tree_leaf(&t);     // write leaf i here, e.g.
- *             ps.grad = shard_floats(&l, leaf);     // graph_backward writes into it
+ *             ps.grad = shard_floats(&l, leaf);     // ct_graph_backward writes into it
  *             ... forward/backward of rows shard_rows(B, S, i, ...) ...
  *             shard_doubles(&l, leaf)[0] = loss_sum;
  *             shard_tree_push(&t);                  // merges completed subtrees
@@ -86,7 +86,7 @@ void shard_tree_release(shard_tree *t);
 void shard_tree_reset(shard_tree *t);
 /* The node to write the next leaf into.  Its doubles, counters and stop word
  * are zeroed; its floats hold an old node's values and the caller overwrites
- * every float it uses (graph_backward does: padding floats stay zero), or
+ * every float it uses (ct_graph_backward does: padding floats stay zero), or
  * calls shard_node_zero first. */
 void *shard_tree_leaf(shard_tree *t);
 void shard_node_zero(const shard_layout *l, void *node);

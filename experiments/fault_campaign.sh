@@ -3,7 +3,7 @@
 #
 #   CTRAIN=build/ctrain sh experiments/fault_campaign.sh [DIR]
 #
-# Runs tests/e2e_faults.sh (ENOSPC, EIO and EDQUOT at every I/O operation of
+# Runs tests/e2e/e2e_faults.sh (ENOSPC, EIO and EDQUOT at every I/O operation of
 # a checkpoint write, sync and async, on_error=stop and warn, short writes, a
 # disk that stays full; each followed by checks and a resume compared byte for
 # byte with an uninterrupted run) with its work directory under DIR (default
@@ -16,4 +16,4 @@ CTRAIN=${CTRAIN:-$here/../build/ctrain}
 CTRAIN=$(cd "$(dirname "$CTRAIN")" && pwd)/$(basename "$CTRAIN")
 TMPDIR=${1:-/tmp}
 export CTRAIN TMPDIR
-exec sh "$here/../tests/e2e_faults.sh"
+exec sh "$here/../tests/e2e/e2e_faults.sh"

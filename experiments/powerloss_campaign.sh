@@ -1,12 +1,12 @@
 #!/bin/sh
-# powerloss_campaign.sh — tests/e2e_powerloss.sh at full size: a power loss at
+# powerloss_campaign.sh — tests/e2e/e2e_powerloss.sh at full size: a power loss at
 # every fsync of larger runs, stopped before and after each fsync, sync and
 # async checkpoints, three rebuilt states per point (see the test's header and
 # tests/powerloss.c for the model).
 #
 #   CTRAIN=build/ctrain sh experiments/powerloss_campaign.sh
 #
-# Runs: "suite", the run of tests/e2e_crash.sh (16 steps, a checkpoint every
+# Runs: "suite", the run of tests/e2e/e2e_crash.sh (16 steps, a checkpoint every
 # 3, keep_last 2, dropout: about 31 fsyncs); "crash", the run of
 # experiments/crash_campaign.sh (300k parameters, AdamW, cosine schedule,
 # 84 steps, a 3.6 MB checkpoint every 3 steps, keep_last 3: about 115 fsyncs).
@@ -55,7 +55,7 @@ rc=0
 for run in ${CAMPAIGN_RUNS:-suite crash}; do
 	for when in before after; do
 		t0=$(date +%s)
-		out=$(PL_CFG=$W/$run.ini PL_WHEN=$when PL_QUIET=1 sh "$here/../tests/e2e_powerloss.sh" 2>&1)
+		out=$(PL_CFG=$W/$run.ini PL_WHEN=$when PL_QUIET=1 sh "$here/../tests/e2e/e2e_powerloss.sh" 2>&1)
 		[ $? -eq 0 ] || rc=1
 		echo "$run, $when: $(echo "$out" | grep '^fsync points' | tail -1) [$(($(date +%s) - t0)) s]"
 		echo "$out" | grep -E '^  |^FAIL' | head -8

@@ -30,22 +30,22 @@ typedef struct node {
 	double loss;
 } node;
 
-struct graph {
-	params *ps;
+struct ct_graph {
+	ct_params *ps;
 	int max_rows, rows;
 	node *nodes;
 	int n;
 	size_t cap;
 	float *arena;
 	int training;
-	rng *dropout_rng;
+	ct_rng *dropout_rng;
 	int finalized;
 };
 
-graph *graph_new(params *ps, int max_rows)
+ct_graph *ct_graph_new(ct_params *ps, int max_rows)
 {
 	CT_ASSERT(max_rows > 0);
-	graph *g = calloc(1, sizeof *g);
+	ct_graph *g = calloc(1, sizeof *g);
 	if (!g)
 		return NULL;
 	g->ps = ps;
@@ -54,7 +54,7 @@ graph *graph_new(params *ps, int max_rows)
 	return g;
 }
 
-void graph_free(graph *g)
+void ct_graph_free(ct_graph *g)
 {
 	if (!g)
 		return;
@@ -63,7 +63,7 @@ void graph_free(graph *g)
 	free(g);
 }
 
-static int push(graph *g, node nd)
+static int push(ct_graph *g, node nd)
 {
 	CT_ASSERT(!g->finalized);
 	int grown = ct_grow(&g->nodes, &g->cap, (size_t)g->n + 1, sizeof *g->nodes, 16);
@@ -84,23 +84,23 @@ static node blank(op_kind op, int a, int b, int cols)
 	return nd;
 }
 
-static node *at(graph *g, int id)
+static node *at(ct_graph *g, int id)
 {
 	CT_ASSERT(id >= 0 && id < g->n);
 	return &g->nodes[id];
 }
 
-int graph_input(graph *g, int cols) { return push(g, blank(OP_INPUT, -1, -1, cols)); }
+int ct_graph_input(ct_graph *g, int cols) { return push(g, blank(OP_INPUT, -1, -1, cols)); }
 
-void graph_input_grad(graph *g, int id)
+void ct_graph_input_grad(ct_graph *g, int id)
 {
 	CT_ASSERT(at(g, id)->op == OP_INPUT);
 	at(g, id)->needs_grad = 1;
 }
 
-int graph_linear(graph *g, int x, int w, int b)
+int ct_graph_linear(ct_graph *g, int x, int w, int b)
 {
-	const param_view *pw = &g->ps->v[w];
+	const ct_param_view *pw = &g->ps->v[w];
 	CT_ASSERT(pw->ndim == 2 && pw->shape[1] == at(g, x)->cols);
 	CT_ASSERT(b < 0 || (g->ps->v[b].ndim == 1 && g->ps->v[b].shape[0] == pw->shape[0]));
 	node nd = blank(OP_LINEAR, x, -1, (int)pw->shape[0]);
@@ -110,16 +110,16 @@ int graph_linear(graph *g, int x, int w, int b)
 	return push(g, nd);
 }
 
-int graph_act(graph *g, int x, int kind)
+int ct_graph_act(ct_graph *g, int x, int kind)
 {
-	CT_ASSERT(kind >= ACT_RELU && kind <= ACT_GELU);
+	CT_ASSERT(kind >= CT_ACT_RELU && kind <= CT_ACT_GELU);
 	node nd = blank(OP_ACT, x, -1, at(g, x)->cols);
 	nd.act = kind;
 	nd.needs_grad = at(g, x)->needs_grad;
 	return push(g, nd);
 }
 
-int graph_dropout(graph *g, int x, float p)
+int ct_graph_dropout(ct_graph *g, int x, float p)
 {
 	CT_ASSERT(p >= 0.0f && p < 1.0f);
 	node nd = blank(OP_DROPOUT, x, -1, at(g, x)->cols);
@@ -128,7 +128,7 @@ int graph_dropout(graph *g, int x, float p)
 	return push(g, nd);
 }
 
-int graph_add(graph *g, int a, int b)
+int ct_graph_add(ct_graph *g, int a, int b)
 {
 	CT_ASSERT(at(g, a)->cols == at(g, b)->cols);
 	node nd = blank(OP_ADD, a, b, at(g, a)->cols);
@@ -136,21 +136,21 @@ int graph_add(graph *g, int a, int b)
 	return push(g, nd);
 }
 
-int graph_concat(graph *g, int a, int b)
+int ct_graph_concat(ct_graph *g, int a, int b)
 {
 	node nd = blank(OP_CONCAT, a, b, at(g, a)->cols + at(g, b)->cols);
 	nd.needs_grad = at(g, a)->needs_grad || at(g, b)->needs_grad;
 	return push(g, nd);
 }
 
-int graph_softmax_xent(graph *g, int logits)
+int ct_graph_softmax_xent(ct_graph *g, int logits)
 {
 	node nd = blank(OP_XENT, logits, -1, 1);
 	nd.needs_grad = at(g, logits)->needs_grad;
 	return push(g, nd);
 }
 
-int graph_mse(graph *g, int pred, int target)
+int ct_graph_mse(ct_graph *g, int pred, int target)
 {
 	CT_ASSERT(at(g, pred)->cols == at(g, target)->cols);
 	node nd = blank(OP_MSE, pred, target, 1);
@@ -161,7 +161,7 @@ int graph_mse(graph *g, int pred, int target)
 /* Backward runs nodes in reverse; the first writer of a gradient (in that
  * order) overwrites it and later ones accumulate.  Walk the tape backwards
  * once to record which edge is first. */
-static void plan_accumulation(graph *g)
+static void plan_accumulation(ct_graph *g)
 {
 	int *seen_node = calloc((unsigned)g->n + 1u, sizeof *seen_node);
 	int *seen_param = calloc((unsigned)g->ps->nv + 1u, sizeof *seen_param);
@@ -191,12 +191,12 @@ static void plan_accumulation(graph *g)
 	free(seen_param);
 }
 
-static size_t buf_floats(const graph *g, const node *nd)
+static size_t buf_floats(const ct_graph *g, const node *nd)
 {
 	return ((size_t)g->max_rows * (size_t)nd->cols + 15) / 16 * 16;
 }
 
-int graph_finalize(graph *g, ct_err *e)
+int ct_graph_finalize(ct_graph *g, ct_err *e)
 {
 	CT_ASSERT(!g->finalized && g->ps->data);
 	size_t total = 0;
@@ -241,34 +241,34 @@ int graph_finalize(graph *g, ct_err *e)
 	return 0;
 }
 
-void graph_set_rows(graph *g, int rows)
+void ct_graph_set_rows(ct_graph *g, int rows)
 {
 	CT_ASSERT(rows > 0 && rows <= g->max_rows);
 	g->rows = rows;
 }
 
-int graph_rows(const graph *g) { return g->rows; }
-int graph_max_rows(const graph *g) { return g->max_rows; }
-int graph_cols(const graph *g, int id) { return g->nodes[id].cols; }
-float *graph_value(graph *g, int id) { return at(g, id)->val; }
-float *graph_grad(graph *g, int id) { return at(g, id)->grad; }
-void graph_set_training(graph *g, int training) { g->training = training; }
-void graph_set_dropout_rng(graph *g, rng *r) { g->dropout_rng = r; }
+int ct_graph_rows(const ct_graph *g) { return g->rows; }
+int ct_graph_max_rows(const ct_graph *g) { return g->max_rows; }
+int ct_graph_cols(const ct_graph *g, int id) { return g->nodes[id].cols; }
+float *ct_graph_value(ct_graph *g, int id) { return at(g, id)->val; }
+float *ct_graph_grad(ct_graph *g, int id) { return at(g, id)->grad; }
+void ct_graph_set_training(ct_graph *g, int training) { g->training = training; }
+void ct_graph_set_dropout_rng(ct_graph *g, ct_rng *r) { g->dropout_rng = r; }
 
-void graph_set_labels(graph *g, int id, const int32_t *labels)
+void ct_graph_set_labels(ct_graph *g, int id, const int32_t *labels)
 {
 	CT_ASSERT(at(g, id)->op == OP_XENT);
 	at(g, id)->labels = labels;
 }
 
-double graph_loss(const graph *g, int id)
+double ct_graph_loss(const ct_graph *g, int id)
 {
 	CT_ASSERT(id >= 0 && id < g->n);
 	return g->nodes[id].loss;
 }
 
 /* Every op but OP_INPUT reads input a; add, concat and mse read b too. */
-static void inputs(graph *g, const node *nd, node **a, node **b)
+static void inputs(ct_graph *g, const node *nd, node **a, node **b)
 {
 	int binary = nd->op == OP_ADD || nd->op == OP_CONCAT || nd->op == OP_MSE;
 	CT_ASSERT(nd->op != OP_INPUT && nd->a >= 0 && (nd->b >= 0) == binary);
@@ -276,7 +276,7 @@ static void inputs(graph *g, const node *nd, node **a, node **b)
 	*b = binary ? &g->nodes[nd->b] : NULL;
 }
 
-static void forward_node(graph *g, node *nd)
+static void forward_node(ct_graph *g, node *nd)
 {
 	if (nd->op == OP_INPUT)
 		return;
@@ -287,34 +287,34 @@ static void forward_node(graph *g, node *nd)
 	switch (nd->op) {
 	case OP_INPUT: break;
 	case OP_LINEAR:
-		linear_forward(nd->val, a->val, params_data(g->ps, nd->w),
-			       nd->bias >= 0 ? params_data(g->ps, nd->bias) : NULL, rows, a->cols,
-			       nd->cols);
+		ct_linear_forward(nd->val, a->val, ct_params_data(g->ps, nd->w),
+				  nd->bias >= 0 ? ct_params_data(g->ps, nd->bias) : NULL, rows,
+				  a->cols, nd->cols);
 		break;
-	case OP_ACT: act_forward(nd->act, nd->val, a->val, n); break;
+	case OP_ACT: ct_act_forward(nd->act, nd->val, a->val, n); break;
 	case OP_DROPOUT:
 		if (g->training && nd->p > 0.0f) {
 			CT_ASSERT(g->dropout_rng);
-			dropout_forward(nd->val, nd->aux, a->val, n, nd->p, g->dropout_rng);
+			ct_dropout_forward(nd->val, nd->aux, a->val, n, nd->p, g->dropout_rng);
 		} else {
 			memcpy(nd->val, a->val, n * sizeof(float));
 		}
 		break;
-	case OP_ADD: add_forward(nd->val, a->val, b->val, n); break;
-	case OP_CONCAT: concat_forward(nd->val, a->val, b->val, rows, a->cols, b->cols); break;
+	case OP_ADD: ct_add_forward(nd->val, a->val, b->val, n); break;
+	case OP_CONCAT: ct_concat_forward(nd->val, a->val, b->val, rows, a->cols, b->cols); break;
 	case OP_XENT:
 		CT_ASSERT(nd->labels);
-		nd->loss = softmax_xent_forward(nd->aux, a->val, nd->labels, rows, a->cols);
+		nd->loss = ct_softmax_xent_forward(nd->aux, a->val, nd->labels, rows, a->cols);
 		nd->val[0] = (float)nd->loss;
 		break;
 	case OP_MSE:
-		nd->loss = mse_forward(a->val, b->val, (size_t)rows * (size_t)a->cols);
+		nd->loss = ct_mse_forward(a->val, b->val, (size_t)rows * (size_t)a->cols);
 		nd->val[0] = (float)nd->loss;
 		break;
 	}
 }
 
-void graph_forward(graph *g)
+void ct_graph_forward(ct_graph *g)
 {
 	CT_ASSERT(g->finalized);
 	for (int i = 0; i < g->n; i++)
@@ -323,7 +323,7 @@ void graph_forward(graph *g)
 
 static float *grad_of(node *nd) { return nd && nd->needs_grad ? nd->grad : NULL; }
 
-static void backward_node(graph *g, node *nd)
+static void backward_node(ct_graph *g, node *nd)
 {
 	if (nd->op == OP_INPUT)
 		return;
@@ -335,47 +335,48 @@ static void backward_node(graph *g, node *nd)
 	switch (nd->op) {
 	case OP_INPUT: break;
 	case OP_LINEAR:
-		linear_backward(da, params_grad(g->ps, nd->w),
-				nd->bias >= 0 ? params_grad(g->ps, nd->bias) : NULL, nd->grad,
-				a->val, params_data(g->ps, nd->w), rows, a->cols, nd->cols,
-				nd->accum_a, nd->accum_w, nd->accum_bias);
+		ct_linear_backward(da, ct_params_grad(g->ps, nd->w),
+				   nd->bias >= 0 ? ct_params_grad(g->ps, nd->bias) : NULL, nd->grad,
+				   a->val, ct_params_data(g->ps, nd->w), rows, a->cols, nd->cols,
+				   nd->accum_a, nd->accum_w, nd->accum_bias);
 		break;
 	case OP_ACT:
 		if (da)
-			act_backward(nd->act, da, nd->grad, a->val, nd->val, n, nd->accum_a);
+			ct_act_backward(nd->act, da, nd->grad, a->val, nd->val, n, nd->accum_a);
 		break;
 	case OP_DROPOUT:
 		if (da && g->training && nd->p > 0.0f)
-			dropout_backward(da, nd->grad, nd->aux, n, nd->accum_a);
+			ct_dropout_backward(da, nd->grad, nd->aux, n, nd->accum_a);
 		else if (da)
-			copy_grad(da, nd->grad, n, nd->accum_a);
+			ct_copy_grad(da, nd->grad, n, nd->accum_a);
 		break;
 	case OP_ADD:
 		if (da)
-			copy_grad(da, nd->grad, n, nd->accum_a);
+			ct_copy_grad(da, nd->grad, n, nd->accum_a);
 		if (db)
-			copy_grad(db, nd->grad, n, nd->accum_b);
+			ct_copy_grad(db, nd->grad, n, nd->accum_b);
 		break;
 	case OP_CONCAT:
-		concat_backward(da, db, nd->grad, rows, a->cols, b->cols, nd->accum_a, nd->accum_b);
+		ct_concat_backward(da, db, nd->grad, rows, a->cols, b->cols, nd->accum_a,
+				   nd->accum_b);
 		break;
 	case OP_XENT:
 		if (da)
-			softmax_xent_backward(da, nd->aux, nd->labels, rows, a->cols, nd->grad[0],
-					      nd->accum_a);
+			ct_softmax_xent_backward(da, nd->aux, nd->labels, rows, a->cols,
+						 nd->grad[0], nd->accum_a);
 		break;
 	case OP_MSE: {
 		size_t m = (size_t)rows * (size_t)a->cols;
 		if (da)
-			mse_backward(da, a->val, b->val, m, nd->grad[0], nd->accum_a);
+			ct_mse_backward(da, a->val, b->val, m, nd->grad[0], nd->accum_a);
 		if (db) /* d/dtarget = -d/dpred */
-			mse_backward(db, a->val, b->val, m, -nd->grad[0], nd->accum_b);
+			ct_mse_backward(db, a->val, b->val, m, -nd->grad[0], nd->accum_b);
 		break;
 	}
 	}
 }
 
-void graph_backward(graph *g, int loss_node)
+void ct_graph_backward(ct_graph *g, int loss_node)
 {
 	node *L = at(g, loss_node);
 	CT_ASSERT(L->op == OP_XENT || L->op == OP_MSE);

@@ -5,51 +5,53 @@
  * kaiming_uniform_(a=√5) works out to).  The names come from the module tree
  * of nn/module.h (child "layers", items 0, 1, ...), as a user model's do.
  *
- *     mlp m; mlp_init(&m, (int[]){784, 256, 10}, 3, ACT_RELU, 0.1f, 128, &e);
- *     mlp_init_weights(&m, &init_rng);
+ *     ct_mlp m; ct_mlp_init(&m, (int[]){784, 256, 10}, 3, CT_ACT_RELU, 0.1f, 128, &e);
+ *     ct_mlp_init_weights(&m, &init_rng);
  *     // training: m.train graph (dropout on), m.in / m.logits / m.loss node ids
- *     // evaluation: mlp_eval(&m, x, y, n, &loss, &correct)
- *     mlp_release(&m);
+ *     // evaluation: ct_mlp_eval(&m, x, y, n, &loss, &correct)
+ *     ct_mlp_release(&m);
  * Two tapes share the one parameter buffer: `train` sized for the batch and
- * `eval` (no dropout) sized for MLP_EVAL_ROWS.
+ * `eval` (no dropout) sized for CT_MLP_EVAL_ROWS.
  */
 #ifndef CT_MLP_H
 #define CT_MLP_H
 
+#include "../util/api.h"
 #include "graph.h"
 #include "module.h"
 #include "params.h"
-#include "rng.h"
+#include "../util/rng.h"
 
-#define MLP_MAX_LAYERS 32
-#define MLP_EVAL_ROWS 512
+#define CT_MLP_MAX_LAYERS 32
+#define CT_MLP_EVAL_ROWS 512
 
-typedef struct mlp_graph {
-	graph *g;
+typedef struct ct_mlp_graph {
+	ct_graph *g;
 	int in, logits, loss;
-} mlp_graph;
+} ct_mlp_graph;
 
-typedef struct mlp {
-	params ps;
-	int sizes[MLP_MAX_LAYERS];
+typedef struct ct_mlp {
+	ct_params ps;
+	int sizes[CT_MLP_MAX_LAYERS];
 	int n_sizes;
 	int act;
 	float dropout;
-	linear_layer lin[MLP_MAX_LAYERS - 1];
-	mlp_graph train, eval;
-} mlp;
+	ct_linear_layer lin[CT_MLP_MAX_LAYERS - 1];
+	ct_mlp_graph train, eval;
+} ct_mlp;
 
-int mlp_init(mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch, ct_err *e);
-void mlp_release(mlp *m);
-void mlp_init_weights(mlp *m, rng *r);
+CT_API int ct_mlp_init(ct_mlp *m, const int *sizes, int n_sizes, int act, float dropout, int batch,
+		       ct_err *e);
+CT_API void ct_mlp_release(ct_mlp *m);
+CT_API void ct_mlp_init_weights(ct_mlp *m, ct_rng *r);
 
-/* Forward pass in eval mode over n rows (in chunks of MLP_EVAL_ROWS).  y may be
+/* Forward pass in eval mode over n rows (in chunks of CT_MLP_EVAL_ROWS).  y may be
  * NULL (no loss/accuracy).  logits_out (n x classes) may be NULL.  Returns the
  * mean cross-entropy in *loss and the count of correct argmax in *correct. */
-void mlp_eval(mlp *m, const float *x, const int32_t *y, int64_t n, float *logits_out, double *loss,
-	      int64_t *correct);
+CT_API void ct_mlp_eval(ct_mlp *m, const float *x, const int32_t *y, int64_t n, float *logits_out,
+			double *loss, int64_t *correct);
 
 /* "784,256,10" into buf. */
-void mlp_layers_string(const mlp *m, char *buf, size_t len);
+CT_API void ct_mlp_layers_string(const ct_mlp *m, char *buf, size_t len);
 
 #endif

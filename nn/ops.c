@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "../util/err.h"
-#include "pool.h"
+#include "../util/pool.h"
 
 static pool *g_pool;
 static int g_threads = 1, g_det = 1, g_configured;
 
-int ops_set_threads(int threads, int deterministic)
+int ct_ops_set_threads(int threads, int deterministic)
 {
 	CT_ASSERT(threads >= 1);
 	pool_free(g_pool);
@@ -24,8 +24,8 @@ int ops_set_threads(int threads, int deterministic)
 	return 0;
 }
 
-int ops_threads(void) { return g_threads; }
-int ops_deterministic(void) { return g_det; }
+int ct_ops_threads(void) { return g_threads; }
+int ct_ops_deterministic(void) { return g_det; }
 
 /* C[M,N] = (bias rows |) beta*C + op(A)·op(B), cut into blocks of C: row
  * blocks when there are rows enough for two, else column blocks (a small
@@ -58,38 +58,38 @@ static void gemm_block(void *ctx, int i)
 
 static void gemm(gemm_job *j)
 {
-	if (!g_configured) /* library use without ops_set_threads: deterministic, 1 thread */
-		ops_set_threads(1, 1);
-	int rows = j->M / OPS_BLOCK_MIN, cols = j->N / OPS_BLOCK_MIN;
+	if (!g_configured) /* library use without ct_ops_set_threads: deterministic, 1 thread */
+		ct_ops_set_threads(1, 1);
+	int rows = j->M / CT_OPS_BLOCK_MIN, cols = j->N / CT_OPS_BLOCK_MIN;
 	/* Column blocks only when each has work enough to be worth a pool
 	 * round trip (at batch 32 through 784-256-10 it is not). */
-	long work = (long)j->M * j->N * j->K / OPS_BLOCK_WORK;
+	long work = (long)j->M * j->N * j->K / CT_OPS_BLOCK_WORK;
 	if (cols > work)
 		cols = (int)work;
 	j->by_cols = rows < 2 && cols >= 2;
 	int b = j->by_cols ? cols : rows;
-	j->blocks = !g_det || b < 1 ? 1 : b > OPS_MAX_BLOCKS ? OPS_MAX_BLOCKS : b;
+	j->blocks = !g_det || b < 1 ? 1 : b > CT_OPS_MAX_BLOCKS ? CT_OPS_MAX_BLOCKS : b;
 	pool_run(g_pool, j->blocks, gemm_block, j);
 }
 
 static const char *g_act_names[] = {"none", "relu", "tanh", "sigmoid", "gelu"};
 
-int act_from_name(const char *s)
+int ct_act_from_name(const char *s)
 {
-	for (int i = ACT_RELU; i <= ACT_GELU; i++)
+	for (int i = CT_ACT_RELU; i <= CT_ACT_GELU; i++)
 		if (strcmp(s, g_act_names[i]) == 0)
 			return i;
 	return -1;
 }
 
-const char *act_name(int kind)
+const char *ct_act_name(int kind)
 {
-	CT_ASSERT(kind >= ACT_NONE && kind <= ACT_GELU);
+	CT_ASSERT(kind >= CT_ACT_NONE && kind <= CT_ACT_GELU);
 	return g_act_names[kind];
 }
 
-void linear_forward(float *y, const float *x, const float *w, const float *b, int rows, int in,
-		    int out)
+void ct_linear_forward(float *y, const float *x, const float *w, const float *b, int rows, int in,
+		       int out)
 {
 	/* y = broadcast(b) + x·Wᵀ, as torch.addmm does */
 	gemm_job j = {.ta = CblasNoTrans,
@@ -107,9 +107,9 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 	gemm(&j);
 }
 
-void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-		     const float *w, int rows, int in, int out, int accum_dx, int accum_dw,
-		     int accum_db)
+void ct_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+			const float *w, int rows, int in, int out, int accum_dx, int accum_dw,
+			int accum_db)
 {
 	/* dW[out,in] (+)= dYᵀ·X, blocks of output features */
 	gemm_job jw = {.ta = CblasTrans,
@@ -160,23 +160,23 @@ static float gelu_grad(float x)
 	return cdf + x * pdf;
 }
 
-void act_forward(int kind, float *y, const float *x, size_t n)
+void ct_act_forward(int kind, float *y, const float *x, size_t n)
 {
-	CT_ASSERT(kind >= ACT_RELU && kind <= ACT_GELU);
+	CT_ASSERT(kind >= CT_ACT_RELU && kind <= CT_ACT_GELU);
 	switch (kind) {
-	case ACT_RELU:
+	case CT_ACT_RELU:
 		for (size_t i = 0; i < n; i++)
 			y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 		break;
-	case ACT_TANH:
+	case CT_ACT_TANH:
 		for (size_t i = 0; i < n; i++)
 			y[i] = tanhf(x[i]);
 		break;
-	case ACT_SIGMOID:
+	case CT_ACT_SIGMOID:
 		for (size_t i = 0; i < n; i++)
 			y[i] = 1.0f / (1.0f + expf(-x[i]));
 		break;
-	default: /* ACT_GELU */
+	default: /* CT_ACT_GELU */
 		for (size_t i = 0; i < n; i++)
 			y[i] = gelu(x[i]);
 		break;
@@ -186,21 +186,21 @@ void act_forward(int kind, float *y, const float *x, size_t n)
 static float act_local_grad(int kind, float x, float y)
 {
 	switch (kind) {
-	case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
-	case ACT_TANH: return 1.0f - y * y;
-	case ACT_SIGMOID: return y * (1.0f - y);
+	case CT_ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
+	case CT_ACT_TANH: return 1.0f - y * y;
+	case CT_ACT_SIGMOID: return y * (1.0f - y);
 	default: return gelu_grad(x);
 	}
 }
 
-void act_backward(int kind, float *dx, const float *dy, const float *x, const float *y, size_t n,
-		  int accum)
+void ct_act_backward(int kind, float *dx, const float *dy, const float *x, const float *y, size_t n,
+		     int accum)
 {
-	CT_ASSERT(kind >= ACT_RELU && kind <= ACT_GELU);
+	CT_ASSERT(kind >= CT_ACT_RELU && kind <= CT_ACT_GELU);
 	if (accum) {
 		for (size_t i = 0; i < n; i++)
 			dx[i] += dy[i] * act_local_grad(kind, x[i], y[i]);
-	} else if (kind == ACT_RELU) {
+	} else if (kind == CT_ACT_RELU) {
 		/* The hot case.  As a bit mask rather than `x > 0 ? dy : 0` so the
 		 * compiler emits no per-element branch (half of them mispredicted on
 		 * real activations) and vectorises; the bytes are the same: dy where
@@ -221,17 +221,17 @@ void act_backward(int kind, float *dx, const float *dy, const float *x, const fl
 	}
 }
 
-void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, rng *r)
+void ct_dropout_forward(float *y, float *mask, const float *x, size_t n, float p, ct_rng *r)
 {
 	CT_ASSERT(p >= 0.0f && p < 1.0f);
 	float scale = 1.0f / (1.0f - p);
 	for (size_t i = 0; i < n; i++) {
-		mask[i] = rng_float(r) >= p ? scale : 0.0f;
+		mask[i] = ct_rng_float(r) >= p ? scale : 0.0f;
 		y[i] = x[i] * mask[i];
 	}
 }
 
-void dropout_backward(float *dx, const float *dy, const float *mask, size_t n, int accum)
+void ct_dropout_backward(float *dx, const float *dy, const float *mask, size_t n, int accum)
 {
 	if (accum)
 		for (size_t i = 0; i < n; i++)
@@ -241,8 +241,8 @@ void dropout_backward(float *dx, const float *dy, const float *mask, size_t n, i
 			dx[i] = dy[i] * mask[i];
 }
 
-double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int rows,
-			    int classes)
+double ct_softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int rows,
+			       int classes)
 {
 	double total = 0.0;
 	for (int r = 0; r < rows; r++) {
@@ -267,8 +267,8 @@ double softmax_xent_forward(float *probs, const float *logits, const int32_t *la
 	return rows ? total / rows : 0.0;
 }
 
-void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int rows,
-			   int classes, float scale, int accum)
+void ct_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int rows,
+			      int classes, float scale, int accum)
 {
 	float k = scale / (float)rows;
 	for (int r = 0; r < rows; r++) {
@@ -281,7 +281,7 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *la
 	}
 }
 
-double mse_forward(const float *pred, const float *target, size_t n)
+double ct_mse_forward(const float *pred, const float *target, size_t n)
 {
 	double total = 0.0;
 	for (size_t i = 0; i < n; i++) {
@@ -291,8 +291,8 @@ double mse_forward(const float *pred, const float *target, size_t n)
 	return n ? total / (double)n : 0.0;
 }
 
-void mse_backward(float *dpred, const float *pred, const float *target, size_t n, float scale,
-		  int accum)
+void ct_mse_backward(float *dpred, const float *pred, const float *target, size_t n, float scale,
+		     int accum)
 {
 	float k = 2.0f * scale / (float)n;
 	for (size_t i = 0; i < n; i++) {
@@ -301,13 +301,13 @@ void mse_backward(float *dpred, const float *pred, const float *target, size_t n
 	}
 }
 
-void add_forward(float *y, const float *a, const float *b, size_t n)
+void ct_add_forward(float *y, const float *a, const float *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		y[i] = a[i] + b[i];
 }
 
-void copy_grad(float *dx, const float *dy, size_t n, int accum)
+void ct_copy_grad(float *dx, const float *dy, size_t n, int accum)
 {
 	if (accum)
 		for (size_t i = 0; i < n; i++)
@@ -316,7 +316,7 @@ void copy_grad(float *dx, const float *dy, size_t n, int accum)
 		memcpy(dx, dy, n * sizeof *dx);
 }
 
-void concat_forward(float *y, const float *a, const float *b, int rows, int ca, int cb)
+void ct_concat_forward(float *y, const float *a, const float *b, int rows, int ca, int cb)
 {
 	size_t na = (size_t)ca, nb = (size_t)cb;
 	for (size_t r = 0; r < (size_t)rows; r++) {
@@ -325,14 +325,14 @@ void concat_forward(float *y, const float *a, const float *b, int rows, int ca, 
 	}
 }
 
-void concat_backward(float *da, float *db, const float *dy, int rows, int ca, int cb, int accum_a,
-		     int accum_b)
+void ct_concat_backward(float *da, float *db, const float *dy, int rows, int ca, int cb,
+			int accum_a, int accum_b)
 {
 	for (int r = 0; r < rows; r++) {
 		const float *d = dy + (size_t)r * (size_t)(ca + cb);
 		if (da)
-			copy_grad(da + (size_t)r * (size_t)ca, d, (size_t)ca, accum_a);
+			ct_copy_grad(da + (size_t)r * (size_t)ca, d, (size_t)ca, accum_a);
 		if (db)
-			copy_grad(db + (size_t)r * (size_t)cb, d + ca, (size_t)cb, accum_b);
+			ct_copy_grad(db + (size_t)r * (size_t)cb, d + ca, (size_t)cb, accum_b);
 	}
 }

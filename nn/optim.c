@@ -5,7 +5,7 @@
 
 static const char *g_names[] = {"sgd", "adam", "adamw"};
 
-int optim_from_name(const char *s)
+int ct_optim_from_name(const char *s)
 {
 	for (int i = 0; i < 3; i++)
 		if (strcmp(s, g_names[i]) == 0)
@@ -13,20 +13,20 @@ int optim_from_name(const char *s)
 	return -1;
 }
 
-const char *optim_name(int kind)
+const char *ct_optim_name(int kind)
 {
 	CT_ASSERT(kind >= 0 && kind < 3);
 	return g_names[kind];
 }
 
-int optim_init(optim *o, optim_kind kind, size_t n, const optim_hparams *hp, ct_err *e)
+int ct_optim_init(ct_optim *o, ct_optim_kind kind, size_t n, const ct_optim_hparams *hp, ct_err *e)
 {
 	memset(o, 0, sizeof *o);
 	o->kind = kind;
 	o->hp = *hp;
 	o->n = n;
-	int need_m = kind != OPT_SGD || hp->momentum != 0.0;
-	int need_v = kind != OPT_SGD;
+	int need_m = kind != CT_OPT_SGD || hp->momentum != 0.0;
+	int need_v = kind != CT_OPT_SGD;
 	if (need_m && !(o->m = ct_aligned_alloc(64, n * sizeof(float))))
 		return ct_errf(e, CT_ENOMEM, "out of memory for optimizer state");
 	if (need_v && !(o->v = ct_aligned_alloc(64, n * sizeof(float)))) {
@@ -41,14 +41,14 @@ int optim_init(optim *o, optim_kind kind, size_t n, const optim_hparams *hp, ct_
 	return 0;
 }
 
-void optim_release(optim *o)
+void ct_optim_release(ct_optim *o)
 {
 	free(o->m);
 	free(o->v);
 	memset(o, 0, sizeof *o);
 }
 
-static void sgd_step(optim *o, float *restrict p, const float *restrict g, float lr)
+static void sgd_step(ct_optim *o, float *restrict p, const float *restrict g, float lr)
 {
 	const float wd = (float)o->hp.weight_decay, mu = (float)o->hp.momentum;
 	const size_t n = o->n;
@@ -100,11 +100,11 @@ adam_sweep(float *restrict p, const float *restrict g, float *restrict m, float 
  * sweep; the results are the same bytes as the SSE2 clone (each operation is
  * correctly rounded, and -std=c11 keeps the compiler from contracting to FMA). */
 __attribute__((target_clones("avx2", "default"))) static void
-adam_step(optim *o, float *restrict p, const float *restrict g, double lr)
+adam_step(ct_optim *o, float *restrict p, const float *restrict g, double lr)
 {
 	const double b1 = o->hp.beta1, b2 = o->hp.beta2;
 	const double t = (double)(o->step + 1);
-	const int decoupled = o->kind == OPT_ADAMW;
+	const int decoupled = o->kind == CT_OPT_ADAMW;
 	const float h[8] = {
 		(float)b1,
 		(float)(1.0 - b1),
@@ -121,16 +121,16 @@ adam_step(optim *o, float *restrict p, const float *restrict g, double lr)
 		adam_sweep(p, g, o->m, o->v, o->n, h, 0);
 }
 
-void optim_step(optim *o, float *p, const float *g, double lr)
+void ct_optim_step(ct_optim *o, float *p, const float *g, double lr)
 {
-	if (o->kind == OPT_SGD)
+	if (o->kind == CT_OPT_SGD)
 		sgd_step(o, p, g, (float)lr);
 	else
 		adam_step(o, p, g, lr);
 	o->step++;
 }
 
-double grad_global_norm(const float *g, size_t n)
+double ct_grad_global_norm(const float *g, size_t n)
 {
 	double s = 0.0;
 	for (size_t i = 0; i < n; i++)
@@ -138,9 +138,9 @@ double grad_global_norm(const float *g, size_t n)
 	return sqrt(s);
 }
 
-double grad_clip_norm(float *g, size_t n, double max_norm)
+double ct_grad_clip_norm(float *g, size_t n, double max_norm)
 {
-	double norm = grad_global_norm(g, n);
+	double norm = ct_grad_global_norm(g, n);
 	double coef = max_norm / (norm + 1e-6);
 	if (coef < 1.0) {
 		float c = (float)coef;

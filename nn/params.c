@@ -6,9 +6,9 @@
 
 #define ALIGN_FLOATS 16 /* 64 bytes */
 
-void params_init(params *ps) { memset(ps, 0, sizeof *ps); }
+void ct_params_init(ct_params *ps) { memset(ps, 0, sizeof *ps); }
 
-void params_release(params *ps)
+void ct_params_release(ct_params *ps)
 {
 	free(ps->data);
 	free(ps->grad);
@@ -16,13 +16,13 @@ void params_release(params *ps)
 	memset(ps, 0, sizeof *ps);
 }
 
-int params_add(params *ps, const char *name, int ndim, const int64_t *shape)
+int ct_params_add(ct_params *ps, const char *name, int ndim, const int64_t *shape)
 {
-	CT_ASSERT(!ps->data && ndim >= 1 && ndim <= 2 && strlen(name) < PARAM_NAME_MAX);
-	CT_ASSERT(params_find(ps, name) < 0);
+	CT_ASSERT(!ps->data && ndim >= 1 && ndim <= 2 && strlen(name) < CT_PARAM_NAME_MAX);
+	CT_ASSERT(ct_params_find(ps, name) < 0);
 	int grown = ct_grow(&ps->v, &ps->cap, (size_t)ps->nv + 1, sizeof *ps->v, 16);
 	CT_ASSERT(grown == 0);
-	param_view *pv = &ps->v[ps->nv];
+	ct_param_view *pv = &ps->v[ps->nv];
 	memset(pv, 0, sizeof *pv);
 	snprintf(pv->name, sizeof pv->name, "%s", name);
 	pv->ndim = ndim;
@@ -37,7 +37,7 @@ int params_add(params *ps, const char *name, int ndim, const int64_t *shape)
 	return ps->nv++;
 }
 
-int params_alloc(params *ps, ct_err *e)
+int ct_params_alloc(ct_params *ps, ct_err *e)
 {
 	size_t bytes = ps->n * sizeof(float);
 	ps->data = ct_aligned_alloc(64, bytes);
@@ -49,7 +49,7 @@ int params_alloc(params *ps, ct_err *e)
 	return 0;
 }
 
-int params_find(const params *ps, const char *name)
+int ct_params_find(const ct_params *ps, const char *name)
 {
 	for (int i = 0; i < ps->nv; i++)
 		if (strcmp(ps->v[i].name, name) == 0)
@@ -57,19 +57,19 @@ int params_find(const params *ps, const char *name)
 	return -1;
 }
 
-float *params_data(const params *ps, int idx)
+float *ct_params_data(const ct_params *ps, int idx)
 {
 	CT_ASSERT(idx >= 0 && idx < ps->nv && ps->data);
 	return ps->data + ps->v[idx].offset;
 }
 
-float *params_grad(const params *ps, int idx)
+float *ct_params_grad(const ct_params *ps, int idx)
 {
 	CT_ASSERT(idx >= 0 && idx < ps->nv && ps->grad);
 	return ps->grad + ps->v[idx].offset;
 }
 
-size_t params_count(const params *ps)
+size_t ct_params_count(const ct_params *ps)
 {
 	size_t n = 0;
 	for (int i = 0; i < ps->nv; i++)
@@ -77,19 +77,19 @@ size_t params_count(const params *ps)
 	return n;
 }
 
-int params_to_tdict(const params *ps, tdict *d, ct_err *e)
+int ct_params_to_tdict(const ct_params *ps, ct_tdict *d, ct_err *e)
 {
 	for (int i = 0; i < ps->nv; i++) {
-		const param_view *pv = &ps->v[i];
-		int rc = tdict_add(d, pv->name, DT_F32, pv->ndim, pv->shape, params_data(ps, i), 0,
-				   e);
+		const ct_param_view *pv = &ps->v[i];
+		int rc = ct_tdict_add(d, pv->name, CT_DT_F32, pv->ndim, pv->shape,
+				      ct_params_data(ps, i), 0, e);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-static int shape_matches(const param_view *pv, const tdict_entry *t)
+static int shape_matches(const ct_param_view *pv, const ct_tdict_entry *t)
 {
 	if (t->ndim != pv->ndim)
 		return 0;
@@ -99,13 +99,13 @@ static int shape_matches(const param_view *pv, const tdict_entry *t)
 	return 1;
 }
 
-static int dtype_loadable(const tdict_entry *t)
+static int dtype_loadable(const ct_tdict_entry *t)
 {
-	return t->dtype == DT_F32 || t->dtype == DT_F16 || t->dtype == DT_BF16 ||
-	       t->dtype == DT_F64;
+	return t->dtype == CT_DT_F32 || t->dtype == CT_DT_F16 || t->dtype == CT_DT_BF16 ||
+	       t->dtype == CT_DT_F64;
 }
 
-void load_report_release(load_report *r)
+void ct_load_report_release(ct_load_report *r)
 {
 	char **lists[] = {r->missing, r->unexpected, r->mismatched};
 	const size_t counts[] = {r->n_missing, r->n_unexpected, r->n_mismatched};
@@ -130,22 +130,22 @@ static int list_push(char ***list, size_t *n, const char *name)
 }
 
 /* Fills r with the three lists; CT_ENOMEM if a list cannot grow. */
-static int compare_keys(const params *ps, const tdict *d, load_report *r, ct_err *e)
+static int compare_keys(const ct_params *ps, const ct_tdict *d, ct_load_report *r, ct_err *e)
 {
 	memset(r, 0, sizeof *r);
 	int bad = 0;
 	for (int i = 0; i < ps->nv && !bad; i++) {
-		const tdict_entry *t = tdict_find(d, ps->v[i].name);
+		const ct_tdict_entry *t = ct_tdict_find(d, ps->v[i].name);
 		if (!t)
 			bad = list_push(&r->missing, &r->n_missing, ps->v[i].name);
 		else if (!shape_matches(&ps->v[i], t) || !dtype_loadable(t))
 			bad = list_push(&r->mismatched, &r->n_mismatched, ps->v[i].name);
 	}
 	for (size_t j = 0; j < d->n && !bad; j++)
-		if (params_find(ps, d->v[j].name) < 0)
+		if (ct_params_find(ps, d->v[j].name) < 0)
 			bad = list_push(&r->unexpected, &r->n_unexpected, d->v[j].name);
 	if (bad) {
-		load_report_release(r);
+		ct_load_report_release(r);
 		return ct_errf(e, CT_ENOMEM, "out of memory comparing state dict keys");
 	}
 	return 0;
@@ -159,22 +159,23 @@ static void append(char *buf, size_t len, size_t *used, const char *item)
 }
 
 /* "name (file [3,2], model [2,3])" or "name (dtype I64)" */
-static void mismatch_str(char *buf, size_t len, const params *ps, const tdict *d, const char *name)
+static void mismatch_str(char *buf, size_t len, const ct_params *ps, const ct_tdict *d,
+			 const char *name)
 {
-	const param_view *pv = &ps->v[params_find(ps, name)];
-	const tdict_entry *t = tdict_find(d, name);
+	const ct_param_view *pv = &ps->v[ct_params_find(ps, name)];
+	const ct_tdict_entry *t = ct_tdict_find(d, name);
 	if (!shape_matches(pv, t)) {
 		char want[64], got[160];
 		ct_shape_format(want, sizeof want, pv->ndim, pv->shape, ",");
 		ct_shape_format(got, sizeof got, t->ndim, t->shape, ",");
 		snprintf(buf, len, "%s (file %s, model %s)", name, got, want);
 	} else {
-		snprintf(buf, len, "%s (dtype %s)", name, dtype_name(t->dtype));
+		snprintf(buf, len, "%s (dtype %s)", name, ct_dtype_name(t->dtype));
 	}
 }
 
-void load_report_format(const load_report *r, const params *ps, const tdict *d, char *buf,
-			size_t len)
+void ct_load_report_format(const ct_load_report *r, const ct_params *ps, const ct_tdict *d,
+			   char *buf, size_t len)
 {
 	const char *heads[] = {"missing keys: [", "]; unexpected keys: [", "]; mismatched: ["};
 	char **lists[] = {r->missing, r->unexpected, r->mismatched};
@@ -184,7 +185,7 @@ void load_report_format(const load_report *r, const params *ps, const tdict *d, 
 	for (int l = 0; l < 3; l++) {
 		append(buf, len, &used, heads[l]);
 		for (size_t i = 0; i < counts[l]; i++) {
-			char item[PARAM_NAME_MAX + 256];
+			char item[CT_PARAM_NAME_MAX + 256];
 			if (l == 2)
 				mismatch_str(item, sizeof item, ps, d, lists[l][i]);
 			else
@@ -196,38 +197,38 @@ void load_report_format(const load_report *r, const params *ps, const tdict *d, 
 	append(buf, len, &used, "]");
 }
 
-int params_load(params *ps, const tdict *d, int strict, load_report *out, ct_err *e)
+int ct_params_load(ct_params *ps, const ct_tdict *d, int strict, ct_load_report *out, ct_err *e)
 {
 	if (out)
 		memset(out, 0, sizeof *out);
-	load_report r;
+	ct_load_report r;
 	int rc = compare_keys(ps, d, &r, e);
 	if (rc < 0)
 		return rc;
 	if (strict && (r.n_missing || r.n_unexpected || r.n_mismatched)) {
 		char summary[6400];
-		load_report_format(&r, ps, d, summary, sizeof summary);
+		ct_load_report_format(&r, ps, d, summary, sizeof summary);
 		rc = ct_errf(e, CT_EMISMATCH, "state dict does not match the model: %s", summary);
 	}
 	for (int i = 0; rc == 0 && i < ps->nv; i++) {
-		const tdict_entry *t = tdict_find(d, ps->v[i].name);
+		const ct_tdict_entry *t = ct_tdict_find(d, ps->v[i].name);
 		if (t && shape_matches(&ps->v[i], t) && dtype_loadable(t))
-			rc = tdict_entry_to_f32(t, params_data(ps, i), e);
+			rc = ct_tdict_entry_to_f32(t, ct_params_data(ps, i), e);
 	}
 	if (out)
 		*out = r;
 	else
-		load_report_release(&r);
+		ct_load_report_release(&r);
 	return rc;
 }
 
-int params_load_tdict(params *ps, const tdict *d, int strict, char *report, size_t report_len,
-		      ct_err *e)
+int ct_params_load_tdict(ct_params *ps, const ct_tdict *d, int strict, char *report,
+			 size_t report_len, ct_err *e)
 {
-	load_report r;
-	int rc = params_load(ps, d, strict, &r, e);
+	ct_load_report r;
+	int rc = ct_params_load(ps, d, strict, &r, e);
 	if (report)
-		load_report_format(&r, ps, d, report, report_len);
-	load_report_release(&r);
+		ct_load_report_format(&r, ps, d, report, report_len);
+	ct_load_report_release(&r);
 	return rc;
 }

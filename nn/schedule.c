@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-int sched_from_name(const char *s)
+int ct_sched_from_name(const char *s)
 {
 	static const char *names[] = {"constant", "step", "cosine"};
 	for (int i = 0; i < 3; i++)
@@ -12,17 +12,17 @@ int sched_from_name(const char *s)
 	return -1;
 }
 
-double sched_lr(const schedule *s, int64_t step)
+double ct_sched_lr(const ct_schedule *s, int64_t step)
 {
 	if (step < s->warmup)
 		return s->lr * (double)(step + 1) / (double)s->warmup;
 	int64_t t = step - s->warmup;
 	switch (s->kind) {
-	case SCHED_STEP: {
+	case CT_SCHED_STEP: {
 		int64_t decays = t / (s->step_size > 0 ? s->step_size : 1); /* floor: whole steps */
 		return s->lr * pow(s->gamma, (double)decays);
 	}
-	case SCHED_COSINE: {
+	case CT_SCHED_COSINE: {
 		int64_t T = s->total_steps - s->warmup;
 		if (T <= 0)
 			return s->min_lr;

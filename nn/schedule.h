@@ -12,17 +12,19 @@
 #ifndef CT_SCHEDULE_H
 #define CT_SCHEDULE_H
 
+#include "../util/api.h"
+
 #include <stdint.h>
 
-typedef enum { SCHED_CONSTANT = 0, SCHED_STEP, SCHED_COSINE } sched_kind;
+typedef enum { CT_SCHED_CONSTANT = 0, CT_SCHED_STEP, CT_SCHED_COSINE } ct_sched_kind;
 
-typedef struct schedule {
-	sched_kind kind;
+typedef struct ct_schedule {
+	ct_sched_kind kind;
 	double lr, gamma, min_lr;
 	int64_t warmup, step_size, total_steps;
-} schedule;
+} ct_schedule;
 
-int sched_from_name(const char *s); /* -1 if unknown */
-double sched_lr(const schedule *s, int64_t step);
+CT_API int ct_sched_from_name(const char *s); /* -1 if unknown */
+CT_API double ct_sched_lr(const ct_schedule *s, int64_t step);
 
 #endif

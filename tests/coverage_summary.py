@@ -12,7 +12,7 @@ from collections import defaultdict
 TARGET = 90.0
 # The parsers: every byte they read comes from outside.
 PARSERS = ["data/idx.c", "data/csv.c", "train/config.c"]
-PARSER_PREFIXES = ["ckpt/st_", "ckpt/pickle", "ckpt/pth"]
+PARSER_PREFIXES = ["formats/st_", "formats/pickle", "formats/pth"]
 DIR_TARGETS = ["ckpt"]
 
 

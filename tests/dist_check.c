@@ -1,4 +1,4 @@
-/* dist_check.c — the driver of tests/e2e_mpi.sh: runs the building blocks of
+/* dist_check.c — the driver of tests/e2e/e2e_mpi.sh: runs the building blocks of
  * issue 17 (dist/) under mpirun -np P, or alone, and prints what the script
  * compares.  Rank 0 prints; every rank returns the same status.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Structure-blind mutants of a ctrain checkpoint (tests/e2e_h5_mutants.sh,
+"""Structure-blind mutants of a ctrain checkpoint (tests/e2e/e2e_h5_mutants.sh,
 ckpt/README.md "Hostile files"): 1-4 random bytes of the HDF5 image replaced,
 80% of them in its first 4 KB where HDF5 keeps its metadata, then the
 32-byte trailer (magic, image length, CRC-32C of the image, version, CRC-32C

@@ -1,6 +1,6 @@
 /* powerloss.c — an LD_PRELOAD shim that records what each fsync made durable,
  * so that tests/powerloss_rebuild.py can build the states a power loss may
- * leave (tests/e2e_powerloss.sh, experiments/powerloss_campaign.sh).
+ * leave (tests/e2e/e2e_powerloss.sh, experiments/powerloss_campaign.sh).
  *
  * Model (ALICE, OSDI 2014; CrashMonkey, OSDI 2018): after a power loss a file
  * holds what its last fsync made durable, and a directory lists what it listed

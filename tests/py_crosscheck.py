@@ -1,4 +1,4 @@
-"""Cross-checks of ctrain files against h5py and PyTorch (run by tests/e2e_python.sh
+"""Cross-checks of ctrain files against h5py and PyTorch (run by tests/e2e/e2e_python.sh
 with /usr/bin/python3).  Each subcommand exits non-zero with a message on mismatch.
 
   ckpt_vs_export CKPT.h5 MODEL.safetensors   h5py reads the checkpoint; /model equals the export

@@ -1,4 +1,4 @@
-# The LD_PRELOAD shims (sourced by tests/lib.sh and experiments/*.sh; no side
+# The LD_PRELOAD shims (sourced by tests/e2e/lib.sh and experiments/*.sh; no side
 # effects).  shim_path NAME DIR prints the path of libNAME.so built from
 # tests/NAME.c (faultinject, powerloss): the one make built beside $CTRAIN,
 # else one built here into DIR; returns 1 if it cannot be built.

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../ckpt/atomic.h"
+#include "../util/atomic.h"
 
 /* ---- the key table ------------------------------------------------------- */
 
@@ -324,7 +324,7 @@ static void describe(const key_spec *k, char *buf, size_t n)
 		break;
 	case K_LAYERS:
 		snprintf(buf, n, "2 to %d comma-separated positive integers, e.g. 784,256,10",
-			 CFG_MAX_LAYERS);
+			 CT_CFG_MAX_LAYERS);
 		break;
 	}
 }
@@ -367,7 +367,7 @@ static const char *string_problem(const key_spec *k, const char *s)
 
 static const char *layers_problem(const ct_config *c)
 {
-	if (c->n_layers < 2 || c->n_layers > CFG_MAX_LAYERS)
+	if (c->n_layers < 2 || c->n_layers > CT_CFG_MAX_LAYERS)
 		return "wrong number of layers";
 	for (int i = 0; i < c->n_layers; i++)
 		if (c->layers[i] <= 0)
@@ -485,7 +485,7 @@ static const char *parse_layers(const char *s, ct_config *c)
 {
 	if (!*s)
 		return "empty value";
-	int vals[CFG_MAX_LAYERS], n = 0;
+	int vals[CT_CFG_MAX_LAYERS], n = 0;
 	char item[32];
 	for (const char *p = s;; p++) {
 		const char *comma = strchr(p, ',');
@@ -494,7 +494,7 @@ static const char *parse_layers(const char *s, ct_config *c)
 			p++;
 		while (len && isspace((unsigned char)p[len - 1]))
 			len--;
-		if (n == CFG_MAX_LAYERS)
+		if (n == CT_CFG_MAX_LAYERS)
 			return "too many layers";
 		if (len == 0)
 			return "empty item in list";
@@ -578,9 +578,9 @@ static void format_value(const ct_config *c, const key_spec *k, char *buf, size_
 	case K_LAYERS: {
 		size_t len = 0;
 		buf[0] = '\0';
-		int nl = c->n_layers < 0                ? 0
-			 : c->n_layers > CFG_MAX_LAYERS ? CFG_MAX_LAYERS
-							: c->n_layers;
+		int nl = c->n_layers < 0                   ? 0
+			 : c->n_layers > CT_CFG_MAX_LAYERS ? CT_CFG_MAX_LAYERS
+							   : c->n_layers;
 		for (int i = 0; i < nl && len < n; i++)
 			len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "",
 						c->layers[i]);
@@ -594,7 +594,7 @@ static void format_value(const ct_config *c, const key_spec *k, char *buf, size_
 
 /* ---- defaults ------------------------------------------------------------ */
 
-void config_defaults(ct_config *c)
+void ct_config_defaults(ct_config *c)
 {
 	memset(c, 0, sizeof *c);
 	for (int i = 0; i < N_KEYS; i++) {
@@ -607,9 +607,9 @@ void config_defaults(ct_config *c)
 	}
 }
 
-void config_defaults_frozen(ct_config *c)
+void ct_config_defaults_frozen(ct_config *c)
 {
-	config_defaults(c);
+	ct_config_defaults(c);
 	ct_err e;
 	int rc = set_value(c, find_key("data", "val_split"), "permuted", &e);
 	CT_ASSERT(rc == 0);
@@ -742,7 +742,7 @@ static int parse_line(parse_ctx *p, char *s)
 	return parse_assignment(p, s, eq);
 }
 
-int config_parse_string(ct_config *c, const char *text, const char *name, ct_err *e)
+int ct_config_parse_string(ct_config *c, const char *text, const char *name, ct_err *e)
 {
 	CT_ASSERT(c && text && name);
 	char *buf = strdup(text);
@@ -768,11 +768,11 @@ int config_parse_string(ct_config *c, const char *text, const char *name, ct_err
 	return rc;
 }
 
-int config_load_file(ct_config *c, const char *path, ct_err *e)
+int ct_config_load_file(ct_config *c, const char *path, ct_err *e)
 {
 	char *buf;
 	size_t len;
-	if (file_read_all(path, 1 << 20, &buf, &len, e) < 0) {
+	if (ct_file_read_all(path, 1 << 20, &buf, &len, e) < 0) {
 		if (e)
 			e->code = CT_ECONFIG;
 		ct_err_prefix(e, "cannot read config file");
@@ -782,7 +782,7 @@ int config_load_file(ct_config *c, const char *path, ct_err *e)
 	if (strlen(buf) != len)
 		rc = ct_errf(e, CT_ECONFIG, "%s: contains a NUL byte (not a text file?)", path);
 	else
-		rc = config_parse_string(c, buf, path, e);
+		rc = ct_config_parse_string(c, buf, path, e);
 	free(buf);
 	return rc;
 }
@@ -830,7 +830,7 @@ static int split_set(const char *a, char *buf, size_t n, const key_spec **k, cha
 	return 0;
 }
 
-int config_set(ct_config *c, const char *assignment, ct_err *e)
+int ct_config_set(ct_config *c, const char *assignment, ct_err *e)
 {
 	char buf[VALUE_BUF + 128];
 	const key_spec *k;
@@ -847,7 +847,7 @@ int config_set(ct_config *c, const char *assignment, ct_err *e)
 	return 0;
 }
 
-int config_key_resumable(const char *section_key)
+int ct_config_key_resumable(const char *section_key)
 {
 	if (!section_key)
 		return 0;
@@ -887,7 +887,7 @@ static void resumable_list(char *buf, size_t n)
 	}
 }
 
-int config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
+int ct_config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
 {
 	char buf[VALUE_BUF + 128];
 	const key_spec *k;
@@ -896,7 +896,7 @@ int config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
 	if (rc < 0)
 		return rc;
 	if (k->resumable)
-		return config_set(c, assignment, e);
+		return ct_config_set(c, assignment, e);
 	/* Re-stating the frozen value is harmless (scripts often repeat their
 	 * --set flags on resume), so only a real change is refused. */
 	ct_config tmp = *c;
@@ -950,7 +950,7 @@ static int check_cross(const ct_config *c, const char *name, ct_err *e)
 	return 0;
 }
 
-int config_validate(const ct_config *c, const char *name, ct_err *e)
+int ct_config_validate(const ct_config *c, const char *name, ct_err *e)
 {
 	CT_ASSERT(c && name);
 	for (int i = 0; i < N_KEYS; i++) {
@@ -972,10 +972,10 @@ int config_validate(const ct_config *c, const char *name, ct_err *e)
 	return check_cross(c, name, e);
 }
 
-int config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
-		      ct_err *e)
+int ct_config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
+			 ct_err *e)
 {
-	if (c->n_layers < 2 || c->n_layers > CFG_MAX_LAYERS)
+	if (c->n_layers < 2 || c->n_layers > CT_CFG_MAX_LAYERS)
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: model.layers is required "
 			       "(e.g. layers = 784,256,10 under [model])",
@@ -1028,11 +1028,11 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-char *config_to_string(const ct_config *c)
+char *ct_config_to_string(const ct_config *c)
 {
 	sbuf b = {0};
 	char v[VALUE_BUF];
-	sb_printf(&b, "%s\n", CONFIG_FROZEN_HEADER);
+	sb_printf(&b, "%s\n", CT_CONFIG_FROZEN_HEADER);
 	for (int s = 0; s < N_SECTIONS; s++) {
 		sb_printf(&b, "\n[%s]\n", sections[s]);
 		for (int i = 0; i < N_KEYS; i++) {
@@ -1054,20 +1054,20 @@ char *config_to_string(const ct_config *c)
 	return b.p;
 }
 
-int config_write(const ct_config *c, const char *path, ct_err *e)
+int ct_config_write(const ct_config *c, const char *path, ct_err *e)
 {
-	char *s = config_to_string(c);
+	char *s = ct_config_to_string(c);
 	if (!s)
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory formatting the config", path);
-	int rc = atomic_write_file(path, s, strlen(s), e);
+	int rc = ct_atomic_write_file(path, s, strlen(s), e);
 	free(s);
 	return rc;
 }
 
-void config_print_reference(FILE *out)
+void ct_config_print_reference(FILE *out)
 {
 	ct_config d;
-	config_defaults(&d);
+	ct_config_defaults(&d);
 	char v[VALUE_BUF], want[256];
 	/* Errors stay on out's error indicator for the caller (main.c checks
 	 * stdout at exit). */
@@ -1092,8 +1092,8 @@ void config_print_reference(FILE *out)
 	}
 }
 
-int config_check_continuation(const ct_config *frozen, const ct_config *now, const char *name,
-			      ct_err *e)
+int ct_config_check_continuation(const ct_config *frozen, const ct_config *now, const char *name,
+				 ct_err *e)
 {
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		const key_spec *k = &keys[i];

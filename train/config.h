@@ -9,17 +9,17 @@
  * Calling sequence for `ctrain train`:
  *
  *     ct_config c;
- *     config_defaults(&c);
- *     if (config_load_file(&c, "run.ini", &e) < 0) ...          // CT_ECONFIG
- *     for each --set:  config_set(&c, "optim.lr=0.01", &e)
- *     config_validate(&c, "run.ini", &e);                       // cross-field
+ *     ct_config_defaults(&c);
+ *     if (ct_config_load_file(&c, "run.ini", &e) < 0) ...          // CT_ECONFIG
+ *     for each --set:  ct_config_set(&c, "optim.lr=0.01", &e)
+ *     ct_config_validate(&c, "run.ini", &e);                       // cross-field
  *     ... load the data ...
- *     config_check_data(&c, "run.ini", n_features, n_classes, &e);
- *     config_write(&c, "DIR/config.ini", &e);                   // frozen, atomic
+ *     ct_config_check_data(&c, "run.ini", n_features, n_classes, &e);
+ *     ct_config_write(&c, "DIR/config.ini", &e);                   // frozen, atomic
  *
- * and for `ctrain resume DIR`: config_defaults_frozen, config_load_file of the frozen
- * DIR/config.ini, then config_set_on_resume for each --set (it rejects keys
- * whose change would break bit-exact continuation), then config_validate.
+ * and for `ctrain resume DIR`: ct_config_defaults_frozen, ct_config_load_file of the frozen
+ * DIR/config.ini, then ct_config_set_on_resume for each --set (it rejects keys
+ * whose change would break bit-exact continuation), then ct_config_validate.
  *
  * Every error is CT_ECONFIG with a one-line message naming the file (or
  * "--set"), the line when there is one, and the key, e.g.
@@ -32,7 +32,7 @@
  * be wrapped in double quotes (then ';' and '#' inside it are literal); string
  * values cannot contain '"' or control characters.  Booleans accept
  * true/false, yes/no, on/off, 1/0.  Numbers must be the whole value, finite,
- * and in range.  config_to_string writes every key, so a frozen config does
+ * and in range.  ct_config_to_string writes every key, so a frozen config does
  * not depend on the defaults of the ctrain version that reads it.
  */
 #ifndef CT_CONFIG_H
@@ -41,16 +41,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../util/api.h"
 #include "../util/err.h"
 
-#define CFG_MAX_LAYERS 32
+#define CT_CFG_MAX_LAYERS 32
 
 typedef struct ct_config {
 	/* [model] */
-	int layers[CFG_MAX_LAYERS]; /* widths, input first, classes last */
-	int n_layers;               /* 0 until set: layers is required */
-	char activation[16];        /* relu|tanh|sigmoid|gelu */
-	double dropout;             /* [0,1) */
+	int layers[CT_CFG_MAX_LAYERS]; /* widths, input first, classes last */
+	int n_layers;                  /* 0 until set: layers is required */
+	char activation[16];           /* relu|tanh|sigmoid|gelu */
+	double dropout;                /* [0,1) */
 	/* [optim] */
 	char optim[16]; /* key "name": sgd|adam|adamw */
 	double lr, momentum;
@@ -94,58 +95,58 @@ typedef struct ct_config {
 
 /* Zeroes c (padding included, so memcmp of two configs is meaningful) and
  * sets every key to its default; layers is left unset (n_layers = 0). */
-void config_defaults(ct_config *c);
+CT_API void ct_config_defaults(ct_config *c);
 /* The defaults to parse a config frozen by a run (DIR/config.ini, a
- * checkpoint's /meta@config) over: config_defaults, except that keys added
+ * checkpoint's /meta@config) over: ct_config_defaults, except that keys added
  * after ctrain 0.1.0 take the value that reproduces 0.1.0 when the file does
  * not have them (data.val_split = permuted, data.generator = sequential), so
  * old runs resume bit-exactly. */
-void config_defaults_frozen(ct_config *c);
+CT_API void ct_config_defaults_frozen(ct_config *c);
 
 /* Applies INI text on top of c.  `name` (usually the file name) starts every
  * message.  Errors: unknown section or key (with the closest valid name when
  * one is within edit distance 2), duplicate key, key outside a section, line
  * without '=', bad value (with the reason and the allowed range or values). */
-int config_parse_string(ct_config *c, const char *text, const char *name, ct_err *e);
+CT_API int ct_config_parse_string(ct_config *c, const char *text, const char *name, ct_err *e);
 /* Reads and parses a file; a missing or unreadable file is CT_ECONFIG naming it. */
-int config_load_file(ct_config *c, const char *path, ct_err *e);
+CT_API int ct_config_load_file(ct_config *c, const char *path, ct_err *e);
 
 /* One override "section.key=value" from --set (messages start with "--set"). */
-int config_set(ct_config *c, const char *assignment, ct_err *e);
+CT_API int ct_config_set(ct_config *c, const char *assignment, ct_err *e);
 /* Is "section.key" allowed to change on resume?  1/0; 0 for unknown keys. */
-int config_key_resumable(const char *section_key);
+CT_API int ct_config_key_resumable(const char *section_key);
 /* Resume-time --set: a key not on the allow-list is rejected unless the value
- * equals the frozen one (a no-op cannot break anything); else config_set. */
-int config_set_on_resume(ct_config *c, const char *assignment, ct_err *e);
+ * equals the frozen one (a no-op cannot break anything); else ct_config_set. */
+CT_API int ct_config_set_on_resume(ct_config *c, const char *assignment, ct_err *e);
 
 /* Every key's range (for configs built in code) and the cross-field rules:
  * layers present, dataset path present for mnist/fashion-mnist/csv, nesterov
  * needs momentum > 0, keep_best/patience need a validation split, kernel name
  * of [A-Za-z0-9_].  `name` starts every message. */
-int config_validate(const ct_config *c, const char *name, ct_err *e);
+CT_API int ct_config_validate(const ct_config *c, const char *name, ct_err *e);
 /* Checks the first layer against the data's feature count and the last
  * against its class count (CT_ECONFIG naming `name` and model.layers). */
-int config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
-		      ct_err *e);
+CT_API int ct_config_check_data(const ct_config *c, const char *name, int n_features, int n_classes,
+				ct_err *e);
 
-/* First line of config_to_string's text: tells a frozen run config from a user's file. */
-#define CONFIG_FROZEN_HEADER "# ctrain effective configuration: every key, frozen for resume"
+/* First line of ct_config_to_string's text: tells a frozen run config from a user's file. */
+#define CT_CONFIG_FROZEN_HEADER "# ctrain effective configuration: every key, frozen for resume"
 
 /* The config as INI text with every key (malloc'ed; NULL if out of memory).
  * Deterministic, and parsing it into a default config gives back exactly c
  * (doubles use the shortest text that reads back to the same bits). */
-char *config_to_string(const ct_config *c);
-/* Writes config_to_string(c) to path atomically (ckpt/atomic.h). */
-int config_write(const ct_config *c, const char *path, ct_err *e);
+CT_API char *ct_config_to_string(const ct_config *c);
+/* Writes ct_config_to_string(c) to path atomically (util/atomic.h). */
+CT_API int ct_config_write(const ct_config *c, const char *path, ct_err *e);
 
 /* Prints every section and key with its default, allowed values and whether
  * it may change on resume (for `ctrain train --help`).  A write error is left
  * on out's error indicator (ferror) for the caller. */
-void config_print_reference(FILE *out);
-/* On resume: every key that config_key_resumable() refuses must be equal in
+CT_API void ct_config_print_reference(FILE *out);
+/* On resume: every key that ct_config_key_resumable() refuses must be equal in
  * the checkpoint's config (frozen) and the run's config.ini (now); the first
  * difference is a CT_ECONFIG naming the file (name), the key and both values. */
-int config_check_continuation(const ct_config *frozen, const ct_config *now, const char *name,
-			      ct_err *e);
+CT_API int ct_config_check_continuation(const ct_config *frozen, const ct_config *now,
+					const char *name, ct_err *e);
 
 #endif

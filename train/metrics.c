@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../ckpt/atomic.h"
+#include "../util/atomic.h"
 #include "../util/log.h"
 
 /* Keeps the header and complete rows whose step <= last; returns the new text. */
@@ -67,10 +67,10 @@ int metrics_open(metrics *m, const char *path, int64_t resume_step, ct_err *e)
 	char *text = NULL;
 	size_t len = 0;
 	if (resume_step >= 0) {
-		int rc = file_read_all(path, (size_t)1 << 30, &text, &len, e);
+		int rc = ct_file_read_all(path, (size_t)1 << 30, &text, &len, e);
 		if (rc == CT_ENOTFOUND) {
-			log_warn("%s is missing; starting it again from step %lld", path,
-				 (long long)resume_step);
+			ct_log_warn("%s is missing; starting it again from step %lld", path,
+				    (long long)resume_step);
 			text = NULL;
 		} else if (rc < 0) {
 			return rc;
@@ -81,9 +81,9 @@ int metrics_open(metrics *m, const char *path, int64_t resume_step, ct_err *e)
 	char *out = truncate_rows(text ? text : "", resume_step, &out_len, &dropped);
 	free(text);
 	if (dropped)
-		log_info("%s: dropped %lld row(s) written after the checkpoint at step %lld", path,
-			 (long long)dropped, (long long)resume_step);
-	int rc = atomic_write_file(path, out, out_len, e);
+		ct_log_info("%s: dropped %lld row(s) written after the checkpoint at step %lld",
+			    path, (long long)dropped, (long long)resume_step);
+	int rc = ct_atomic_write_file(path, out, out_len, e);
 	if (rc < 0) {
 		free(out);
 		return rc;
@@ -131,14 +131,14 @@ static int repair(metrics *m, ct_err *e)
 	if (m->f) /* may write its leftover buffer to the old file: replaced below */
 		(void)fclose(m->f);
 	m->f = NULL;
-	int rc = atomic_write_file(m->path, m->text, m->len, e);
+	int rc = ct_atomic_write_file(m->path, m->text, m->len, e);
 	if (rc < 0)
 		return rc;
 	m->f = fopen(m->path, "a");
 	if (!m->f)
 		return ct_errno(e, CT_EIO, errno, "%s: cannot open for appending", m->path);
 	__atomic_store_n(&m->broken, 0, __ATOMIC_RELEASE);
-	log_info("%s rewritten after a failed write; no row lost", m->path);
+	ct_log_info("%s rewritten after a failed write; no row lost", m->path);
 	return 0;
 }
 

@@ -28,7 +28,7 @@ void format_duration(char *buf, unsigned len, double s)
 
 void progress_init(progress *p, int64_t start_step, int64_t total)
 {
-	p->tty = isatty(STDERR_FILENO) && log_get_level() <= CT_LOG_INFO;
+	p->tty = isatty(STDERR_FILENO) && ct_log_get_level() <= CT_LOG_INFO;
 	p->start_step = start_step;
 	p->total = total;
 	p->t_start = p->last_draw = progress_now();
@@ -76,14 +76,15 @@ void progress_row(progress *p, int64_t step, int64_t epoch, int64_t epochs, doub
 	char eta[32];
 	format_duration(eta, sizeof eta, r > 0 ? (double)(p->total - step) / r : 0);
 	if (has_val)
-		log_info("step %lld/%lld epoch %lld/%lld loss %.4f lr %.3g %.0f samples/s "
-			 "val_loss %.4f val_acc %.4f ETA %s",
-			 (long long)step, (long long)p->total, (long long)epoch + 1,
-			 (long long)epochs, loss, lr, sps, val_loss, val_acc, eta);
+		ct_log_info("step %lld/%lld epoch %lld/%lld loss %.4f lr %.3g %.0f samples/s "
+			    "val_loss %.4f val_acc %.4f ETA %s",
+			    (long long)step, (long long)p->total, (long long)epoch + 1,
+			    (long long)epochs, loss, lr, sps, val_loss, val_acc, eta);
 	else
-		log_info("step %lld/%lld epoch %lld/%lld loss %.4f lr %.3g %.0f samples/s ETA %s",
-			 (long long)step, (long long)p->total, (long long)epoch + 1,
-			 (long long)epochs, loss, lr, sps, eta);
+		ct_log_info(
+			"step %lld/%lld epoch %lld/%lld loss %.4f lr %.3g %.0f samples/s ETA %s",
+			(long long)step, (long long)p->total, (long long)epoch + 1,
+			(long long)epochs, loss, lr, sps, eta);
 }
 
 void progress_clear(progress *p)

@@ -11,26 +11,26 @@
 #include "../util/log.h"
 
 /* One file (or directory, or synthetic set) of the kind cfg names. */
-static int load_file(const ct_config *c, const char *path, int test, dataset *all, ct_err *e)
+static int load_file(const ct_config *c, const char *path, int test, ct_dataset *all, ct_err *e)
 {
 	if (strcmp(c->dataset, "synthetic") == 0)
-		return synthetic_generate(c->seed, c->n_samples, c->n_features, c->n_classes,
-					  strcmp(c->generator, "sequential") == 0 ? 1 : 2,
-					  c->threads, all, e);
+		return ct_synthetic_generate(c->seed, c->n_samples, c->n_features, c->n_classes,
+					     strcmp(c->generator, "sequential") == 0 ? 1 : 2,
+					     c->threads, all, e);
 	if (strcmp(c->dataset, "csv") == 0)
-		return csv_load_header(path, c->label_column,
-				       strcmp(c->header, "true") == 0    ? CSV_HEADER_TRUE
-				       : strcmp(c->header, "false") == 0 ? CSV_HEADER_FALSE
-									 : CSV_HEADER_AUTO,
-				       all, e);
+		return ct_csv_load_header(path, c->label_column,
+					  strcmp(c->header, "true") == 0    ? CT_CSV_HEADER_TRUE
+					  : strcmp(c->header, "false") == 0 ? CT_CSV_HEADER_FALSE
+									    : CT_CSV_HEADER_AUTO,
+					  all, e);
 
 	if (strcmp(c->dataset, "hdf5") == 0)
 		return hdf5_load(path, c->x_name, c->y_name, all, e);
-	return mnist_load(path, !test, all, e);
+	return ct_mnist_load(path, !test, all, e);
 }
 
 /* val from data.val_path, beside train from data.path. */
-static int load_val_file(const ct_config *c, dataset *train, dataset *val, ct_err *e)
+static int load_val_file(const ct_config *c, ct_dataset *train, ct_dataset *val, ct_err *e)
 {
 	int rc = load_file(c, c->val_path, 0, val, e);
 	if (rc == 0 && val->d != train->d)
@@ -44,21 +44,21 @@ static int load_val_file(const ct_config *c, dataset *train, dataset *val, ct_er
 	return 0;
 }
 
-static split_kind split_kind_of(const char *name)
+static ct_split_kind split_kind_of(const char *name)
 {
 	if (strcmp(name, "random") == 0)
-		return SPLIT_RANDOM;
+		return CT_SPLIT_RANDOM;
 	if (strcmp(name, "permuted") == 0)
-		return SPLIT_PERMUTED;
+		return CT_SPLIT_PERMUTED;
 	CT_ASSERT(strcmp(name, "tail") == 0); /* the config checked the name */
-	return SPLIT_TAIL;
+	return CT_SPLIT_TAIL;
 }
 
-int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err *e)
+int ct_data_load(const ct_config *c, int test, ct_dataset *train, ct_dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
 	memset(val, 0, sizeof *val);
-	dataset all;
+	ct_dataset all;
 	memset(&all, 0, sizeof all);
 	int is_mnist = strcmp(c->dataset, "mnist") == 0 || strcmp(c->dataset, "fashion-mnist") == 0;
 	const char *path = test && c->test_path[0] ? c->test_path : c->path;
@@ -74,18 +74,18 @@ int data_load(const ct_config *c, int test, dataset *train, dataset *val, ct_err
 		rc = load_val_file(c, train, val, e);
 	} else {
 		/* no copy: train takes all's rows over, val is a view of its tail */
-		rc = dataset_split_move(&all, c->val_fraction, split_kind_of(c->val_split), c->seed,
-					train, val, e);
-		dataset_release(&all);
+		rc = ct_dataset_split_move(&all, c->val_fraction, split_kind_of(c->val_split),
+					   c->seed, train, val, e);
+		ct_dataset_release(&all);
 	}
 	if (rc < 0) {
-		dataset_release(val);
-		dataset_release(train);
+		ct_dataset_release(val);
+		ct_dataset_release(train);
 	}
 	return rc;
 }
 
-uint64_t data_memory_budget(const ct_config *c)
+uint64_t ct_data_memory_budget(const ct_config *c)
 {
 	if (c->memory_mb > 0)
 		return (uint64_t)c->memory_mb << 20;
@@ -96,7 +96,7 @@ uint64_t data_memory_budget(const ct_config *c)
 /* An hdf5 training set larger than the budget: the training rows stay in
  * the file (s->stream), the validation rows (the file's tail, or val_path)
  * are read into memory.  *streamed = 0 when the data fits. */
-static int data_stream(train_state *s, int *streamed, ct_err *e)
+static int data_stream(ct_train_state *s, int *streamed, ct_err *e)
 {
 	const ct_config *c = &s->cfg;
 	*streamed = 0;
@@ -105,14 +105,14 @@ static int data_stream(train_state *s, int *streamed, ct_err *e)
 	/* Frozen as resolved: a resume on a machine with other RAM must make the
 	 * same choice between memory and streaming (they give other orders). */
 	if (s->cfg.memory_mb == 0)
-		s->cfg.memory_mb = (int64_t)(data_memory_budget(c) >> 20);
+		s->cfg.memory_mb = (int64_t)(ct_data_memory_budget(c) >> 20);
 	h5in h;
 	int rc = h5in_open(&h, c->path, c->x_name, c->y_name, e);
 	if (rc < 0)
 		return rc;
 	int64_t n = h.n;
 	int d = h.d;
-	uint64_t budget = data_memory_budget(c);
+	uint64_t budget = ct_data_memory_budget(c);
 	double bytes = (double)n * (double)d * 4.0;
 	if (bytes <= (double)budget) {
 		h5in_close(&h);
@@ -142,7 +142,7 @@ static int data_stream(train_state *s, int *streamed, ct_err *e)
 			c->path, (long long)nval, (unsigned long long)(budget >> 20));
 	int64_t *lab = NULL;
 	if (rc == 0 && nval > 0) {
-		rc = dataset_alloc(&s->val, nval, d, 1, c->path, e);
+		rc = ct_dataset_alloc(&s->val, nval, d, 1, c->path, e);
 		lab = rc == 0 ? malloc((size_t)nval * sizeof *lab) : NULL;
 		if (rc == 0 && !lab)
 			rc = ct_errf(e, CT_ENOMEM, "out of memory");
@@ -166,19 +166,19 @@ static int data_stream(train_state *s, int *streamed, ct_err *e)
 				   (size_t)(budget / 4), &k, e);
 	if (rc < 0)
 		return rc;
-	s->train = (dataset){.n = n - nval, .d = d, .view = 1};
+	s->train = (ct_dataset){.n = n - nval, .d = d, .view = 1};
 	s->train.n_classes = k > s->val.n_classes ? k : s->val.n_classes;
 	s->val.n_classes = s->train.n_classes;
-	log_info("streaming %s: %.0f MB of features > data.memory_mb = %llu; windows of %d "
-		 "blocks of %lld rows, read ahead on a thread",
-		 c->path, bytes / 1e6, (unsigned long long)(budget >> 20),
-		 h5stream_window_blocks(s->stream), (long long)h5stream_block_rows(s->stream));
+	ct_log_info("streaming %s: %.0f MB of features > data.memory_mb = %llu; windows of %d "
+		    "blocks of %lld rows, read ahead on a thread",
+		    c->path, bytes / 1e6, (unsigned long long)(budget >> 20),
+		    h5stream_window_blocks(s->stream), (long long)h5stream_block_rows(s->stream));
 	return 0;
 }
 
-static optim_hparams hparams_of(const ct_config *c)
+static ct_optim_hparams hparams_of(const ct_config *c)
 {
-	optim_hparams hp = {
+	ct_optim_hparams hp = {
 		.momentum = c->momentum,
 		.weight_decay = c->weight_decay,
 		.beta1 = c->beta1,
@@ -189,9 +189,9 @@ static optim_hparams hparams_of(const ct_config *c)
 	return hp;
 }
 
-int64_t train_total_steps(const train_state *s) { return s->steps_per_epoch * s->cfg.epochs; }
+int64_t ct_train_total_steps(const ct_train_state *s) { return s->steps_per_epoch * s->cfg.epochs; }
 
-int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_err *e)
+int ct_train_state_init(ct_train_state *s, const ct_config *cfg, const char *name, ct_err *e)
 {
 	memset(s, 0, sizeof *s);
 	s->cfg = *cfg;
@@ -199,64 +199,64 @@ int train_state_init(train_state *s, const ct_config *cfg, const char *name, ct_
 	int streamed = 0;
 	int rc = data_stream(s, &streamed, e);
 	if (rc == 0 && !streamed)
-		rc = data_load(c, 0, &s->train, &s->val, e);
+		rc = ct_data_load(c, 0, &s->train, &s->val, e);
 	if (rc == 0 && strcmp(c->normalize, "standard") == 0) {
-		rc = norm_compute(&s->train, &s->norm, e);
-		norm_apply(&s->norm, s->train.x, s->train.n);
-		norm_apply(&s->norm, s->val.x, s->val.n);
+		rc = ct_norm_compute(&s->train, &s->norm, e);
+		ct_norm_apply(&s->norm, s->train.x, s->train.n);
+		ct_norm_apply(&s->norm, s->val.x, s->val.n);
 	}
 	if (rc == 0)
-		rc = config_check_data(c, name, s->train.d, s->train.n_classes, e);
-	if (rc == 0 && c->keep_best > BEST_MAX)
+		rc = ct_config_check_data(c, name, s->train.d, s->train.n_classes, e);
+	if (rc == 0 && c->keep_best > CT_BEST_MAX)
 		rc = ct_errf(e, CT_ECONFIG,
 			     "%s: checkpoint.keep_best = %d: at most %d best checkpoints "
 			     "can be kept",
-			     name, c->keep_best, BEST_MAX);
+			     name, c->keep_best, CT_BEST_MAX);
 	if (rc == 0)
-		rc = mlp_init(&s->model, c->layers, c->n_layers, act_from_name(c->activation),
-			      (float)c->dropout, c->batch_size, e);
+		rc = ct_mlp_init(&s->model, c->layers, c->n_layers, ct_act_from_name(c->activation),
+				 (float)c->dropout, c->batch_size, e);
 	if (rc == 0) {
-		optim_hparams hp = hparams_of(c);
+		ct_optim_hparams hp = hparams_of(c);
 		/* the names were checked when the config was parsed: never -1 here */
-		rc = optim_init(&s->opt, (optim_kind)optim_from_name(c->optim), s->model.ps.n, &hp,
-				e);
+		rc = ct_optim_init(&s->opt, (ct_optim_kind)ct_optim_from_name(c->optim),
+				   s->model.ps.n, &hp, e);
 	}
 	if (rc == 0 && s->stream)
-		rc = loader_init_stream(&s->ld, &s->train, s->stream, c->batch_size, c->shuffle,
-					c->seed, e);
+		rc = ct_loader_init_stream(&s->ld, &s->train, s->stream, c->batch_size, c->shuffle,
+					   c->seed, e);
 	else if (rc == 0)
-		rc = loader_init(&s->ld, &s->train, c->batch_size, c->shuffle, c->seed, e);
+		rc = ct_loader_init(&s->ld, &s->train, c->batch_size, c->shuffle, c->seed, e);
 	if (rc < 0) {
-		train_state_release(s);
+		ct_train_state_release(s);
 		return rc;
 	}
-	rng_seed(&s->init_rng, c->seed, RNG_STREAM_INIT);
-	rng_seed(&s->dropout_rng, c->seed, RNG_STREAM_DROPOUT);
-	mlp_init_weights(&s->model, &s->init_rng);
-	graph_set_dropout_rng(s->model.train.g, &s->dropout_rng);
-	s->steps_per_epoch = loader_batches_per_epoch(&s->ld);
-	s->sched = (schedule){
-		.kind = (sched_kind)sched_from_name(c->schedule),
+	ct_rng_seed(&s->init_rng, c->seed, CT_RNG_STREAM_INIT);
+	ct_rng_seed(&s->dropout_rng, c->seed, CT_RNG_STREAM_DROPOUT);
+	ct_mlp_init_weights(&s->model, &s->init_rng);
+	ct_graph_set_dropout_rng(s->model.train.g, &s->dropout_rng);
+	s->steps_per_epoch = ct_loader_batches_per_epoch(&s->ld);
+	s->sched = (ct_schedule){
+		.kind = (ct_sched_kind)ct_sched_from_name(c->schedule),
 		.lr = c->lr,
 		.gamma = c->gamma,
 		.min_lr = c->min_lr,
 		.warmup = c->warmup_steps,
 		.step_size = c->step_size,
 	};
-	s->sched.total_steps = train_total_steps(s);
-	best_init(&s->best, c->keep_best, c->patience,
-		  strcmp(c->monitor, "val_accuracy") == 0 ? BEST_HIGHER : BEST_LOWER);
+	s->sched.total_steps = ct_train_total_steps(s);
+	ct_best_init(&s->best, c->keep_best, c->patience,
+		     strcmp(c->monitor, "val_accuracy") == 0 ? CT_BEST_HIGHER : CT_BEST_LOWER);
 	return 0;
 }
 
-void train_state_release(train_state *s)
+void ct_train_state_release(ct_train_state *s)
 {
-	loader_release(&s->ld);
+	ct_loader_release(&s->ld);
 	h5stream_close(s->stream);
-	optim_release(&s->opt);
-	mlp_release(&s->model);
-	norm_release(&s->norm);
-	dataset_release(&s->val); /* a view of train's rows */
-	dataset_release(&s->train);
+	ct_optim_release(&s->opt);
+	ct_mlp_release(&s->model);
+	ct_norm_release(&s->norm);
+	ct_dataset_release(&s->val); /* a view of train's rows */
+	ct_dataset_release(&s->train);
 	memset(s, 0, sizeof *s);
 }

@@ -2,10 +2,10 @@
  * the caller's table for the checkpoint manager (ckpt/manager.h), which
  * writes it (ckpt/write.c) and restores it (ckpt/resume.c).
  *
- *     ckpt_manager *m = state_ckpt_manager("DIR/checkpoints", &state, &opts, &e);
- *     ckpt_manager_restore_latest(m, &step, &e);   // resume
- *     ckpt_manager_save(m, state.step, &e);        // between two steps
- *     ckpt_manager_free(m);
+ *     ct_ckpt_manager *m = state_ckpt_manager("DIR/checkpoints", &state, &opts, &e);
+ *     ct_ckpt_manager_restore_latest(m, &step, &e);   // resume
+ *     ct_ckpt_manager_save(m, state.step, &e);        // between two steps
+ *     ct_ckpt_manager_free(m);
  * Every saved field is also restored (one table).  Layout (for h5py; see
  * also ckpt/README.md):
  *   /@format = "ctrain-checkpoint", /@format_version = 2
@@ -31,9 +31,9 @@
 
 /* Registers every field of s in f (the layout above, after f's header).
  * s must stay where it is while f is used. */
-int state_ckpt_register(ckpt_fields *f, train_state *s, ct_err *e);
-/* ckpt_manager_new(dir, o) with the fields of s registered; NULL on error. */
-ckpt_manager *state_ckpt_manager(const char *dir, train_state *s, const ckpt_manager_opts *o,
-				 ct_err *e);
+int state_ckpt_register(ct_ckpt_fields *f, ct_train_state *s, ct_err *e);
+/* ct_ckpt_manager_new(dir, o) with the fields of s registered; NULL on error. */
+ct_ckpt_manager *state_ckpt_manager(const char *dir, ct_train_state *s,
+				    const ct_ckpt_manager_opts *o, ct_err *e);
 
 #endif

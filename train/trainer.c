@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../ckpt/atomic.h"
+#include "../util/atomic.h"
 #include "../util/log.h"
 #include "export.h"
 #include "metrics.h"
@@ -17,11 +17,11 @@
 #include "state_ckpt.h"
 
 typedef struct loop {
-	train_state *s;
+	ct_train_state *s;
 	const char *dir;
 	metrics met;
-	ckpt_manager *cm; /* DIR/checkpoints, with the fields of s */
-	const trainer_opts *o;
+	ct_ckpt_manager *cm; /* DIR/checkpoints, with the fields of s */
+	const ct_trainer_opts *o;
 	progress prog;
 	int32_t *labels;
 	double t0, last_ckpt, window_t0;
@@ -29,7 +29,7 @@ typedef struct loop {
 	double grad_norm; /* of the last step that computed it (a logged one) */
 	double ckpt_sec;  /* spent in save() since the last row */
 	int saves;        /* save() calls since the last row */
-	trainer_result *r;
+	ct_trainer_result *r;
 	int warned_nonfinite;
 	char note[1024];
 } loop;
@@ -49,7 +49,7 @@ static int floats_finite(const float *x, size_t n)
 }
 
 /* Parameters and optimizer buffers: what a checkpoint or an export saves. */
-static int state_finite(const train_state *s)
+static int state_finite(const ct_train_state *s)
 {
 	return floats_finite(s->model.ps.data, s->model.ps.n) &&
 	       (!s->opt.m || floats_finite(s->opt.m, s->opt.n)) &&
@@ -62,13 +62,13 @@ static int state_finite(const train_state *s)
  * either when the run is to stop there).  *gnorm (when not NULL) receives the
  * global gradient norm before clipping, NaN for a skipped batch: computed only
  * for the steps that write a metrics row. */
-static int train_step(train_state *s, int rows, double *loss, double *gnorm)
+static int train_step(ct_train_state *s, int rows, double *loss, double *gnorm)
 {
-	mlp_graph *mg = &s->model.train;
-	graph_set_rows(mg->g, rows);
-	graph_forward(mg->g);
-	*loss = graph_loss(mg->g, mg->loss);
-	graph_backward(mg->g, mg->loss);
+	ct_mlp_graph *mg = &s->model.train;
+	ct_graph_set_rows(mg->g, rows);
+	ct_graph_forward(mg->g);
+	*loss = ct_graph_loss(mg->g, mg->loss);
+	ct_graph_backward(mg->g, mg->loss);
 	int bad = !isfinite(*loss) || !floats_finite(s->model.ps.grad, s->model.ps.n);
 	const char *mode = s->cfg.on_nonfinite;
 	if (bad && strcmp(mode, "stop") == 0)
@@ -78,13 +78,13 @@ static int train_step(train_state *s, int rows, double *loss, double *gnorm)
 	if (!bad || strcmp(mode, "warn") == 0) {
 		double norm = 0.0;
 		if (s->cfg.grad_clip > 0)
-			norm = grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
+			norm = ct_grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
 		else if (gnorm)
-			norm = grad_global_norm(s->model.ps.grad, s->model.ps.n);
+			norm = ct_grad_global_norm(s->model.ps.grad, s->model.ps.n);
 		if (gnorm)
 			*gnorm = norm;
-		optim_step(&s->opt, s->model.ps.data, s->model.ps.grad,
-			   sched_lr(&s->sched, s->step));
+		ct_optim_step(&s->opt, s->model.ps.data, s->model.ps.grad,
+			      ct_sched_lr(&s->sched, s->step));
 	}
 	s->step++;
 	s->samples_seen += rows;
@@ -95,14 +95,14 @@ static int train_step(train_state *s, int rows, double *loss, double *gnorm)
 static const char *finite_note(loop *L)
 {
 	ct_err we = {0};
-	if (ckpt_manager_wait(L->cm, &we) < 0) {
+	if (ct_ckpt_manager_wait(L->cm, &we) < 0) {
 		snprintf(L->note, sizeof L->note,
 			 "the last checkpoint write failed (%.300s); the earlier ones hold finite "
 			 "state",
 			 we.msg);
 		return L->note;
 	}
-	int64_t last = ckpt_manager_last_step(L->cm);
+	int64_t last = ct_ckpt_manager_last_step(L->cm);
 	if (last < 0)
 		return "no checkpoint was written yet";
 	snprintf(L->note, sizeof L->note,
@@ -115,7 +115,7 @@ static const char *finite_note(loop *L)
 /* train.on_nonfinite for a step whose loss or gradient was not finite. */
 static int on_nonfinite(loop *L, double loss, ct_err *e)
 {
-	train_state *s = L->s;
+	ct_train_state *s = L->s;
 	const char *what = isfinite(loss) ? "gradient" : "loss";
 	progress_clear(&L->prog);
 	if (strcmp(s->cfg.on_nonfinite, "stop") == 0)
@@ -126,14 +126,14 @@ static int on_nonfinite(loop *L, double loss, ct_err *e)
 			what, loss, (long long)s->step + 1, (long long)s->ld.st.epoch + 1,
 			finite_note(L));
 	if (strcmp(s->cfg.on_nonfinite, "skip_batch") == 0)
-		log_warn("non-finite %s (loss %g) at step %lld: batch skipped, no update "
-			 "(train.on_nonfinite = skip_batch)",
-			 what, loss, (long long)s->step);
+		ct_log_warn("non-finite %s (loss %g) at step %lld: batch skipped, no update "
+			    "(train.on_nonfinite = skip_batch)",
+			    what, loss, (long long)s->step);
 	else if (!L->warned_nonfinite)
-		log_warn("non-finite %s (loss %g) at step %lld: training goes on "
-			 "(train.on_nonfinite = warn); no checkpoint is written while the state "
-			 "is not finite",
-			 what, loss, (long long)s->step);
+		ct_log_warn("non-finite %s (loss %g) at step %lld: training goes on "
+			    "(train.on_nonfinite = warn); no checkpoint is written while the state "
+			    "is not finite",
+			    what, loss, (long long)s->step);
 	L->warned_nonfinite = 1;
 	return 0;
 }
@@ -143,15 +143,15 @@ static int on_nonfinite(loop *L, double loss, ct_err *e)
  * run stops. */
 static int state_check(loop *L, int *skip, ct_err *e)
 {
-	train_state *s = L->s;
+	ct_train_state *s = L->s;
 	*skip = 0;
 	if (state_finite(s))
 		return 0;
 	if (strcmp(s->cfg.on_nonfinite, "warn") == 0) {
 		progress_clear(&L->prog);
-		log_warn("step %lld: the weights or optimizer state are not finite; checkpoint "
-			 "not written",
-			 (long long)s->step);
+		ct_log_warn("step %lld: the weights or optimizer state are not finite; checkpoint "
+			    "not written",
+			    (long long)s->step);
 		*skip = 1;
 		return 0;
 	}
@@ -161,21 +161,21 @@ static int state_check(loop *L, int *skip, ct_err *e)
 		       (long long)s->step, finite_note(L));
 }
 
-static void evaluate(train_state *s, double *loss, double *acc)
+static void evaluate(ct_train_state *s, double *loss, double *acc)
 {
 	int64_t correct = 0;
-	mlp_eval(&s->model, s->val.x, s->val.y, s->val.n, NULL, loss, &correct);
+	ct_mlp_eval(&s->model, s->val.x, s->val.y, s->val.n, NULL, loss, &correct);
 	*acc = s->val.n ? (double)correct / (double)s->val.n : 0.0;
 }
 
 /* keep_best and early stopping: the monitored metric of this evaluation. */
-static int track_best(train_state *s, double val_loss, double val_acc)
+static int track_best(ct_train_state *s, double val_loss, double val_acc)
 {
 	int higher = strcmp(s->cfg.monitor, "val_accuracy") == 0;
-	int flags = best_update(&s->best, s->step, higher ? val_acc : val_loss);
-	if (flags & BEST_STOP)
-		log_info("early stopping at step %lld: %s did not improve for %d evaluations",
-			 (long long)s->step, s->cfg.monitor, s->cfg.patience);
+	int flags = ct_best_update(&s->best, s->step, higher ? val_acc : val_loss);
+	if (flags & CT_BEST_STOP)
+		ct_log_info("early stopping at step %lld: %s did not improve for %d evaluations",
+			    (long long)s->step, s->cfg.monitor, s->cfg.patience);
 	return flags;
 }
 
@@ -183,13 +183,13 @@ static int track_best(train_state *s, double val_loss, double val_acc)
  * flags of that evaluation (0 without one). */
 static int write_row(loop *L, int eval_now, int *best, ct_err *e)
 {
-	train_state *s = L->s;
+	ct_train_state *s = L->s;
 	double now = progress_now();
 	metrics_row row = {
 		.step = s->step,
 		.epoch = (int64_t)s->ld.st.epoch,
 		.loss = s->loss_count ? s->loss_sum / (double)s->loss_count : 0.0,
-		.lr = sched_lr(&s->sched, s->step - 1),
+		.lr = ct_sched_lr(&s->sched, s->step - 1),
 		.samples_per_sec =
 			now > L->window_t0 ? (double)L->window_samples / (now - L->window_t0) : 0,
 		.elapsed_sec = s->elapsed + (now - L->t0),
@@ -206,7 +206,7 @@ static int write_row(loop *L, int eval_now, int *best, ct_err *e)
 		L->r->val_loss = row.val_loss;
 		L->r->val_accuracy = row.val_accuracy;
 		*best = track_best(s, row.val_loss, row.val_accuracy);
-		if (*best & BEST_STOP)
+		if (*best & CT_BEST_STOP)
 			L->r->early_stopped = 1;
 	}
 	L->r->loss = row.loss;
@@ -222,13 +222,14 @@ static int write_row(loop *L, int eval_now, int *best, ct_err *e)
 static void warn_failed(loop *L, const ct_err *se)
 {
 	progress_clear(&L->prog);
-	log_warn("checkpoint failed, training continues (checkpoint.on_error = warn): %s", se->msg);
+	ct_log_warn("checkpoint failed, training continues (checkpoint.on_error = warn): %s",
+		    se->msg);
 }
 
 /* Saves a checkpoint, applying checkpoint.on_error. */
 static int save(loop *L, ct_err *e)
 {
-	train_state *s = L->s;
+	ct_train_state *s = L->s;
 	int warn = strcmp(s->cfg.on_error, "warn") == 0;
 	double t = progress_now();
 	L->last_ckpt = t;
@@ -240,9 +241,9 @@ static int save(loop *L, ct_err *e)
 	/* With warn, a failed background write is reported here and this
 	 * checkpoint is still written: the retry is at this cadence point, not
 	 * the one after. */
-	if (warn && ckpt_manager_wait(L->cm, &se) < 0)
+	if (warn && ct_ckpt_manager_wait(L->cm, &se) < 0)
 		warn_failed(L, &se);
-	rc = ckpt_manager_save(L->cm, s->step, &se);
+	rc = ct_ckpt_manager_save(L->cm, s->step, &se);
 	L->ckpt_sec += progress_now() - t;
 	L->saves++;
 	if (rc == 0)
@@ -267,19 +268,19 @@ static int checkpoint_due(loop *L, int epoch_end)
 
 static int run_loop(loop *L, ct_err *e)
 {
-	train_state *s = L->s;
+	ct_train_state *s = L->s;
 	const ct_config *c = &s->cfg;
-	mlp_graph *mg = &s->model.train;
-	float *xin = graph_value(mg->g, mg->in);
-	graph_set_labels(mg->g, mg->loss, L->labels);
-	int stop = best_should_stop(&s->best);
+	ct_mlp_graph *mg = &s->model.train;
+	float *xin = ct_graph_value(mg->g, mg->in);
+	ct_graph_set_labels(mg->g, mg->loss, L->labels);
+	int stop = ct_best_should_stop(&s->best);
 	if (stop) { /* resumed from the checkpoint written when it stopped */
-		log_info("early stopping at step %lld: %s did not improve for %d evaluations",
-			 (long long)s->step, c->monitor, c->patience);
+		ct_log_info("early stopping at step %lld: %s did not improve for %d evaluations",
+			    (long long)s->step, c->monitor, c->patience);
 		L->r->early_stopped = 1;
 	}
 	while (!stop && s->ld.st.epoch < (uint64_t)c->epochs) {
-		int rows = loader_next(&s->ld, xin, L->labels);
+		int rows = ct_loader_next(&s->ld, xin, L->labels);
 		if (rows < 0) { /* a streamed read failed or found a bad row */
 			*e = s->ld.err;
 			return rows;
@@ -306,9 +307,9 @@ static int run_loop(loop *L, ct_err *e)
 		int rc = 0, best = 0;
 		if (eval_now || epoch_end || s->step % c->log_every == 0)
 			rc = write_row(L, eval_now, &best, e);
-		stop = (best & BEST_STOP) != 0;
+		stop = (best & CT_BEST_STOP) != 0;
 		/* A step among the keep_best best is saved now or never. */
-		if (rc == 0 && ((best & BEST_KEPT) || checkpoint_due(L, epoch_end)))
+		if (rc == 0 && ((best & CT_BEST_KEPT) || checkpoint_due(L, epoch_end)))
 			rc = save(L, e);
 		if (rc < 0)
 			return rc;
@@ -323,28 +324,29 @@ static int run_loop(loop *L, ct_err *e)
 /* The final (or interrupt) checkpoint, durable on return. */
 static int finish(loop *L, ct_err *e)
 {
-	int rc = ckpt_manager_wait(L->cm, e);
+	int rc = ct_ckpt_manager_wait(L->cm, e);
 	if (rc < 0 && strcmp(L->s->cfg.on_error, "warn") == 0) { /* retried just below */
 		warn_failed(L, e);
 		rc = 0;
 	}
 	int skip = 0;
-	int due = ckpt_manager_last_step(L->cm) != L->s->step;
+	int due = ct_ckpt_manager_last_step(L->cm) != L->s->step;
 	if (rc == 0 && due)
 		rc = state_check(L, &skip, e);
 	if (rc == 0 && due && !skip)
-		rc = ckpt_manager_finish(L->cm, L->s->step, e);
+		rc = ct_ckpt_manager_finish(L->cm, L->s->step, e);
 	return rc;
 }
 
 /* Temporary files of an earlier process killed while writing metrics.csv or
  * model.safetensors (the checkpoint directory's are removed by the checkpoint
- * manager, ckpt_manager_new). */
+ * manager, ct_ckpt_manager_new). */
 static void remove_leftovers(const char *dir)
 {
-	int n = atomic_cleanup_tmp(dir, NULL);
+	int n = ct_atomic_cleanup_tmp(dir, NULL);
 	if (n > 0)
-		log_info("removed %d temporary file(s) left in %s by an interrupted write", n, dir);
+		ct_log_info("removed %d temporary file(s) left in %s by an interrupted write", n,
+			    dir);
 }
 
 /* Caller's thread, before the copy: the rows written so far leave stdio. */
@@ -371,8 +373,8 @@ static int keep_first(int rc, ct_err *e, int rc2, const ct_err *e2)
 	return rc2;
 }
 
-int trainer_run(train_state *s, const char *dir, int64_t resume_step, const trainer_opts *o,
-		trainer_result *r, ct_err *e)
+int ct_trainer_run(ct_train_state *s, const char *dir, int64_t resume_step,
+		   const ct_trainer_opts *o, ct_trainer_result *r, ct_err *e)
 {
 	memset(r, 0, sizeof *r);
 	loop L;
@@ -387,10 +389,10 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, const trai
 		return ct_errf(e, CT_ENOMEM, "out of memory");
 	remove_leftovers(dir);
 	snprintf(path, sizeof path, "%s/train.log", dir);
-	log_set_fallback(path); /* where log lines go if stderr's reader goes away */
+	ct_log_set_fallback(path); /* where log lines go if stderr's reader goes away */
 	snprintf(path, sizeof path, "%s/metrics.csv", dir);
 	int rc = metrics_open(&L.met, path, resume_step, e);
-	ckpt_manager_opts co = {
+	ct_ckpt_manager_opts co = {
 		.keep_last = s->cfg.keep_last,
 		.keep_every = s->cfg.keep_every,
 		.async = s->cfg.async,
@@ -407,11 +409,11 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, const trai
 		return rc;
 	}
 	if (resume_step >= 0)
-		ckpt_manager_mark_saved(L.cm, resume_step); /* it exists already */
+		ct_ckpt_manager_mark_saved(L.cm, resume_step); /* it exists already */
 	signals_install();
 	L.t0 = L.last_ckpt = L.window_t0 = progress_now();
 	int64_t start_step = s->step, start_samples = s->samples_seen;
-	progress_init(&L.prog, start_step, train_total_steps(s));
+	progress_init(&L.prog, start_step, ct_train_total_steps(s));
 	rc = run_loop(&L, e);
 	progress_clear(&L.prog);
 	double loop_sec = progress_now() - L.t0;
@@ -422,17 +424,17 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, const trai
 	 * a failing disk is not written again; the write in flight is awaited. */
 	ct_err fe = {0};
 	rc = interrupted ? 0 : rc;
-	rc = keep_first(rc, e, rc == 0 ? finish(&L, &fe) : ckpt_manager_wait(L.cm, &fe), &fe);
+	rc = keep_first(rc, e, rc == 0 ? finish(&L, &fe) : ct_ckpt_manager_wait(L.cm, &fe), &fe);
 	if (rc == 0 && interrupted) {
 		r->signal = sig;
-		log_info(
+		ct_log_info(
 			"interrupted at step %lld; checkpoint saved; resume with: ctrain resume %s",
 			(long long)s->step, dir);
 		rc = ct_errf(e, CT_EINTERRUPTED, "interrupted by signal %d", sig);
 	}
 	ct_err me = {0};
 	rc = keep_first(rc, e, metrics_close(&L.met, &me), &me);
-	ckpt_manager_free(L.cm);
+	ct_ckpt_manager_free(L.cm);
 	free(L.labels);
 	r->steps = s->step;
 	r->epochs = (int64_t)s->ld.st.epoch;
@@ -447,9 +449,9 @@ int trainer_run(train_state *s, const char *dir, int64_t resume_step, const trai
 			     dir, dir);
 	if (rc == 0) {
 		snprintf(path, sizeof path, "%s/model.safetensors", dir);
-		rc = model_export_norm(&s->model, &s->norm, path, DT_F32, NULL, e);
+		rc = ct_model_export_norm(&s->model, &s->norm, path, CT_DT_F32, NULL, e);
 		if (rc == 0)
-			log_info("wrote %s", path);
+			ct_log_info("wrote %s", path);
 	}
 	return rc;
 }

@@ -1,9 +1,9 @@
 /* trainer.h — the training loop over a train_state, with metrics, progress,
  * evaluation, checkpoint cadence, signals and the final export.
  *
- *     train_state s;  train_state_init(&s, &cfg, name, &e);   // or restored from a checkpoint
- *     trainer_result r;
- *     rc = trainer_run(&s, "runs/x", resume_step, NULL, &r, &e);   // resume_step -1: new run
+ *     ct_train_state s;  ct_train_state_init(&s, &cfg, name, &e);   // or restored from a checkpoint
+ *     ct_trainer_result r;
+ *     rc = ct_trainer_run(&s, "runs/x", resume_step, NULL, &r, &e);   // resume_step -1: new run
  * Returns 0 when training completed (DIR/model.safetensors written),
  * CT_EINTERRUPTED after SIGINT/SIGTERM/SIGHUP once the checkpoint is durable
  * (r.signal says which), or an error.
@@ -11,9 +11,10 @@
 #ifndef CT_TRAINER_H
 #define CT_TRAINER_H
 
+#include "../util/api.h"
 #include "state.h"
 
-typedef struct trainer_result {
+typedef struct ct_trainer_result {
 	int64_t steps;  /* total optimizer steps at the end */
 	int64_t epochs; /* epochs completed */
 	double loss;    /* mean training loss of the last logged window */
@@ -22,17 +23,17 @@ typedef struct trainer_result {
 	double samples_per_sec, seconds; /* this process only */
 	int signal;
 	int early_stopped;
-} trainer_result;
+} ct_trainer_result;
 
 /* Optional: after_step runs on the training thread after every step, before
- * pending signals are looked at (the CLI's test option, train/cli_train.c). */
-typedef struct trainer_opts {
+ * pending signals are looked at (the CLI's test option, cli/cli_train.c). */
+typedef struct ct_trainer_opts {
 	void (*after_step)(void *ctx, int64_t step);
 	void *ctx;
-} trainer_opts;
+} ct_trainer_opts;
 
 /* o may be NULL. */
-int trainer_run(train_state *s, const char *run_dir, int64_t resume_step, const trainer_opts *o,
-		trainer_result *r, ct_err *e);
+CT_API int ct_trainer_run(ct_train_state *s, const char *run_dir, int64_t resume_step,
+			  const ct_trainer_opts *o, ct_trainer_result *r, ct_err *e);
 
 #endif

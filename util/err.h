@@ -9,13 +9,15 @@
  * reported this way: they hit CT_ASSERT, which is on in every build.
  *
  *     ct_err e = {0};
- *     if (idx_read(path, &ds, &e) < 0) { log_error("%s", e.msg); return e.code; }
+ *     if (idx_read(path, &ds, &e) < 0) { ct_log_error("%s", e.msg); return e.code; }
  *
- * Only train/main.c maps codes to exit statuses (CT_EUSAGE/CT_ECONFIG -> 2, the
+ * Only cli/main.c maps codes to exit statuses (CT_EUSAGE/CT_ECONFIG -> 2, the
  * others -> 1).
  */
 #ifndef CT_ERR_H
 #define CT_ERR_H
+
+#include "api.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,12 +42,12 @@ typedef struct ct_err {
 } ct_err;
 
 /* Fill e (may be NULL) with a printf-style message; returns code. */
-int ct_errf(ct_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+CT_API int ct_errf(ct_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like ct_errf but appends ": strerror(errno_value)". */
-int ct_errno(ct_err *e, int code, int errno_value, const char *fmt, ...)
+CT_API int ct_errno(ct_err *e, int code, int errno_value, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Prepend "prefix: " to an existing message; returns e->code. */
-int ct_err_prefix(ct_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+CT_API int ct_err_prefix(ct_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #ifdef __clang_analyzer__
 /* For clang-tidy's path analysis only, which sees one file at a time: these
@@ -77,6 +79,6 @@ int ct_err_prefix(ct_err *e, const char *fmt, ...) __attribute__((format(printf,
 
 /* Allocation helpers: abort on failure would hide OOM, so they return NULL and
  * callers report CT_ENOMEM.  ct_aligned_alloc rounds size up to the alignment. */
-void *ct_aligned_alloc(size_t align, size_t size);
+CT_API void *ct_aligned_alloc(size_t align, size_t size);
 
 #endif

@@ -16,7 +16,7 @@ static char g_fallback_path[4096];
 static FILE *g_fallback;
 static int g_stderr_broken;
 
-void log_set_fallback(const char *path)
+void ct_log_set_fallback(const char *path)
 {
 	pthread_mutex_lock(&g_fallback_mu);
 	snprintf(g_fallback_path, sizeof g_fallback_path, "%s", path ? path : "");
@@ -42,16 +42,16 @@ static void write_fallback(const char *name, const char *line)
 	pthread_mutex_unlock(&g_fallback_mu);
 }
 
-void log_set_level(int level) { g_level = level; }
-int log_get_level(void) { return g_level; }
+void ct_log_set_level(int level) { g_level = level; }
+int ct_log_get_level(void) { return g_level; }
 
-void log_set_hook(void (*hook)(int, const char *, void *), void *ctx)
+void ct_log_set_hook(void (*hook)(int, const char *, void *), void *ctx)
 {
 	g_hook = hook;
 	g_hook_ctx = ctx;
 }
 
-void log_msg(int level, const char *fmt, ...)
+void ct_log_msg(int level, const char *fmt, ...)
 {
 	static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 	if (level < g_level || level > CT_LOG_ERROR)

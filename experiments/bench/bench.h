@@ -70,7 +70,7 @@ double bench_median(double *v, int n);
 /* Writes `"key":[v0,v1,...]` (no leading comma) to f. */
 void bench_json_array(FILE *f, const char *key, const double *v, int n);
 
-/* Sets the kernels' threading as `ctrain train` does (ops_set_threads) and
+/* Sets the kernels' threading as `ctrain train` does (ct_ops_set_threads) and
  * returns the OpenBLAS core name; NULL if the worker pool cannot start. */
 const char *bench_threads_setup(int threads, int deterministic);
 /* OpenBLAS alone with its own threads (the sgemm-bound measurement). */

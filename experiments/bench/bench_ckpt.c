@@ -4,11 +4,11 @@
  * about 22 MB for 784-1024-1024-10) it measures, each --reps times, median:
  *   sync    what checkpoint.async = false costs:     vs plain write+fsync of
  *           take_live + image build + atomic write      the file's byte count
- *           (and ckpt_manager_save in sync mode, which also runs retention)
- *   async   ckpt_manager_save stall in async mode    vs memcpy of the state
- *   resume  ckpt_fields_read + ckpt_fields_apply (page cache warm, and cold after
+ *           (and ct_ckpt_manager_save in sync mode, which also runs retention)
+ *   async   ct_ckpt_manager_save stall in async mode    vs memcpy of the state
+ *   resume  ct_ckpt_fields_read + ct_ckpt_fields_apply (page cache warm, and cold after
  *           posix_fadvise(DONTNEED) on the clean file)
- *   export  model_export (safetensors, f32)          vs plain write+fsync
+ *   export  ct_model_export (safetensors, f32)          vs plain write+fsync
  *           and how much it raises the peak resident size (VmHWM)
  * Measurements alternate with their baseline so that load drift hits both.
  * Every file goes into --dir (one filesystem for both sides); the caller
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../ckpt/atomic.h"
+#include "../../util/atomic.h"
 #include "../../train/export.h"
 #include "../../train/state_ckpt.h"
 #include "../../train/state.h"
@@ -30,7 +30,7 @@
 
 typedef struct ckpt_ctx {
 	const bench_opts *o;
-	train_state s;
+	ct_train_state s;
 	char path[4096];
 	size_t state_bytes;
 	char *plain;      /* bytes for the plain write baseline */
@@ -48,12 +48,12 @@ static int state_init(ckpt_ctx *c, ct_err *e)
 		 c->o->layers, c->o->optim, strcmp(c->o->optim, "sgd") == 0 ? "0.9" : "0",
 		 c->o->sizes[0], c->o->sizes[c->o->n_sizes - 1]);
 	ct_config cfg;
-	config_defaults(&cfg);
-	int rc = config_parse_string(&cfg, ini, "bench.ini", e);
+	ct_config_defaults(&cfg);
+	int rc = ct_config_parse_string(&cfg, ini, "bench.ini", e);
 	if (rc == 0)
-		rc = config_validate(&cfg, "bench.ini", e);
+		rc = ct_config_validate(&cfg, "bench.ini", e);
 	if (rc == 0)
-		rc = train_state_init(&c->s, &cfg, "bench.ini", e);
+		rc = ct_train_state_init(&c->s, &cfg, "bench.ini", e);
 	if (rc < 0)
 		return rc;
 	size_t arrays = 1u + (c->s.opt.m != NULL ? 1u : 0u) + (c->s.opt.v != NULL ? 1u : 0u);
@@ -150,21 +150,21 @@ typedef struct results {
 	long export_peak_kb; /* largest growth of the peak resident size during an export */
 } results;
 
-/* A synchronous checkpoint as the trainer makes one (ckpt_manager_save with
+/* A synchronous checkpoint as the trainer makes one (ct_ckpt_manager_save with
  * checkpoint.async = false, retention aside): take the small fields (the
  * large ones stay in the state), build the image around them, write it
  * atomically; then the same byte count written plainly.  The image is
  * reused across checkpoints, as the manager does. */
-static int measure_sync(ckpt_ctx *c, ckpt_fields *f, h5c_image *im, results *r, ct_err *e)
+static int measure_sync(ckpt_ctx *c, ct_ckpt_fields *f, ct_h5c_image *im, results *r, ct_err *e)
 {
 	const char *path = next_path(c, "ckpt-sync", "h5");
 	double t0 = bench_now();
-	ckpt_fields_take_live(f, ++c->s.step);
+	ct_ckpt_fields_take_live(f, ++c->s.step);
 	double t1 = bench_now();
-	int rc = ckpt_fields_serialize(f, im, e);
+	int rc = ct_ckpt_fields_serialize(f, im, e);
 	double t2 = bench_now();
 	if (rc == 0)
-		rc = atomic_write_iov(path, im->seg, (int)im->n_seg, e);
+		rc = ct_atomic_write_iov(path, im->seg, (int)im->n_seg, e);
 	double t3 = bench_now();
 	if (rc == 0)
 		rc = file_size(path, &r->ckpt_bytes, e);
@@ -183,17 +183,17 @@ static int measure_sync(ckpt_ctx *c, ckpt_fields *f, h5c_image *im, results *r, 
 	return rc;
 }
 
-/* ckpt_manager_save as the trainer calls it with checkpoint.async = false.
+/* ct_ckpt_manager_save as the trainer calls it with checkpoint.async = false.
  * Deleting the oldest file runs on the manager's thread; training steps
  * between two checkpoints give it time, so it is waited for untimed. */
-static int measure_cp_sync(ckpt_ctx *c, ckpt_manager *cm, series *out, ct_err *e)
+static int measure_cp_sync(ckpt_ctx *c, ct_ckpt_manager *cm, series *out, ct_err *e)
 {
-	int rc = ckpt_manager_wait(cm, e);
+	int rc = ct_ckpt_manager_wait(cm, e);
 	if (rc < 0)
 		return rc;
 	c->s.step++;
 	double t0 = bench_now();
-	rc = ckpt_manager_save(cm, c->s.step, e);
+	rc = ct_ckpt_manager_save(cm, c->s.step, e);
 	if (rc == 0)
 		add(out, bench_now() - t0);
 	return rc;
@@ -201,19 +201,19 @@ static int measure_cp_sync(ckpt_ctx *c, ckpt_manager *cm, series *out, ct_err *e
 
 /* The async stall: the previous write has finished (waited for outside the
  * timing), so this is what the loop pays between two steps. */
-static int measure_async(ckpt_ctx *c, ckpt_manager *cm, series *stall, series *write_sec,
+static int measure_async(ckpt_ctx *c, ct_ckpt_manager *cm, series *stall, series *write_sec,
 			 series *mcpy, char *dst, ct_err *e)
 {
 	c->s.step++;
 	double t0 = bench_now();
-	int rc = ckpt_manager_save(cm, c->s.step, e);
+	int rc = ct_ckpt_manager_save(cm, c->s.step, e);
 	double t1 = bench_now();
 	if (rc == 0)
-		rc = ckpt_manager_wait(cm, e);
+		rc = ct_ckpt_manager_wait(cm, e);
 	if (rc < 0)
 		return rc;
 	add(stall, t1 - t0);
-	add(write_sec, ckpt_manager_get_stats(cm).last_write_sec);
+	add(write_sec, ct_ckpt_manager_get_stats(cm).last_write_sec);
 	size_t n = c->s.model.ps.n * sizeof(float), off = 0;
 	t0 = bench_now();
 	memcpy(dst, c->s.model.ps.data, n);
@@ -238,14 +238,14 @@ static void evict(const char *path)
 	}
 }
 
-static int measure_resume(ckpt_fields *rd, const char *path, int cold, series *out, ct_err *e)
+static int measure_resume(ct_ckpt_fields *rd, const char *path, int cold, series *out, ct_err *e)
 {
 	if (cold)
 		evict(path);
 	double t0 = bench_now();
-	int rc = ckpt_fields_read(rd, path, e);
+	int rc = ct_ckpt_fields_read(rd, path, e);
 	if (rc == 0)
-		rc = ckpt_fields_apply(rd, e);
+		rc = ct_ckpt_fields_apply(rd, e);
 	if (rc == 0)
 		add(out, bench_now() - t0);
 	return rc;
@@ -282,7 +282,7 @@ static int measure_export(ckpt_ctx *c, results *r, ct_err *e)
 	int peak_ok = reset_peak_rss() == 0;
 	long rss0 = status_kb("VmRSS");
 	double t0 = bench_now();
-	int rc = model_export(&c->s.model, path, DT_F32, NULL, e);
+	int rc = ct_model_export(&c->s.model, path, CT_DT_F32, NULL, e);
 	double t1 = bench_now(), sec = 0;
 	long peak = status_kb("VmHWM");
 	if (peak_ok && rss0 > 0 && peak > 0 && peak - rss0 > r->export_peak_kb)
@@ -302,38 +302,38 @@ static int measure_export(ckpt_ctx *c, results *r, ct_err *e)
 
 
 /* A table of the state's fields (train/state_ckpt.c), as the manager holds. */
-static int state_fields(ckpt_ctx *c, ckpt_fields *f, ct_err *e)
+static int state_fields(ckpt_ctx *c, ct_ckpt_fields *f, ct_err *e)
 {
-	int rc = ckpt_fields_init(f, e);
+	int rc = ct_ckpt_fields_init(f, e);
 	if (rc == 0 && (rc = state_ckpt_register(f, &c->s, e)) < 0)
-		ckpt_fields_release(f);
+		ct_ckpt_fields_release(f);
 	return rc;
 }
 
 static int run_sync_and_resume(ckpt_ctx *c, results *r, ct_err *e)
 {
-	ckpt_fields sn, rd;
+	ct_ckpt_fields sn, rd;
 	int rc = state_fields(c, &sn, e);
 	if (rc < 0)
 		return rc;
 	rc = state_fields(c, &rd, e);
 	if (rc < 0) {
-		ckpt_fields_release(&sn);
+		ct_ckpt_fields_release(&sn);
 		return rc;
 	}
-	h5c_image im;
-	h5c_image_init(&im);
+	ct_h5c_image im;
+	ct_h5c_image_init(&im);
 	for (int i = 0; i < c->o->reps && rc == 0; i++)
 		rc = measure_sync(c, &sn, &im, r, e);
-	ckpt_fields_take(&sn, c->s.step); /* the resume file below is written from copies */
+	ct_ckpt_fields_take(&sn, c->s.step); /* the resume file below is written from copies */
 	const char *path = next_path(c, "ckpt-resume", "h5");
 	char keep[4096];
 	snprintf(keep, sizeof keep, "%s", path);
 	if (rc == 0)
-		rc = ckpt_fields_serialize(&sn, &im, e);
+		rc = ct_ckpt_fields_serialize(&sn, &im, e);
 	if (rc == 0)
-		rc = atomic_write_iov(keep, im.seg, (int)im.n_seg, e);
-	h5c_image_release(&im);
+		rc = ct_atomic_write_iov(keep, im.seg, (int)im.n_seg, e);
+	ct_h5c_image_release(&im);
 	for (int i = 0; i < c->o->reps && rc == 0; i++) {
 		rc = measure_resume(&rd, keep, 0, &r->warm, e);
 		if (rc == 0)
@@ -341,8 +341,8 @@ static int run_sync_and_resume(ckpt_ctx *c, results *r, ct_err *e)
 	}
 	if (rc == 0)
 		rc = unlink_checked(keep, e);
-	ckpt_fields_release(&rd);
-	ckpt_fields_release(&sn);
+	ct_ckpt_fields_release(&rd);
+	ct_ckpt_fields_release(&sn);
 	return rc;
 }
 
@@ -351,8 +351,8 @@ static int run_checkpointer(ckpt_ctx *c, int async, results *r, char *dst, ct_er
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/%s", c->o->dir, async ? "async" : "sync");
-	ckpt_manager_opts o = {.keep_last = 2, .async = async};
-	ckpt_manager *cm = state_ckpt_manager(dir, &c->s, &o, e);
+	ct_ckpt_manager_opts o = {.keep_last = 2, .async = async};
+	ct_ckpt_manager *cm = state_ckpt_manager(dir, &c->s, &o, e);
 	if (!cm)
 		return e->code;
 	int rc = 0;
@@ -360,11 +360,11 @@ static int run_checkpointer(ckpt_ctx *c, int async, results *r, char *dst, ct_er
 		rc = async ? measure_async(c, cm, &r->stall, &r->bg_write, &r->mcpy, dst, e)
 			   : measure_cp_sync(c, cm, &r->cp_sync, e);
 	ct_err we = {0};
-	if (ckpt_manager_wait(cm, &we) < 0 && rc == 0) {
+	if (ct_ckpt_manager_wait(cm, &we) < 0 && rc == 0) {
 		rc = we.code;
 		*e = we;
 	}
-	ckpt_manager_free(cm); /* its last 2 files go with --dir (run.sh removes it) */
+	ct_ckpt_manager_free(cm); /* its last 2 files go with --dir (run.sh removes it) */
 	return rc;
 }
 
@@ -431,7 +431,7 @@ int bench_cmd_ckpt(const bench_opts *o, ct_err *e)
 	int rc = state_init(&c, e);
 	if (rc == 0)
 		rc = ckpt_run(&c, e);
-	train_state_release(&c.s);
+	ct_train_state_release(&c.s);
 	free(c.plain);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "../../nn/rng.h"
+#include "../../util/rng.h"
 
 typedef struct gemm_layer {
 	int in, out;
@@ -23,13 +23,13 @@ struct gemm_set {
 	gemm_layer L[BENCH_MAX_LAYERS];
 };
 
-static void fill(float *p, size_t n, rng *r)
+static void fill(float *p, size_t n, ct_rng *r)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = 0.1f * (2.0f * rng_float(r) - 1.0f);
+		p[i] = 0.1f * (2.0f * ct_rng_float(r) - 1.0f);
 }
 
-static int layer_alloc(gemm_layer *L, int batch, rng *r, ct_err *e)
+static int layer_alloc(gemm_layer *L, int batch, ct_rng *r, ct_err *e)
 {
 	size_t bi = (size_t)batch * (size_t)L->in, bo = (size_t)batch * (size_t)L->out;
 	size_t oi = (size_t)L->out * (size_t)L->in;
@@ -64,8 +64,8 @@ gemm_set *gemm_set_new(const bench_opts *o, ct_err *e)
 		return NULL;
 	}
 	g->batch = o->batch;
-	rng r;
-	rng_seed(&r, 2, RNG_STREAM_DATA);
+	ct_rng r;
+	ct_rng_seed(&r, 2, CT_RNG_STREAM_DATA);
 	for (int i = 0; i + 1 < o->n_sizes; i++) {
 		g->L[g->n].in = o->sizes[i];
 		g->L[g->n].out = o->sizes[i + 1];

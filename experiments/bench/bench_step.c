@@ -1,6 +1,6 @@
 /* bench_step.c — times ctrain training steps exactly as train/trainer.c runs
- * them: loader_next copies a shuffled batch into the graph's input,
- * graph_forward, graph_loss, graph_backward, optim_step.  See bench.h for
+ * them: ct_loader_next copies a shuffled batch into the graph's input,
+ * ct_graph_forward, ct_graph_loss, ct_graph_backward, ct_optim_step.  See bench.h for
  * the subcommands and their output. */
 #include "bench.h"
 
@@ -16,10 +16,10 @@
 #include "../../util/log.h"
 
 typedef struct step_ctx {
-	dataset ds;
-	loader ld;
-	mlp m;
-	optim opt;
+	ct_dataset ds;
+	ct_loader ld;
+	ct_mlp m;
+	ct_optim opt;
 	int32_t *labels;
 	float *xin;
 	double lr, loss, first_loss;
@@ -28,10 +28,10 @@ typedef struct step_ctx {
 
 static void step_release(step_ctx *c)
 {
-	optim_release(&c->opt);
-	mlp_release(&c->m);
-	loader_release(&c->ld);
-	dataset_release(&c->ds);
+	ct_optim_release(&c->opt);
+	ct_mlp_release(&c->m);
+	ct_loader_release(&c->ld);
+	ct_dataset_release(&c->ds);
 	free(c->labels);
 }
 
@@ -40,15 +40,15 @@ static void step_release(step_ctx *c)
 static int make_data(step_ctx *c, const bench_opts *o, ct_err *e)
 {
 	int d = o->sizes[0], k = o->sizes[o->n_sizes - 1];
-	int rc = dataset_alloc(&c->ds, o->rows, d, 1, "bench data", e);
+	int rc = ct_dataset_alloc(&c->ds, o->rows, d, 1, "bench data", e);
 	if (rc < 0)
 		return rc;
-	rng r;
-	rng_seed(&r, 1, RNG_STREAM_DATA);
+	ct_rng r;
+	ct_rng_seed(&r, 1, CT_RNG_STREAM_DATA);
 	for (int64_t i = 0; i < o->rows * d; i++)
-		c->ds.x[i] = 2.0f * rng_float(&r) - 1.0f;
+		c->ds.x[i] = 2.0f * ct_rng_float(&r) - 1.0f;
 	for (int64_t i = 0; i < o->rows; i++)
-		c->ds.y[i] = (int32_t)rng_below(&r, (uint64_t)k);
+		c->ds.y[i] = (int32_t)ct_rng_below(&r, (uint64_t)k);
 	c->ds.n_classes = k;
 	return 0;
 }
@@ -59,26 +59,26 @@ static int step_init(step_ctx *c, const bench_opts *o, ct_err *e)
 {
 	memset(c, 0, sizeof *c);
 	int adam = strcmp(o->optim, "adam") == 0;
-	optim_hparams hp = {.momentum = adam ? 0.0 : 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+	ct_optim_hparams hp = {.momentum = adam ? 0.0 : 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 	c->lr = adam ? 1e-3 : 0.01;
 	int rc = make_data(c, o, e);
 	if (rc == 0)
-		rc = loader_init(&c->ld, &c->ds, o->batch, 1, 1, e);
+		rc = ct_loader_init(&c->ld, &c->ds, o->batch, 1, 1, e);
 	if (rc == 0)
-		rc = mlp_init(&c->m, o->sizes, o->n_sizes, ACT_RELU, 0.0f, o->batch, e);
+		rc = ct_mlp_init(&c->m, o->sizes, o->n_sizes, CT_ACT_RELU, 0.0f, o->batch, e);
 	if (rc == 0)
-		rc = optim_init(&c->opt, adam ? OPT_ADAM : OPT_SGD, c->m.ps.n, &hp, e);
+		rc = ct_optim_init(&c->opt, adam ? CT_OPT_ADAM : CT_OPT_SGD, c->m.ps.n, &hp, e);
 	if (rc == 0 && !(c->labels = calloc((size_t)o->batch, sizeof *c->labels)))
 		rc = ct_errf(e, CT_ENOMEM, "out of memory for labels");
 	if (rc < 0) {
 		step_release(c);
 		return rc;
 	}
-	rng ir;
-	rng_seed(&ir, 1, RNG_STREAM_INIT);
-	mlp_init_weights(&c->m, &ir);
-	c->xin = graph_value(c->m.train.g, c->m.train.in);
-	graph_set_labels(c->m.train.g, c->m.train.loss, c->labels);
+	ct_rng ir;
+	ct_rng_seed(&ir, 1, CT_RNG_STREAM_INIT);
+	ct_mlp_init_weights(&c->m, &ir);
+	c->xin = ct_graph_value(c->m.train.g, c->m.train.in);
+	ct_graph_set_labels(c->m.train.g, c->m.train.loss, c->labels);
 	return 0;
 }
 
@@ -86,15 +86,15 @@ static int step_init(step_ctx *c, const bench_opts *o, ct_err *e)
 static int64_t one_step(void *ctx)
 {
 	step_ctx *c = ctx;
-	int rows = loader_next(&c->ld, c->xin, c->labels);
+	int rows = ct_loader_next(&c->ld, c->xin, c->labels);
 	if (rows == 0) /* end of epoch: the loader moved on to the next one */
-		rows = loader_next(&c->ld, c->xin, c->labels);
-	mlp_graph *mg = &c->m.train;
-	graph_set_rows(mg->g, rows);
-	graph_forward(mg->g);
-	c->loss = graph_loss(mg->g, mg->loss);
-	graph_backward(mg->g, mg->loss);
-	optim_step(&c->opt, c->m.ps.data, c->m.ps.grad, c->lr);
+		rows = ct_loader_next(&c->ld, c->xin, c->labels);
+	ct_mlp_graph *mg = &c->m.train;
+	ct_graph_set_rows(mg->g, rows);
+	ct_graph_forward(mg->g);
+	c->loss = ct_graph_loss(mg->g, mg->loss);
+	ct_graph_backward(mg->g, mg->loss);
+	ct_optim_step(&c->opt, c->m.ps.data, c->m.ps.grad, c->lr);
 	if (c->steps++ == 0)
 		c->first_loss = c->loss;
 	return rows;
@@ -187,7 +187,7 @@ static bench_window gemm_window(const bench_opts *o, gemm_set *g)
 {
 	openblas_set_num_threads(o->threads);
 	bench_window w = bench_run_window(gemm_set_unit, g, o->window_sec, o->min_steps);
-	openblas_set_num_threads(ops_deterministic() ? 1 : o->threads);
+	openblas_set_num_threads(ct_ops_deterministic() ? 1 : o->threads);
 	return w;
 }
 
@@ -199,7 +199,7 @@ static void serve_loop(const bench_opts *o, step_ctx *c, gemm_set *g)
 			bench_warm(one_step, c, o->warmup_sec);
 			openblas_set_num_threads(o->threads);
 			bench_warm(gemm_set_unit, g, o->warmup_sec / 2);
-			openblas_set_num_threads(ops_deterministic() ? 1 : o->threads);
+			openblas_set_num_threads(ct_ops_deterministic() ? 1 : o->threads);
 			puts("{\"ok\":1}");
 		} else if (line[0] == 's') {
 			bench_window w = bench_run_window(one_step, c, o->window_sec, o->min_steps);
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 		    {"ckpt", bench_cmd_ckpt},   {"serve", bench_cmd_serve}};
 	bench_opts o;
 	ct_err e = {0};
-	log_set_level(CT_LOG_WARN);
+	ct_log_set_level(CT_LOG_WARN);
 	int rc = bench_parse(&o, argc, argv, &e);
 	if (rc == 0) {
 		int (*fn)(const bench_opts *, ct_err *) = NULL;

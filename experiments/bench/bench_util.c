@@ -73,8 +73,8 @@ const char *bench_blas_setup(int threads)
 
 const char *bench_threads_setup(int threads, int deterministic)
 {
-	/* Once, before any step, as `ctrain train` does (train/cli_train.c). */
-	if (ops_set_threads(threads, deterministic) < 0)
+	/* Once, before any step, as `ctrain train` does (cli/cli_train.c). */
+	if (ct_ops_set_threads(threads, deterministic) < 0)
 		return NULL;
 	return openblas_get_corename();
 }
@@ -185,7 +185,7 @@ int bench_cmd_info(const bench_opts *o, ct_err *e)
 		return ct_errf(e, CT_ENOMEM, "cannot start %d worker threads", o->threads);
 	printf("{\"kind\":\"info\",\"impl\":\"ctrain\",\"blas_core\":\"%s\",\"blas_config\":\"%s\","
 	       "\"threads\":%d,\"deterministic\":%d,\"blas_threads\":%d,\"blas_parallel\":%d}\n",
-	       core, openblas_get_config(), ops_threads(), ops_deterministic(),
+	       core, openblas_get_config(), ct_ops_threads(), ct_ops_deterministic(),
 	       openblas_get_num_threads(), openblas_get_parallel());
 	return 0;
 }

@@ -40,10 +40,10 @@ int main(int argc, char **argv)
 		wall[c] = cpu[c] = 1e300;
 	for (int r = 0; r < rounds; r++)
 		for (int c = 0; c < N_CELLS; c++) {
-			dataset ds;
+			ct_dataset ds;
 			ct_err e;
 			double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-			if (synthetic_generate(42, n, d, k, versions[c], threads[c], &ds, &e) < 0) {
+			if (ct_synthetic_generate(42, n, d, k, versions[c], threads[c], &ds, &e) < 0) {
 				fprintf(stderr, "%s\n", e.msg);
 				return 1;
 			}
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 			cpu[c] = cp < cpu[c] ? cp : cpu[c];
 			crc[c] = crc32c_update(crc32c_update(0, ds.x, (size_t)v * sizeof(float)), ds.y,
 					       (size_t)n * sizeof(int32_t));
-			dataset_release(&ds);
+			ct_dataset_release(&ds);
 		}
 	printf("%lld x %d, %d classes, best of %d interleaved rounds\n\n"
 	       "| generator | threads | wall s | CPU s | M floats/s (wall) | x sequential | bytes "

@@ -30,8 +30,8 @@
 
 typedef struct bench {
 	comm c;
-	mlp m;
-	optim opt;
+	ct_mlp m;
+	ct_optim opt;
 	int sizes[16], n_sizes, batch, shards, first, count;
 	float *x, *grad0;
 	int32_t *y;
@@ -52,22 +52,23 @@ static double now(clockid_t id)
 
 static void run_rows(bench *b, int64_t start, int rows)
 {
-	mlp_graph *mg = &b->m.train;
+	ct_mlp_graph *mg = &b->m.train;
 	int d = b->sizes[0];
 	int64_t at = (b->cursor + start) % (b->rows - b->batch);
-	graph_set_rows(mg->g, rows);
-	memcpy(graph_value(mg->g, mg->in), b->x + at * d, (size_t)rows * (size_t)d * sizeof(float));
-	graph_set_labels(mg->g, mg->loss, b->y + at);
-	graph_forward(mg->g);
-	b->loss = graph_loss(mg->g, mg->loss);
-	graph_backward(mg->g, mg->loss);
+	ct_graph_set_rows(mg->g, rows);
+	memcpy(ct_graph_value(mg->g, mg->in), b->x + at * d,
+	       (size_t)rows * (size_t)d * sizeof(float));
+	ct_graph_set_labels(mg->g, mg->loss, b->y + at);
+	ct_graph_forward(mg->g);
+	b->loss = ct_graph_loss(mg->g, mg->loss);
+	ct_graph_backward(mg->g, mg->loss);
 }
 
 static int step(bench *b, ct_err *e)
 {
 	if (b->shards == 0) {
 		run_rows(b, 0, b->batch);
-		optim_step(&b->opt, b->m.ps.data, b->m.ps.grad, 0.01);
+		ct_optim_step(&b->opt, b->m.ps.data, b->m.ps.grad, 0.01);
 	} else {
 		shard_tree_reset(&b->t);
 		for (int i = b->first; i < b->first + b->count; i++) {
@@ -90,7 +91,7 @@ static int step(bench *b, ct_err *e)
 		/* Each shard's loss is its mean, so the root is S x the batch mean
 		 * gradient: lr / S keeps the update the same (the wiring scales
 		 * the loss seed by rows/batch instead). */
-		optim_step(&b->opt, b->m.ps.data, shard_floats(&b->l, root), 0.01 / b->shards);
+		ct_optim_step(&b->opt, b->m.ps.data, shard_floats(&b->l, root), 0.01 / b->shards);
 	}
 	b->cursor += b->batch;
 	return 0;
@@ -119,17 +120,17 @@ static int setup(bench *b, int threads, ct_err *e)
 			       "S must be a power of two dividing the batch, and P S");
 	if (!b->shards && b->c.size > 1)
 		return ct_errf(e, CT_EUSAGE, "S = 0 (no shards) runs on one rank only");
-	if (ops_set_threads(threads, 1) < 0)
+	if (ct_ops_set_threads(threads, 1) < 0)
 		return ct_errf(e, CT_ENOMEM, "threads");
-	int rc = mlp_init(&b->m, b->sizes, b->n_sizes, ACT_RELU, 0.0f, k, e);
-	optim_hparams hp = {.momentum = 0.9};
+	int rc = ct_mlp_init(&b->m, b->sizes, b->n_sizes, CT_ACT_RELU, 0.0f, k, e);
+	ct_optim_hparams hp = {.momentum = 0.9};
 	if (rc == 0)
-		rc = optim_init(&b->opt, OPT_SGD, b->m.ps.n, &hp, e);
+		rc = ct_optim_init(&b->opt, CT_OPT_SGD, b->m.ps.n, &hp, e);
 	if (rc < 0)
 		return rc;
-	rng r;
-	rng_seed(&r, 1, RNG_STREAM_INIT);
-	mlp_init_weights(&b->m, &r);
+	ct_rng r;
+	ct_rng_seed(&r, 1, CT_RNG_STREAM_INIT);
+	ct_mlp_init_weights(&b->m, &r);
 	b->grad0 = b->m.ps.grad;
 	int d = b->sizes[0], classes = b->sizes[b->n_sizes - 1];
 	b->rows = 4 * (int64_t)b->batch + 1;
@@ -137,11 +138,11 @@ static int setup(bench *b, int threads, ct_err *e)
 	b->y = malloc((size_t)b->rows * sizeof(int32_t));
 	if (!b->x || !b->y)
 		return ct_errf(e, CT_ENOMEM, "data");
-	rng_seed(&r, 1, RNG_STREAM_DATA);
+	ct_rng_seed(&r, 1, CT_RNG_STREAM_DATA);
 	for (int64_t i = 0; i < b->rows * d; i++)
-		b->x[i] = 2.0f * rng_float(&r) - 1.0f;
+		b->x[i] = 2.0f * ct_rng_float(&r) - 1.0f;
 	for (int64_t i = 0; i < b->rows; i++)
-		b->y[i] = (int32_t)rng_below(&r, (uint64_t)classes);
+		b->y[i] = (int32_t)ct_rng_below(&r, (uint64_t)classes);
 	if (b->shards <= 0)
 		return 0;
 	shard_layout_init(&b->l, b->m.ps.n, 1, 1);
@@ -177,7 +178,7 @@ static int exchange_only(bench *b, ct_err *e)
 	qsort(t, 50, sizeof(double), cmp_double);
 	if (b->c.rank == 0) {
 		char layers[128];
-		mlp_layers_string(&b->m, layers, sizeof layers);
+		ct_mlp_layers_string(&b->m, layers, sizeof layers);
 		printf("{\"layers\":\"%s\",\"kind\":\"exchange\",\"ranks\":%d,\"node_bytes\":%zu,"
 		       "\"exchange_ms_median\":%.3f,\"exchange_ms_min\":%.3f,\"gbytes_per_s\":%.3f}\n",
 		       layers, b->c.size, b->l.bytes, t[25], t[0],
@@ -227,11 +228,11 @@ static int measure(bench *b, double sec, int windows, ct_err *e)
 	qsort(xms, (size_t)windows, sizeof(double), cmp_double);
 	if (b->c.rank == 0) {
 		char layers[128];
-		mlp_layers_string(&b->m, layers, sizeof layers);
+		ct_mlp_layers_string(&b->m, layers, sizeof layers);
 		printf("{\"layers\":\"%s\",\"batch\":%d,\"shards\":%d,\"ranks\":%d,\"threads\":%d,"
 		       "\"blas_core\":\"%s\",\"sps\":%.1f,\"cpu_sps\":%.1f,\"exchange_share\":%.4f,\"exchange_ms\":%.3f,"
 		       "\"node_bytes\":%zu,\"loss\":%.5g}\n",
-		       layers, b->batch, b->shards, b->c.size, ops_threads(),
+		       layers, b->batch, b->shards, b->c.size, ct_ops_threads(),
 		       openblas_get_corename(), wall[windows / 2], cpu[windows / 2],
 		       share[windows / 2], xms[windows / 2], b->l.bytes, b->loss);
 	}
@@ -264,8 +265,8 @@ int main(int argc, char **argv)
 		b.m.ps.grad = b.grad0;
 	dist_exchange_release(&b.xc);
 	shard_tree_release(&b.t);
-	optim_release(&b.opt);
-	mlp_release(&b.m);
+	ct_optim_release(&b.opt);
+	ct_mlp_release(&b.m);
 	free(b.x);
 	free(b.y);
 	(void)comm_finalize(&b.c, &e); /* the figures are printed */

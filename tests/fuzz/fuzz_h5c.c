@@ -13,7 +13,7 @@
  *
  * Each input is opened and read the way `ctrain inspect`, `export` and
  * `resume` read a checkpoint: the header, the strings, every /model and
- * /optim dataset through h5c_list/h5c_shape/h5c_read, the fixed-size state.
+ * /optim dataset through ct_h5c_list/ct_h5c_shape/ct_h5c_read, the fixed-size state.
  * Every call must succeed or fail with a CT_E* code and a message; a crash,
  * a hang (-timeout), a sanitizer report or a leak is a finding.
  * Seeds: tests/fuzz/corpus/h5c (the format-1 fixture and current
@@ -37,7 +37,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 	} while (0)
 
 #define META 4096
-#define MIN_FILE (H5C_TRAILER_SIZE + 96)
+#define MIN_FILE (CT_H5C_TRAILER_SIZE + 96)
 
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
@@ -49,10 +49,10 @@ static void put_le(uint8_t *p, uint64_t v, int n)
 static void put_trailer(uint8_t *p, size_t n)
 {
 	uint8_t *t = p + n;
-	memcpy(t, H5C_TRAILER_MAGIC, 8);
+	memcpy(t, CT_H5C_TRAILER_MAGIC, 8);
 	put_le(t + 8, n, 8);
 	put_le(t + 16, crc32c_update(0, p, n), 4);
-	put_le(t + 20, H5C_TRAILER_VERSION, 4);
+	put_le(t + 20, CT_H5C_TRAILER_VERSION, 4);
 	put_le(t + 24, crc32c_update(0, t, 24), 8);
 }
 
@@ -81,7 +81,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 	if (size < MIN_FILE)
 		return LLVMFuzzerMutate(data, size, max_size);
 	uint32_t s = seed | 1;
-	size_t image = size - H5C_TRAILER_SIZE;
+	size_t image = size - CT_H5C_TRAILER_SIZE;
 	int n = 1 + (int)(next(&s) % 4);
 	for (int i = 0; i < n; i++) {
 		uint32_t op = next(&s) % 8;
@@ -116,46 +116,46 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 	return size;
 }
 
-static void read_field(h5c_reader *r, const char *path, h5c_type t, int ndim, int64_t d0)
+static void read_field(ct_h5c_reader *r, const char *path, ct_h5c_type t, int ndim, int64_t d0)
 {
 	ct_err e = {0};
 	uint64_t buf[64] = {0};
 	char *s = NULL;
-	h5c_field f = {path, t, ndim, {d0}, t == H5C_STR ? (void *)&s : (void *)buf};
-	int rc = h5c_read(r, &f, &e);
+	ct_h5c_field f = {path, t, ndim, {d0}, t == CT_H5C_STR ? (void *)&s : (void *)buf};
+	int rc = ct_h5c_read(r, &f, &e);
 	CHECK(rc == 0 || (rc < 0 && e.msg[0] != '\0'));
-	CHECK(t != H5C_STR || (rc == 0) == (s != NULL));
+	CHECK(t != CT_H5C_STR || (rc == 0) == (s != NULL));
 	if (s)
-		CHECK(strlen(s) < H5C_STR_MAX);
+		CHECK(strlen(s) < CT_H5C_STR_MAX);
 	free(s);
 }
 
 /* Every dataset of group, as source.c's read_ckpt_model reads /model. */
-static void read_group(h5c_reader *r, const char *group)
+static void read_group(ct_h5c_reader *r, const char *group)
 {
 	ct_err e = {0};
 	char **names = NULL;
 	size_t n = 0;
-	int rc = h5c_list(r, group, &names, &n, &e);
+	int rc = ct_h5c_list(r, group, &names, &n, &e);
 	CHECK(rc == 0 || (rc < 0 && e.msg[0] != '\0' && names == NULL && n == 0));
 	for (size_t i = 0; i < n; i++) {
 		char full[1024];
 		snprintf(full, sizeof full, "%s/%s", group, names[i]);
-		h5c_field f = {full, H5C_F32, 0, {0}, NULL};
+		ct_h5c_field f = {full, CT_H5C_F32, 0, {0}, NULL};
 		ct_err e2 = {0};
-		if (h5c_shape(r, full, &f.ndim, f.shape, &e2) < 0) {
+		if (ct_h5c_shape(r, full, &f.ndim, f.shape, &e2) < 0) {
 			CHECK(e2.msg[0] != '\0');
 			continue;
 		}
-		int64_t numel = h5c_numel(&f);
+		int64_t numel = ct_h5c_numel(&f);
 		CHECK(numel >= 0 && numel <= (int64_t)(1 << 30));
 		f.data = malloc((size_t)(numel ? numel : 1) * sizeof(float));
 		CHECK(f.data != NULL);
-		rc = h5c_read(r, &f, &e2);
+		rc = ct_h5c_read(r, &f, &e2);
 		CHECK(rc == 0 || e2.msg[0] != '\0');
 		free(f.data);
 	}
-	h5c_list_free(names, n);
+	ct_h5c_list_free(names, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -165,34 +165,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *file = malloc(size);
 	CHECK(file != NULL);
 	memcpy(file, data, size);
-	put_trailer(file, size - H5C_TRAILER_SIZE);
-	h5c_reader *r = NULL;
+	put_trailer(file, size - CT_H5C_TRAILER_SIZE);
+	ct_h5c_reader *r = NULL;
 	ct_err e = {0};
-	int rc = h5c_open_buffer(file, size, "fuzz.h5", &r, &e);
+	int rc = ct_h5c_open_buffer(file, size, "fuzz.h5", &r, &e);
 	free(file);
 	if (rc < 0) {
 		CHECK(r == NULL && e.msg[0] != '\0');
 		return 0;
 	}
-	read_field(r, "/@format", H5C_STR, 0, 0);
-	read_field(r, "/@format_version", H5C_I64, 0, 0);
-	read_field(r, "/meta/step", H5C_I64, 0, 0);
-	read_field(r, "/meta/epoch", H5C_I64, 0, 0);
-	read_field(r, "/meta@version", H5C_STR, 0, 0);
-	read_field(r, "/meta@blas_core", H5C_STR, 0, 0);
-	read_field(r, "/meta@config", H5C_STR, 0, 0);
-	read_field(r, "/optim@name", H5C_STR, 0, 0);
-	read_field(r, "/optim/step", H5C_I64, 0, 0);
-	read_field(r, "/optim/lr", H5C_F64, 0, 0);
-	read_field(r, "/rng/init", H5C_U64, 1, 4);
-	read_field(r, "/rng/dropout", H5C_U64, 1, 4);
-	read_field(r, "/data/cursor", H5C_U64, 0, 0);
-	read_field(r, "/data/shuffle_rng", H5C_U64, 1, 4);
-	read_field(r, "/meta/best_steps", H5C_I64, 1, 32);
-	read_field(r, "/meta/best_values", H5C_F64, 1, 32);
+	read_field(r, "/@format", CT_H5C_STR, 0, 0);
+	read_field(r, "/@format_version", CT_H5C_I64, 0, 0);
+	read_field(r, "/meta/step", CT_H5C_I64, 0, 0);
+	read_field(r, "/meta/epoch", CT_H5C_I64, 0, 0);
+	read_field(r, "/meta@version", CT_H5C_STR, 0, 0);
+	read_field(r, "/meta@blas_core", CT_H5C_STR, 0, 0);
+	read_field(r, "/meta@config", CT_H5C_STR, 0, 0);
+	read_field(r, "/optim@name", CT_H5C_STR, 0, 0);
+	read_field(r, "/optim/step", CT_H5C_I64, 0, 0);
+	read_field(r, "/optim/lr", CT_H5C_F64, 0, 0);
+	read_field(r, "/rng/init", CT_H5C_U64, 1, 4);
+	read_field(r, "/rng/dropout", CT_H5C_U64, 1, 4);
+	read_field(r, "/data/cursor", CT_H5C_U64, 0, 0);
+	read_field(r, "/data/shuffle_rng", CT_H5C_U64, 1, 4);
+	read_field(r, "/meta/best_steps", CT_H5C_I64, 1, 32);
+	read_field(r, "/meta/best_values", CT_H5C_F64, 1, 32);
 	read_group(r, "/model");
 	read_group(r, "/optim/m");
 	read_group(r, "/optim/v");
-	h5c_close(r);
+	ct_h5c_close(r);
 	return 0;
 }

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../ckpt/pickle.h"
-#include "../../ckpt/pth.h"
+#include "../../formats/pickle.h"
+#include "../../formats/pth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,7 +50,7 @@ static void check_message(const ct_err *e, int rc)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	for (int mode = PTH_ALL; mode <= PTH_STATE_DICT; mode++) {
-		tdict d;
+		ct_tdict d;
 		char **skipped;
 		size_t n_skipped;
 		ct_err e = {0};
@@ -62,14 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		for (size_t i = 0; i < d.n; i++) {
-			int64_t numel = shape_numel(d.v[i].ndim, d.v[i].shape);
+			int64_t numel = ct_shape_numel(d.v[i].ndim, d.v[i].shape);
 			CHECK(numel >= 0);
-			CHECK((uint64_t)numel * dtype_size(d.v[i].dtype) == d.v[i].nbytes);
+			CHECK((uint64_t)numel * ct_dtype_size(d.v[i].dtype) == d.v[i].nbytes);
 		}
 		for (size_t i = 0; i < n_skipped; i++)
 			CHECK(skipped[i] && strchr(skipped[i], '('));
 		pth_skipped_free(skipped, n_skipped);
-		tdict_release(&d);
+		ct_tdict_release(&d);
 	}
 	return 0;
 }

@@ -2,13 +2,13 @@
  *
  * Every input must be either rejected with CT_ECORRUPT and a message, or
  * accepted; a message is one printable line; an accepted file must describe tensors inside the input and must
- * survive st_serialize -> st_parse unchanged (same names, dtypes, shapes,
+ * survive ct_st_serialize -> ct_st_parse unchanged (same names, dtypes, shapes,
  * bytes and metadata), with copy=0 and copy=1 agreeing.  Anything else traps. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "../../ckpt/safetensors.h"
+#include "../../formats/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,11 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			__builtin_trap(); \
 	} while (0)
 
-static void check_same(const tdict *a, const tdict *b)
+static void check_same(const ct_tdict *a, const ct_tdict *b)
 {
 	CHECK(a->n == b->n && a->n_meta == b->n_meta);
 	for (size_t i = 0; i < a->n; i++) {
-		const tdict_entry *x = &a->v[i], *y = &b->v[i];
+		const ct_tdict_entry *x = &a->v[i], *y = &b->v[i];
 		CHECK(strcmp(x->name, y->name) == 0 && x->dtype == y->dtype);
 		CHECK(x->ndim == y->ndim && x->nbytes == y->nbytes);
 		CHECK(memcmp(x->shape, y->shape, (size_t)x->ndim * sizeof x->shape[0]) == 0);
@@ -34,31 +34,32 @@ static void check_same(const tdict *a, const tdict *b)
 	}
 }
 
-static void check_accepted(const uint8_t *data, size_t size, const tdict *d)
+static void check_accepted(const uint8_t *data, size_t size, const ct_tdict *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const uint8_t *p = d->v[i].data;
-		int64_t numel = shape_numel(d->v[i].ndim, d->v[i].shape);
+		int64_t numel = ct_shape_numel(d->v[i].ndim, d->v[i].shape);
 		CHECK(p >= data && p + d->v[i].nbytes <= data + size);
-		CHECK(numel >= 0 && (uint64_t)numel * dtype_size(d->v[i].dtype) == d->v[i].nbytes);
+		CHECK(numel >= 0 &&
+		      (uint64_t)numel * ct_dtype_size(d->v[i].dtype) == d->v[i].nbytes);
 	}
 	void *buf = NULL;
 	size_t len = 0;
 	ct_err e = {0};
-	tdict r;
-	CHECK(st_serialize(d, &buf, &len, &e) == 0);
-	CHECK(st_parse(buf, len, &r, 1, &e) == 0);
+	ct_tdict r;
+	CHECK(ct_st_serialize(d, &buf, &len, &e) == 0);
+	CHECK(ct_st_parse(buf, len, &r, 1, &e) == 0);
 	check_same(d, &r);
-	tdict_release(&r);
+	ct_tdict_release(&r);
 	free(buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	tdict d, c;
+	ct_tdict d, c;
 	ct_err e = {0}, e2 = {0};
-	int rc = st_parse(data, size, &d, 0, &e);
-	int rc2 = st_parse(data, size, &c, 1, &e2);
+	int rc = ct_st_parse(data, size, &d, 0, &e);
+	int rc2 = ct_st_parse(data, size, &c, 1, &e2);
 	CHECK(rc == rc2);
 	if (rc == 0) {
 		check_accepted(data, size, &d);
@@ -69,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(*p >= 0x20 && *p < 0x7f);
 		CHECK(d.n == 0 && d.v == NULL && c.n == 0);
 	}
-	tdict_release(&d);
-	tdict_release(&c);
+	ct_tdict_release(&d);
+	ct_tdict_release(&c);
 	return 0;
 }

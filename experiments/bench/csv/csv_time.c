@@ -1,8 +1,8 @@
-/* csv_time — loads one CSV with csv_load and prints, as one JSON line, the
+/* csv_time — loads one CSV with ct_csv_load and prints, as one JSON line, the
  * seconds it took, the shape, the peak RSS of the process and an FNV-1a hash
  * of the floats and labels (so that two builds can be shown to give the same
  * bytes).  Built and run by experiments/bench/csv_bench.sh against any
- * libctrain.a (the old reader's too: csv_load's signature has not changed).
+ * libctrain.a (the old reader's too: ct_csv_load's signature has not changed).
  *     csv_time FILE.csv [LABEL_COLUMN]      (default -1: the last column)
  */
 #include <stdint.h>
@@ -28,10 +28,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct timespec t0, t1;
-	dataset ds;
+	ct_dataset ds;
 	ct_err e = {0};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = csv_load(argv[1], argc > 2 ? atoi(argv[2]) : -1, &ds, &e);
+	int rc = ct_csv_load(argv[1], argc > 2 ? atoi(argv[2]) : -1, &ds, &e);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc < 0) {
 		fprintf(stderr, "csv_time: %s\n", e.msg);
@@ -47,6 +47,6 @@ int main(int argc, char **argv)
 	       (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
 	       (long long)ds.n, ds.d, ds.n_classes, (double)ru.ru_maxrss / 1024.0,
 	       (unsigned long long)h);
-	dataset_release(&ds);
+	ct_dataset_release(&ds);
 	return 0;
 }

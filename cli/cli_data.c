@@ -1,0 +1,373 @@
+/* cli_data.c — `ctrain data convert IN OUT.h5 [--set data.key=value]...` and
+ * `ctrain data inspect FILE`. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/atomic.h"
+#include "../data/hdf5in.h"
+#include "../util/pool.h"
+#include "../util/log.h"
+#include "cli.h"
+#include "../train/progress.h"
+#include "../train/state.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The kind of IN unless --set data.dataset names it. */
+static const char *guess_kind(const char *in)
+{
+	struct stat st;
+	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
+		return "mnist";
+	if (ends_with(in, ".h5") || ends_with(in, ".hdf5"))
+		return "hdf5";
+	if (strcmp(in, "synthetic") == 0)
+		return "synthetic";
+	return "csv";
+}
+
+/* ---- convert: read blocks of rows, append them to OUT ---------------------- */
+
+/* One input read a block of rows at a time.  Synthetic, MNIST/IDX and HDF5
+ * inputs are read as they are written (constant memory); a CSV is parsed
+ * whole by ct_csv_load (data/csv.c has no block interface) and then written
+ * from memory a block at a time. */
+typedef struct conv_src {
+	const char *kind;
+	int64_t n;
+	int d, n_classes;
+	ct_synthetic *syn;
+	pool *workers;
+	ct_mnist_stream mn;
+	h5in h5;
+	int h5_open;
+	int64_t *lab;   /* hdf5: scratch of a block's labels */
+	ct_dataset all; /* csv: every row */
+} conv_src;
+
+static int src_open(conv_src *s, const ct_config *c, ct_err *e)
+{
+	memset(s, 0, sizeof *s);
+	s->kind = c->dataset;
+	int rc = 0;
+	if (strcmp(c->dataset, "synthetic") == 0) {
+		rc = ct_synthetic_new(&s->syn, c->seed, c->n_samples, c->n_features, c->n_classes,
+				      strcmp(c->generator, "sequential") == 0 ? 1 : 2, e);
+		s->n = c->n_samples;
+		s->d = c->n_features;
+		s->n_classes = c->n_classes;
+		if (rc == 0 && c->threads > 1 && !(s->workers = pool_new(c->threads)))
+			rc = ct_errf(e, CT_ENOMEM, "cannot start %d threads", c->threads);
+	} else if (strcmp(c->dataset, "mnist") == 0 || strcmp(c->dataset, "fashion-mnist") == 0) {
+		rc = ct_mnist_stream_open(&s->mn, c->path, 1, e);
+		s->n = s->mn.n;
+		s->d = s->mn.d;
+		s->n_classes = 10;
+	} else if (strcmp(c->dataset, "hdf5") == 0) {
+		rc = h5in_open(&s->h5, c->path, c->x_name, c->y_name, e);
+		s->h5_open = rc == 0;
+		if (rc == 0 && s->h5.y < 0)
+			rc = ct_errf(e, CT_EUNSUPPORTED, "%s: no labels to convert", c->path);
+		s->n = s->h5.n;
+		s->d = s->h5.d;
+	} else {
+		ct_config all = *c;
+		all.val_fraction = 0.0; /* every row, in the file's order */
+		snprintf(all.val_split, sizeof all.val_split, "tail");
+		all.val_path[0] = all.test_path[0] = '\0';
+		ct_dataset none;
+		rc = ct_data_load(&all, 0, &s->all, &none, e);
+		ct_dataset_release(&none);
+		if (rc == 0 && !s->all.y)
+			rc = ct_errf(e, CT_EUNSUPPORTED, "%s: no labels to convert", c->path);
+		s->n = s->all.n;
+		s->d = s->all.d;
+		s->n_classes = s->all.n_classes;
+	}
+	return rc;
+}
+
+static int src_read(conv_src *s, int64_t row0, int64_t rows, float *x, int32_t *y, ct_err *e)
+{
+	if (s->syn) {
+		ct_synthetic_rows(s->syn, row0, rows, x, y, s->workers);
+		return 0;
+	}
+	if (s->mn.open)
+		return ct_mnist_stream_read(&s->mn, rows, x, y, e);
+	if (s->h5_open) {
+		if (!s->lab &&
+		    !(s->lab = malloc((size_t)rows * sizeof *s->lab))) /* the largest block */
+			return ct_errf(e, CT_ENOMEM, "out of memory");
+		int rc = h5in_read(&s->h5, row0, rows, x, y, s->lab, e);
+		for (int64_t i = 0; rc == 0 && i < rows; i++)
+			s->n_classes = y[i] + 1 > s->n_classes ? y[i] + 1 : s->n_classes;
+		return rc;
+	}
+	memcpy(x, s->all.x + row0 * s->d, (size_t)rows * (size_t)s->d * sizeof *x);
+	memcpy(y, s->all.y + row0, (size_t)rows * sizeof *y);
+	return 0;
+}
+
+static int src_close(conv_src *s, ct_err *e)
+{
+	int rc = 0;
+	ct_synthetic_free(s->syn);
+	pool_free(s->workers);
+	if (s->mn.open)
+		rc = ct_mnist_stream_close(&s->mn, e);
+	if (s->h5_open)
+		h5in_close(&s->h5);
+	free(s->lab);
+	ct_dataset_release(&s->all);
+	return rc;
+}
+
+/* The bar (stderr a terminal, not -q) or, otherwise, a log line per quarter. */
+typedef struct conv_bar {
+	int tty, quarter;
+	double t0, last;
+} conv_bar;
+
+static void bar_update(conv_bar *b, int64_t done, int64_t n, int d)
+{
+	double now = progress_now(), t = now - b->t0;
+	double mb = (double)done * d * 4.0 / 1e6, frac = (double)done / (double)n;
+	char eta[32] = "";
+	if (done > 0 && done < n)
+		format_duration(eta, sizeof eta, t / frac - t);
+	if (b->tty && (done == n || now - b->last >= 0.1)) {
+		char bar[31];
+		int full = (int)(frac * 30);
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < full ? '#' : ' ';
+		bar[30] = '\0';
+		/* a lost redraw of the bar is harmless */
+		(void)fprintf(stderr, "\rconvert [%s] %3.0f%% %lld/%lld rows  %.0f MB/s%s%s\033[K",
+			      bar, frac * 100, (long long)done, (long long)n, t > 0 ? mb / t : 0.0,
+			      eta[0] ? "  ETA " : "", eta);
+		if (done == n)
+			(void)fputc('\n', stderr);
+		b->last = now;
+	} else if (!b->tty && (int)(frac * 4) > b->quarter) {
+		b->quarter = (int)(frac * 4);
+		ct_log_info("convert: %lld/%lld rows (%.0f%%), %.0f MB/s", (long long)done,
+			    (long long)n, frac * 100, t > 0 ? mb / t : 0.0);
+	}
+}
+
+/* Removes .tmp-<base>-<pid>-* beside out left by a convert that was killed
+ * (its pid is gone); a live writer's file is left alone. */
+static void remove_stale_tmp(const char *dir, const char *base)
+{
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return;
+	char prefix[1100];
+	snprintf(prefix, sizeof prefix, "%s%s-", CT_ATOMIC_TMP_PREFIX, base);
+	struct dirent *ent;
+	int removed = 0;
+	while ((ent = readdir(dh)) != NULL) {
+		if (strncmp(ent->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		long pid = strtol(ent->d_name + strlen(prefix), NULL, 10);
+		if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		char p[8192];
+		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		if (unlink(p) == 0) {
+			ct_log_info("removed %s, left by a convert that was stopped", p);
+			removed++;
+		}
+	}
+	closedir(dh);
+	ct_err ignore;
+	if (removed)
+		(void)ct_atomic_fsync_dir(dir, &ignore); /* redone next time if lost */
+}
+
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* Writes the rows of src to tmp, then makes it durable and renames it to out. */
+static int convert_rows(conv_src *src, const char *tmp, const char *out, ct_err *e)
+{
+	int64_t chunk = h5out_chunk_rows(src->n, src->d);
+	/* whole chunks per block, about 8 MiB of features */
+	int64_t per = (int64_t)((8u << 20) / ((uint64_t)chunk * (uint64_t)src->d * 4));
+	int64_t block = chunk * (per < 1 ? 1 : per);
+	block = block > src->n ? src->n : block;
+	float *x = ct_aligned_alloc(CT_DATASET_ALIGN, (size_t)block * (size_t)src->d * sizeof *x);
+	int32_t *y = malloc((size_t)block * sizeof *y);
+	h5out w = {.file = -1, .x = -1, .y = -1};
+	int rc = 0, created = 0;
+	if (!x || !y)
+		rc = ct_errf(e, CT_ENOMEM, "out of memory for a block of %lld rows",
+			     (long long)block);
+	if (rc == 0) {
+		rc = h5out_create(&w, tmp, src->n, src->d, e);
+		created = rc == 0 || access(tmp, F_OK) == 0;
+	}
+	conv_bar bar = {.tty = isatty(STDERR_FILENO) && ct_log_get_level() <= CT_LOG_INFO,
+			.t0 = progress_now()};
+	for (int64_t r = 0; rc == 0 && r < src->n; r += block) {
+		int64_t rows = src->n - r < block ? src->n - r : block;
+		rc = src_read(src, r, rows, x, y, e);
+		if (rc == 0)
+			rc = h5out_write(&w, x, y, rows, e);
+		if (rc == 0)
+			bar_update(&bar, r + rows, src->n, src->d);
+	}
+	if (rc == 0 && bar.tty == 0 && bar.quarter < 4)
+		bar_update(&bar, src->n, src->n, src->d);
+	if (created && w.file >= 0) {
+		int crc = h5out_close(&w, rc == 0 ? e : NULL);
+		rc = rc == 0 ? crc : rc;
+	}
+	free(x);
+	free(y);
+	if (rc == 0) {
+		int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) != 0)
+			rc = ct_errno(e, CT_EIO, errno, "%s: fsync of temporary file %s failed",
+				      out, tmp);
+		if (fd >= 0 && close(fd) != 0 && rc == 0)
+			rc = ct_errno(e, CT_EIO, errno, "%s: close of %s failed", out, tmp);
+	}
+	if (rc == 0 && rename(tmp, out) != 0)
+		rc = ct_errno(e, CT_EIO, errno, "%s: rename of temporary file failed", out);
+	if (rc < 0 && created)
+		(void)unlink(tmp); /* already failing; nothing else was touched */
+	if (rc == 0 && ct_atomic_fsync_parent(out, e) < 0)
+		rc = ct_err_prefix(e, "%s: written, but not durable", out);
+	return rc;
+}
+
+static int data_convert(int argc, char **argv, ct_err *e)
+{
+	const char *in = NULL, *out = NULL;
+	ct_config c;
+	ct_config_defaults(&c);
+	const char *sets[CLI_MAX_REPEAT];
+	int n_sets = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
+				return CT_EUSAGE;
+		} else if (argv[i][0] != '-' && !in)
+			in = argv[i];
+		else if (argv[i][0] != '-' && !out)
+			out = argv[i];
+		else
+			return ct_errf(e, CT_EUSAGE,
+				       "unexpected argument '%s' (see ctrain data --help)",
+				       argv[i]);
+	}
+	if (!in || !out)
+		return ct_errf(e, CT_EUSAGE,
+			       "usage: ctrain data convert IN OUT.h5 [--set data.k=v]...");
+	snprintf(c.dataset, sizeof c.dataset, "%s", guess_kind(in));
+	snprintf(c.path, sizeof c.path, "%s", in);
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < n_sets; i++)
+		rc = strncmp(sets[i], "data.", 5) == 0 ||
+				     strncmp(sets[i], "train.seed=", 11) == 0 ||
+				     strncmp(sets[i], "train.threads=", 14) == 0
+			     ? ct_config_set(&c, sets[i], e)
+			     : ct_errf(e, CT_EUSAGE,
+				       "--set %s: only data.*, train.seed and train.threads apply "
+				       "here",
+				       sets[i]);
+	if (rc < 0)
+		return rc;
+	if (same_file(in, out))
+		return ct_errf(e, CT_EUSAGE, "%s is both the input and the output", out);
+	char dir[4096], tmp[8192];
+	const char *slash = strrchr(out, '/');
+	const char *base = slash ? slash + 1 : out;
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - out) ? (int)(slash - out) : 1, out);
+	else
+		snprintf(dir, sizeof dir, ".");
+	if (!base[0])
+		return ct_errf(e, CT_EUSAGE, "%s: names a directory, not a file", out);
+	snprintf(tmp, sizeof tmp, "%s/%s%s-%ld-0", dir, CT_ATOMIC_TMP_PREFIX, base, (long)getpid());
+	remove_stale_tmp(dir, base);
+	conv_src src;
+	rc = src_open(&src, &c, e);
+	if (rc == 0)
+		rc = convert_rows(&src, tmp, out, e);
+	int crc = src_close(&src, rc == 0 ? e : NULL);
+	rc = rc == 0 ? crc : rc;
+	struct stat st;
+	if (rc == 0 && stat(out, &st) == 0) {
+		ct_log_info("wrote %s: %lld rows x %d features, %d classes (%lld bytes)", out,
+			    (long long)src.n, src.d, src.n_classes, (long long)st.st_size);
+		printf("rows=%lld features=%d classes=%d bytes=%lld\n", (long long)src.n, src.d,
+		       src.n_classes, (long long)st.st_size);
+	}
+	return rc;
+}
+
+static int data_inspect(int argc, char **argv, ct_err *e)
+{
+	if (argc < 1 || argc > 3)
+		return ct_errf(e, CT_EUSAGE, "usage: ctrain data inspect FILE.h5 [X Y]");
+	h5in h;
+	int rc = h5in_open(&h, argv[0], argc > 1 ? argv[1] : "features",
+			   argc > 2 ? argv[2] : "labels", e);
+	if (rc < 0)
+		return rc;
+	int64_t block = 65536;
+	int32_t *y = malloc((size_t)block * sizeof *y);
+	int64_t *lab = malloc((size_t)block * sizeof *lab);
+	int64_t *count = calloc(H5IN_MAX_CLASSES, sizeof *count);
+	if (!y || !lab || !count)
+		rc = ct_errf(e, CT_ENOMEM, "out of memory");
+	int32_t ymax = -1;
+	for (int64_t r = 0; rc == 0 && r < h.n; r += block) {
+		int64_t rows = h.n - r < block ? h.n - r : block;
+		rc = h5in_read(&h, r, rows, NULL, y, lab, e);
+		for (int64_t i = 0; rc == 0 && i < rows; i++) {
+			count[y[i]]++;
+			ymax = y[i] > ymax ? y[i] : ymax;
+		}
+	}
+	if (rc == 0) {
+		printf("file=%s\nrows=%lld\nfeatures=%d\nfeature_type=%s\nchunk_rows=%lld\n"
+		       "classes=%d\n",
+		       h.path, (long long)h.n, h.d, h.xtype, (long long)h.chunk_rows, ymax + 1);
+		for (int32_t k = 0; k <= ymax; k++)
+			printf("label %d: %lld\n", k, (long long)count[k]);
+	}
+	free(y);
+	free(lab);
+	free(count);
+	h5in_close(&h);
+	return rc;
+}
+
+int cli_data(int argc, char **argv, ct_err *e)
+{
+	if (argc >= 1 && strcmp(argv[0], "convert") == 0)
+		return data_convert(argc - 1, argv + 1, e);
+	if (argc >= 1 && strcmp(argv[0], "inspect") == 0)
+		return data_inspect(argc - 1, argv + 1, e);
+	return ct_errf(e, CT_EUSAGE,
+		       "usage: ctrain data convert IN OUT.h5 | ctrain data inspect FILE");
+}

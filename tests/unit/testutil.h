@@ -1,0 +1,65 @@
+/* testutil.h — the set-up every tests/unit/test_*.c needs: a fresh directory for
+ * a test (or a group of tests), removed with everything below it, and paths
+ * inside it.  Header-only: every test program is a single translation unit.
+ *
+ *     TESTUTIL_TMPDIR(g_dir, "h5c", setup, teardown)   // char g_dir[192] + the two
+ *     ...cmocka_unit_test_setup_teardown(test_x, setup, teardown)...
+ *     FILE *f = fopen(testutil_path(g_dir, "a.csv"), "w");
+ */
+#ifndef CT_TESTS_TESTUTIL_H
+#define CT_TESTS_TESTUTIL_H
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Creates "$TMPDIR/ctrain-<name>.XXXXXX" ($TMPDIR unset: /tmp) and leaves its
+ * path in buf; 0, or -1 if it does not fit or cannot be created. */
+static inline int tmpdir_make(char *buf, size_t cap, const char *name)
+{
+	const char *t = getenv("TMPDIR");
+	int n = snprintf(buf, cap, "%s/ctrain-%s.XXXXXX", t && *t ? t : "/tmp", name);
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	return mkdtemp(buf) ? 0 : -1;
+}
+
+static inline int tmpdir_rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+/* Removes dir and everything below it (links are not followed); 0 or -1. */
+static inline int tmpdir_remove(const char *dir)
+{
+	return nftw(dir, tmpdir_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Defines char dir[256] and the cmocka fixtures setup and teardown that make
+ * "$TMPDIR/ctrain-<name>.XXXXXX" in it and remove it (even after a failure). */
+#define TESTUTIL_TMPDIR(dir, name, setup, teardown)        \
+	static char dir[192];                              \
+	static int setup(void **state_)                    \
+	{                                                  \
+		(void)state_;                              \
+		return tmpdir_make(dir, sizeof dir, name); \
+	}                                                  \
+	static int teardown(void **state_)                 \
+	{                                                  \
+		(void)state_;                              \
+		return tmpdir_remove(dir);                 \
+	}
+
+/* "dir/name" in one of 4 static buffers used in turn (so that up to 4 can be
+ * passed to one call). */
+static inline const char *testutil_path(const char *dir, const char *name)
+{
+	static char buf[4][512];
+	static int next;
+	char *p = buf[next++ % 4];
+	snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+	return p;
+}
+
+#endif
