@@ -1,7 +1,8 @@
 # ctrain build.  Sources are found by directory, so adding a module is adding
-# files: util/ nn/ data/ ckpt/ train/ form libctrain; train/main.c is the CLI;
-# tests/test_*.c are cmocka unit tests (one binary each); tests/e2e_*.sh are
-# end-to-end tests of the CLI; tests/fuzz/fuzz_*.c are libFuzzer targets.
+# files: util/ formats/ nn/ data/ ckpt/ train/ form libctrain; cli/ is the CLI
+# (outside the library: build/libctrain-cli.a, linked into build/ctrain);
+# tests/unit/test_*.c are cmocka unit tests (one binary each); tests/e2e/e2e_*.sh
+# are end-to-end tests of the CLI; tests/fuzz/fuzz_*.c are libFuzzer targets.
 
 VERSION := 0.1.0
 CC ?= cc
@@ -63,14 +64,17 @@ WARN := $(WARN_ALL) $(if $(CC_IS_CLANG),$(WARN_CLANG),$(WARN_GCC))
 # $(MAKE), which reads the flags once the packages exist; any other goal that
 # compiles stops at once with one line saying what to run when they are
 # missing (tests/e2e_setup.sh simulates a fresh machine).
-SETUP_GOALS := deps data demo test bench fuzz clean format format-check cppcheck
+SETUP_GOALS := deps data demo test bench fuzz clean format format-check cppcheck layers
 BUILD_PKGS_OK := $(shell pkg-config --exists $(PKGS) cmocka $(MPI_PKG) 2>/dev/null && echo yes)
 ifeq ($(BUILD_PKGS_OK),)
 ifneq ($(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all)),)
 $(error pkg-config or the -dev packages of $(PKGS) cmocka $(MPI_PKG) are not installed: run `make deps` (as root) first, or `make demo` / `make test`, which install them)
 endif
 endif
+# -fvisibility=hidden: libctrain.so exports only the declarations marked CT_API
+# (util/api.h), the public API, all named ct_ (tests/check_exports.sh).
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -fno-math-errno -DCTRAIN_VERSION=\"$(VERSION)\" -fPIC \
+              -fvisibility=hidden \
               $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS_BASE = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
@@ -81,14 +85,17 @@ EXTRA ?=
 CFLAGS := $(OPT) $(CFLAGS_BASE) $(EXTRA)
 LDFLAGS ?=
 
-LIB_SRCS := $(filter-out train/main.c,$(wildcard util/*.c nn/*.c data/*.c ckpt/*.c train/*.c dist/*.c))
+LIB_DIRS := util formats nn data dist ckpt train
+LIB_SRCS := $(wildcard $(LIB_DIRS:%=%/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-TEST_SRCS := $(wildcard tests/test_*.c)
-TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+CLI_SRCS := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test unit e2e asan demo clean deps fuzz bench data check cppcheck tidy coverage uplot \
-        format format-check examples shared install
+        format format-check examples shared install layers exports
 SYNTH_RATE := $(patsubst experiments/bench/%.c,$(BUILD)/bench/%,$(wildcard experiments/bench/synth_rate.c))
 .DEFAULT_GOAL := all
 
@@ -104,12 +111,19 @@ $(BUILD)/libctrain.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/ctrain: $(BUILD)/train/main.o $(BUILD)/libctrain.a
+# The CLI's modules (all of cli/ but main.c): linked into build/ctrain and
+# into the unit tests of CLI code, never into libctrain.
+$(BUILD)/libctrain-cli.a: $(CLI_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ctrain: $(BUILD)/cli/main.o $(BUILD)/libctrain-cli.a $(BUILD)/libctrain.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libctrain.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libctrain-cli.a $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain-cli.a $(BUILD)/libctrain.a \
+	  $(LDLIBS_BASE) -lcmocka
 
 # The LD_PRELOAD fault-injection shim of tests/e2e_{faults,crash,signals}.sh.
 # Never instrumented (no $(EXTRA): it must not carry ASan or gcov into the
@@ -134,14 +148,14 @@ MPI_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MPI_PKG) 2
 MPI_LIBS := $(shell pkg-config --libs $(MPI_PKG) 2>/dev/null)
 $(BUILD)/libctrain_mpi.so: dist/mpi/plugin.c dist/comm_plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libctrain_mpi.so -o $@ $< $(MPI_LIBS)
+	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) $(MPI_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libctrain_mpi.so -o $@ $< $(MPI_LIBS)
 
 # The driver of tests/e2e_mpi.sh (run under mpirun, so not a test_* binary).
 $(BUILD)/tests/dist_check: tests/dist_check.c $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/train/main.d $(TEST_BINS:=.d) $(BUILD)/tests/dist_check.d
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BUILD)/cli/main.d $(TEST_BINS:=.d) $(BUILD)/tests/dist_check.d
 
 # --- the library for other programs -------------------------------------------
 # `make install PREFIX=...` installs bin/ctrain, lib/libctrain.{a,so}, the
@@ -152,10 +166,10 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 SOVERSION := 0
-HDRS_PRIVATE := ckpt/h5c_internal.h ckpt/manager_internal.h ckpt/st_internal.h ckpt/pickle_vm.h data/gzio.h data/csvparse.h train/cli.h
-LIB_HDRS := $(filter-out $(HDRS_PRIVATE),$(wildcard util/*.h nn/*.h data/*.h ckpt/*.h train/*.h dist/*.h))
-EXAMPLE_SRCS := $(wildcard experiments/examples/*.c)
-EXAMPLE_BINS := $(EXAMPLE_SRCS:experiments/examples/%.c=$(BUILD)/examples/%)
+HDRS_PRIVATE := ckpt/h5c_internal.h ckpt/manager_internal.h formats/st_internal.h formats/pickle_vm.h data/gzio.h data/csvparse.h
+LIB_HDRS := $(filter-out $(HDRS_PRIVATE),$(wildcard $(LIB_DIRS:%=%/*.h)))
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 $(BUILD)/libctrain.so: $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libctrain.so.$(SOVERSION) -o $@ $^ $(LDLIBS_BASE)
@@ -169,7 +183,7 @@ $(BUILD)/include/.stamp: include/ctrain.h $(LIB_HDRS)
 
 examples: $(EXAMPLE_BINS)
 
-$(BUILD)/examples/%: experiments/examples/%.c $(BUILD)/libctrain.a $(BUILD)/include/.stamp
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libctrain.a $(BUILD)/include/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -I$(BUILD)/include -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 
@@ -219,8 +233,12 @@ test: deps
 	$(MAKE) unit e2e
 	$(MAKE) asan
 
-unit: all
+unit: all exports
 	@sh tests/run_unit.sh $(BUILD)
+
+# every symbol libctrain.so exports starts with ct_
+exports: $(BUILD)/libctrain.so
+	@sh tests/check_exports.sh $(BUILD)/libctrain.so
 
 e2e: all uplot
 	@sh tests/run_e2e.sh $(BUILD)
@@ -253,7 +271,7 @@ asan: uplot
 # figures with the missed lines in build-cov/coverage.txt.  Not part of
 # `make test` (it runs the suite once more, unoptimised: about 2 minutes).
 COV_VARS := CC=gcc OPT="-O0 -g" EXTRA="--coverage" LDFLAGS="--coverage"
-COV_FILTER := --filter 'util/' --filter 'nn/' --filter 'data/' --filter 'ckpt/' --filter 'train/'
+COV_FILTER := $(foreach d,$(LIB_DIRS) cli,--filter '$(d)/')
 coverage:
 	$(MAKE) BUILD=build-cov $(COV_VARS) all
 	@find build-cov -name '*.gcda' -delete
@@ -275,19 +293,23 @@ coverage:
 # so the path analyser walks on past every failed assertion.
 CPPCHECK_FLAGS := -q --std=c11 --enable=warning,style,performance,portability --inline-suppr \
                   --error-exitcode=1 -j2 -D_GNU_SOURCE -DCTRAIN_VERSION=\"$(VERSION)\"
-TIDY_SRCS := $(LIB_SRCS) train/main.c $(EXAMPLE_SRCS)
+TIDY_SRCS := $(LIB_SRCS) $(wildcard cli/*.c) $(EXAMPLE_SRCS)
 
-check: cppcheck tidy format-check
+check: cppcheck tidy format-check layers
+
+# includes go one way: util <- formats <- nn, data <- ckpt <- train <- cli
+layers:
+	@sh tests/check_layers.sh
 
 cppcheck:
-	@cppcheck $(CPPCHECK_FLAGS) util nn data ckpt train dist tests/*.c tests/fuzz experiments/examples \
+	@cppcheck $(CPPCHECK_FLAGS) $(LIB_DIRS) cli tests/*.c tests/unit tests/fuzz examples \
 	  && echo "cppcheck: clean"
 
 # `make format` applies .clang-format; `make format-check` lists what differs.
 # Fixtures and generated data are not C files here, so never touched.
-FORMAT_SRCS = $(wildcard util/*.[ch] nn/*.[ch] data/*.[ch] ckpt/*.[ch] train/*.[ch] include/*.h \
-                         dist/*.[ch] dist/mpi/*.c experiments/shards/*.c \
-                         tests/*.[ch] tests/fuzz/*.c experiments/examples/*.c)
+FORMAT_SRCS = $(wildcard $(LIB_DIRS:%=%/*.[ch]) cli/*.[ch] include/*.h \
+                         dist/mpi/*.c experiments/shards/*.c \
+                         tests/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c examples/*.c)
 format:
 	@clang-format -i $(FORMAT_SRCS)
 

@@ -56,8 +56,8 @@ chmod +x "$S/apt-get" "$S/dpkg-query" "$S/pkg-config"
 
 # The small source tree, in the layout the Makefile finds by directory.
 W=$T/src
-mkdir -p "$W/util" "$W/nn" "$W/data" "$W/ckpt" "$W/train" "$W/include" "$W/tests/fuzz" \
-	"$W/experiments/examples" "$W/experiments/bench"
+mkdir -p "$W/util" "$W/formats" "$W/nn" "$W/data" "$W/ckpt" "$W/train" "$W/cli" "$W/include" \
+	"$W/tests/unit" "$W/tests/fuzz" "$W/examples" "$W/experiments/bench"
 cp "$ROOT/Makefile" "$ROOT/.clang-format" "$W/"
 cat >"$W/util/probe.h" <<'EOF'
 /* probe.h: one call into every library the build links. */
@@ -85,7 +85,7 @@ int probe_libs(void)
 	return ok ? 0 : -1;
 }
 EOF
-cat >"$W/train/main.c" <<'EOF'
+cat >"$W/cli/main.c" <<'EOF'
 #include <stdio.h>
 
 #include "../util/probe.h"
@@ -100,12 +100,12 @@ EOF
 cat >"$W/include/ctrain.h" <<'EOF'
 #include "ctrain/util/probe.h"
 EOF
-cat >"$W/experiments/examples/ex.c" <<'EOF'
+cat >"$W/examples/ex.c" <<'EOF'
 #include <ctrain.h>
 
 int main(void) { return probe_libs() < 0; }
 EOF
-cat >"$W/tests/test_probe.c" <<'EOF'
+cat >"$W/tests/unit/test_probe.c" <<'EOF'
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,7 +113,7 @@ cat >"$W/tests/test_probe.c" <<'EOF'
 
 #include <cmocka.h>
 
-#include "../util/probe.h"
+#include "../../util/probe.h"
 
 static void test_libs(void **state)
 {
@@ -154,13 +154,14 @@ int main(void) { return probe_libs() < 0; }
 EOF
 # stubs: each logs its name and arguments and runs what the build made
 for s in tests/run_unit.sh:'"$1"/tests/test_probe' tests/run_e2e.sh:'"$1"/ctrain' \
-	tests/run_asan.sh:'"$1"/ctrain' tests/run_tidy.sh:true experiments/demo.sh:'"$1"' \
+	tests/run_asan.sh:'"$1"/ctrain' tests/run_tidy.sh:true tests/check_layers.sh:true \
+	tests/check_exports.sh:'test -f "$1"' experiments/demo.sh:'"$1"' \
 	experiments/bench/run.sh:'"$1"'; do
 	printf '#!/bin/sh\necho "stub %s $*" >>"%s"\n%s >/dev/null || exit 1\n' \
 		"${s%%:*}" "$T/stub.log" "${s#*:}" >"$W/${s%%:*}"
 done
-clang-format -i "$W"/util/*.[ch] "$W"/train/*.c "$W"/include/*.h "$W"/tests/*.c \
-	"$W"/tests/fuzz/*.c "$W"/experiments/examples/*.c || fail "clang-format of the tree"
+clang-format -i "$W"/util/*.[ch] "$W"/cli/*.c "$W"/include/*.h "$W"/tests/*.c "$W"/tests/unit/*.c \
+	"$W"/tests/fuzz/*.c "$W"/examples/*.c || fail "clang-format of the tree"
 
 # fresh_make GOAL...: make in the tree on a "fresh machine" (no package, no
 # build); its exit status in $rc, stdout+stderr in $T/out.
