@@ -10,24 +10,24 @@
  *
  *     #include <ctrain.h>
  *     ct_err e = {0};
- *     ct_params ps; ct_params_init(&ps);                          // 1. name the parameters
+ *     ct_params ps; ct_params_init(&ps);                        // 1. name the parameters
  *     ct_module root = ct_module_root(&ps);
- *     ct_linear_layer l0 = ct_module_linear(&root, "fc1", 2, 8, 1);   // "fc1.weight", "fc1.bias"
+ *     ct_linear_layer l0 = ct_module_linear(&root, "fc1", 2, 8, 1);  // "fc1.weight", "fc1.bias"
  *     ct_linear_layer l1 = ct_module_linear(&root, "fc2", 8, 2, 1);
  *     ct_params_alloc(&ps, &e);
  *     ct_rng r; ct_rng_seed(&r, 42, CT_RNG_STREAM_INIT);
  *     ct_linear_init(&ps, &l0, &r); ct_linear_init(&ps, &l1, &r);
- *     ct_graph *g = ct_graph_new(&ps, batch);                       // 2. compose ops (any DAG)
+ *     ct_graph *g = ct_graph_new(&ps, batch);                   // 2. compose ops (any DAG)
  *     int x = ct_graph_input(g, 2);
  *     int h = ct_graph_act(g, ct_graph_linear(g, x, l0.weight, l0.bias), CT_ACT_TANH);
  *     int L = ct_graph_softmax_xent(g, ct_graph_linear(g, h, l1.weight, l1.bias));
  *     ct_graph_finalize(g, &e);
- *     ct_optim o; ct_optim_init(&o, CT_OPT_ADAM, ps.n, &(ct_optim_hparams){.beta1 = 0.9,
- *                         .beta2 = 0.999, .eps = 1e-8}, &e);
- *     ct_ckpt_manager *cm = ct_ckpt_manager_new("run/checkpoints", NULL, &e);   // 3. checkpoints
+ *     ct_optim o; ct_optim_init(&o, CT_OPT_ADAM, ps.n,
+ *                  &(ct_optim_hparams){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}, &e);
+ *     ct_ckpt_manager *cm = ct_ckpt_manager_new("run/checkpoints", NULL, &e);  // 3. checkpoints
  *     ct_ckpt_manager_add_params(cm, "model", &ps, &e);
  *     ct_ckpt_manager_add_optim(cm, "optim", &o, &ps, &e);
- *     for (...) {                                             // 4. your loop
+ *     for (...) {                                               // 4. your loop
  *             memcpy(ct_graph_value(g, x), batch_x, ...); ct_graph_set_labels(g, L, batch_y);
  *             ct_graph_forward(g); ct_graph_backward(g, L);
  *             ct_grad_clip_norm(ps.grad, ps.n, 1.0);
@@ -40,6 +40,10 @@
  * and fills a ct_err with a one-line message naming the file and the problem;
  * nothing in the library exits.  Each header below starts with what it is for
  * and its calling sequence.
+ *
+ * Names: every function and type of the API starts with ct_, every constant
+ * and macro with CT_, and libctrain.so exports nothing else (each function
+ * declaration carries CT_API, the library is built with -fvisibility=hidden).
  */
 #ifndef CTRAIN_H
 #define CTRAIN_H
