@@ -1,4 +1,4 @@
-/* ct_h5c_build.c — building a checkpoint image in memory with HDF5's core
+/* h5c_build.c — building a checkpoint image in memory with HDF5's core
  * driver: metadata first, large datasets placed by reference so that the
  * bytes are written straight from the caller's buffers (h5c_image). */
 #include <errno.h>

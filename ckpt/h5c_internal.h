@@ -2,8 +2,8 @@
  * (not installed; the API is h5c.h):
  *   h5c_trailer.c  the 32-byte trailer, and verifying a file or buffer by it
  *   h5c_hdf5.c     HDF5 set-up, the global lock, error text, types and paths
- *   ct_h5c_build.c    building the image in memory (core driver), zero-copy segments
- *   ct_h5c_read.c     opening an image, reading fields, format-1 strings, listing
+ *   h5c_build.c    building the image in memory (core driver), zero-copy segments
+ *   h5c_read.c     opening an image, reading fields, format-1 strings, listing
  *   h5c_walk.c     the metadata walk done at open, before libhdf5 parses anything
  */
 #ifndef CT_H5C_INTERNAL_H
@@ -19,7 +19,7 @@
 #define MAX_FILE ((size_t)1 << 40)
 #define PATH_MAX_LEN 1024
 #define META_PER_FIELD 640 /* bytes of HDF5 metadata reserved per field (see meta_block) */
-/* Version-1 object headers, as ct_h5c_read.c (format-1 strings) and h5c_walk.c
+/* Version-1 object headers, as h5c_read.c (format-1 strings) and h5c_walk.c
  * parse them. */
 #define OH_MAX_BLOCKS 64
 #define OH_MAX_MESSAGES 4096
@@ -29,7 +29,7 @@
 struct ct_h5c_reader {
 	hid_t file;
 	char *name;
-	void *image; /* owned; HDF5 reads it in place (see the callbacks in ct_h5c_read.c) */
+	void *image; /* owned; HDF5 reads it in place (see the callbacks in h5c_read.c) */
 	size_t image_len;
 	size_t map_len; /* > 0: image is a read-only mapping of the file */
 	int vlen_ok;    /* format_version 1: its variable-length strings are parsed here */
@@ -58,11 +58,11 @@ void h5c_split_path(const char *path, char obj[PATH_MAX_LEN], const char **attr)
 int h5c_ensure_groups(hid_t file, hid_t gcpl, const char *path, int whole, ct_err *e);
 hid_t h5c_make_space(const ct_h5c_field *f);
 
-/* ct_h5c_build.c: the file-image callbacks' user data (shared with reading). */
+/* h5c_build.c: the file-image callbacks' user data (shared with reading). */
 void *h5c_udata_copy(void *udata);
 herr_t h5c_udata_free(void *udata);
 
-/* ct_h5c_read.c */
+/* h5c_read.c */
 int h5c_in_image(const ct_h5c_reader *r, uint64_t off, uint64_t n);
 uint64_t h5c_pad8(uint64_t n);
 int h5c_read_locked(ct_h5c_reader *r, const ct_h5c_field *f, ct_err *e);

@@ -1,4 +1,4 @@
-/* ct_h5c_read.c — opening a verified image read-only from memory, reading and
+/* h5c_read.c — opening a verified image read-only from memory, reading and
  * checking fields (type, shape, storage), format-1 variable-length strings
  * parsed here, and listing a group. */
 #include <errno.h>

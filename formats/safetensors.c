@@ -1,6 +1,6 @@
 /* safetensors.c — files and dtypes around the format: ct_st_read (mmap, no
  * copy), ct_st_write (atomic, zero copy) and ct_st_convert_dtype (export to f16/bf16).
- * The byte-level rules live in ct_st_parse.c and ct_st_serialize.c. */
+ * The byte-level rules live in st_parse.c and st_serialize.c. */
 #include "safetensors.h"
 
 #include <errno.h>

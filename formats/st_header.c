@@ -1,5 +1,5 @@
 /* st_header.c — the first checks of the safetensors reader: the 8-byte
- * length field, UTF-8, the JSON text and its space padding (see ct_st_parse.c
+ * length field, UTF-8, the JSON text and its space padding (see st_parse.c
  * for the entries). */
 #include "st_internal.h"
 

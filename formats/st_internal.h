@@ -1,5 +1,5 @@
 /* st_internal.h — shared between the files of the safetensors reader
- * (st_header.c checks the length field and the JSON text, ct_st_parse.c the
+ * (st_header.c checks the length field and the JSON text, st_parse.c the
  * entries); not for use outside formats/st_*.c and formats/safetensors.c. */
 #ifndef CT_ST_INTERNAL_H
 #define CT_ST_INTERNAL_H

@@ -1,4 +1,4 @@
-/* ct_st_parse.c — the strict safetensors reader (ct_st_parse).
+/* st_parse.c — the strict safetensors reader (ct_st_parse).
  *
  * Order of the checks: header length field, UTF-8, JSON (jansson, duplicates
  * rejected), space padding, each entry on its own (fields, dtype, shape,

@@ -1,4 +1,4 @@
-/* ct_st_serialize.c — the safetensors writer's byte layout: ct_st_header_build (the
+/* st_serialize.c — the safetensors writer's byte layout: ct_st_header_build (the
  * length field and the padded JSON header; the data section is the tensors'
  * bytes in order, written from where they live) and ct_st_serialize (all of it
  * in one buffer).
