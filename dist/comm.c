@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int comm_launched(char *name, size_t len)
+int ct_comm_launched(char *name, size_t len)
 {
 	static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -56,11 +56,11 @@ static void *open_plugin(char *tried, size_t len)
 	return NULL;
 }
 
-int comm_init(comm *c, ct_err *e)
+int ct_comm_init(ct_comm *c, ct_err *e)
 {
 	memset(c, 0, sizeof *c);
 	c->size = 1;
-	if (!comm_launched(c->launcher, sizeof c->launcher))
+	if (!ct_comm_launched(c->launcher, sizeof c->launcher))
 		return 0;
 	char tried[512];
 	c->dl = open_plugin(tried, sizeof tried);
@@ -70,15 +70,15 @@ int comm_init(comm *c, ct_err *e)
 			"started by an MPI launcher (%s is set) but libctrain_mpi.so does not "
 			"load (%s); build it with make or set CTRAIN_MPI_LIB",
 			c->launcher, tried);
-	comm_plugin_fn fn;
-	void *sym = dlsym(c->dl, COMM_PLUGIN_SYMBOL);
+	ct_comm_plugin_fn fn;
+	void *sym = dlsym(c->dl, CT_COMM_PLUGIN_SYMBOL);
 	memcpy(&fn, &sym, sizeof fn); /* POSIX: a data pointer to a function pointer */
 	c->p = sym ? fn() : NULL;
-	if (!c->p || c->p->abi != COMM_PLUGIN_ABI) {
+	if (!c->p || c->p->abi != CT_COMM_PLUGIN_ABI) {
 		(void)dlclose(c->dl); /* nothing was initialised through it */
 		c->dl = NULL;
 		return ct_errf(e, CT_EUNSUPPORTED, "libctrain_mpi.so: no %s of ABI %d",
-			       COMM_PLUGIN_SYMBOL, COMM_PLUGIN_ABI);
+			       CT_COMM_PLUGIN_SYMBOL, CT_COMM_PLUGIN_ABI);
 	}
 	char msg[512] = "";
 	if (c->p->init(&c->rank, &c->size, c->version, sizeof c->version, msg, sizeof msg) != 0)
@@ -92,7 +92,7 @@ static int check(int rc, const char *msg, ct_err *e)
 	return rc == 0 ? 0 : ct_errf(e, CT_EIO, "%s", msg);
 }
 
-int comm_allgather(comm *c, const void *send, void *recv, size_t bytes, ct_err *e)
+int ct_comm_allgather(ct_comm *c, const void *send, void *recv, size_t bytes, ct_err *e)
 {
 	if (!c->mpi) {
 		if (recv != send)
@@ -103,16 +103,16 @@ int comm_allgather(comm *c, const void *send, void *recv, size_t bytes, ct_err *
 	return check(c->p->allgather(send, recv, bytes, msg, sizeof msg), msg, e);
 }
 
-int comm_allreduce_u64(comm *c, uint64_t *v, int n, int op, ct_err *e)
+int ct_comm_allreduce_u64(ct_comm *c, uint64_t *v, int n, int op, ct_err *e)
 {
-	CT_ASSERT(op >= COMM_OP_MIN && op <= COMM_OP_BOR && n >= 0);
+	CT_ASSERT(op >= CT_COMM_OP_MIN && op <= CT_COMM_OP_BOR && n >= 0);
 	if (!c->mpi)
 		return 0;
 	char msg[512] = "";
 	return check(c->p->allreduce_u64(v, n, op, msg, sizeof msg), msg, e);
 }
 
-int comm_bcast(comm *c, void *buf, size_t bytes, int root, ct_err *e)
+int ct_comm_bcast(ct_comm *c, void *buf, size_t bytes, int root, ct_err *e)
 {
 	CT_ASSERT(root >= 0 && root < c->size);
 	if (!c->mpi)
@@ -121,7 +121,7 @@ int comm_bcast(comm *c, void *buf, size_t bytes, int root, ct_err *e)
 	return check(c->p->bcast(buf, bytes, root, msg, sizeof msg), msg, e);
 }
 
-int comm_barrier(comm *c, ct_err *e)
+int ct_comm_barrier(ct_comm *c, ct_err *e)
 {
 	if (!c->mpi)
 		return 0;
@@ -129,13 +129,13 @@ int comm_barrier(comm *c, ct_err *e)
 	return check(c->p->barrier(msg, sizeof msg), msg, e);
 }
 
-void comm_abort(comm *c, int status)
+void ct_comm_abort(ct_comm *c, int status)
 {
 	if (c->mpi)
 		c->p->abort_job(status);
 }
 
-int comm_finalize(comm *c, ct_err *e)
+int ct_comm_finalize(ct_comm *c, ct_err *e)
 {
 	int rc = 0;
 	if (c->mpi) {

@@ -1,7 +1,7 @@
 /* comm.h — the ranks of a data-parallel job, and a single process without
  * MPI, behind one interface (issue 17).
  *
- * `ctrain` and libctrain never link libmpi.  comm_init looks at the
+ * `ctrain` and libctrain never link libmpi.  ct_comm_init looks at the
  * environment: when a launcher started the process (Open MPI's mpirun sets
  * OMPI_COMM_WORLD_SIZE, MPICH's hydra PMI_SIZE, PMIx launchers and srun
  * PMIX_RANK) it dlopens libctrain_mpi.so and calls MPI_Init through it;
@@ -11,13 +11,13 @@
  * dynamic linker's search path.
  *
  * Kernel pinning (train.kernel, which may re-execute the process) must
- * happen before comm_init: re-executing after MPI_Init breaks the job.
+ * happen before ct_comm_init: re-executing after MPI_Init breaks the job.
  *
- *     comm c; if (comm_init(&c, &e) < 0) ...      // c.rank, c.size
- *     comm_allgather(&c, mine, all, bytes, &e);   // all = size * bytes, rank order
- *     comm_allreduce_u64(&c, v, n, COMM_OP_MIN, &e);
- *     comm_bcast(&c, buf, bytes, 0, &e);
- *     comm_finalize(&c, &e);                      // or comm_abort(&c, status) on failure
+ *     ct_comm c; if (ct_comm_init(&c, &e) < 0) ...      // c.rank, c.size
+ *     ct_comm_allgather(&c, mine, all, bytes, &e);   // all = size * bytes, rank order
+ *     ct_comm_allreduce_u64(&c, v, n, CT_COMM_OP_MIN, &e);
+ *     ct_comm_bcast(&c, buf, bytes, 0, &e);
+ *     ct_comm_finalize(&c, &e);                      // or ct_comm_abort(&c, status) on failure
  * Every call is collective: every rank makes the same calls in the same order.
  */
 #ifndef CT_COMM_H
@@ -26,28 +26,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../util/api.h"
 #include "../util/err.h"
 #include "comm_plugin.h"
 
-typedef struct comm {
+typedef struct ct_comm {
 	int rank, size;
 	int mpi;           /* 1 when the plugin is loaded and MPI_Init'ed */
 	char launcher[32]; /* the variable that showed the launcher, or "" */
 	char version[128]; /* MPI library version, or "" */
 	void *dl;
-	const comm_plugin *p;
-} comm;
+	const ct_comm_plugin *p;
+} ct_comm;
 
 /* 1 (and the variable's name in name) when a launcher started the process. */
-int comm_launched(char *name, size_t len);
-int comm_init(comm *c, ct_err *e);
-int comm_allgather(comm *c, const void *send, void *recv, size_t bytes, ct_err *e);
-int comm_allreduce_u64(comm *c, uint64_t *v, int n, int op, ct_err *e);
-int comm_bcast(comm *c, void *buf, size_t bytes, int root, ct_err *e);
-int comm_barrier(comm *c, ct_err *e);
+CT_API int ct_comm_launched(char *name, size_t len);
+CT_API int ct_comm_init(ct_comm *c, ct_err *e);
+CT_API int ct_comm_allgather(ct_comm *c, const void *send, void *recv, size_t bytes, ct_err *e);
+CT_API int ct_comm_allreduce_u64(ct_comm *c, uint64_t *v, int n, int op, ct_err *e);
+CT_API int ct_comm_bcast(ct_comm *c, void *buf, size_t bytes, int root, ct_err *e);
+CT_API int ct_comm_barrier(ct_comm *c, ct_err *e);
 /* Ends every rank of the job with `status` (MPI_Abort); a single process
  * returns and the caller exits. */
-void comm_abort(comm *c, int status);
-int comm_finalize(comm *c, ct_err *e);
+CT_API void ct_comm_abort(ct_comm *c, int status);
+CT_API int ct_comm_finalize(ct_comm *c, ct_err *e);
 
 #endif

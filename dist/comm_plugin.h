@@ -14,13 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COMM_PLUGIN_ABI 1
-#define COMM_PLUGIN_SYMBOL "ctrain_mpi_plugin"
+#define CT_COMM_PLUGIN_ABI 1
+#define CT_COMM_PLUGIN_SYMBOL "ctrain_mpi_plugin"
 
-enum { COMM_OP_MIN = 0, COMM_OP_MAX = 1, COMM_OP_SUM = 2, COMM_OP_BOR = 3 };
+enum { CT_COMM_OP_MIN = 0, CT_COMM_OP_MAX = 1, CT_COMM_OP_SUM = 2, CT_COMM_OP_BOR = 3 };
 
-typedef struct comm_plugin {
-	int abi; /* COMM_PLUGIN_ABI */
+typedef struct ct_comm_plugin {
+	int abi; /* CT_COMM_PLUGIN_ABI */
 	int (*init)(int *rank, int *size, char *version, size_t version_len, char *err,
 		    size_t err_len);
 	/* recv holds size * bytes; rank i's block at i * bytes. */
@@ -30,8 +30,8 @@ typedef struct comm_plugin {
 	int (*barrier)(char *err, size_t err_len);
 	void (*abort_job)(int status);
 	int (*finalize)(char *err, size_t err_len);
-} comm_plugin;
+} ct_comm_plugin;
 
-typedef const comm_plugin *(*comm_plugin_fn)(void);
+typedef const ct_comm_plugin *(*ct_comm_plugin_fn)(void);
 
 #endif

@@ -3,9 +3,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-int dist_exchange_init(dist_exchange *x, const shard_layout *l, int ranks, ct_err *e)
+int ct_dist_exchange_init(ct_dist_exchange *x, const ct_shard_layout *l, int ranks, ct_err *e)
 {
-	CT_ASSERT(shard_count_valid(ranks));
+	CT_ASSERT(ct_shard_count_valid(ranks));
 	memset(x, 0, sizeof *x);
 	x->l = *l;
 	x->ranks = ranks;
@@ -18,24 +18,25 @@ int dist_exchange_init(dist_exchange *x, const shard_layout *l, int ranks, ct_er
 	return 0;
 }
 
-void dist_exchange_release(dist_exchange *x)
+void ct_dist_exchange_release(ct_dist_exchange *x)
 {
 	free(x->gathered);
 	memset(x, 0, sizeof *x);
 }
 
-int dist_step_exchange(comm *c, dist_exchange *x, void *mine, int stop, void **root, ct_err *e)
+int ct_dist_step_exchange(ct_comm *c, ct_dist_exchange *x, void *mine, int stop, void **root,
+			  ct_err *e)
 {
 	CT_ASSERT(c->size == x->ranks);
-	shard_set_stop(&x->l, mine, stop);
+	ct_shard_set_stop(&x->l, mine, stop);
 	if (x->ranks == 1) {
 		*root = mine;
 		return 0;
 	}
-	int rc = comm_allgather(c, mine, x->gathered, x->l.bytes, e);
+	int rc = ct_comm_allgather(c, mine, x->gathered, x->l.bytes, e);
 	if (rc < 0)
 		return ct_err_prefix(e, "gradient exchange");
-	shard_reduce_levels(&x->l, x->gathered, x->ranks);
+	ct_shard_reduce_levels(&x->l, x->gathered, x->ranks);
 	*root = x->gathered;
 	return 0;
 }
@@ -49,7 +50,7 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-uint64_t dist_digest(const void *buf, size_t bytes)
+uint64_t ct_dist_digest(const void *buf, size_t bytes)
 {
 	static const uint64_t prime = 0x9e3779b97f4a7c15ull;
 	uint64_t h[4] = {0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull,
@@ -77,10 +78,10 @@ uint64_t dist_digest(const void *buf, size_t bytes)
 	return d;
 }
 
-int dist_check_replicas(comm *c, uint64_t digest, int64_t step, ct_err *e)
+int ct_dist_check_replicas(ct_comm *c, uint64_t digest, int64_t step, ct_err *e)
 {
 	uint64_t v[2] = {digest, ~digest};
-	int rc = comm_allreduce_u64(c, v, 2, COMM_OP_MIN, e);
+	int rc = ct_comm_allreduce_u64(c, v, 2, CT_COMM_OP_MIN, e);
 	if (rc < 0)
 		return ct_err_prefix(e, "step %" PRId64 ": parameter digest exchange", step);
 	uint64_t lo = v[0], hi = ~v[1];

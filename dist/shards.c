@@ -4,9 +4,9 @@
 
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
-int shard_count_valid(int64_t s) { return s >= 1 && s <= SHARDS_MAX && (s & (s - 1)) == 0; }
+int ct_shard_count_valid(int64_t s) { return s >= 1 && s <= CT_SHARDS_MAX && (s & (s - 1)) == 0; }
 
-void shard_layout_init(shard_layout *l, size_t nf, int nd, int ni)
+void ct_shard_layout_init(ct_shard_layout *l, size_t nf, int nd, int ni)
 {
 	CT_ASSERT(nd >= 0 && ni >= 0);
 	l->nf = nf;
@@ -17,67 +17,70 @@ void shard_layout_init(shard_layout *l, size_t nf, int nd, int ni)
 	l->bytes = round_up(l->off_i + (size_t)(ni + 1) * sizeof(int64_t), 64);
 }
 
-float *shard_floats(const shard_layout *l, void *node)
+float *ct_shard_floats(const ct_shard_layout *l, void *node)
 {
 	(void)l;
 	return node;
 }
 
-double *shard_doubles(const shard_layout *l, void *node)
+double *ct_shard_doubles(const ct_shard_layout *l, void *node)
 {
 	return (double *)(void *)((unsigned char *)node + l->off_d);
 }
 
-int64_t *shard_ints(const shard_layout *l, void *node)
+int64_t *ct_shard_ints(const ct_shard_layout *l, void *node)
 {
 	return (int64_t *)(void *)((unsigned char *)node + l->off_i);
 }
 
-void shard_set_stop(const shard_layout *l, void *node, int stop)
+void ct_shard_set_stop(const ct_shard_layout *l, void *node, int stop)
 {
-	shard_ints(l, node)[l->ni] = stop ? 1 : 0;
+	ct_shard_ints(l, node)[l->ni] = stop ? 1 : 0;
 }
 
-int shard_stop(const shard_layout *l, void *node) { return shard_ints(l, node)[l->ni] != 0; }
+int ct_shard_stop(const ct_shard_layout *l, void *node)
+{
+	return ct_shard_ints(l, node)[l->ni] != 0;
+}
 
-void shard_combine(const shard_layout *l, void *left, const void *right)
+void ct_shard_combine(const ct_shard_layout *l, void *left, const void *right)
 {
 	void *r = (void *)(uintptr_t)right; /* the accessors take a mutable node */
-	float *a = shard_floats(l, left);
-	const float *b = shard_floats(l, r);
+	float *a = ct_shard_floats(l, left);
+	const float *b = ct_shard_floats(l, r);
 	for (size_t j = 0; j < l->nf; j++)
 		a[j] = a[j] + b[j];
-	double *da = shard_doubles(l, left);
-	const double *db = shard_doubles(l, r);
+	double *da = ct_shard_doubles(l, left);
+	const double *db = ct_shard_doubles(l, r);
 	for (int j = 0; j < l->nd; j++)
 		da[j] = da[j] + db[j];
-	int64_t *ia = shard_ints(l, left);
-	const int64_t *ib = shard_ints(l, r);
+	int64_t *ia = ct_shard_ints(l, left);
+	const int64_t *ib = ct_shard_ints(l, r);
 	for (int j = 0; j <= l->ni; j++)
 		ia[j] += ib[j];
 }
 
-void shard_reduce_levels(const shard_layout *l, void *nodes, int count)
+void ct_shard_reduce_levels(const ct_shard_layout *l, void *nodes, int count)
 {
-	CT_ASSERT(shard_count_valid(count));
+	CT_ASSERT(ct_shard_count_valid(count));
 	unsigned char *p = nodes;
 	for (int stride = 1; stride < count; stride *= 2)
 		for (int i = 0; i + stride < count; i += 2 * stride)
-			shard_combine(l, p + (size_t)i * l->bytes,
-				      p + (size_t)(i + stride) * l->bytes);
+			ct_shard_combine(l, p + (size_t)i * l->bytes,
+					 p + (size_t)(i + stride) * l->bytes);
 }
 
-void shard_rows(int64_t rows, int shards, int i, int64_t *start, int64_t *n)
+void ct_shard_rows(int64_t rows, int shards, int i, int64_t *start, int64_t *n)
 {
-	CT_ASSERT(rows >= 0 && shard_count_valid(shards) && i >= 0 && i < shards);
+	CT_ASSERT(rows >= 0 && ct_shard_count_valid(shards) && i >= 0 && i < shards);
 	int64_t a = rows * i / shards, b = rows * (i + 1) / shards;
 	*start = a;
 	*n = b - a;
 }
 
-void shard_owned(int shards, int ranks, int rank, int *first, int *count)
+void ct_shard_owned(int shards, int ranks, int rank, int *first, int *count)
 {
-	CT_ASSERT(shard_count_valid(shards) && shard_count_valid(ranks) && ranks <= shards);
+	CT_ASSERT(ct_shard_count_valid(shards) && ct_shard_count_valid(ranks) && ranks <= shards);
 	CT_ASSERT(rank >= 0 && rank < ranks);
 	*count = shards / ranks;
 	*first = rank * *count;
@@ -91,9 +94,9 @@ static int log2i(int n)
 	return k;
 }
 
-int shard_tree_init(shard_tree *t, const shard_layout *l, int leaves, ct_err *e)
+int ct_shard_tree_init(ct_shard_tree *t, const ct_shard_layout *l, int leaves, ct_err *e)
 {
-	CT_ASSERT(shard_count_valid(leaves));
+	CT_ASSERT(ct_shard_count_valid(leaves));
 	memset(t, 0, sizeof *t);
 	t->l = *l;
 	t->leaves = leaves;
@@ -106,23 +109,23 @@ int shard_tree_init(shard_tree *t, const shard_layout *l, int leaves, ct_err *e)
 	return 0;
 }
 
-void shard_tree_release(shard_tree *t)
+void ct_shard_tree_release(ct_shard_tree *t)
 {
 	free(t->slots);
 	memset(t, 0, sizeof *t);
 }
 
-void shard_tree_reset(shard_tree *t)
+void ct_shard_tree_reset(ct_shard_tree *t)
 {
 	t->pushed = 0;
 	t->depth = 0;
 }
 
-static void *slot(shard_tree *t, int i) { return t->slots + (size_t)i * t->l.bytes; }
+static void *slot(ct_shard_tree *t, int i) { return t->slots + (size_t)i * t->l.bytes; }
 
-void shard_node_zero(const shard_layout *l, void *node) { memset(node, 0, l->bytes); }
+void ct_shard_node_zero(const ct_shard_layout *l, void *node) { memset(node, 0, l->bytes); }
 
-void *shard_tree_leaf(shard_tree *t)
+void *ct_shard_tree_leaf(ct_shard_tree *t)
 {
 	CT_ASSERT(t->pushed < t->leaves);
 	unsigned char *node = slot(t, t->depth);
@@ -130,7 +133,7 @@ void *shard_tree_leaf(shard_tree *t)
 	return node;
 }
 
-void shard_tree_push(shard_tree *t)
+void ct_shard_tree_push(ct_shard_tree *t)
 {
 	CT_ASSERT(t->pushed < t->leaves);
 	t->level[t->depth++] = 0;
@@ -138,13 +141,13 @@ void shard_tree_push(shard_tree *t)
 	/* Two nodes of the same level on top are siblings: the left one (pushed
 	 * first, lower slot) absorbs the right one. */
 	while (t->depth >= 2 && t->level[t->depth - 1] == t->level[t->depth - 2]) {
-		shard_combine(&t->l, slot(t, t->depth - 2), slot(t, t->depth - 1));
+		ct_shard_combine(&t->l, slot(t, t->depth - 2), slot(t, t->depth - 1));
 		t->depth--;
 		t->level[t->depth - 1]++;
 	}
 }
 
-void *shard_tree_root(shard_tree *t)
+void *ct_shard_tree_root(ct_shard_tree *t)
 {
 	CT_ASSERT(t->pushed == t->leaves && t->depth == 1);
 	return slot(t, 0);

@@ -74,5 +74,8 @@
 #include "ctrain/train/state.h"   /* the CLI's training state */
 #include "ctrain/train/trainer.h" /* the CLI's training loop, as a call */
 #include "ctrain/train/export.h"  /* MLP <-> safetensors with metadata */
+#include "ctrain/dist/shards.h"   /* fixed micro-shards, one reduction tree */
+#include "ctrain/dist/comm.h"     /* MPI when started by a launcher, else one rank */
+#include "ctrain/dist/replica.h"  /* step exchange, stop vote, replica digest */
 
 #endif

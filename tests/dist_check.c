@@ -27,90 +27,91 @@ static uint64_t mix(uint64_t z)
 
 /* Leaf i: floats over 2^-12 .. 2^12 in magnitude, so the order of the sums
  * shows in the bits; a loss sum; two counters. */
-static void fill_leaf(const shard_layout *l, void *node, int i, uint64_t seed)
+static void fill_leaf(const ct_shard_layout *l, void *node, int i, uint64_t seed)
 {
-	float *f = shard_floats(l, node);
+	float *f = ct_shard_floats(l, node);
 	for (size_t j = 0; j < l->nf; j++) {
 		uint64_t h = mix(seed ^ mix((uint64_t)i << 32 ^ j));
 		float u = (float)(h >> 40) * 0x1.0p-24f - 0.5f;
 		f[j] = ldexpf(u, (int)(h % 25) - 12);
 	}
-	shard_doubles(l, node)[0] = (double)(mix(seed + (uint64_t)i) >> 11) * 0x1.0p-40;
-	shard_ints(l, node)[0] = 100 + i;
-	shard_ints(l, node)[1] = 1;
+	ct_shard_doubles(l, node)[0] = (double)(mix(seed + (uint64_t)i) >> 11) * 0x1.0p-40;
+	ct_shard_ints(l, node)[0] = 100 + i;
+	ct_shard_ints(l, node)[1] = 1;
 }
 
-static int cmd_reduce(comm *c, int shards, size_t nf, uint64_t seed, ct_err *e)
+static int cmd_reduce(ct_comm *c, int shards, size_t nf, uint64_t seed, ct_err *e)
 {
-	if (!shard_count_valid(shards) || shards % c->size)
+	if (!ct_shard_count_valid(shards) || shards % c->size)
 		return ct_errf(e, CT_EUSAGE, "S = %d must be a power of two that %d ranks divide",
 			       shards, c->size);
-	shard_layout l;
-	shard_layout_init(&l, nf, 1, 2);
+	ct_shard_layout l;
+	ct_shard_layout_init(&l, nf, 1, 2);
 	int first, count;
-	shard_owned(shards, c->size, c->rank, &first, &count);
-	shard_tree t;
-	dist_exchange x;
-	int rc = shard_tree_init(&t, &l, count, e);
+	ct_shard_owned(shards, c->size, c->rank, &first, &count);
+	ct_shard_tree t;
+	ct_dist_exchange x;
+	int rc = ct_shard_tree_init(&t, &l, count, e);
 	if (rc < 0)
 		return rc;
-	if ((rc = dist_exchange_init(&x, &l, c->size, e)) < 0) {
-		shard_tree_release(&t);
+	if ((rc = ct_dist_exchange_init(&x, &l, c->size, e)) < 0) {
+		ct_shard_tree_release(&t);
 		return rc;
 	}
 	for (int i = first; i < first + count; i++) {
-		fill_leaf(&l, shard_tree_leaf(&t), i, seed);
-		shard_tree_push(&t);
+		fill_leaf(&l, ct_shard_tree_leaf(&t), i, seed);
+		ct_shard_tree_push(&t);
 	}
 	void *root;
-	rc = dist_step_exchange(c, &x, shard_tree_root(&t), 0, &root, e);
+	rc = ct_dist_step_exchange(c, &x, ct_shard_tree_root(&t), 0, &root, e);
 	if (rc == 0 && c->rank == 0)
 		printf("reduce S=%d P=%d floats=%zu hash=%016" PRIx64 " loss=%a count=%" PRId64
 		       " leaves=%" PRId64 "\n",
-		       shards, c->size, nf, dist_digest(root, l.bytes), shard_doubles(&l, root)[0],
-		       shard_ints(&l, root)[0], shard_ints(&l, root)[1]);
-	dist_exchange_release(&x);
-	shard_tree_release(&t);
+		       shards, c->size, nf, ct_dist_digest(root, l.bytes),
+		       ct_shard_doubles(&l, root)[0], ct_shard_ints(&l, root)[0],
+		       ct_shard_ints(&l, root)[1]);
+	ct_dist_exchange_release(&x);
+	ct_shard_tree_release(&t);
 	return rc;
 }
 
-static int cmd_stop(comm *c, int shards, int steps, int vote_rank, int vote_step, ct_err *e)
+static int cmd_stop(ct_comm *c, int shards, int steps, int vote_rank, int vote_step, ct_err *e)
 {
-	shard_layout l;
-	shard_layout_init(&l, 16, 1, 1);
+	ct_shard_layout l;
+	ct_shard_layout_init(&l, 16, 1, 1);
 	int first, count;
-	shard_owned(shards, c->size, c->rank, &first, &count);
-	shard_tree t;
-	dist_exchange x;
-	int rc = shard_tree_init(&t, &l, count, e);
+	ct_shard_owned(shards, c->size, c->rank, &first, &count);
+	ct_shard_tree t;
+	ct_dist_exchange x;
+	int rc = ct_shard_tree_init(&t, &l, count, e);
 	if (rc < 0)
 		return rc;
-	if ((rc = dist_exchange_init(&x, &l, c->size, e)) < 0) {
-		shard_tree_release(&t);
+	if ((rc = ct_dist_exchange_init(&x, &l, c->size, e)) < 0) {
+		ct_shard_tree_release(&t);
 		return rc;
 	}
 	int step = 0, stopped = -1;
 	for (; step < steps && rc == 0 && stopped < 0; step++) {
-		shard_tree_reset(&t);
+		ct_shard_tree_reset(&t);
 		for (int i = first; i < first + count; i++) {
-			fill_leaf(&l, shard_tree_leaf(&t), i, (uint64_t)step);
-			shard_tree_push(&t);
+			fill_leaf(&l, ct_shard_tree_leaf(&t), i, (uint64_t)step);
+			ct_shard_tree_push(&t);
 		}
 		void *root;
 		int vote = c->rank == vote_rank && step >= vote_step;
-		rc = dist_step_exchange(c, &x, shard_tree_root(&t), vote, &root, e);
-		if (rc == 0 && shard_stop(&l, root))
+		rc = ct_dist_step_exchange(c, &x, ct_shard_tree_root(&t), vote, &root, e);
+		if (rc == 0 && ct_shard_stop(&l, root))
 			stopped = step;
 	}
 	/* Every rank reports; the script checks they agree. */
 	if (rc == 0)
 		printf("stop rank=%d stopped_at=%d\n", c->rank, stopped);
-	dist_exchange_release(&x);
-	shard_tree_release(&t);
+	ct_dist_exchange_release(&x);
+	ct_shard_tree_release(&t);
 	return rc;
 }
 
-static int cmd_digest(comm *c, int steps, int bad_rank, int bad_step, ct_err *e)
+static int cmd_digest(ct_comm *c, int steps, int bad_rank, int bad_step, ct_err *e)
 {
 	enum { N = 100003 };
 	float *w = malloc(N * sizeof *w);
@@ -128,7 +129,7 @@ static int cmd_digest(comm *c, int steps, int bad_rank, int bad_step, ct_err *e)
 			bits ^= 1u; /* one ulp of one parameter */
 			memcpy(&w[N / 2], &bits, 4);
 		}
-		rc = dist_check_replicas(c, dist_digest(w, N * sizeof *w), step, e);
+		rc = ct_dist_check_replicas(c, ct_dist_digest(w, N * sizeof *w), step, e);
 	}
 	if (rc == 0 && c->rank == 0)
 		printf("digest: %d steps, replicas agree\n", steps);
@@ -136,7 +137,7 @@ static int cmd_digest(comm *c, int steps, int bad_rank, int bad_step, ct_err *e)
 	return rc;
 }
 
-static int cmd_maps(const comm *c)
+static int cmd_maps(const ct_comm *c)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	int loaded = 0;
@@ -153,7 +154,7 @@ static int cmd_maps(const comm *c)
 	return 0;
 }
 
-static int run(comm *c, int argc, char **argv, ct_err *e)
+static int run(ct_comm *c, int argc, char **argv, ct_err *e)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
 	if (strcmp(cmd, "reduce") == 0 && argc == 5)
@@ -171,15 +172,15 @@ static int run(comm *c, int argc, char **argv, ct_err *e)
 
 int main(int argc, char **argv)
 {
-	comm c;
+	ct_comm c;
 	ct_err e = {0};
-	int rc = comm_init(&c, &e);
+	int rc = ct_comm_init(&c, &e);
 	if (rc == 0)
 		rc = run(&c, argc, argv, &e);
 	if (rc < 0)
 		fprintf(stderr, "dist_check: rank %d: %s\n", c.rank, e.msg);
 	ct_err fe = {0};
-	if (comm_finalize(&c, &fe) < 0 && rc == 0) {
+	if (ct_comm_finalize(&c, &fe) < 0 && rc == 0) {
 		fprintf(stderr, "dist_check: %s\n", fe.msg);
 		rc = fe.code;
 	}

@@ -9,7 +9,7 @@
 
 #include "../comm_plugin.h"
 
-const comm_plugin *ctrain_mpi_plugin(void);
+const ct_comm_plugin *ctrain_mpi_plugin(void);
 
 static int fail(int rc, const char *what, char *err, size_t len)
 {
@@ -55,7 +55,7 @@ static int p_allgather(const void *send, void *recv, size_t bytes, char *err, si
 static int p_allreduce_u64(uint64_t *v, int n, int op, char *err, size_t err_len)
 {
 	MPI_Op ops[] = {MPI_MIN, MPI_MAX, MPI_SUM, MPI_BOR};
-	if (op < 0 || op > COMM_OP_BOR) {
+	if (op < 0 || op > CT_COMM_OP_BOR) {
 		snprintf(err, err_len, "MPI_Allreduce: unknown op %d", op);
 		return -1;
 	}
@@ -87,9 +87,10 @@ static int p_finalize(char *err, size_t err_len)
 	return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Finalize", err, err_len);
 }
 
-const comm_plugin *ctrain_mpi_plugin(void)
+const ct_comm_plugin *ctrain_mpi_plugin(void)
 {
-	static const comm_plugin p = {COMM_PLUGIN_ABI, p_init,    p_allgather, p_allreduce_u64,
-				      p_bcast,         p_barrier, p_abort,     p_finalize};
+	static const ct_comm_plugin p = {
+		CT_COMM_PLUGIN_ABI, p_init,  p_allgather, p_allreduce_u64, p_bcast,
+		p_barrier,          p_abort, p_finalize};
 	return &p;
 }

@@ -9,8 +9,8 @@
  *                straight into a leaf of the tree (ps.grad points at it), the
  *                tree combines the leaves, the optimizer applies the root.
  *     under mpirun -np P: rank r computes its S/P shards, then
- *                dist_step_exchange (one MPI_Allgather + the upper levels).
- *         S = -1: the exchange alone (MPI_Barrier, then dist_step_exchange of
+ *                ct_dist_step_exchange (one MPI_Allgather + the upper levels).
+ *         S = -1: the exchange alone (MPI_Barrier, then ct_dist_step_exchange of
  *                one node of the model's size), 50 times: its median time,
  *                without the wait for a slower rank that a step includes.
  * Prints one JSON line (rank 0): samples/s (wall and CPU, medians of
@@ -29,16 +29,16 @@
 #include "../../nn/optim.h"
 
 typedef struct bench {
-	comm c;
+	ct_comm c;
 	ct_mlp m;
 	ct_optim opt;
 	int sizes[16], n_sizes, batch, shards, first, count;
 	float *x, *grad0;
 	int32_t *y;
 	int64_t rows, cursor;
-	shard_layout l;
-	shard_tree t;
-	dist_exchange xc;
+	ct_shard_layout l;
+	ct_shard_tree t;
+	ct_dist_exchange xc;
 	double t_exchange;
 	double loss;
 } bench;
@@ -70,28 +70,30 @@ static int step(bench *b, ct_err *e)
 		run_rows(b, 0, b->batch);
 		ct_optim_step(&b->opt, b->m.ps.data, b->m.ps.grad, 0.01);
 	} else {
-		shard_tree_reset(&b->t);
+		ct_shard_tree_reset(&b->t);
 		for (int i = b->first; i < b->first + b->count; i++) {
 			int64_t start, n;
-			shard_rows(b->batch, b->shards, i, &start, &n);
-			void *leaf = shard_tree_leaf(&b->t);
-			b->m.ps.grad = shard_floats(&b->l, leaf);
+			ct_shard_rows(b->batch, b->shards, i, &start, &n);
+			void *leaf = ct_shard_tree_leaf(&b->t);
+			b->m.ps.grad = ct_shard_floats(&b->l, leaf);
 			run_rows(b, start, (int)n);
-			shard_doubles(&b->l, leaf)[0] = b->loss * (double)n;
-			shard_ints(&b->l, leaf)[0] = n;
-			shard_tree_push(&b->t);
+			ct_shard_doubles(&b->l, leaf)[0] = b->loss * (double)n;
+			ct_shard_ints(&b->l, leaf)[0] = n;
+			ct_shard_tree_push(&b->t);
 		}
 		b->m.ps.grad = b->grad0;
 		void *root;
 		double t0 = now(CLOCK_MONOTONIC);
-		int rc = dist_step_exchange(&b->c, &b->xc, shard_tree_root(&b->t), 0, &root, e);
+		int rc = ct_dist_step_exchange(&b->c, &b->xc, ct_shard_tree_root(&b->t), 0, &root,
+					       e);
 		b->t_exchange += now(CLOCK_MONOTONIC) - t0;
 		if (rc < 0)
 			return rc;
 		/* Each shard's loss is its mean, so the root is S x the batch mean
 		 * gradient: lr / S keeps the update the same (the wiring scales
 		 * the loss seed by rows/batch instead). */
-		ct_optim_step(&b->opt, b->m.ps.data, shard_floats(&b->l, root), 0.01 / b->shards);
+		ct_optim_step(&b->opt, b->m.ps.data, ct_shard_floats(&b->l, root),
+			      0.01 / b->shards);
 	}
 	b->cursor += b->batch;
 	return 0;
@@ -115,7 +117,7 @@ static int setup(bench *b, int threads, ct_err *e)
 {
 	int k = b->shards > 0 ? b->batch / b->shards : b->batch;
 	if (b->shards > 0 &&
-	    (!shard_count_valid(b->shards) || b->batch % b->shards || b->shards % b->c.size))
+	    (!ct_shard_count_valid(b->shards) || b->batch % b->shards || b->shards % b->c.size))
 		return ct_errf(e, CT_EUSAGE,
 			       "S must be a power of two dividing the batch, and P S");
 	if (!b->shards && b->c.size > 1)
@@ -145,11 +147,11 @@ static int setup(bench *b, int threads, ct_err *e)
 		b->y[i] = (int32_t)ct_rng_below(&r, (uint64_t)classes);
 	if (b->shards <= 0)
 		return 0;
-	shard_layout_init(&b->l, b->m.ps.n, 1, 1);
-	shard_owned(b->shards, b->c.size, b->c.rank, &b->first, &b->count);
-	rc = shard_tree_init(&b->t, &b->l, b->count, e);
+	ct_shard_layout_init(&b->l, b->m.ps.n, 1, 1);
+	ct_shard_owned(b->shards, b->c.size, b->c.rank, &b->first, &b->count);
+	rc = ct_shard_tree_init(&b->t, &b->l, b->count, e);
 	if (rc == 0)
-		rc = dist_exchange_init(&b->xc, &b->l, b->c.size, e);
+		rc = ct_dist_exchange_init(&b->xc, &b->l, b->c.size, e);
 	return rc;
 }
 
@@ -157,19 +159,19 @@ static int cmp_double(const void *a, const void *b);
 
 static int exchange_only(bench *b, ct_err *e)
 {
-	shard_layout_init(&b->l, b->m.ps.n, 1, 1);
-	int rc = dist_exchange_init(&b->xc, &b->l, b->c.size, e);
+	ct_shard_layout_init(&b->l, b->m.ps.n, 1, 1);
+	int rc = ct_dist_exchange_init(&b->xc, &b->l, b->c.size, e);
 	unsigned char *mine = rc == 0 ? ct_aligned_alloc(64, b->l.bytes) : NULL;
 	if (rc == 0 && !mine)
 		rc = ct_errf(e, CT_ENOMEM, "node");
 	double t[50];
 	for (int i = 0; rc == 0 && i < 50; i++) {
-		shard_node_zero(&b->l, mine);
+		ct_shard_node_zero(&b->l, mine);
 		void *root;
-		rc = comm_barrier(&b->c, e);
+		rc = ct_comm_barrier(&b->c, e);
 		double t0 = now(CLOCK_MONOTONIC);
 		if (rc == 0)
-			rc = dist_step_exchange(&b->c, &b->xc, mine, 0, &root, e);
+			rc = ct_dist_step_exchange(&b->c, &b->xc, mine, 0, &root, e);
 		t[i] = 1e3 * (now(CLOCK_MONOTONIC) - t0);
 	}
 	free(mine);
@@ -217,7 +219,7 @@ static int measure(bench *b, double sec, int windows, ct_err *e)
 		uint64_t next = (uint64_t)((double)steps * (sec / dt) + 1);
 		if (next < 3)
 			next = 3;
-		int rc = comm_allreduce_u64(&b->c, &next, 1, COMM_OP_MAX, e);
+		int rc = ct_comm_allreduce_u64(&b->c, &next, 1, CT_COMM_OP_MAX, e);
 		if (rc < 0)
 			return rc;
 		steps = (int64_t)next;
@@ -252,23 +254,23 @@ int main(int argc, char **argv)
 	b.shards = atoi(argv[3]);
 	int threads = atoi(argv[4]);
 	double sec = argc > 5 ? atof(argv[5]) : 0.5;
-	int rc = comm_init(&b.c, &e);
+	int rc = ct_comm_init(&b.c, &e);
 	if (rc == 0)
 		rc = setup(&b, threads, &e);
 	if (rc == 0)
 		rc = b.shards < 0 ? exchange_only(&b, &e) : measure(&b, sec, 5, &e);
 	if (rc < 0) {
 		fprintf(stderr, "bench_shards: rank %d: %s\n", b.c.rank, e.msg);
-		comm_abort(&b.c, 1);
+		ct_comm_abort(&b.c, 1);
 	}
 	if (b.grad0)
 		b.m.ps.grad = b.grad0;
-	dist_exchange_release(&b.xc);
-	shard_tree_release(&b.t);
+	ct_dist_exchange_release(&b.xc);
+	ct_shard_tree_release(&b.t);
 	ct_optim_release(&b.opt);
 	ct_mlp_release(&b.m);
 	free(b.x);
 	free(b.y);
-	(void)comm_finalize(&b.c, &e); /* the figures are printed */
+	(void)ct_comm_finalize(&b.c, &e); /* the figures are printed */
 	return rc < 0 ? 1 : 0;
 }

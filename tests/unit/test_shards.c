@@ -51,42 +51,42 @@ static double ref_dsum(int lo, int hi)
 	return ref_dsum(lo, mid) + ref_dsum(mid, hi);
 }
 
-static void fill(const shard_layout *l, void *node, int leaf)
+static void fill(const ct_shard_layout *l, void *node, int leaf)
 {
-	float *f = shard_floats(l, node);
+	float *f = ct_shard_floats(l, node);
 	for (size_t j = 0; j < l->nf; j++)
 		f[j] = leaf_value(leaf, j);
-	shard_doubles(l, node)[0] = (double)leaf_value(leaf, 7) * 1e-3;
-	shard_ints(l, node)[0] = leaf + 1;
+	ct_shard_doubles(l, node)[0] = (double)leaf_value(leaf, 7) * 1e-3;
+	ct_shard_ints(l, node)[0] = leaf + 1;
 }
 
 static void test_tree_matches_reference(void **state)
 {
 	(void)state;
-	shard_layout l;
-	shard_layout_init(&l, NF, 1, 1);
+	ct_shard_layout l;
+	ct_shard_layout_init(&l, NF, 1, 1);
 	assert_int_equal(l.bytes % 64, 0);
 	for (int s = 1; s <= MAXS; s *= 2) {
-		shard_tree t;
-		assert_int_equal(shard_tree_init(&t, &l, s, NULL), 0);
+		ct_shard_tree t;
+		assert_int_equal(ct_shard_tree_init(&t, &l, s, NULL), 0);
 		for (int rep = 0; rep < 2; rep++) { /* a second step reuses the slots */
-			shard_tree_reset(&t);
+			ct_shard_tree_reset(&t);
 			for (int i = 0; i < s; i++) {
-				fill(&l, shard_tree_leaf(&t), i);
-				shard_tree_push(&t);
+				fill(&l, ct_shard_tree_leaf(&t), i);
+				ct_shard_tree_push(&t);
 			}
-			void *root = shard_tree_root(&t);
-			const float *f = shard_floats(&l, root);
+			void *root = ct_shard_tree_root(&t);
+			const float *f = ct_shard_floats(&l, root);
 			for (size_t j = 0; j < NF; j++) {
 				float want = ref_sum(0, s, j);
 				assert_memory_equal(&f[j], &want, sizeof want);
 			}
 			double dw = ref_dsum(0, s);
-			assert_memory_equal(&shard_doubles(&l, root)[0], &dw, sizeof dw);
-			assert_int_equal(shard_ints(&l, root)[0], (int64_t)s * (s + 1) / 2);
-			assert_int_equal(shard_stop(&l, root), 0);
+			assert_memory_equal(&ct_shard_doubles(&l, root)[0], &dw, sizeof dw);
+			assert_int_equal(ct_shard_ints(&l, root)[0], (int64_t)s * (s + 1) / 2);
+			assert_int_equal(ct_shard_stop(&l, root), 0);
 		}
-		shard_tree_release(&t);
+		ct_shard_tree_release(&t);
 	}
 }
 
@@ -107,13 +107,13 @@ static void test_order_matters(void **state)
 }
 
 /* P ranks each reducing their own leaves, then the upper levels over the P
- * results (what dist_step_exchange does after the Allgather): the same bytes
+ * results (what ct_dist_step_exchange does after the Allgather): the same bytes
  * as one tree, for every P dividing S. */
 static void test_partitioned_levels(void **state)
 {
 	(void)state;
-	shard_layout l;
-	shard_layout_init(&l, NF, 1, 1);
+	ct_shard_layout l;
+	ct_shard_layout_init(&l, NF, 1, 1);
 	enum { S = 16 };
 	unsigned char *one = NULL;
 	for (int p = 1; p <= S; p *= 2) {
@@ -121,18 +121,18 @@ static void test_partitioned_levels(void **state)
 		assert_non_null(gathered);
 		for (int r = 0; r < p; r++) {
 			int first, count;
-			shard_owned(S, p, r, &first, &count);
+			ct_shard_owned(S, p, r, &first, &count);
 			assert_int_equal(first, r * (S / p));
-			shard_tree t;
-			assert_int_equal(shard_tree_init(&t, &l, count, NULL), 0);
+			ct_shard_tree t;
+			assert_int_equal(ct_shard_tree_init(&t, &l, count, NULL), 0);
 			for (int i = first; i < first + count; i++) {
-				fill(&l, shard_tree_leaf(&t), i);
-				shard_tree_push(&t);
+				fill(&l, ct_shard_tree_leaf(&t), i);
+				ct_shard_tree_push(&t);
 			}
-			memcpy(gathered + (size_t)r * l.bytes, shard_tree_root(&t), l.bytes);
-			shard_tree_release(&t);
+			memcpy(gathered + (size_t)r * l.bytes, ct_shard_tree_root(&t), l.bytes);
+			ct_shard_tree_release(&t);
 		}
-		shard_reduce_levels(&l, gathered, p);
+		ct_shard_reduce_levels(&l, gathered, p);
 		if (!one) {
 			one = gathered;
 			continue;
@@ -152,7 +152,7 @@ static void test_rows_cut(void **state)
 			int64_t next = 0, lo = INT64_MAX, hi = 0;
 			for (int i = 0; i < s; i++) {
 				int64_t start, n;
-				shard_rows(batches[b], s, i, &start, &n);
+				ct_shard_rows(batches[b], s, i, &start, &n);
 				assert_int_equal(start, next); /* contiguous, in order */
 				next = start + n;
 				lo = n < lo ? n : lo;
@@ -161,24 +161,25 @@ static void test_rows_cut(void **state)
 			assert_int_equal(next, batches[b]);
 			assert_true(hi - lo <= 1); /* balanced */
 		}
-	assert_true(shard_count_valid(1) && shard_count_valid(8) && shard_count_valid(SHARDS_MAX));
-	assert_false(shard_count_valid(0) || shard_count_valid(6) ||
-		     shard_count_valid(2 * SHARDS_MAX) || shard_count_valid(-4));
+	assert_true(ct_shard_count_valid(1) && ct_shard_count_valid(8) &&
+		    ct_shard_count_valid(CT_SHARDS_MAX));
+	assert_false(ct_shard_count_valid(0) || ct_shard_count_valid(6) ||
+		     ct_shard_count_valid(2 * CT_SHARDS_MAX) || ct_shard_count_valid(-4));
 }
 
 static void test_stop_vote(void **state)
 {
 	(void)state;
-	shard_layout l;
-	shard_layout_init(&l, 5, 0, 0);
+	ct_shard_layout l;
+	ct_shard_layout_init(&l, 5, 0, 0);
 	unsigned char *nodes = ct_aligned_alloc(64, 4 * l.bytes);
 	assert_non_null(nodes);
 	for (int r = 0; r < 4; r++) {
-		shard_node_zero(&l, nodes + (size_t)r * l.bytes);
-		shard_set_stop(&l, nodes + (size_t)r * l.bytes, r == 3);
+		ct_shard_node_zero(&l, nodes + (size_t)r * l.bytes);
+		ct_shard_set_stop(&l, nodes + (size_t)r * l.bytes, r == 3);
 	}
-	shard_reduce_levels(&l, nodes, 4);
-	assert_int_not_equal(shard_stop(&l, nodes), 0);
+	ct_shard_reduce_levels(&l, nodes, 4);
+	assert_int_not_equal(ct_shard_stop(&l, nodes), 0);
 	free(nodes);
 }
 
@@ -190,16 +191,16 @@ static void test_digest(void **state)
 	assert_non_null(buf);
 	for (int i = 0; i < N; i++)
 		buf[i] = (unsigned char)mix((uint64_t)i);
-	uint64_t d = dist_digest(buf, N);
-	assert_int_equal(d, dist_digest(buf, N));
+	uint64_t d = ct_dist_digest(buf, N);
+	assert_int_equal(d, ct_dist_digest(buf, N));
 	/* Any flipped bit, in the 32-byte body or the tail, and the length, show. */
 	static const int at[] = {0, 31, 32, 2000, 4095, 4096, 4098};
 	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
 		buf[at[k]] ^= 0x10;
-		assert_int_not_equal(dist_digest(buf, N), d);
+		assert_int_not_equal(ct_dist_digest(buf, N), d);
 		buf[at[k]] ^= 0x10;
 	}
-	assert_int_not_equal(dist_digest(buf, N - 1), d);
+	assert_int_not_equal(ct_dist_digest(buf, N - 1), d);
 	/* A tail of 29 bytes (3 words and 5 bytes after the last 32-byte block):
 	 * every byte of it counts (it was once shifted by up to 224 bits). */
 	enum { M = 4096 + 29 };
@@ -207,10 +208,10 @@ static void test_digest(void **state)
 	assert_non_null(big);
 	for (int i = 0; i < M; i++)
 		big[i] = (unsigned char)mix((uint64_t)i);
-	uint64_t dm = dist_digest(big, M);
+	uint64_t dm = ct_dist_digest(big, M);
 	for (int i = 4096; i < M; i++) {
 		big[i] ^= 0x01;
-		assert_int_not_equal(dist_digest(big, M), dm);
+		assert_int_not_equal(ct_dist_digest(big, M), dm);
 		big[i] ^= 0x01;
 	}
 	free(big);
@@ -225,19 +226,19 @@ static void test_comm_without_launcher(void **state)
 	unsetenv("OMPI_COMM_WORLD_SIZE");
 	unsetenv("PMI_SIZE");
 	unsetenv("PMIX_RANK");
-	assert_int_equal(comm_launched(NULL, 0), 0);
-	comm c;
+	assert_int_equal(ct_comm_launched(NULL, 0), 0);
+	ct_comm c;
 	ct_err e = {0};
-	assert_int_equal(comm_init(&c, &e), 0);
+	assert_int_equal(ct_comm_init(&c, &e), 0);
 	assert_int_equal(c.rank, 0);
 	assert_int_equal(c.size, 1);
 	assert_int_equal(c.mpi, 0);
 	assert_null(c.dl);
 	int a[3] = {1, 2, 3}, b[3] = {0};
-	assert_int_equal(comm_allgather(&c, a, b, sizeof a, &e), 0);
+	assert_int_equal(ct_comm_allgather(&c, a, b, sizeof a, &e), 0);
 	assert_memory_equal(a, b, sizeof a);
-	assert_int_equal(dist_check_replicas(&c, 42, 1, &e), 0);
-	assert_int_equal(comm_finalize(&c, &e), 0);
+	assert_int_equal(ct_dist_check_replicas(&c, 42, 1, &e), 0);
+	assert_int_equal(ct_comm_finalize(&c, &e), 0);
 }
 
 /* A launcher in the environment and no plugin: a clear error naming both. */
@@ -246,9 +247,9 @@ static void test_comm_missing_plugin(void **state)
 	(void)state;
 	setenv("PMI_SIZE", "2", 1);
 	setenv("CTRAIN_MPI_LIB", "/nonexistent/libctrain_mpi.so", 1);
-	comm c;
+	ct_comm c;
 	ct_err e = {0};
-	assert_int_equal(comm_init(&c, &e), CT_EUNSUPPORTED);
+	assert_int_equal(ct_comm_init(&c, &e), CT_EUNSUPPORTED);
 	assert_non_null(strstr(e.msg, "PMI_SIZE"));
 	assert_non_null(strstr(e.msg, "/nonexistent/libctrain_mpi.so"));
 	unsetenv("PMI_SIZE");
