@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../util/atomic.h"
+#include "../data/csvparse.h"
 #include "../data/hdf5in.h"
 #include "../util/pool.h"
 #include "../util/log.h"
@@ -39,12 +40,11 @@ static const char *guess_kind(const char *in)
 
 /* ---- convert: read blocks of rows, append them to OUT ---------------------- */
 
-/* One input read a block of rows at a time.  Synthetic, MNIST/IDX and HDF5
- * inputs are read as they are written (constant memory); a CSV is parsed
- * whole by ct_csv_load (data/csv.c has no block interface) and then written
- * from memory a block at a time. */
+/* One input read a block of rows at a time, as they are written (constant
+ * memory).  A CSV's rows are counted first by a pass that only splits lines
+ * (OUT's layout depends on the row count), then parsed block by block. */
 typedef struct conv_src {
-	const char *kind;
+	const char *kind, *path;
 	int64_t n;
 	int d, n_classes;
 	ct_synthetic *syn;
@@ -52,14 +52,65 @@ typedef struct conv_src {
 	ct_mnist_stream mn;
 	h5in h5;
 	int h5_open;
-	int64_t *lab;   /* hdf5: scratch of a block's labels */
-	ct_dataset all; /* csv: every row */
+	int64_t *lab; /* hdf5: scratch of a block's labels */
+	csv_reader *csv;
+	float *extra; /* csv: room for one row more than counted */
 } conv_src;
+
+static int header_mode(const char *h)
+{
+	return strcmp(h, "true") == 0    ? CT_CSV_HEADER_TRUE
+	       : strcmp(h, "false") == 0 ? CT_CSV_HEADER_FALSE
+					 : CT_CSV_HEADER_AUTO;
+}
+
+/* Parses the rest of the CSV, keeping nothing: the first error ct_csv_load
+ * would report (a bad cell before a damaged or unreadable part), or 0. */
+static int csv_validate(conv_src *s, ct_err *e)
+{
+	int64_t block = 4096;
+	float *x = malloc((size_t)block * (size_t)s->d * sizeof *x);
+	int32_t *y = malloc((size_t)block * sizeof *y);
+	int64_t got = x && y ? block : ct_errf(e, CT_ENOMEM, "out of memory");
+	while (got == block)
+		got = csv_reader_read(s->csv, block, x, y, e);
+	free(x);
+	free(y);
+	return got < 0 ? (int)got : 0;
+}
+
+static int csv_open(conv_src *s, const ct_config *c, ct_err *e)
+{
+	int rc = csv_reader_open(&s->csv, c->path, c->label_column, header_mode(c->header),
+				 CSV_BLOCK, e);
+	if (rc < 0)
+		return rc;
+	s->d = csv_reader_features(s->csv);
+	if (!csv_reader_labelled(s->csv)) {
+		rc = csv_validate(s, e); /* its errors came first when the file was loaded */
+		return rc < 0 ? rc
+			      : ct_errf(e, CT_EUNSUPPORTED, "%s: no labels to convert", c->path);
+	}
+	ct_err count_err = {0};
+	rc = csv_reader_count(s->csv, &s->n, &count_err);
+	if (rc < 0) {
+		/* the rows before the damage may hold the error ct_csv_load reported */
+		int vrc = csv_validate(s, e);
+		if (vrc < 0)
+			return vrc;
+		*e = count_err;
+		return rc;
+	}
+	if (!(s->extra = malloc((size_t)s->d * sizeof *s->extra)))
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	return 0;
+}
 
 static int src_open(conv_src *s, const ct_config *c, ct_err *e)
 {
 	memset(s, 0, sizeof *s);
 	s->kind = c->dataset;
+	s->path = c->path;
 	int rc = 0;
 	if (strcmp(c->dataset, "synthetic") == 0) {
 		rc = ct_synthetic_new(&s->syn, c->seed, c->n_samples, c->n_features, c->n_classes,
@@ -82,18 +133,7 @@ static int src_open(conv_src *s, const ct_config *c, ct_err *e)
 		s->n = s->h5.n;
 		s->d = s->h5.d;
 	} else {
-		ct_config all = *c;
-		all.val_fraction = 0.0; /* every row, in the file's order */
-		snprintf(all.val_split, sizeof all.val_split, "tail");
-		all.val_path[0] = all.test_path[0] = '\0';
-		ct_dataset none;
-		rc = ct_data_load(&all, 0, &s->all, &none, e);
-		ct_dataset_release(&none);
-		if (rc == 0 && !s->all.y)
-			rc = ct_errf(e, CT_EUNSUPPORTED, "%s: no labels to convert", c->path);
-		s->n = s->all.n;
-		s->d = s->all.d;
-		s->n_classes = s->all.n_classes;
+		rc = csv_open(s, c, e);
 	}
 	return rc;
 }
@@ -115,8 +155,20 @@ static int src_read(conv_src *s, int64_t row0, int64_t rows, float *x, int32_t *
 			s->n_classes = y[i] + 1 > s->n_classes ? y[i] + 1 : s->n_classes;
 		return rc;
 	}
-	memcpy(x, s->all.x + row0 * s->d, (size_t)rows * (size_t)s->d * sizeof *x);
-	memcpy(y, s->all.y + row0, (size_t)rows * sizeof *y);
+	int64_t got = csv_reader_read(s->csv, rows, x, y, e), more = 0;
+	int32_t y1;
+	if (got == rows && row0 + rows == s->n) /* the end: nothing may follow */
+		more = csv_reader_read(s->csv, 1, s->extra, &y1, e);
+	if (got < 0 || more < 0)
+		return got < 0 ? (int)got : (int)more;
+	if (got != rows || more != 0)
+		return ct_errf(e, CT_ECORRUPT,
+			       "%s: changed while it was converted (%lld data rows counted, "
+			       "then %s read)",
+			       s->path, (long long)s->n, got != rows ? "fewer" : "more");
+	s->n_classes = s->n_classes < 1 ? 1 : s->n_classes; /* as ct_csv_load counts them */
+	for (int64_t i = 0; i < rows; i++)
+		s->n_classes = y[i] + 1 > s->n_classes ? y[i] + 1 : s->n_classes;
 	return 0;
 }
 
@@ -130,8 +182,9 @@ static int src_close(conv_src *s, ct_err *e)
 	if (s->h5_open)
 		h5in_close(&s->h5);
 	free(s->lab);
-	ct_dataset_release(&s->all);
-	return rc;
+	free(s->extra);
+	int crc = csv_reader_close(s->csv, rc == 0 ? e : NULL);
+	return rc == 0 ? crc : rc;
 }
 
 /* The bar (stderr a terminal, not -q) or, otherwise, a log line per quarter. */

@@ -524,15 +524,10 @@ static int store_finish(row_store *st, const char *path, ct_dataset *ds, ct_err 
 
 /* ---- the reader ----------------------------------------------------------- */
 
-/* One data row [s, end) (line c->lineno) into the store. */
-static int data_row(csv_src *c, csv_shape *sh, int lcol, row_store *st, char *s, char *end,
-		    ct_err *e)
+/* One data row [s, end) (line c->lineno) into x (d floats) and *y. */
+static int parse_line(csv_src *c, csv_shape *sh, int lcol, char *s, char *end, float *x, int32_t *y,
+		      ct_err *e)
 {
-	float *x = NULL;
-	int32_t *y = NULL;
-	int rc = store_row(st, c->path, &x, &y, e);
-	if (rc < 0)
-		return rc;
 	if (fast_row(s, end, sh->ncols, lcol, x, y))
 		return 0;
 	int n = split_cells(s, end, sh->cells, sh->ncols);
@@ -543,21 +538,40 @@ static int data_row(csv_src *c, csv_shape *sh, int lcol, row_store *st, char *s,
 	return parse_row(c->path, c->lineno, sh, lcol, x, y, e);
 }
 
-/* The first row (header or not), then every data row as it is read. */
-static int csv_read(csv_src *c, int header_mode, int label_column, csv_shape *sh, row_store *st,
+/* One data row [s, end) (line c->lineno) into the store. */
+static int data_row(csv_src *c, csv_shape *sh, int lcol, row_store *st, char *s, char *end,
 		    ct_err *e)
 {
-	char *s, *end;
-	int rc = next_row(c, &s, &end, e);
+	float *x = NULL;
+	int32_t *y = NULL;
+	int rc = store_row(st, c->path, &x, &y, e);
+	if (rc < 0)
+		return rc;
+	return parse_line(c, sh, lcol, s, end, x, y, e);
+}
+
+static int no_data_rows(const csv_src *c, const csv_shape *sh, ct_err *e)
+{
+	return ct_errf(e, CT_ECORRUPT, "%s: no data rows after the header on line %lld", c->path,
+		       (long long)sh->first);
+}
+
+/* The first row: the column count, whether it is a header, the label's
+ * column (*lcol, -1 for none).  Unless it is a header, [*s, *end) is left
+ * as the first data row, still to be parsed. */
+static int csv_begin(csv_src *c, int header_mode, int label_column, csv_shape *sh, int *lcol,
+		     char **s, char **end, ct_err *e)
+{
+	int rc = next_row(c, s, end, e);
 	if (rc <= 0)
 		return rc < 0 ? rc : ct_errf(e, CT_ECORRUPT, "%s: empty file (no rows)", c->path);
 	sh->first = c->lineno;
-	sh->ncols = split_cells(s, end, NULL, 0);
+	sh->ncols = split_cells(*s, *end, NULL, 0);
 	sh->cells = malloc((size_t)sh->ncols * sizeof *sh->cells);
 	if (!sh->cells)
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory for %d columns", c->path,
 			       sh->ncols);
-	split_cells(s, end, sh->cells, sh->ncols);
+	split_cells(*s, *end, sh->cells, sh->ncols);
 	if (header_mode == CT_CSV_HEADER_TRUE)
 		sh->header = 1;
 	else if (header_mode == CT_CSV_HEADER_AUTO) {
@@ -565,19 +579,26 @@ static int csv_read(csv_src *c, int header_mode, int label_column, csv_shape *sh
 		if (rc < 0)
 			return rc;
 	}
-	int lcol = -1;
-	rc = label_index(c->path, label_column, sh->ncols, &lcol, e);
+	*lcol = -1;
+	rc = label_index(c->path, label_column, sh->ncols, lcol, e);
 	if (rc < 0 && sh->header) { /* a header alone is reported first, as it always was */
 		ct_err e2 = {0};
-		int more = next_row(c, &s, &end, &e2);
+		int more = next_row(c, s, end, &e2);
 		if (more <= 0) {
 			*e = e2;
-			return more < 0 ? more
-					: ct_errf(e, CT_ECORRUPT,
-						  "%s: no data rows after the header on line %lld",
-						  c->path, (long long)sh->first);
+			return more < 0 ? more : no_data_rows(c, sh, e);
 		}
 	}
+	return rc;
+}
+
+/* The first row (header or not), then every data row as it is read. */
+static int csv_read(csv_src *c, int header_mode, int label_column, csv_shape *sh, row_store *st,
+		    ct_err *e)
+{
+	char *s, *end;
+	int lcol = -1;
+	int rc = csv_begin(c, header_mode, label_column, sh, &lcol, &s, &end, e);
 	if (rc < 0)
 		return rc;
 	store_init(st, lcol >= 0 ? sh->ncols - 1 : sh->ncols, lcol >= 0);
@@ -594,9 +615,142 @@ static int csv_read(csv_src *c, int header_mode, int label_column, csv_shape *sh
 	if (rc < 0)
 		return rc;
 	if (st->n == 0)
-		return ct_errf(e, CT_ECORRUPT, "%s: no data rows after the header on line %lld",
-			       c->path, (long long)sh->first);
+		return no_data_rows(c, sh, e);
 	return 0;
+}
+
+static int src_start(csv_src *c, const char *path, size_t block, ct_err *e)
+{
+	memset(c, 0, sizeof *c);
+	c->path = path;
+	c->block = block;
+	int rc = gzio_open(path, &c->f, e);
+	if (rc < 0)
+		return rc;
+	c->cap = block + 1;
+	c->buf = malloc(c->cap);
+	if (!c->buf) {
+		(void)gzclose_r(c->f); /* already failing */
+		c->f = NULL;
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory for a read buffer", path);
+	}
+	return 0;
+}
+
+/* Frees the buffer and closes the file; a close error is reported only when
+ * e is given (the caller is not already failing). */
+static int src_end(csv_src *c, ct_err *e)
+{
+	int rc = 0;
+	free(c->buf);
+	c->buf = NULL;
+	if (c->f && e)
+		rc = gzio_close(c->f, c->path, e);
+	else if (c->f)
+		(void)gzclose_r(c->f); /* already failing */
+	c->f = NULL;
+	return rc;
+}
+
+/* ---- the streaming reader (csvparse.h) ------------------------------------ */
+
+struct csv_reader {
+	csv_src c;
+	csv_shape sh;
+	int lcol, d;
+	int pending; /* [ps, pe) is the first data row, not returned yet */
+	char *ps, *pe;
+	int64_t rows; /* rows returned so far */
+};
+
+int csv_reader_open(csv_reader **out, const char *path, int label_column, int header_mode,
+		    size_t block, ct_err *e)
+{
+	CT_ASSERT(block > 0 && block < SIZE_MAX / 4);
+	*out = NULL;
+	csv_reader *r = calloc(1, sizeof *r);
+	if (!r)
+		return ct_errf(e, CT_ENOMEM, "%s: out of memory", path);
+	int rc = src_start(&r->c, path, block, e);
+	if (rc == 0)
+		rc = csv_begin(&r->c, header_mode, label_column, &r->sh, &r->lcol, &r->ps, &r->pe,
+			       e);
+	if (rc < 0) {
+		(void)src_end(&r->c, NULL);
+		free(r->sh.cells);
+		free(r);
+		return rc;
+	}
+	r->d = r->lcol >= 0 ? r->sh.ncols - 1 : r->sh.ncols;
+	r->pending = !r->sh.header;
+	*out = r;
+	return 0;
+}
+
+int csv_reader_features(const csv_reader *r) { return r->d; }
+
+int csv_reader_labelled(const csv_reader *r) { return r->lcol >= 0; }
+
+int csv_reader_count(const csv_reader *r, int64_t *rows, ct_err *e)
+{
+	*rows = 0;
+	csv_src c;
+	int rc = src_start(&c, r->c.path, r->c.block, e);
+	if (rc < 0)
+		return rc;
+	char *s, *end;
+	int64_t lines = 0;
+	while ((rc = next_row(&c, &s, &end, e)) > 0)
+		lines++;
+	if (rc < 0) {
+		(void)src_end(&c, NULL);
+		return rc;
+	}
+	rc = src_end(&c, e);
+	if (rc < 0)
+		return rc;
+	*rows = lines - (r->sh.header ? 1 : 0);
+	if (*rows < 1)
+		return r->sh.header
+			       ? no_data_rows(&r->c, &r->sh, e)
+			       : ct_errf(e, CT_ECORRUPT, "%s: empty file (no rows)", r->c.path);
+	return 0;
+}
+
+int64_t csv_reader_read(csv_reader *r, int64_t rows, float *x, int32_t *y, ct_err *e)
+{
+	CT_ASSERT(rows >= 0 && (y || r->lcol < 0));
+	int64_t got = 0;
+	while (got < rows) {
+		char *s = r->ps, *end = r->pe;
+		int rc = 1;
+		if (!r->pending)
+			rc = next_row(&r->c, &s, &end, e);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		r->pending = 0;
+		rc = parse_line(&r->c, &r->sh, r->lcol, s, end, x + got * r->d, y ? y + got : NULL,
+				e);
+		if (rc < 0)
+			return rc;
+		got++;
+	}
+	r->rows += got;
+	if (got == 0 && rows > 0 && r->rows == 0)
+		return no_data_rows(&r->c, &r->sh, e);
+	return got;
+}
+
+int csv_reader_close(csv_reader *r, ct_err *e)
+{
+	if (!r)
+		return 0;
+	int rc = src_end(&r->c, e);
+	free(r->sh.cells);
+	free(r);
+	return rc;
 }
 
 int csv_load_block(const char *path, int label_column, int header_mode, size_t block,
@@ -604,27 +758,19 @@ int csv_load_block(const char *path, int label_column, int header_mode, size_t b
 {
 	CT_ASSERT(block > 0 && block < SIZE_MAX / 4);
 	memset(ds, 0, sizeof *ds);
-	csv_src c = {0};
-	c.path = path;
-	c.block = block;
-	int rc = gzio_open(path, &c.f, e);
+	csv_src c;
+	int rc = src_start(&c, path, block, e);
 	if (rc < 0)
 		return rc;
-	c.cap = block + 1;
-	c.buf = malloc(c.cap);
 	csv_shape sh = {0};
 	row_store st = {0};
-	rc = c.buf ? csv_read(&c, header_mode, label_column, &sh, &st, e)
-		   : ct_errf(e, CT_ENOMEM, "%s: out of memory for a read buffer", path);
+	rc = csv_read(&c, header_mode, label_column, &sh, &st, e);
 	if (rc == 0)
 		rc = store_finish(&st, path, ds, e);
 	store_release(&st);
 	free(sh.cells);
-	free(c.buf);
-	if (rc < 0)
-		(void)gzclose_r(c.f); /* already failing */
-	else
-		rc = gzio_close(c.f, path, e);
+	int crc = src_end(&c, rc == 0 ? e : NULL);
+	rc = rc == 0 ? crc : rc;
 	if (rc < 0) {
 		ct_dataset_release(ds);
 		return rc;

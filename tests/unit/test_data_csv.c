@@ -328,6 +328,58 @@ typedef struct csv_case {
 
 static const size_t blocks[] = {1, 2, 3, 7, 64, 1000};
 
+/* The rows of path through csv_reader, `per` rows a read, as `ctrain data
+ * convert` reads them (the count first; if it fails, the rows before the
+ * damage); *ds as ct_csv_load would fill it (x and y malloc'ed). */
+static int reader_load(const char *path, int label_column, int header, size_t block, int64_t per,
+		       ct_dataset *ds, ct_err *e)
+{
+	memset(ds, 0, sizeof *ds);
+	csv_reader *r;
+	int rc = csv_reader_open(&r, path, label_column, header, block, e);
+	if (rc < 0)
+		return rc;
+	int64_t n = 0;
+	ct_err ce = {0};
+	int crc = csv_reader_count(r, &n, &ce);
+	int d = csv_reader_features(r), lab = csv_reader_labelled(r);
+	int64_t cap = crc == 0 ? n : 64;
+	float *x = malloc((size_t)(cap + per) * (size_t)(d > 0 ? d : 1) * sizeof *x);
+	int32_t *y = malloc((size_t)(cap + per) * sizeof *y);
+	assert_non_null(x);
+	assert_non_null(y);
+	int64_t got = 0, k;
+	while ((k = csv_reader_read(r, per, x + (crc == 0 ? got : 0) * d,
+				    lab ? y + (crc == 0 ? got : 0) : NULL, e)) > 0) {
+		got += k;
+		assert_true(crc < 0 || got <= n);
+	}
+	rc = k < 0 ? (int)k : crc;
+	if (k == 0 && crc < 0)
+		*e = ce;
+	if (rc == 0)
+		assert_int_equal(got, n);
+	int crc2 = csv_reader_close(r, rc == 0 ? e : NULL);
+	rc = rc == 0 ? crc2 : rc;
+	if (rc < 0) {
+		free(x);
+		free(y);
+		return rc;
+	}
+	ds->n = n;
+	ds->d = d;
+	ds->x = x;
+	ds->y = lab ? y : NULL;
+	if (!lab)
+		free(y);
+	ds->n_classes = 0;
+	for (int64_t i = 0; lab && i < n; i++)
+		ds->n_classes = y[i] + 1 > ds->n_classes ? y[i] + 1 : ds->n_classes;
+	if (lab && ds->n_classes < 1)
+		ds->n_classes = 1;
+	return 0;
+}
+
 static void check_case(const csv_case *k, int gz)
 {
 	const char *path = tpath(gz ? "b.csv.gz" : "b.csv");
@@ -367,6 +419,30 @@ static void check_case(const csv_case *k, int gz)
 		if (ref.y)
 			assert_memory_equal(ds.y, ref.y, (size_t)ref.n * sizeof(int32_t));
 		ct_dataset_release(&ds);
+	}
+	/* the streaming reader: the same rows and errors, whatever the read sizes */
+	for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
+		ct_dataset ds;
+		ct_err e = {0};
+		int rc = reader_load(path, k->label_column, k->header, blocks[b],
+				     (int64_t)b % 3 + 1, &ds, &e);
+		if (rc != rc0 || (rc0 < 0 && strcmp(e.msg, e0.msg) != 0))
+			print_error("reader, block %zu: rc %d \"%s\", want %d \"%s\"\n", blocks[b],
+				    rc, e.msg, rc0, e0.msg);
+		assert_int_equal(rc, rc0);
+		if (rc0 < 0) {
+			assert_string_equal(e.msg, e0.msg);
+			continue;
+		}
+		assert_int_equal(ds.n, ref.n);
+		assert_int_equal(ds.d, ref.d);
+		assert_int_equal(ds.n_classes, ref.n_classes);
+		assert_memory_equal(ds.x, ref.x, (size_t)ref.n * (size_t)ref.d * sizeof(float));
+		assert_int_equal(!ds.y, !ref.y);
+		if (ref.y)
+			assert_memory_equal(ds.y, ref.y, (size_t)ref.n * sizeof(int32_t));
+		free(ds.x);
+		free(ds.y);
 	}
 	if (rc0 == 0)
 		ct_dataset_release(&ref);
