@@ -25,16 +25,16 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* The kind of IN unless --set data.dataset names it. */
-static const char *guess_kind(const char *in)
+static ct_data_kind guess_kind(const char *in)
 {
 	struct stat st;
 	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return "mnist";
+		return CT_DATA_MNIST;
 	if (ends_with(in, ".h5") || ends_with(in, ".hdf5"))
-		return "hdf5";
+		return CT_DATA_HDF5;
 	if (strcmp(in, "synthetic") == 0)
-		return "synthetic";
-	return "csv";
+		return CT_DATA_SYNTHETIC;
+	return CT_DATA_CSV;
 }
 
 /* ---- convert: read blocks of rows, append them to OUT ---------------------- */
@@ -44,7 +44,6 @@ static const char *guess_kind(const char *in)
  * whole by ct_csv_load (data/csv.c has no block interface) and then written
  * from memory a block at a time. */
 typedef struct conv_src {
-	const char *kind;
 	int64_t n;
 	int d, n_classes;
 	ct_synthetic *syn;
@@ -59,22 +58,21 @@ typedef struct conv_src {
 static int src_open(conv_src *s, const ct_config *c, ct_err *e)
 {
 	memset(s, 0, sizeof *s);
-	s->kind = c->dataset;
 	int rc = 0;
-	if (strcmp(c->dataset, "synthetic") == 0) {
+	if (c->dataset == CT_DATA_SYNTHETIC) {
 		rc = ct_synthetic_new(&s->syn, c->seed, c->n_samples, c->n_features, c->n_classes,
-				      strcmp(c->generator, "sequential") == 0 ? 1 : 2, e);
+				      (int)c->generator, e);
 		s->n = c->n_samples;
 		s->d = c->n_features;
 		s->n_classes = c->n_classes;
 		if (rc == 0 && c->threads > 1 && !(s->workers = pool_new(c->threads)))
 			rc = ct_errf(e, CT_ENOMEM, "cannot start %d threads", c->threads);
-	} else if (strcmp(c->dataset, "mnist") == 0 || strcmp(c->dataset, "fashion-mnist") == 0) {
+	} else if (c->dataset == CT_DATA_MNIST || c->dataset == CT_DATA_FASHION_MNIST) {
 		rc = ct_mnist_stream_open(&s->mn, c->path, 1, e);
 		s->n = s->mn.n;
 		s->d = s->mn.d;
 		s->n_classes = 10;
-	} else if (strcmp(c->dataset, "hdf5") == 0) {
+	} else if (c->dataset == CT_DATA_HDF5) {
 		rc = h5in_open(&s->h5, c->path, c->x_name, c->y_name, e);
 		s->h5_open = rc == 0;
 		if (rc == 0 && s->h5.y < 0)
@@ -84,7 +82,7 @@ static int src_open(conv_src *s, const ct_config *c, ct_err *e)
 	} else {
 		ct_config all = *c;
 		all.val_fraction = 0.0; /* every row, in the file's order */
-		snprintf(all.val_split, sizeof all.val_split, "tail");
+		all.val_split = CT_SPLIT_TAIL;
 		all.val_path[0] = all.test_path[0] = '\0';
 		ct_dataset none;
 		rc = ct_data_load(&all, 0, &s->all, &none, e);
@@ -281,7 +279,7 @@ static int data_convert(int argc, char **argv, ct_err *e)
 	if (!in || !out)
 		return ct_errf(e, CT_EUSAGE,
 			       "usage: ctrain data convert IN OUT.h5 [--set data.k=v]...");
-	snprintf(c.dataset, sizeof c.dataset, "%s", guess_kind(in));
+	c.dataset = guess_kind(in);
 	snprintf(c.path, sizeof c.path, "%s", in);
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < n_sets; i++)

@@ -25,16 +25,15 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 {
 	const char *colon = strchr(spec, ':');
 	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
-	static const char *kinds[] = {"mnist", "fashion-mnist", "csv", "hdf5", "synthetic"};
-	for (size_t i = 0; i < 5; i++) {
-		if (strlen(kinds[i]) != klen || strncmp(spec, kinds[i], klen) != 0)
+	for (const ct_config_choice *k = ct_config_choices("data.dataset"); k->name; k++) {
+		if (strlen(k->name) != klen || strncmp(spec, k->name, klen) != 0)
 			continue;
-		snprintf(c->dataset, sizeof c->dataset, "%s", kinds[i]);
+		c->dataset = (ct_data_kind)k->value;
 		if (colon)
 			snprintf(c->path, sizeof c->path, "%s", colon + 1);
-		else if (i != 4)
+		else if (c->dataset != CT_DATA_SYNTHETIC)
 			return ct_errf(e, CT_EUSAGE, "--data %s needs a path: %s:PATH", spec,
-				       kinds[i]);
+				       k->name);
 		return 0;
 	}
 	return ct_errf(e, CT_EUSAGE,
@@ -140,7 +139,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 				"inputs standardized with the model's normalize_mean/normalize_std");
 		ct_norm_apply(&ns, ds->x, ds->n); /* the training transform (none if ns.d = 0) */
 		ct_mlp_eval(&m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
-		ct_log_info("evaluated on %s %s (%lld samples)", cfg.dataset,
+		ct_log_info("evaluated on %s %s (%lld samples)",
+			    ct_config_choice_name("data.dataset", (int)cfg.dataset),
 			    val.n > 0 ? "validation split" : "test set", (long long)ds->n);
 		printf("accuracy=%.4f loss=%.6f n=%lld\n",
 		       ds->n ? (double)correct / (double)ds->n : 0.0, loss, (long long)ds->n);

@@ -275,7 +275,9 @@ static void run_status_read(run_status *st, const char *dir)
 	snprintf(ini, sizeof ini, "%s/config.ini", dir);
 	ct_err e = {0};
 	int have_cfg = ct_config_load_file(&cfg, ini, &e) == 0;
-	snprintf(st->monitor, sizeof st->monitor, "%s", have_cfg ? cfg.monitor : "val_loss");
+	snprintf(st->monitor, sizeof st->monitor, "%s",
+		 ct_config_choice_name("checkpoint.monitor",
+				       have_cfg ? (int)cfg.monitor : CT_MONITOR_VAL_LOSS));
 	g_disk = 0;
 	(void)nftw(dir, add_size, 16, FTW_PHYS); /* a vanished file only shrinks the sum */
 	st->disk_bytes = g_disk;

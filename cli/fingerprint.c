@@ -132,10 +132,10 @@ int fingerprint_data(const ct_config *cfg, char **text, ct_err *e)
 	sbuf b = {0};
 	int rc = sb_add(&b, "", e);
 	/* csv and hdf5 name a file, mnist and fashion-mnist a directory */
-	int one_file = strcmp(cfg->dataset, "csv") == 0 || strcmp(cfg->dataset, "hdf5") == 0;
+	int one_file = cfg->dataset == CT_DATA_CSV || cfg->dataset == CT_DATA_HDF5;
 	if (rc == 0 && one_file)
 		rc = file_line(cfg->path, &b, e);
-	else if (rc == 0 && strcmp(cfg->dataset, "synthetic") != 0)
+	else if (rc == 0 && cfg->dataset != CT_DATA_SYNTHETIC)
 		rc = dir_lines(cfg->path, &b, e);
 	/* validation rows from their own file shape the run as much as the rest */
 	if (rc == 0 && one_file && cfg->val_path[0])

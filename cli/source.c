@@ -293,14 +293,14 @@ int model_load_source_norm(const char *src, ct_mlp *m, ct_config *cfg, int *has_
 			snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d",
 				 i ? "," : "", cfg->layers[i]);
 		ct_tdict_set_meta(&d, "layers", layers, NULL);
-		ct_tdict_set_meta(&d, "activation", cfg->activation, NULL);
+		ct_tdict_set_meta(&d, "activation", ct_act_name((int)cfg->activation), NULL);
 	}
 	if (rc == 0)
 		rc = ct_model_from_tdict(m, &d, path, 1, e);
 	int loaded = rc == 0;
 	if (rc == 0 && ns && kind != SRC_CHECKPOINT)
 		rc = ct_norm_from_tdict(&d, m->sizes[0], ns, path, e);
-	else if (rc == 0 && ns && strcmp(cfg->normalize, "standard") == 0)
+	else if (rc == 0 && ns && cfg->normalize == CT_NORMALIZE_STANDARD)
 		rc = read_ckpt_norm(path, m->sizes[0], ns, e);
 	if (rc < 0 && ns)
 		ct_norm_release(ns);

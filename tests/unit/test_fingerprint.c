@@ -52,7 +52,7 @@ static void fp_of(const char *name, char *out, size_t cap)
 {
 	ct_config c;
 	ct_config_defaults(&c);
-	snprintf(c.dataset, sizeof c.dataset, "csv");
+	c.dataset = CT_DATA_CSV;
 	snprintf(c.path, sizeof c.path, "%s", path_of(name));
 	char *text = NULL;
 	ct_err e = {0};
@@ -103,7 +103,7 @@ static void test_check(void **state)
 	(void)state;
 	ct_config c;
 	ct_config_defaults(&c);
-	snprintf(c.dataset, sizeof c.dataset, "csv");
+	c.dataset = CT_DATA_CSV;
 	make_file("d.csv", 5000, 9);
 	snprintf(c.path, sizeof c.path, "%s", path_of("d.csv"));
 	ct_err e = {0};
