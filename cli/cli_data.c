@@ -14,6 +14,7 @@
 #include "../data/hdf5in.h"
 #include "../util/pool.h"
 #include "../util/log.h"
+#include "../util/util.h"
 #include "cli.h"
 #include "../train/progress.h"
 #include "../train/state.h"
@@ -183,7 +184,11 @@ static void remove_stale_tmp(const char *dir, const char *base)
 		if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
 			continue;
 		char p[8192];
-		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		ct_err e;
+		if (ct_path_join_e(p, sizeof p, dir, ent->d_name, &e) < 0) {
+			ct_log_warn("%s", e.msg); /* not ours to remove if we cannot name it */
+			continue;
+		}
 		if (unlink(p) == 0) {
 			ct_log_info("removed %s, left by a convert that was stopped", p);
 			removed++;

@@ -524,7 +524,10 @@ static int collect(const char *arg, char ***dirs, size_t *n, size_t *cap, int *s
 			if (de->d_name[0] == '.')
 				continue;
 			char sub[4200];
-			snprintf(sub, sizeof sub, "%s/%s", arg, de->d_name);
+			if (ct_path_join_e(sub, sizeof sub, arg, de->d_name, e) < 0) {
+				rc = CT_EUNSUPPORTED;
+				break;
+			}
 			if (!is_run(sub))
 				continue;
 			if (nf == fcap) {

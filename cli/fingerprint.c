@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../util/atomic.h"
+#include "../util/util.h"
 #include "../ckpt/crc32c.h"
 #include "../util/log.h"
 
@@ -119,7 +120,8 @@ static int dir_lines(const char *dir, sbuf *out, ct_err *e)
 	qsort(names, (size_t)n, sizeof names[0], cmp_names);
 	for (int i = 0; i < n; i++) {
 		char path[4400];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if (rc == 0)
+			rc = ct_path_join_e(path, sizeof path, dir, names[i], e);
 		if (rc == 0)
 			rc = file_line(path, out, e);
 		free(names[i]);
@@ -153,7 +155,8 @@ int fingerprint_record(const char *dir, const ct_config *cfg, ct_err *e)
 	char *text = NULL;
 	int rc = fingerprint_data(cfg, &text, e);
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, FP_FILE);
+	if (rc == 0)
+		rc = ct_path_join_e(path, sizeof path, dir, FP_FILE, e);
 	if (rc == 0 && text[0])
 		rc = ct_atomic_write_file(path, text, strlen(text), e);
 	free(text);
@@ -182,12 +185,14 @@ int fingerprint_check(const char *dir, const ct_config *cfg, int accept, int *sa
 {
 	*same = 0;
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, FP_FILE);
+	int rc = ct_path_join_e(path, sizeof path, dir, FP_FILE, e);
+	if (rc < 0)
+		return rc;
 	char *rec = NULL, *now = NULL;
 	size_t len;
 	if (access(path, F_OK) != 0)
 		return 0; /* recorded by no one: a run of an older ctrain, or synthetic data */
-	int rc = ct_file_read_all(path, 1u << 20, &rec, &len, e);
+	rc = ct_file_read_all(path, 1u << 20, &rec, &len, e);
 	if (rc == 0)
 		rc = fingerprint_data(cfg, &now, e);
 	if (rc == 0) {

@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* Splits path into its directory (or ".") and base name. */
 static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen)
 {
@@ -211,7 +213,10 @@ int ct_atomic_cleanup_tmp(const char *dir, ct_err *e)
 		if (owner_alive(ent->d_name)) /* e.g. an export into the run directory */
 			continue;
 		char p[8192];
-		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		if (ct_path_join_e(p, sizeof p, dir, ent->d_name, e) < 0) {
+			closedir(d);
+			return CT_EUNSUPPORTED;
+		}
 		if (unlink(p) == 0)
 			removed++;
 	}
