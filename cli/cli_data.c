@@ -277,9 +277,7 @@ static int data_convert(int argc, char **argv, ct_err *e)
 		else if (argv[i][0] != '-' && !out)
 			out = argv[i];
 		else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain data --help)",
-				       argv[i]);
+			return cli_unexpected(argv[i], "data", e);
 	}
 	if (!in || !out)
 		return ct_errf(e, CT_EUSAGE,

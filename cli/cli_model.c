@@ -70,39 +70,63 @@ static int check_renames(const char *const *renames, int n, ct_err *e)
 	return 0;
 }
 
+/* The options of the commands that read a model: --model SRC (eval and
+ * predict: with_model), --best and --rename OLD=NEW. */
+typedef struct model_opts {
+	int with_model;
+	const char *model;
+	int best;
+	const char *renames[CLI_MAX_REPEAT];
+	int n_renames;
+} model_opts;
+
+/* argv[*i] if it is one of o's options: 1 (taken, *i on its value), 0 if it
+ * is not, CT_EUSAGE when --rename is given too often. */
+static int model_opt(model_opts *o, int argc, char **argv, int *i, ct_err *e)
+{
+	if (o->with_model && strcmp(argv[*i], "--model") == 0 && *i + 1 < argc)
+		o->model = argv[++*i];
+	else if (strcmp(argv[*i], "--best") == 0)
+		o->best = 1;
+	else if (strcmp(argv[*i], "--rename") == 0 && *i + 1 < argc)
+		return cli_repeat(o->renames, &o->n_renames, "--rename", argv[++*i], e) < 0
+			       ? CT_EUSAGE
+			       : 1;
+	else
+		return 0;
+	return 1;
+}
+
 int cli_eval(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *data = NULL;
-	const char *sets[CLI_MAX_REPEAT], *renames[CLI_MAX_REPEAT] = {0};
-	int n_sets = 0, n_renames = 0, best = 0;
+	const char *data = NULL, *sets[CLI_MAX_REPEAT];
+	int n_sets = 0;
+	model_opts o = {.with_model = 1};
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-			model = argv[++i];
-		else if (strcmp(argv[i], "--best") == 0)
-			best = 1;
-		else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+		int taken = model_opt(&o, argc, argv, &i, e);
+		if (taken < 0)
+			return taken;
+		if (taken)
+			continue;
+		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
 			data = argv[++i];
 		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
 			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
 				return CT_EUSAGE;
-		} else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
-			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
-				return CT_EUSAGE;
 		} else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain eval --help)",
-				       argv[i]);
+			return cli_unexpected(argv[i], "eval", e);
 	}
-	int rrc = check_renames(renames, n_renames, e);
+	int rrc = check_renames(o.renames, o.n_renames, e);
 	if (rrc < 0)
 		return rrc;
+	const char *model = o.model;
 	if (!model)
 		return ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
 	ct_mlp m;
 	ct_config cfg;
 	int has_cfg;
 	ct_norm_stats ns;
-	int rc = load_model(model, best, &m, &cfg, &has_cfg, &ns, e);
+	int rc = load_model(model, o.best, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	if (!has_cfg)
@@ -226,28 +250,25 @@ static int write_predictions_file(const char *path, const float *logits, int64_t
 
 int cli_predict(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *input = NULL, *output = NULL, *renames[CLI_MAX_REPEAT] = {0};
-	int n_renames = 0, best = 0;
+	const char *input = NULL, *output = NULL;
+	model_opts o = {.with_model = 1};
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-			model = argv[++i];
-		else if (strcmp(argv[i], "--best") == 0)
-			best = 1;
-		else if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
+		int taken = model_opt(&o, argc, argv, &i, e);
+		if (taken < 0)
+			return taken;
+		if (taken)
+			continue;
+		if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
 			input = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			output = argv[++i];
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
-			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
-				return CT_EUSAGE;
-		} else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain predict --help)",
-				       argv[i]);
+		else
+			return cli_unexpected(argv[i], "predict", e);
 	}
-	int rrc = check_renames(renames, n_renames, e);
+	int rrc = check_renames(o.renames, o.n_renames, e);
 	if (rrc < 0)
 		return rrc;
+	const char *model = o.model;
 	if (!model || !input)
 		return ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
 	if (output && strcmp(output, "-") == 0)
@@ -261,7 +282,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	ct_config cfg;
 	int has_cfg;
 	ct_norm_stats ns;
-	rc = load_model(model, best, &m, &cfg, &has_cfg, &ns, e);
+	rc = load_model(model, o.best, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	ct_dataset ds;
@@ -412,30 +433,29 @@ static int verify_export(ct_mlp *m, const char *out, ct_dtype dt, ct_err *e)
 
 int cli_export(int argc, char **argv, ct_err *e)
 {
-	const char *src = NULL, *out = NULL, *dtype = "f32", *renames[CLI_MAX_REPEAT] = {0};
-	int verify = 0, n_renames = 0, best = 0;
+	const char *src = NULL, *out = NULL, *dtype = "f32";
+	int verify = 0;
+	model_opts o = {.with_model = 0};
 	for (int i = 0; i < argc; i++) {
+		int taken = model_opt(&o, argc, argv, &i, e);
+		if (taken < 0)
+			return taken;
+		if (taken)
+			continue;
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
-		else if (strcmp(argv[i], "--best") == 0)
-			best = 1;
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
-			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
-				return CT_EUSAGE;
-		} else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
 			dtype = argv[++i];
 		else if (strcmp(argv[i], "--verify") == 0)
 			verify = 1;
 		else if (argv[i][0] != '-' && !src)
 			src = argv[i];
 		else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain export --help)",
-				       argv[i]);
+			return cli_unexpected(argv[i], "export", e);
 	}
 	if (!src || !out)
 		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
-	int rrc = check_renames(renames, n_renames, e);
+	int rrc = check_renames(o.renames, o.n_renames, e);
 	if (rrc < 0)
 		return rrc;
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? CT_DT_F32
@@ -451,7 +471,7 @@ int cli_export(int argc, char **argv, ct_err *e)
 	ct_config cfg;
 	int has_cfg;
 	ct_norm_stats ns;
-	rc = load_model(src, best, &m, &cfg, &has_cfg, &ns, e);
+	rc = load_model(src, o.best, &m, &cfg, &has_cfg, &ns, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;

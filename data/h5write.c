@@ -7,8 +7,10 @@
 
 #define H5W_CHUNK_BYTES (1u << 20)
 
-static int write_one(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank,
-		     const hsize_t *dims, hsize_t chunk_rows, const void *data)
+/* A chunked, shuffled, deflated dataset of dims (rank 1 or 2), chunk_rows
+ * rows a chunk; its id or < 0. */
+static hid_t create_chunked(hid_t f, const char *name, hid_t ftype, int rank, const hsize_t *dims,
+			    hsize_t chunk_rows)
 {
 	hsize_t chunk[2] = {chunk_rows, rank == 2 ? dims[1] : 0};
 	hid_t s = H5Screate_simple(rank, dims, NULL);
@@ -16,13 +18,20 @@ static int write_one(hid_t f, const char *name, hid_t ftype, hid_t mtype, int ra
 	int ok = s >= 0 && p >= 0 && H5Pset_chunk(p, rank, chunk) >= 0 && H5Pset_shuffle(p) >= 0 &&
 		 H5Pset_deflate(p, 4) >= 0;
 	hid_t d = ok ? H5Dcreate2(f, name, ftype, s, H5P_DEFAULT, p, H5P_DEFAULT) : -1;
-	ok = d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-	if (d >= 0)
-		ok = H5Dclose(d) >= 0 && ok;
 	if (p >= 0)
 		(void)H5Pclose(p); /* property lists hold no data */
 	if (s >= 0)
 		(void)H5Sclose(s);
+	return d;
+}
+
+static int write_one(hid_t f, const char *name, hid_t ftype, hid_t mtype, int rank,
+		     const hsize_t *dims, hsize_t chunk_rows, const void *data)
+{
+	hid_t d = create_chunked(f, name, ftype, rank, dims, chunk_rows);
+	int ok = d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+	if (d >= 0)
+		ok = H5Dclose(d) >= 0 && ok;
 	return ok ? 0 : -1;
 }
 
@@ -46,8 +55,7 @@ int hdf5_image(const ct_dataset *ds, void **img, size_t *len, ct_err *e)
 	(void)H5Pclose(fapl);
 	if (f < 0)
 		return ct_errf(e, CT_EIO, "cannot create an in-memory HDF5 file");
-	hsize_t rows = H5W_CHUNK_BYTES / ((hsize_t)ds->d * 4);
-	rows = rows < 1 ? 1 : rows > (hsize_t)ds->n ? (hsize_t)ds->n : rows;
+	hsize_t rows = (hsize_t)h5out_chunk_rows(ds->n, ds->d);
 	hsize_t dims[2] = {(hsize_t)ds->n, (hsize_t)ds->d};
 	hsize_t lrows = (hsize_t)ds->n < 65536 ? (hsize_t)ds->n : 65536;
 	int rc = write_one(f, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, rows, ds->x);
@@ -72,22 +80,6 @@ int hdf5_image(const ct_dataset *ds, void **img, size_t *len, ct_err *e)
 }
 
 /* ---- streaming writer ------------------------------------------------------ */
-
-static hid_t create_chunked(hid_t f, const char *name, hid_t ftype, int rank, const hsize_t *dims,
-			    hsize_t chunk_rows)
-{
-	hsize_t chunk[2] = {chunk_rows, rank == 2 ? dims[1] : 0};
-	hid_t s = H5Screate_simple(rank, dims, NULL);
-	hid_t p = H5Pcreate(H5P_DATASET_CREATE);
-	int ok = s >= 0 && p >= 0 && H5Pset_chunk(p, rank, chunk) >= 0 && H5Pset_shuffle(p) >= 0 &&
-		 H5Pset_deflate(p, 4) >= 0;
-	hid_t d = ok ? H5Dcreate2(f, name, ftype, s, H5P_DEFAULT, p, H5P_DEFAULT) : -1;
-	if (p >= 0)
-		(void)H5Pclose(p); /* property lists hold no data */
-	if (s >= 0)
-		(void)H5Sclose(s);
-	return d;
-}
 
 int64_t h5out_chunk_rows(int64_t n, int d)
 {

@@ -87,4 +87,9 @@ int h5out_close(h5out *w, ct_err *e);
 /* Rows per chunk of the features: about 1 MiB, at most n. */
 int64_t h5out_chunk_rows(int64_t n, int d);
 
+/* ct_errf with the innermost HDF5 error description of this thread appended
+ * ("CONTEXT: DESCRIPTION", or "CONTEXT: HDF5 error"), and HDF5's error stack
+ * cleared: for every HDF5 failure in data/ and ckpt/. */
+__attribute__((format(printf, 3, 4))) int hdf5_fail(ct_err *e, int code, const char *fmt, ...);
+
 #endif
