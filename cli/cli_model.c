@@ -78,23 +78,28 @@ typedef struct model_opts {
 	int best;
 	const char *renames[CLI_MAX_REPEAT];
 	int n_renames;
+	int rc; /* CT_EUSAGE once --rename was given too often: parsing stops */
 } model_opts;
 
-/* argv[*i] if it is one of o's options: 1 (taken, *i on its value), 0 if it
- * is not, CT_EUSAGE when --rename is given too often. */
+/* Takes argv[*i] if it is one of o's options: 1 (*i on its value), else 0. */
 static int model_opt(model_opts *o, int argc, char **argv, int *i, ct_err *e)
 {
 	if (o->with_model && strcmp(argv[*i], "--model") == 0 && *i + 1 < argc)
 		o->model = argv[++*i];
 	else if (strcmp(argv[*i], "--best") == 0)
 		o->best = 1;
-	else if (strcmp(argv[*i], "--rename") == 0 && *i + 1 < argc)
-		return cli_repeat(o->renames, &o->n_renames, "--rename", argv[++*i], e) < 0
-			       ? CT_EUSAGE
-			       : 1;
-	else
+	else if (strcmp(argv[*i], "--rename") == 0 && *i + 1 < argc) {
+		if (cli_repeat(o->renames, &o->n_renames, "--rename", argv[++*i], e) < 0)
+			o->rc = CT_EUSAGE;
+	} else
 		return 0;
 	return 1;
+}
+
+/* After the arguments: the --rename error, or the pairs checked and set. */
+static int model_opts_done(const model_opts *o, ct_err *e)
+{
+	return o->rc < 0 ? o->rc : check_renames(o->renames, o->n_renames, e);
 }
 
 int cli_eval(int argc, char **argv, ct_err *e)
@@ -102,21 +107,18 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	const char *data = NULL, *sets[CLI_MAX_REPEAT];
 	int n_sets = 0;
 	model_opts o = {.with_model = 1};
-	for (int i = 0; i < argc; i++) {
-		int taken = model_opt(&o, argc, argv, &i, e);
-		if (taken < 0)
-			return taken;
-		if (taken)
+	for (int i = 0; i < argc && o.rc == 0; i++) {
+		if (model_opt(&o, argc, argv, &i, e))
 			continue;
-		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
-			data = argv[++i];
-		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
 			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
 				return CT_EUSAGE;
-		} else
+		} else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			data = argv[++i];
+		else
 			return cli_unexpected(argv[i], "eval", e);
 	}
-	int rrc = check_renames(o.renames, o.n_renames, e);
+	int rrc = model_opts_done(&o, e);
 	if (rrc < 0)
 		return rrc;
 	const char *model = o.model;
@@ -252,11 +254,8 @@ int cli_predict(int argc, char **argv, ct_err *e)
 {
 	const char *input = NULL, *output = NULL;
 	model_opts o = {.with_model = 1};
-	for (int i = 0; i < argc; i++) {
-		int taken = model_opt(&o, argc, argv, &i, e);
-		if (taken < 0)
-			return taken;
-		if (taken)
+	for (int i = 0; i < argc && o.rc == 0; i++) {
+		if (model_opt(&o, argc, argv, &i, e))
 			continue;
 		if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
 			input = argv[++i];
@@ -265,7 +264,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		else
 			return cli_unexpected(argv[i], "predict", e);
 	}
-	int rrc = check_renames(o.renames, o.n_renames, e);
+	int rrc = model_opts_done(&o, e);
 	if (rrc < 0)
 		return rrc;
 	const char *model = o.model;
@@ -436,28 +435,25 @@ int cli_export(int argc, char **argv, ct_err *e)
 	const char *src = NULL, *out = NULL, *dtype = "f32";
 	int verify = 0;
 	model_opts o = {.with_model = 0};
-	for (int i = 0; i < argc; i++) {
-		int taken = model_opt(&o, argc, argv, &i, e);
-		if (taken < 0)
-			return taken;
-		if (taken)
+	for (int i = 0; i < argc && o.rc == 0; i++) {
+		if (model_opt(&o, argc, argv, &i, e))
 			continue;
-		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+		if (argv[i][0] != '-' && !src)
+			src = argv[i];
+		else if (strcmp(argv[i], "--verify") == 0)
+			verify = 1;
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
 			dtype = argv[++i];
-		else if (strcmp(argv[i], "--verify") == 0)
-			verify = 1;
-		else if (argv[i][0] != '-' && !src)
-			src = argv[i];
 		else
 			return cli_unexpected(argv[i], "export", e);
 	}
-	if (!src || !out)
-		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
-	int rrc = check_renames(o.renames, o.n_renames, e);
+	int rrc = model_opts_done(&o, e);
 	if (rrc < 0)
 		return rrc;
+	if (!src || !out)
+		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? CT_DT_F32
 		      : strcmp(dtype, "f16") == 0  ? CT_DT_F16
 		      : strcmp(dtype, "bf16") == 0 ? CT_DT_BF16

@@ -38,23 +38,6 @@ static int sb_add(sbuf *b, const char *s, ct_err *e)
 	return 0;
 }
 
-/* Reads len bytes at off into buf (short only at the end of the file). */
-static int read_at(int fd, const char *path, void *buf, size_t len, off_t off, ct_err *e)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ct_errno(e, CT_EIO, errno, "%s: read failed", path);
-		if (n == 0)
-			return ct_errf(e, CT_EIO, "%s: file shrank while it was read", path);
-		got += (size_t)n;
-	}
-	return 0;
-}
-
 /* "size crc32c name\n" of one file. */
 static int file_line(const char *path, sbuf *out, ct_err *e)
 {
@@ -71,13 +54,13 @@ static int file_line(const char *path, sbuf *out, ct_err *e)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	uint32_t crc = 0;
 	if (rc == 0 && size <= FP_WHOLE_MAX) {
-		rc = read_at(fd, path, buf, bufsize, 0, e);
+		rc = ct_pread_all(fd, buf, bufsize, 0, path, e);
 		if (rc == 0)
 			crc = crc32c_update(0, buf, bufsize);
 	}
 	for (uint64_t i = 0; rc == 0 && size > FP_WHOLE_MAX && i < FP_BLOCKS; i++) {
 		uint64_t off = i * (size - FP_BLOCK) / (FP_BLOCKS - 1);
-		rc = read_at(fd, path, buf, FP_BLOCK, (off_t)off, e);
+		rc = ct_pread_all(fd, buf, FP_BLOCK, (off_t)off, path, e);
 		if (rc == 0)
 			crc = crc32c_update(crc, buf, FP_BLOCK);
 	}

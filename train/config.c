@@ -37,46 +37,9 @@ typedef struct key_spec {
 #define DBLK(lo, lopen, hi, hopen) \
 	.type = K_DBL, .dlo = (lo), .lo_open = (lopen), .dhi = (hi), .hi_open = (hopen)
 #define ENUMK(ch) .type = K_ENUM, .choices = (ch)
+/* An enum key's names and values, in the order --help and "expected one of" list them. */
+#define CHOICES(...) ((const ct_config_choice[]){__VA_ARGS__, {NULL, 0}})
 #define NOLIM HUGE_VAL
-
-/* The enum keys' names; their order is --help's and "expected one of"'s. */
-static const ct_config_choice activations[] = {{"relu", CT_ACT_RELU},
-					       {"tanh", CT_ACT_TANH},
-					       {"sigmoid", CT_ACT_SIGMOID},
-					       {"gelu", CT_ACT_GELU},
-					       {NULL, 0}};
-static const ct_config_choice optimizers[] = {
-	{"sgd", CT_OPT_SGD}, {"adam", CT_OPT_ADAM}, {"adamw", CT_OPT_ADAMW}, {NULL, 0}};
-static const ct_config_choice schedules[] = {{"constant", CT_SCHED_CONSTANT},
-					     {"step", CT_SCHED_STEP},
-					     {"cosine", CT_SCHED_COSINE},
-					     {NULL, 0}};
-static const ct_config_choice datasets[] = {{"synthetic", CT_DATA_SYNTHETIC},
-					    {"mnist", CT_DATA_MNIST},
-					    {"fashion-mnist", CT_DATA_FASHION_MNIST},
-					    {"csv", CT_DATA_CSV},
-					    {"hdf5", CT_DATA_HDF5},
-					    {NULL, 0}};
-static const ct_config_choice headers[] = {{"auto", CT_CSV_HEADER_AUTO},
-					   {"true", CT_CSV_HEADER_TRUE},
-					   {"false", CT_CSV_HEADER_FALSE},
-					   {NULL, 0}};
-static const ct_config_choice val_splits[] = {{"tail", CT_SPLIT_TAIL},
-					      {"random", CT_SPLIT_RANDOM},
-					      {"permuted", CT_SPLIT_PERMUTED},
-					      {NULL, 0}};
-static const ct_config_choice normalizations[] = {
-	{"none", CT_NORMALIZE_NONE}, {"standard", CT_NORMALIZE_STANDARD}, {NULL, 0}};
-static const ct_config_choice generators[] = {
-	{"counter", CT_GENERATOR_COUNTER}, {"sequential", CT_GENERATOR_SEQUENTIAL}, {NULL, 0}};
-static const ct_config_choice nonfinite_modes[] = {{"stop", CT_NONFINITE_STOP},
-						   {"warn", CT_NONFINITE_WARN},
-						   {"skip_batch", CT_NONFINITE_SKIP_BATCH},
-						   {NULL, 0}};
-static const ct_config_choice on_error_modes[] = {
-	{"stop", CT_ON_ERROR_STOP}, {"warn", CT_ON_ERROR_WARN}, {NULL, 0}};
-static const ct_config_choice monitors[] = {
-	{"val_loss", CT_MONITOR_VAL_LOSS}, {"val_accuracy", CT_MONITOR_VAL_ACCURACY}, {NULL, 0}};
 
 static const char *const sections[] = {"model", "optim", "schedule", "data", "train", "checkpoint"};
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
@@ -84,12 +47,16 @@ static const char *const sections[] = {"model", "optim", "schedule", "data", "tr
 static const key_spec keys[] = {
 	{"model", "layers", .type = K_LAYERS, FLD(layers), .def = NULL,
 	 .help = "layer widths, input features first and classes last"},
-	{"model", "activation", ENUMK(activations), FLD(activation), .def = "relu",
-	 .help = "hidden-layer activation"},
+	{"model", "activation",
+	 ENUMK(CHOICES({"relu", CT_ACT_RELU}, {"tanh", CT_ACT_TANH}, {"sigmoid", CT_ACT_SIGMOID},
+		       {"gelu", CT_ACT_GELU})),
+	 FLD(activation), .def = "relu", .help = "hidden-layer activation"},
 	{"model", "dropout", DBLK(0, 0, 1, 1), FLD(dropout), .def = "0.0",
 	 .help = "dropout probability after each hidden activation"},
 
-	{"optim", "name", ENUMK(optimizers), FLD(optim), .def = "adam", .help = "optimizer"},
+	{"optim", "name",
+	 ENUMK(CHOICES({"sgd", CT_OPT_SGD}, {"adam", CT_OPT_ADAM}, {"adamw", CT_OPT_ADAMW})),
+	 FLD(optim), .def = "adam", .help = "optimizer"},
 	{"optim", "lr", DBLK(0, 1, NOLIM, 0), FLD(lr), .def = "0.001",
 	 .help = "peak learning rate"},
 	{"optim", "momentum", DBLK(0, 0, 1, 1), FLD(momentum), .def = "0.0",
@@ -107,8 +74,10 @@ static const key_spec keys[] = {
 	{"optim", "grad_clip", DBLK(0, 0, NOLIM, 0), FLD(grad_clip), .def = "0",
 	 .help = "clip gradients to this global L2 norm; 0 = off"},
 
-	{"schedule", "name", ENUMK(schedules), FLD(schedule), .def = "constant",
-	 .help = "learning-rate schedule after warm-up"},
+	{"schedule", "name",
+	 ENUMK(CHOICES({"constant", CT_SCHED_CONSTANT}, {"step", CT_SCHED_STEP},
+		       {"cosine", CT_SCHED_COSINE})),
+	 FLD(schedule), .def = "constant", .help = "learning-rate schedule after warm-up"},
 	{"schedule", "warmup_steps", I64K(0), FLD(warmup_steps), .def = "0",
 	 .help = "steps of linear warm-up from 0 to lr"},
 	{"schedule", "step_size", I64K(1), FLD(step_size), .def = "1000",
@@ -118,8 +87,11 @@ static const key_spec keys[] = {
 	{"schedule", "min_lr", DBLK(0, 0, NOLIM, 0), FLD(min_lr), .def = "0",
 	 .help = "cosine schedule: final learning rate"},
 
-	{"data", "dataset", ENUMK(datasets), FLD(dataset), .def = "synthetic",
-	 .help = "data source"},
+	{"data", "dataset",
+	 ENUMK(CHOICES({"synthetic", CT_DATA_SYNTHETIC}, {"mnist", CT_DATA_MNIST},
+		       {"fashion-mnist", CT_DATA_FASHION_MNIST}, {"csv", CT_DATA_CSV},
+		       {"hdf5", CT_DATA_HDF5})),
+	 FLD(dataset), .def = "synthetic", .help = "data source"},
 	{"data", "path", .type = K_STR, FLD(path), .def = "",
 	 .help = "directory (mnist, fashion-mnist) or file (csv, hdf5)"},
 	{"data", "n_samples", I64K(1), FLD(n_samples), .def = "2000", .help = "synthetic: samples"},
@@ -129,11 +101,17 @@ static const key_spec keys[] = {
 	 .help = "synthetic: classes"},
 	{"data", "label_column", INTK(INT_MIN, INT_MAX), FLD(label_column), .def = "-1",
 	 .help = "csv: label column, negative counts from the end"},
-	{"data", "header", ENUMK(headers), FLD(header), .def = "auto",
+	{"data", "header",
+	 ENUMK(CHOICES({"auto", CT_CSV_HEADER_AUTO}, {"true", CT_CSV_HEADER_TRUE},
+		       {"false", CT_CSV_HEADER_FALSE})),
+	 FLD(header), .def = "auto",
 	 .help = "csv: first row is a header (auto: if none of its cells is a number)"},
 	{"data", "val_fraction", DBLK(0, 0, 1, 1), FLD(val_fraction), .def = "0.1",
 	 .help = "fraction of the training data held out for validation"},
-	{"data", "val_split", ENUMK(val_splits), FLD(val_split), .def = "tail",
+	{"data", "val_split",
+	 ENUMK(CHOICES({"tail", CT_SPLIT_TAIL}, {"random", CT_SPLIT_RANDOM},
+		       {"permuted", CT_SPLIT_PERMUTED})),
+	 FLD(val_split), .def = "tail",
 	 .help = "validation rows: the file's last val_fraction (tail, as Keras), or drawn with "
 		 "train.seed (random); permuted = ctrain 0.1.0's order, which a run frozen "
 		 "without this key keeps"},
@@ -151,14 +129,18 @@ static const key_spec keys[] = {
 		 "of path; val_fraction is then not used"},
 	{"data", "test_path", .type = K_STR, FLD(test_path), .def = "",
 	 .help = "file (same format as path) that ctrain eval uses as the test set"},
-	{"data", "normalize", ENUMK(normalizations), FLD(normalize), .def = "none",
+	{"data", "normalize",
+	 ENUMK(CHOICES({"none", CT_NORMALIZE_NONE}, {"standard", CT_NORMALIZE_STANDARD})),
+	 FLD(normalize), .def = "none",
 	 .help = "standard: subtract each feature's training mean and divide by its standard "
 		 "deviation (saved in checkpoints and model.safetensors)"},
 	{"data", "memory_mb", I64K(0), FLD(memory_mb), .def = "0",
 	 .help = "memory budget for the data; an hdf5 training set larger than it is streamed "
 		 "from the file (another row order, same rows per epoch); 0 = half the RAM, "
 		 "frozen as that number"},
-	{"data", "generator", ENUMK(generators), FLD(generator), .def = "counter",
+	{"data", "generator",
+	 ENUMK(CHOICES({"counter", CT_GENERATOR_COUNTER}, {"sequential", CT_GENERATOR_SEQUENTIAL})),
+	 FLD(generator), .def = "counter",
 	 .help = "synthetic: noise generator; counter = rows drawn in parallel, the same bytes "
 		 "for any thread count; sequential = ctrain 0.1.0's, which a run frozen "
 		 "without this key keeps"},
@@ -177,8 +159,10 @@ static const key_spec keys[] = {
 	 .help = "OpenBLAS core to pin (e.g. Haswell); empty = as detected"},
 	{"train", "deterministic", .type = K_BOOL, FLD(deterministic), .def = "true",
 	 .help = "same bytes for any thread count"},
-	{"train", "on_nonfinite", ENUMK(nonfinite_modes), FLD(on_nonfinite), .def = "stop",
-	 .resumable = 1,
+	{"train", "on_nonfinite",
+	 ENUMK(CHOICES({"stop", CT_NONFINITE_STOP}, {"warn", CT_NONFINITE_WARN},
+		       {"skip_batch", CT_NONFINITE_SKIP_BATCH})),
+	 FLD(on_nonfinite), .def = "stop", .resumable = 1,
 	 .help = "a NaN/inf loss or gradient stops the run (exit 1), only warns, or skips the batch"},
 
 	{"checkpoint", "every_steps", I64K(0), FLD(every_steps), .def = "1000", .resumable = 1,
@@ -191,13 +175,18 @@ static const key_spec keys[] = {
 	 .help = "also keep checkpoints whose step is a multiple of this; 0 = none"},
 	{"checkpoint", "async", .type = K_BOOL, FLD(async), .def = "true", .resumable = 1,
 	 .help = "write checkpoints in the background"},
-	{"checkpoint", "on_error", ENUMK(on_error_modes), FLD(on_error), .def = "stop",
-	 .resumable = 1, .help = "a failed checkpoint write stops training or only warns"},
+	{"checkpoint", "on_error",
+	 ENUMK(CHOICES({"stop", CT_ON_ERROR_STOP}, {"warn", CT_ON_ERROR_WARN})), FLD(on_error),
+	 .def = "stop", .resumable = 1,
+	 .help = "a failed checkpoint write stops training or only warns"},
 	{"checkpoint", "every_epoch", .type = K_BOOL, FLD(every_epoch), .def = "false",
 	 .resumable = 1, .help = "also checkpoint at the end of each epoch"},
 	{"checkpoint", "keep_best", INTK(0, 32), FLD(keep_best), .def = "0", .resumable = 1,
 	 .help = "also keep the N best checkpoints by monitor"},
-	{"checkpoint", "monitor", ENUMK(monitors), FLD(monitor), .def = "val_loss", .resumable = 1,
+	{"checkpoint", "monitor",
+	 ENUMK(CHOICES({"val_loss", CT_MONITOR_VAL_LOSS},
+		       {"val_accuracy", CT_MONITOR_VAL_ACCURACY})),
+	 FLD(monitor), .def = "val_loss", .resumable = 1,
 	 .help = "metric for keep_best and patience"},
 	{"checkpoint", "patience", INTK(0, INT_MAX), FLD(patience), .def = "0", .resumable = 1,
 	 .help = "stop after this many evaluations without improvement; 0 = never"},
@@ -397,13 +386,6 @@ static const ct_config_choice *choice_by_value(const ct_config_choice *ch, int v
 	return NULL;
 }
 
-/* For messages about a validated config: the name, or "?" */
-static const char *choice_name(const ct_config_choice *ch, int v)
-{
-	const ct_config_choice *c = choice_by_value(ch, v);
-	return c ? c->name : "?";
-}
-
 static const ct_config_choice *choice_by_name(const ct_config_choice *ch, const char *name)
 {
 	for (; ch->name; ch++)
@@ -472,37 +454,23 @@ static const char *field_problem(const ct_config *c, const key_spec *k)
 	return NULL;
 }
 
-/* Whole-string base-10 integer. */
-static const char *parse_i64(const char *s, int64_t *out)
+/* Whole-string base-10 integer: signed into *i, or with u unsigned (no
+ * sign) into *u.  On error the target may hold a partial value. */
+static const char *parse_int(const char *s, int64_t *i, uint64_t *u)
 {
 	if (!*s)
 		return "empty value";
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || *end || isspace((unsigned char)*s))
-		return "not an integer";
-	if (errno == ERANGE)
-		return "out of range";
-	*out = v;
-	return NULL;
-}
-
-static const char *parse_u64(const char *s, uint64_t *out)
-{
-	if (!*s)
-		return "empty value";
-	if (*s == '-' || isspace((unsigned char)*s))
+	if (u && (*s == '-' || isspace((unsigned char)*s)))
 		return "not a non-negative integer";
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || *end)
+	if (u)
+		*u = strtoull(s, &end, 10);
+	else
+		*i = strtoll(s, &end, 10);
+	if (end == s || *end || isspace((unsigned char)*s))
 		return "not an integer";
-	if (errno == ERANGE)
-		return "out of range";
-	*out = v;
-	return NULL;
+	return errno == ERANGE ? "out of range" : NULL;
 }
 
 static const char *parse_double(const char *s, double *out)
@@ -565,7 +533,7 @@ static const char *parse_layers(const char *s, ct_config *c)
 		memcpy(item, p, len);
 		item[len] = '\0';
 		int64_t v;
-		if (parse_i64(item, &v))
+		if (parse_int(item, &v, NULL))
 			return "item is not an integer";
 		if (v <= 0 || v > INT_MAX)
 			return "layer widths must be positive";
@@ -589,13 +557,13 @@ static int set_value(ct_config *c, const key_spec *k, const char *v, ct_err *e)
 	int64_t i = 0;
 	switch (k->type) {
 	case K_INT:
-		if (!(why = parse_i64(v, &i)) && (i < INT_MIN || i > INT_MAX))
+		if (!(why = parse_int(v, &i, NULL)) && (i < INT_MIN || i > INT_MAX))
 			why = "out of range";
 		if (!why)
 			*(int *)f = (int)i;
 		break;
-	case K_I64: why = parse_i64(v, f); break;
-	case K_U64: why = parse_u64(v, f); break;
+	case K_I64: why = parse_int(v, f, NULL); break;
+	case K_U64: why = parse_int(v, NULL, f); break;
 	case K_DBL: why = parse_double(v, f); break;
 	case K_BOOL: why = parse_bool(v, f); break;
 	case K_ENUM: {
@@ -1014,9 +982,16 @@ int ct_config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
 
 /* ---- validation ------------------------------------------------------------ */
 
+/* For messages about a validated config: the name of enum key sk's value v, or "?". */
+static const char *value_name(const char *sk, int v)
+{
+	const char *name = ct_config_choice_name(sk, v);
+	return name ? name : "?";
+}
+
 static int check_cross(const ct_config *c, const char *name, ct_err *e)
 {
-	const char *dataset = choice_name(datasets, (int)c->dataset);
+	const char *dataset = value_name("data.dataset", (int)c->dataset);
 	if (c->dataset != CT_DATA_SYNTHETIC && c->path[0] == '\0')
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: data.path is required for data.dataset = %s "
@@ -1039,7 +1014,7 @@ static int check_cross(const ct_config *c, const char *name, ct_err *e)
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: optim.momentum and optim.nesterov apply only to "
 			       "optim.name = sgd (got %s)",
-			       name, choice_name(optimizers, (int)c->optim));
+			       name, value_name("optim.name", (int)c->optim));
 	if ((c->keep_best > 0 || c->patience > 0) && c->val_fraction <= 0 && !c->val_path[0])
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: checkpoint.keep_best and checkpoint.patience need a "

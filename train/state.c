@@ -162,14 +162,12 @@ static int data_stream(ct_train_state *s, int *streamed, ct_err *e)
 
 static ct_optim_hparams hparams_of(const ct_config *c)
 {
-	ct_optim_hparams hp = {
-		.momentum = c->momentum,
-		.weight_decay = c->weight_decay,
-		.beta1 = c->beta1,
-		.beta2 = c->beta2,
-		.eps = c->eps,
-		.nesterov = c->nesterov,
-	};
+	ct_optim_hparams hp = {.momentum = c->momentum,
+			       .weight_decay = c->weight_decay,
+			       .beta1 = c->beta1,
+			       .beta2 = c->beta2,
+			       .eps = c->eps,
+			       .nesterov = c->nesterov};
 	return hp;
 }
 

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -41,6 +42,11 @@ int ct_path_join(char *out, size_t n, const char *dir, const char *name);
 /* ct_path_join that also fills e: "DIR/NAME: path longer than N bytes" (a
  * DIR over 600 bytes shown as its first 300 and last 200 around "..."). */
 int ct_path_join_e(char *out, size_t n, const char *dir, const char *name, ct_err *e);
+
+/* pread of exactly len bytes of fd at off, EINTR retried: 0, or CT_EIO
+ * "PATH: read failed: <errno>" / "PATH: file shrank while reading" (the
+ * file ends before off + len). */
+int ct_pread_all(int fd, void *buf, size_t len, off_t off, const char *path, ct_err *e);
 
 /* The index of name in names[0..n), or -1. */
 int ct_index_of(char *const *names, int n, const char *name);
