@@ -44,8 +44,16 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 
 /* model_load_source_norm, or with --best the best checkpoint of a run
  * directory. */
-static int load_model(const char *src, int best, ct_mlp *m, ct_config *cfg, int *has_cfg,
-		      ct_norm_stats *ns, ct_err *e)
+/* A model as eval, predict and export load it: weights, the config it was
+ * trained with (has_cfg = 0 if none came with it) and its input normalization. */
+typedef struct loaded_model {
+	ct_mlp m;
+	ct_config cfg;
+	int has_cfg;
+	ct_norm_stats ns;
+} loaded_model;
+
+static int load_model(const char *src, int best, loaded_model *lm, ct_err *e)
 {
 	char *path = NULL;
 	if (best) {
@@ -53,7 +61,8 @@ static int load_model(const char *src, int best, ct_mlp *m, ct_config *cfg, int 
 		if (rc < 0)
 			return rc;
 	}
-	int rc = model_load_source_norm(path ? path : src, m, cfg, has_cfg, ns, e);
+	int rc = model_load_source_norm(path ? path : src, &lm->m, &lm->cfg, &lm->has_cfg, &lm->ns,
+					e);
 	free(path);
 	return rc;
 }
@@ -119,27 +128,24 @@ int cli_eval(int argc, char **argv, ct_err *e)
 			return cli_unexpected(argv[i], "eval", e);
 	}
 	int rrc = model_opts_done(&o, e);
+	if (rrc == 0 && !o.model)
+		rrc = ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
 	if (rrc < 0)
 		return rrc;
 	const char *model = o.model;
-	if (!model)
-		return ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
-	ct_mlp m;
-	ct_config cfg;
-	int has_cfg;
-	ct_norm_stats ns;
-	int rc = load_model(model, o.best, &m, &cfg, &has_cfg, &ns, e);
+	loaded_model L;
+	int rc = load_model(model, o.best, &L, e);
 	if (rc < 0)
 		return rc;
-	if (!has_cfg)
-		ct_config_defaults(&cfg);
+	if (!L.has_cfg)
+		ct_config_defaults(&L.cfg);
 	if (data) {
-		rc = apply_data_spec(&cfg, data, e);
-		cfg.val_fraction = 0.0; /* --data names a test file: score all of it */
+		rc = apply_data_spec(&L.cfg, data, e);
+		L.cfg.val_fraction = 0.0; /* --data names a test file: score all of it */
 	}
 	for (int i = 0; rc == 0 && i < n_sets; i++)
-		rc = ct_config_set(&cfg, sets[i], e);
-	if (rc == 0 && !has_cfg && !data && n_sets == 0)
+		rc = ct_config_set(&L.cfg, sets[i], e);
+	if (rc == 0 && !L.has_cfg && !data && n_sets == 0)
 		rc = ct_errf(e, CT_EUSAGE,
 			     "%s carries no data description: name the data with "
 			     "--data SPEC or --set data.dataset=... (see ctrain eval --help)",
@@ -148,25 +154,26 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	memset(&test, 0, sizeof test);
 	memset(&val, 0, sizeof val);
 	if (rc == 0)
-		rc = ct_data_load(&cfg, 1, &test, &val, e);
+		rc = ct_data_load(&L.cfg, 1, &test, &val, e);
 	const ct_dataset *ds = val.n > 0 ? &val : &test;
-	if (rc == 0 && ds->d != m.sizes[0])
+	if (rc == 0 && ds->d != L.m.sizes[0])
 		rc = ct_errf(e, CT_EMISMATCH, "the data has %d features but the model expects %d",
-			     ds->d, m.sizes[0]);
-	if (rc == 0 && ds->n_classes > m.sizes[m.n_sizes - 1])
+			     ds->d, L.m.sizes[0]);
+	if (rc == 0 && ds->n_classes > L.m.sizes[L.m.n_sizes - 1])
 		rc = ct_errf(e, CT_EMISMATCH,
 			     "the data has labels up to %d but the model has %d classes",
-			     ds->n_classes - 1, m.sizes[m.n_sizes - 1]);
+			     ds->n_classes - 1, L.m.sizes[L.m.n_sizes - 1]);
 	if (rc == 0) {
 		double loss;
 		int64_t correct;
-		if (ns.d > 0)
+		if (L.ns.d > 0)
 			ct_log_info(
 				"inputs standardized with the model's normalize_mean/normalize_std");
-		ct_norm_apply(&ns, ds->x, ds->n); /* the training transform (none if ns.d = 0) */
-		ct_mlp_eval(&m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
+		ct_norm_apply(&L.ns, ds->x,
+			      ds->n); /* the training transform (none if L.ns.d = 0) */
+		ct_mlp_eval(&L.m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
 		ct_log_info("evaluated on %s %s (%lld samples)",
-			    ct_config_choice_name("data.dataset", (int)cfg.dataset),
+			    ct_config_choice_name("data.dataset", (int)L.cfg.dataset),
 			    val.n > 0 ? "validation split" : "test set", (long long)ds->n);
 		printf("accuracy=%.4f loss=%.6f n=%lld\n",
 		       ds->n ? (double)correct / (double)ds->n : 0.0, loss, (long long)ds->n);
@@ -178,8 +185,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	}
 	ct_dataset_release(&val);
 	ct_dataset_release(&test);
-	ct_norm_release(&ns);
-	ct_mlp_release(&m);
+	ct_norm_release(&L.ns);
+	ct_mlp_release(&L.m);
 	return rc;
 }
 
@@ -265,11 +272,11 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			return cli_unexpected(argv[i], "predict", e);
 	}
 	int rrc = model_opts_done(&o, e);
+	if (rrc == 0 && (!o.model || !input))
+		rrc = ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
 	if (rrc < 0)
 		return rrc;
 	const char *model = o.model;
-	if (!model || !input)
-		return ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
 	if (output && strcmp(output, "-") == 0)
 		output = NULL; /* -o - is stdout */
 	int rc = output ? refuse_same_file(input, output, e) : 0;
@@ -277,26 +284,23 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		rc = refuse_same_source(model, output, e);
 	if (rc < 0)
 		return rc;
-	ct_mlp m;
-	ct_config cfg;
-	int has_cfg;
-	ct_norm_stats ns;
-	rc = load_model(model, o.best, &m, &cfg, &has_cfg, &ns, e);
+	loaded_model L;
+	rc = load_model(model, o.best, &L, e);
 	if (rc < 0)
 		return rc;
 	ct_dataset ds;
 	memset(&ds, 0, sizeof ds);
 	rc = ct_csv_load(input, CT_CSV_NO_LABEL, &ds, e);
-	int k = m.sizes[m.n_sizes - 1];
-	if (rc == 0 && ds.d != m.sizes[0])
+	int k = L.m.sizes[L.m.n_sizes - 1];
+	if (rc == 0 && ds.d != L.m.sizes[0])
 		rc = ct_errf(e, CT_EMISMATCH, "%s: rows have %d features but the model expects %d",
-			     input, ds.d, m.sizes[0]);
+			     input, ds.d, L.m.sizes[0]);
 	float *logits = rc == 0 ? malloc((size_t)ds.n * (size_t)k * sizeof(float) + 1) : NULL;
 	if (rc == 0 && !logits)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0) {
-		ct_norm_apply(&ns, ds.x, ds.n); /* the training transform (none if ns.d = 0) */
-		ct_mlp_eval(&m, ds.x, NULL, ds.n, logits, NULL, NULL);
+		ct_norm_apply(&L.ns, ds.x, ds.n); /* the training transform (none if L.ns.d = 0) */
+		ct_mlp_eval(&L.m, ds.x, NULL, ds.n, logits, NULL, NULL);
 		rc = output ? write_predictions_file(output, logits, ds.n, k, e)
 		     : write_predictions(stdout, logits, ds.n, k) < 0 || fflush(stdout) != 0
 			     ? ct_errno(e, CT_EIO, errno, "stdout: write failed")
@@ -305,9 +309,9 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			ct_log_info("wrote %lld predictions to %s", (long long)ds.n, output);
 	}
 	free(logits);
-	ct_norm_release(&ns);
+	ct_norm_release(&L.ns);
 	ct_dataset_release(&ds);
-	ct_mlp_release(&m);
+	ct_mlp_release(&L.m);
 	return rc;
 }
 
@@ -450,10 +454,10 @@ int cli_export(int argc, char **argv, ct_err *e)
 			return cli_unexpected(argv[i], "export", e);
 	}
 	int rrc = model_opts_done(&o, e);
+	if (rrc == 0 && (!src || !out))
+		rrc = ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
 	if (rrc < 0)
 		return rrc;
-	if (!src || !out)
-		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? CT_DT_F32
 		      : strcmp(dtype, "f16") == 0  ? CT_DT_F16
 		      : strcmp(dtype, "bf16") == 0 ? CT_DT_BF16
@@ -463,25 +467,22 @@ int cli_export(int argc, char **argv, ct_err *e)
 	int rc = refuse_same_source(src, out, e);
 	if (rc < 0)
 		return rc;
-	ct_mlp m;
-	ct_config cfg;
-	int has_cfg;
-	ct_norm_stats ns;
-	rc = load_model(src, o.best, &m, &cfg, &has_cfg, &ns, e);
+	loaded_model L;
+	rc = load_model(src, o.best, &L, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;
-	rc = ct_model_export_norm(&m, &ns, out, dt, &max_err, e);
-	ct_norm_release(&ns);
+	rc = ct_model_export_norm(&L.m, &L.ns, out, dt, &max_err, e);
+	ct_norm_release(&L.ns);
 	if (rc == 0) {
-		ct_log_info("wrote %s (%s, %zu parameters%s)", out, dtype, ct_params_count(&m.ps),
+		ct_log_info("wrote %s (%s, %zu parameters%s)", out, dtype, ct_params_count(&L.m.ps),
 			    dt == CT_DT_F32 ? "" : "; see max conversion error below");
 		if (dt != CT_DT_F32)
 			ct_log_info("max abs conversion error to %s: %g", dtype, max_err);
 	}
 	if (rc == 0 && verify)
-		rc = verify_export(&m, out, dt, e);
-	ct_mlp_release(&m);
+		rc = verify_export(&L.m, out, dt, e);
+	ct_mlp_release(&L.m);
 	return rc;
 }
 

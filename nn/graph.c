@@ -326,9 +326,9 @@ static void backward_node(ct_graph *g, node *nd)
 {
 	if (nd->op == OP_INPUT)
 		return;
-	int rows = g->rows;
 	node *a, *b;
 	size_t n = inputs(g, nd, &a, &b);
+	int rows = g->rows;
 	float *da = grad_of(a), *db = grad_of(b);
 	switch (nd->op) {
 	case OP_INPUT: break;
