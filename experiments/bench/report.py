@@ -271,7 +271,7 @@ def markdown(recs, rows):
            "directory.  async stall = time "
            "`checkpointer_save` blocks the loop in async mode (previous write finished) vs one "
            "`memcpy` of params+moments.  resume = `snapshot_read` + `snapshot_apply` (warm: file "
-           "in page cache; cold: after `posix_fadvise(DONTNEED)`).  export = `model_export` "
+           "in page cache; cold: after `posix_fadvise(DONTNEED)`).  export = `ct_model_export` "
            "(safetensors f32).", ""] + ckpt_section(recs)
     md += ["", "## Goals of issue 8 (1 thread)", ""] + goals_section(rows, recs) + [""]
     return "\n".join(md)

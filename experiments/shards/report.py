@@ -44,7 +44,7 @@ for r in steps:
         print(f"| {r['shards']} | {r['ranks']} x {r['threads']} | {r['sps']:.0f} | "
               f"{r['cpu_sps'] / r['ranks']:.0f} | {100 * r['exchange_share']:.1f}% | {r['exchange_ms']:.2f} |")
 
-print("\n### The exchange alone on 2 ranks (MPI_Barrier, then dist_step_exchange; 50 times)\n")
+print("\n### The exchange alone on 2 ranks (MPI_Barrier, then ct_dist_step_exchange; 50 times)\n")
 print("| layers | node bytes | min ms | median ms | GB/s at the median |")
 print("| --- | ---: | ---: | ---: | ---: |")
 for r in rows:

@@ -35,7 +35,7 @@ ok "installed into PREFIX; $n headers each compile on their own with pkg-config 
 # ctrain's names must not collide with the system's: <syslog.h> defines
 # LOG_INFO, LOG_DEBUG, ... (ctrain's levels are CT_LOG_*).
 printf '%s\n' '#include <syslog.h>' '#include <ctrain.h>' \
-	'int main(void) { log_set_level(CT_LOG_WARN); syslog(LOG_INFO | LOG_USER, "x"); return LOG_DEBUG - CT_LOG_DEBUG; }' >"$T/syslog.c"
+	'int main(void) { ct_log_set_level(CT_LOG_WARN); syslog(LOG_INFO | LOG_USER, "x"); return LOG_DEBUG - CT_LOG_DEBUG; }' >"$T/syslog.c"
 (cd "$T" && $XCC -std=c11 -Wall -Wextra -Werror $CF -fsyntax-only syslog.c 2>"$T/h.err") \
 	|| fail "<syslog.h> then <ctrain.h> does not compile: $(head -3 "$T/h.err")"
 ok "<syslog.h> included before <ctrain.h> compiles (no LOG_* collision)"
