@@ -13,7 +13,8 @@
 #include "../util/atomic.h"
 #include "../util/util.h"
 
-long rundir_lock_pid(const char *dir)
+/* The pid written in DIR/.lock, or 0 if none can be read. */
+static long rundir_lock_pid(const char *dir)
 {
 	char path[4200], buf[32];
 	if (ct_path_join(path, sizeof path, dir, RUNDIR_LOCK_NAME) < 0)

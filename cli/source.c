@@ -121,7 +121,8 @@ int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
 	return rc;
 }
 
-int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
+/* Reads a checkpoint's frozen config text (/meta/config). */
+static int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
 {
 	ct_h5c_reader *r;
 	int rc = ct_h5c_open(path, &r, e);
