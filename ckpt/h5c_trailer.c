@@ -127,7 +127,7 @@ static int verify_fd(int fd, size_t len, const char *path, ct_err *e)
 	if (rc == 0)
 		rc = ct_pread_all(fd, t, CT_H5C_TRAILER_SIZE, (off_t)(len - CT_H5C_TRAILER_SIZE),
 				  path, e);
-	if (rc < 0)
+	if (rc != 0) /* never > 0: said for the analyser, which cannot see ct_pread_all fill them */
 		return rc;
 	size_t image_len;
 	uint32_t stored, crc = 0;

@@ -130,7 +130,7 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	int rrc = model_opts_done(&o, e);
 	if (rrc == 0 && !o.model)
 		rrc = ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
-	if (rrc < 0)
+	if (rrc != 0)
 		return rrc;
 	const char *model = o.model;
 	loaded_model L;
@@ -274,7 +274,7 @@ int cli_predict(int argc, char **argv, ct_err *e)
 	int rrc = model_opts_done(&o, e);
 	if (rrc == 0 && (!o.model || !input))
 		rrc = ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
-	if (rrc < 0)
+	if (rrc != 0)
 		return rrc;
 	const char *model = o.model;
 	if (output && strcmp(output, "-") == 0)
@@ -456,7 +456,7 @@ int cli_export(int argc, char **argv, ct_err *e)
 	int rrc = model_opts_done(&o, e);
 	if (rrc == 0 && (!src || !out))
 		rrc = ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
-	if (rrc < 0)
+	if (rrc != 0)
 		return rrc;
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? CT_DT_F32
 		      : strcmp(dtype, "f16") == 0  ? CT_DT_F16

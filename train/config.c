@@ -458,6 +458,7 @@ static const char *field_problem(const ct_config *c, const key_spec *k)
  * sign) into *u.  On error the target may hold a partial value. */
 static const char *parse_int(const char *s, int64_t *i, uint64_t *u)
 {
+	CT_ASSERT((i == NULL) != (u == NULL));
 	if (!*s)
 		return "empty value";
 	if (u && (*s == '-' || isspace((unsigned char)*s)))
