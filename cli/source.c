@@ -124,19 +124,19 @@ int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
 /* Reads a checkpoint's frozen config text (/meta/config). */
 static int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
 {
-	ct_h5c_reader *r;
-	int rc = ct_h5c_open(path, &r, e);
-	if (rc < 0)
-		return rc;
 	char *text = NULL;
 	ct_h5c_field f = {"/meta@config", CT_H5C_STR, 0, {0}, &text};
-	rc = ct_h5c_read(r, &f, e);
-	ct_h5c_close(r);
-	if (rc < 0)
-		return rc;
-	ct_config_defaults_frozen(cfg);
-	rc = ct_config_parse_string(cfg, text, path, e);
-	free(text);
+	ct_h5c_reader *r;
+	int rc = ct_h5c_open(path, &r, e);
+	if (rc == 0) {
+		rc = ct_h5c_read(r, &f, e);
+		ct_h5c_close(r);
+	}
+	if (rc == 0) {
+		ct_config_defaults_frozen(cfg);
+		rc = ct_config_parse_string(cfg, text, path, e);
+	}
+	free(text); /* NULL unless read */
 	return rc;
 }
 
