@@ -7,14 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/util.h"
+
 int ct_ckpt_fields_add_params(ct_ckpt_fields *f, const char *group, const ct_params *ps,
 			      float *base, ct_err *e)
 {
 	for (int i = 0; i < ps->nv; i++) {
 		const ct_param_view *pv = &ps->v[i];
 		char path[CT_PARAM_NAME_MAX + 256];
-		int n = snprintf(path, sizeof path, "%s/%s", group, pv->name);
-		CT_ASSERT(n > 0 && (size_t)n < sizeof path);
+		/* names are shorter than CT_PARAM_NAME_MAX, groups are ours */
+		int fits = ct_path_join(path, sizeof path, group, pv->name) == 0;
+		CT_ASSERT(fits);
 		int rc = ct_ckpt_fields_add(f, path, CT_H5C_F32, pv->ndim, pv->shape,
 					    base + pv->offset, 0, e);
 		if (rc < 0)

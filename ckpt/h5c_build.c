@@ -133,7 +133,7 @@ static int place_dataset(build_ctx *b, const ct_h5c_field *f, hid_t dset, ct_err
 {
 	haddr_t off = H5Dget_offset(dset);
 	if (off == HADDR_UNDEF)
-		return h5c_fail(e, CT_EIO, "checkpoint image: no storage address for %s", f->path);
+		return hdf5_fail(e, CT_EIO, "checkpoint image: no storage address for %s", f->path);
 	if (add_ref(b->im, f, off) < 0)
 		return ct_errf(e, CT_ENOMEM, "checkpoint image: out of memory");
 	return 0;
@@ -199,7 +199,7 @@ static int write_field(build_ctx *b, const ct_h5c_field *f, ct_err *e)
 	h5c_close_all(&rc, e, f->path, ids, 4);
 	return rc;
 fail:
-	rc = h5c_fail(e, CT_EIO, "checkpoint image: cannot %s %s", step, f->path);
+	rc = hdf5_fail(e, CT_EIO, "checkpoint image: cannot %s %s", step, f->path);
 	h5c_close_all(&rc, e, f->path, ids, 4);
 	return rc;
 }
@@ -255,9 +255,9 @@ static int build_open(build_ctx *b, const ct_h5c_field *fields, size_t n, size_t
 		b->file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
 		ok = b->file >= 0;
 	}
-	int rc =
-		ok ? 0
-		   : h5c_fail(e, CT_EIO, "checkpoint image: cannot create the in-memory HDF5 file");
+	int rc = ok ? 0
+		    : hdf5_fail(e, CT_EIO,
+				"checkpoint image: cannot create the in-memory HDF5 file");
 	h5c_close_all(&rc, e, "checkpoint image", &fapl, 1);
 	return rc;
 }
@@ -270,8 +270,8 @@ static int build_close_file(build_ctx *b, ct_err *e)
 	b->file = H5I_INVALID_HID;
 	if (st < 0) {
 		b->close_failed = 1;
-		return h5c_fail(e, CT_EIO,
-				"checkpoint image: cannot close the in-memory HDF5 file");
+		return hdf5_fail(e, CT_EIO,
+				 "checkpoint image: cannot close the in-memory HDF5 file");
 	}
 	return 0;
 }

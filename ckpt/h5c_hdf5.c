@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -44,26 +43,6 @@ int h5c_lock(ct_err *e)
 
 void h5c_unlock(void) { pthread_mutex_unlock(&g_lock); }
 
-static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
-{
-	if (n == 0 && err->desc)
-		snprintf(data, 256, "%s", err->desc);
-	return 0;
-}
-
-/* ct_errf with the innermost HDF5 error description appended. */
-__attribute__((format(printf, 3, 4))) int h5c_fail(ct_err *e, int code, const char *fmt, ...)
-{
-	char ctx[PATH_MAX_LEN + 256], why[256] = "";
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof ctx, fmt, ap);
-	va_end(ap);
-	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, why);
-	H5Eclear2(H5E_DEFAULT);
-	return ct_errf(e, code, "%s: %s", ctx, why[0] ? why : "HDF5 error");
-}
-
 /* Closes any kind of id we hand out; H5I_INVALID_HID is ignored. */
 static int h5_close(hid_t id)
 {
@@ -86,7 +65,7 @@ void h5c_close_all(int *rc, ct_err *e, const char *what, hid_t *ids, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (h5_close(ids[i]) < 0 && *rc == 0)
-			*rc = h5c_fail(e, CT_EIO, "%s: closing an HDF5 object failed", what);
+			*rc = hdf5_fail(e, CT_EIO, "%s: closing an HDF5 object failed", what);
 		ids[i] = H5I_INVALID_HID;
 	}
 }
@@ -207,16 +186,16 @@ int h5c_ensure_groups(hid_t file, hid_t gcpl, const char *path, int whole, ct_er
 		prefix[i] = '\0';
 		htri_t ok = H5Lexists(file, prefix, H5P_DEFAULT);
 		if (ok < 0)
-			return h5c_fail(e, CT_EIO, "checkpoint image: cannot look up %s", prefix);
+			return hdf5_fail(e, CT_EIO, "checkpoint image: cannot look up %s", prefix);
 		if (ok > 0)
 			continue;
 		hid_t g = H5Gcreate2(file, prefix, H5P_DEFAULT, gcpl, H5P_DEFAULT);
 		if (g < 0)
-			return h5c_fail(e, CT_EIO, "checkpoint image: cannot create group %s",
-					prefix);
+			return hdf5_fail(e, CT_EIO, "checkpoint image: cannot create group %s",
+					 prefix);
 		if (H5Gclose(g) < 0)
-			return h5c_fail(e, CT_EIO, "checkpoint image: cannot close group %s",
-					prefix);
+			return hdf5_fail(e, CT_EIO, "checkpoint image: cannot close group %s",
+					 prefix);
 	}
 	return 0;
 }

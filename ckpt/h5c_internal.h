@@ -12,6 +12,7 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+#include "../data/hdf5in.h" /* hdf5_fail: HDF5's error text in a ct_err */
 #include "h5c.h"
 
 /* The smallest HDF5 file: a version-0 superblock with 8-byte addresses. */
@@ -46,7 +47,6 @@ int h5c_open_regular(const char *path, int *fd, size_t *size, ct_err *e);
 int h5c_lock(ct_err *e);
 void h5c_unlock(void);
 unsigned h5c_next_image_id(void); /* lock held */
-__attribute__((format(printf, 3, 4))) int h5c_fail(ct_err *e, int code, const char *fmt, ...);
 void h5c_close_all(int *rc, ct_err *e, const char *what, hid_t *ids, int n);
 const char *h5c_type_name(ct_h5c_type t); /* "float32", ..., "string" */
 size_t h5c_type_size(ct_h5c_type t);

@@ -87,7 +87,7 @@ static int reader_open_image(ct_h5c_reader *r, ct_err *e)
 		r->file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
 		ok = r->file >= 0;
 	}
-	int rc = ok ? 0 : h5c_fail(e, CT_ECORRUPT, "%s: cannot open the HDF5 image", r->name);
+	int rc = ok ? 0 : hdf5_fail(e, CT_ECORRUPT, "%s: cannot open the HDF5 image", r->name);
 	h5c_close_all(&rc, e, r->name, &fapl, 1);
 	return rc;
 }
@@ -237,12 +237,12 @@ static int walk_hard(ct_h5c_reader *r, const char *obj, const char *path, ct_err
 		prefix[i] = '\0';
 		htri_t ok = H5Lexists(r->file, prefix, H5P_DEFAULT);
 		if (ok < 0)
-			return h5c_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, path);
+			return hdf5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, path);
 		if (ok == 0)
 			return ct_errf(e, CT_ENOTFOUND, "%s: %s not found", r->name, path);
 		H5L_info_t li;
 		if (H5Lget_info(r->file, prefix, &li, H5P_DEFAULT) < 0)
-			return h5c_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, prefix);
+			return hdf5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, prefix);
 		if (li.type != H5L_TYPE_HARD)
 			return ct_errf(e, CT_ECORRUPT,
 				       "%s: %s is a %s link; only hard links are followed", r->name,
@@ -269,7 +269,7 @@ static int open_target(ct_h5c_reader *r, const char *path, hid_t *owner, hid_t *
 	if (rc < 0)
 		return rc;
 	if ((*owner = H5Oopen(r->file, obj, H5P_DEFAULT)) < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, obj);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, obj);
 	if (!attr) {
 		if (H5Iget_type(*owner) != H5I_DATASET)
 			return ct_errf(e, CT_ECORRUPT, "%s: %s is not a dataset", r->name, path);
@@ -278,11 +278,11 @@ static int open_target(ct_h5c_reader *r, const char *path, hid_t *owner, hid_t *
 	}
 	htri_t has = H5Aexists(*owner, attr);
 	if (has < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot look up %s", r->name, path);
 	if (has == 0)
 		return ct_errf(e, CT_ENOTFOUND, "%s: %s not found", r->name, path);
 	if ((*target = H5Aopen(*owner, attr, H5P_DEFAULT)) < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, path);
 	return 0;
 }
 
@@ -297,14 +297,14 @@ static int get_dims(ct_h5c_reader *r, const char *path, hid_t space, int *ndim,
 			       path);
 	int nd = H5Sget_simple_extent_ndims(space);
 	if (cls < 0 || nd < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
 	if (nd > CT_H5C_MAX_DIMS)
 		return ct_errf(e, CT_EUNSUPPORTED,
 			       "%s: %s has %d dimensions, at most %d are supported", r->name, path,
 			       nd, CT_H5C_MAX_DIMS);
 	hsize_t dims[CT_H5C_MAX_DIMS];
 	if (nd > 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot read the shape of %s", r->name, path);
 	/* Every element takes at least a byte of the image: a larger count is
 	 * a lie that a caller would otherwise allocate for. */
 	uint64_t numel = 1;
@@ -388,8 +388,8 @@ static int check_type(ct_h5c_reader *r, const ct_h5c_field *f, hid_t t, int attr
 		size_t size = H5Tget_size(t);
 		H5T_cset_t cset = H5Tget_cset(t);
 		if (var < 0 || cset < 0)
-			return h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect the string type of %s",
-					r->name, f->path);
+			return hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect the string type of %s",
+					 r->name, f->path);
 		if (var && (!attr || !r->vlen_ok))
 			return ct_errf(e, CT_ECORRUPT,
 				       "%s: %s is a variable-length string, which only the "
@@ -439,14 +439,14 @@ static int check_dataset(ct_h5c_reader *r, const char *path, hid_t dset, uint64_
 {
 	hid_t dcpl = H5Dget_create_plist(dset);
 	if (dcpl < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
-				path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
+				 path);
 	H5D_layout_t layout = H5Pget_layout(dcpl);
 	int filters = H5Pget_nfilters(dcpl), external = H5Pget_external_count(dcpl);
 	int rc = 0;
 	if (layout < 0 || filters < 0 || external < 0)
-		rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
-			      path);
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
+			       path);
 	else if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT)
 		rc = ct_errf(e, CT_ECORRUPT,
 			     "%s: %s has %s storage; only contiguous and compact datasets are read",
@@ -462,8 +462,8 @@ static int check_dataset(ct_h5c_reader *r, const char *path, hid_t dset, uint64_
 		return rc;
 	H5D_space_status_t status;
 	if (H5Dget_space_status(dset, &status) < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
-				path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect the storage of %s", r->name,
+				 path);
 	if (status != H5D_SPACE_STATUS_ALLOCATED)
 		return ct_errf(e, CT_ECORRUPT, "%s: %s has no data stored", r->name, path);
 	hsize_t have = H5Dget_storage_size(dset);
@@ -500,11 +500,11 @@ static int read_fixed_string(ct_h5c_reader *r, const ct_h5c_field *f, hid_t targ
 	char *out = calloc(1, size + 1); /* NUL-padded strings may fill all size bytes */
 	int rc = 0;
 	if (mtype < 0)
-		rc = h5c_fail(e, CT_EIO, "%s: cannot make a string type for %s", r->name, f->path);
+		rc = hdf5_fail(e, CT_EIO, "%s: cannot make a string type for %s", r->name, f->path);
 	else if (!out)
 		rc = ct_errf(e, CT_ENOMEM, "%s: out of memory reading %s", r->name, f->path);
 	else if (read_any(target, mtype, out) < 0)
-		rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
 	h5c_close_all(&rc, e, r->name, &mtype, 1);
 	if (rc < 0) {
 		free(out);
@@ -639,8 +639,8 @@ static int read_vlen_string(ct_h5c_reader *r, const ct_h5c_field *f, hid_t owner
 	const char *attr = strchr(f->path, '@') + 1;
 	H5O_info_t oi;
 	if (H5Oget_info2(owner, &oi, H5O_INFO_BASIC) < 0)
-		return h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect the owner of %s", r->name,
-				f->path);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect the owner of %s", r->name,
+				 f->path);
 	const unsigned char *val = NULL;
 	int found = vlen_find(r, oi.addr, attr, &val);
 	char *out = NULL;
@@ -667,7 +667,7 @@ int h5c_read_locked(ct_h5c_reader *r, const ct_h5c_field *f, ct_err *e)
 		space = attr ? H5Aget_space(target) : H5Dget_space(target);
 		ftype = attr ? H5Aget_type(target) : H5Dget_type(target);
 		if (space < 0 || ftype < 0)
-			rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect %s", r->name, f->path);
+			rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect %s", r->name, f->path);
 	}
 	if (rc == 0)
 		rc = check_type(r, f, ftype, attr, &vlen, e);
@@ -685,7 +685,7 @@ int h5c_read_locked(ct_h5c_reader *r, const ct_h5c_field *f, ct_err *e)
 	else if (rc == 0 && f->type == CT_H5C_STR)
 		rc = read_fixed_string(r, f, target, ftype, e);
 	else if (rc == 0 && bytes > 0 && read_any(target, h5c_mem_type(f->type), f->data) < 0)
-		rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot read %s", r->name, f->path);
 	ids[0] = ftype;
 	ids[1] = space;
 	ids[2] = target != owner ? target : H5I_INVALID_HID;
@@ -717,7 +717,7 @@ int ct_h5c_shape(ct_h5c_reader *r, const char *path, int *ndim, int64_t shape[CT
 		int attr = is_attr(target);
 		space = attr ? H5Aget_space(target) : H5Dget_space(target);
 		if (space < 0)
-			rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot inspect %s", r->name, path);
+			rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot inspect %s", r->name, path);
 	}
 	if (rc == 0)
 		rc = get_dims(r, path, space, ndim, shape, e);
@@ -814,13 +814,13 @@ int ct_h5c_list(ct_h5c_reader *r, const char *group, char ***names, size_t *n, c
 	if ((rc = walk_hard(r, group, group, e)) < 0)
 		;
 	else if ((g = H5Oopen(r->file, group, H5P_DEFAULT)) < 0)
-		rc = h5c_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, group);
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot open %s", r->name, group);
 	else if (H5Iget_type(g) != H5I_GROUP)
 		rc = ct_errf(e, CT_ECORRUPT, "%s: %s is not a group", r->name, group);
 	else if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_cb, &c) < 0)
 		rc = c.oom   ? ct_errf(e, CT_ENOMEM, "%s: out of memory listing %s", r->name, group)
 		     : c.bad ? ct_errf(e, CT_ECORRUPT, "%s: %s holds %s", r->name, group, c.bad)
-			     : h5c_fail(e, CT_ECORRUPT, "%s: cannot list %s", r->name, group);
+			     : hdf5_fail(e, CT_ECORRUPT, "%s: cannot list %s", r->name, group);
 	h5c_close_all(&rc, e, r->name, &g, 1);
 	h5c_unlock();
 	if (rc < 0) {

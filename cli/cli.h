@@ -30,6 +30,9 @@ int cli_data(int argc, char **argv, ct_err *e);
  * subcommand counts its repeats with this, so all say the same. */
 int cli_repeat(const char **list, int *n, const char *opt, const char *v, ct_err *e);
 
+/* CT_EUSAGE "unexpected argument 'ARG' (see ctrain CMD --help)". */
+int cli_unexpected(const char *arg, const char *cmd, ct_err *e);
+
 /* Usage text of a subcommand (NULL: the overview). */
 const char *cli_usage(const char *cmd);
 /* Signal that interrupted the last train/resume (exit 128 + it: 130/143/129), or 0. */

@@ -155,15 +155,24 @@ static char *next_line(char **p)
 	return s;
 }
 
+/* Reads dir/name (NULL if unreadable, or if the path is too long: then p
+ * holds the message naming it); p (4200 bytes) receives the path. */
+static char *slurp_in(const char *dir, const char *name, char *p)
+{
+	ct_err e;
+	if (ct_path_join_e(p, 4200, dir, name, &e) == 0)
+		return slurp(p);
+	snprintf(p, 4200, "%s", e.msg);
+	return NULL;
+}
+
 /* Reads d1/name and d2/name into *t1, *t2 (NULL if unreadable); p1 and p2
  * (4200 bytes each) receive the paths. */
 static void slurp_both(const char *d1, const char *d2, const char *name, char *p1, char *p2,
 		       char **t1, char **t2)
 {
-	snprintf(p1, 4200, "%s/%s", d1, name);
-	snprintf(p2, 4200, "%s/%s", d2, name);
-	*t1 = slurp(p1);
-	*t2 = slurp(p2);
+	*t1 = slurp_in(d1, name, p1);
+	*t2 = slurp_in(d2, name, p2);
 }
 
 static void compare_metrics(const char *d1, const char *d2)

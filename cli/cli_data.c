@@ -15,6 +15,7 @@
 #include "../data/hdf5in.h"
 #include "../util/pool.h"
 #include "../util/log.h"
+#include "../util/util.h"
 #include "cli.h"
 #include "../train/progress.h"
 #include "../train/state.h"
@@ -26,16 +27,16 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* The kind of IN unless --set data.dataset names it. */
-static const char *guess_kind(const char *in)
+static ct_data_kind guess_kind(const char *in)
 {
 	struct stat st;
 	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return "mnist";
+		return CT_DATA_MNIST;
 	if (ends_with(in, ".h5") || ends_with(in, ".hdf5"))
-		return "hdf5";
+		return CT_DATA_HDF5;
 	if (strcmp(in, "synthetic") == 0)
-		return "synthetic";
-	return "csv";
+		return CT_DATA_SYNTHETIC;
+	return CT_DATA_CSV;
 }
 
 /* ---- convert: read blocks of rows, append them to OUT ---------------------- */
@@ -44,7 +45,7 @@ static const char *guess_kind(const char *in)
  * memory).  A CSV's rows are counted first by a pass that only splits lines
  * (OUT's layout depends on the row count), then parsed block by block. */
 typedef struct conv_src {
-	const char *kind, *path;
+	const char *path;
 	int64_t n;
 	int d, n_classes;
 	ct_synthetic *syn;
@@ -56,13 +57,6 @@ typedef struct conv_src {
 	csv_reader *csv;
 	float *extra; /* csv: room for one row more than counted */
 } conv_src;
-
-static int header_mode(const char *h)
-{
-	return strcmp(h, "true") == 0    ? CT_CSV_HEADER_TRUE
-	       : strcmp(h, "false") == 0 ? CT_CSV_HEADER_FALSE
-					 : CT_CSV_HEADER_AUTO;
-}
 
 /* Parses the rest of the CSV, keeping nothing: the first error ct_csv_load
  * would report (a bad cell before a damaged or unreadable part), or 0. */
@@ -81,8 +75,7 @@ static int csv_validate(conv_src *s, ct_err *e)
 
 static int csv_open(conv_src *s, const ct_config *c, ct_err *e)
 {
-	int rc = csv_reader_open(&s->csv, c->path, c->label_column, header_mode(c->header),
-				 CSV_BLOCK, e);
+	int rc = csv_reader_open(&s->csv, c->path, c->label_column, (int)c->header, CSV_BLOCK, e);
 	if (rc < 0)
 		return rc;
 	s->d = csv_reader_features(s->csv);
@@ -109,23 +102,22 @@ static int csv_open(conv_src *s, const ct_config *c, ct_err *e)
 static int src_open(conv_src *s, const ct_config *c, ct_err *e)
 {
 	memset(s, 0, sizeof *s);
-	s->kind = c->dataset;
 	s->path = c->path;
 	int rc = 0;
-	if (strcmp(c->dataset, "synthetic") == 0) {
+	if (c->dataset == CT_DATA_SYNTHETIC) {
 		rc = ct_synthetic_new(&s->syn, c->seed, c->n_samples, c->n_features, c->n_classes,
-				      strcmp(c->generator, "sequential") == 0 ? 1 : 2, e);
+				      (int)c->generator, e);
 		s->n = c->n_samples;
 		s->d = c->n_features;
 		s->n_classes = c->n_classes;
 		if (rc == 0 && c->threads > 1 && !(s->workers = pool_new(c->threads)))
 			rc = ct_errf(e, CT_ENOMEM, "cannot start %d threads", c->threads);
-	} else if (strcmp(c->dataset, "mnist") == 0 || strcmp(c->dataset, "fashion-mnist") == 0) {
+	} else if (c->dataset == CT_DATA_MNIST || c->dataset == CT_DATA_FASHION_MNIST) {
 		rc = ct_mnist_stream_open(&s->mn, c->path, 1, e);
 		s->n = s->mn.n;
 		s->d = s->mn.d;
 		s->n_classes = 10;
-	} else if (strcmp(c->dataset, "hdf5") == 0) {
+	} else if (c->dataset == CT_DATA_HDF5) {
 		rc = h5in_open(&s->h5, c->path, c->x_name, c->y_name, e);
 		s->h5_open = rc == 0;
 		if (rc == 0 && s->h5.y < 0)
@@ -238,7 +230,11 @@ static void remove_stale_tmp(const char *dir, const char *base)
 		if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
 			continue;
 		char p[8192];
-		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		ct_err e;
+		if (ct_path_join_e(p, sizeof p, dir, ent->d_name, &e) < 0) {
+			ct_log_warn("%s", e.msg); /* not ours to remove if we cannot name it */
+			continue;
+		}
 		if (unlink(p) == 0) {
 			ct_log_info("removed %s, left by a convert that was stopped", p);
 			removed++;
@@ -327,14 +323,12 @@ static int data_convert(int argc, char **argv, ct_err *e)
 		else if (argv[i][0] != '-' && !out)
 			out = argv[i];
 		else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain data --help)",
-				       argv[i]);
+			return cli_unexpected(argv[i], "data", e);
 	}
 	if (!in || !out)
 		return ct_errf(e, CT_EUSAGE,
 			       "usage: ctrain data convert IN OUT.h5 [--set data.k=v]...");
-	snprintf(c.dataset, sizeof c.dataset, "%s", guess_kind(in));
+	c.dataset = guess_kind(in);
 	snprintf(c.path, sizeof c.path, "%s", in);
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < n_sets; i++)

@@ -25,16 +25,15 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 {
 	const char *colon = strchr(spec, ':');
 	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
-	static const char *kinds[] = {"mnist", "fashion-mnist", "csv", "hdf5", "synthetic"};
-	for (size_t i = 0; i < 5; i++) {
-		if (strlen(kinds[i]) != klen || strncmp(spec, kinds[i], klen) != 0)
+	for (const ct_config_choice *k = ct_config_choices("data.dataset"); k->name; k++) {
+		if (strlen(k->name) != klen || strncmp(spec, k->name, klen) != 0)
 			continue;
-		snprintf(c->dataset, sizeof c->dataset, "%s", kinds[i]);
+		c->dataset = (ct_data_kind)k->value;
 		if (colon)
 			snprintf(c->path, sizeof c->path, "%s", colon + 1);
-		else if (i != 4)
+		else if (c->dataset != CT_DATA_SYNTHETIC)
 			return ct_errf(e, CT_EUSAGE, "--data %s needs a path: %s:PATH", spec,
-				       kinds[i]);
+				       k->name);
 		return 0;
 	}
 	return ct_errf(e, CT_EUSAGE,
@@ -45,8 +44,16 @@ static int apply_data_spec(ct_config *c, const char *spec, ct_err *e)
 
 /* model_load_source_norm, or with --best the best checkpoint of a run
  * directory. */
-static int load_model(const char *src, int best, ct_mlp *m, ct_config *cfg, int *has_cfg,
-		      ct_norm_stats *ns, ct_err *e)
+/* A model as eval, predict and export load it: weights, the config it was
+ * trained with (has_cfg = 0 if none came with it) and its input normalization. */
+typedef struct loaded_model {
+	ct_mlp m;
+	ct_config cfg;
+	int has_cfg;
+	ct_norm_stats ns;
+} loaded_model;
+
+static int load_model(const char *src, int best, loaded_model *lm, ct_err *e)
 {
 	char *path = NULL;
 	if (best) {
@@ -54,7 +61,8 @@ static int load_model(const char *src, int best, ct_mlp *m, ct_config *cfg, int 
 		if (rc < 0)
 			return rc;
 	}
-	int rc = model_load_source_norm(path ? path : src, m, cfg, has_cfg, ns, e);
+	int rc = model_load_source_norm(path ? path : src, &lm->m, &lm->cfg, &lm->has_cfg, &lm->ns,
+					e);
 	free(path);
 	return rc;
 }
@@ -71,50 +79,73 @@ static int check_renames(const char *const *renames, int n, ct_err *e)
 	return 0;
 }
 
+/* The options of the commands that read a model: --model SRC (eval and
+ * predict: with_model), --best and --rename OLD=NEW. */
+typedef struct model_opts {
+	int with_model;
+	const char *model;
+	int best;
+	const char *renames[CLI_MAX_REPEAT];
+	int n_renames;
+	int rc; /* CT_EUSAGE once --rename was given too often: parsing stops */
+} model_opts;
+
+/* Takes argv[*i] if it is one of o's options: 1 (*i on its value), else 0. */
+static int model_opt(model_opts *o, int argc, char **argv, int *i, ct_err *e)
+{
+	if (o->with_model && strcmp(argv[*i], "--model") == 0 && *i + 1 < argc)
+		o->model = argv[++*i];
+	else if (strcmp(argv[*i], "--best") == 0)
+		o->best = 1;
+	else if (strcmp(argv[*i], "--rename") == 0 && *i + 1 < argc) {
+		if (cli_repeat(o->renames, &o->n_renames, "--rename", argv[++*i], e) < 0)
+			o->rc = CT_EUSAGE;
+	} else
+		return 0;
+	return 1;
+}
+
+/* After the arguments: the --rename error, or the pairs checked and set. */
+static int model_opts_done(const model_opts *o, ct_err *e)
+{
+	return o->rc < 0 ? o->rc : check_renames(o->renames, o->n_renames, e);
+}
+
 int cli_eval(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *data = NULL;
-	const char *sets[CLI_MAX_REPEAT], *renames[CLI_MAX_REPEAT] = {0};
-	int n_sets = 0, n_renames = 0, best = 0;
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-			model = argv[++i];
-		else if (strcmp(argv[i], "--best") == 0)
-			best = 1;
-		else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
-			data = argv[++i];
-		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+	const char *data = NULL, *sets[CLI_MAX_REPEAT];
+	int n_sets = 0;
+	model_opts o = {.with_model = 1};
+	for (int i = 0; i < argc && o.rc == 0; i++) {
+		if (model_opt(&o, argc, argv, &i, e))
+			continue;
+		if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
 			if (cli_repeat(sets, &n_sets, "--set", argv[++i], e) < 0)
 				return CT_EUSAGE;
-		} else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
-			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
-				return CT_EUSAGE;
-		} else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain eval --help)",
-				       argv[i]);
+		} else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			data = argv[++i];
+		else
+			return cli_unexpected(argv[i], "eval", e);
 	}
-	int rrc = check_renames(renames, n_renames, e);
-	if (rrc < 0)
+	int rrc = model_opts_done(&o, e);
+	if (rrc == 0 && !o.model)
+		rrc = ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
+	if (rrc != 0)
 		return rrc;
-	if (!model)
-		return ct_errf(e, CT_EUSAGE, "missing --model SRC (see ctrain eval --help)");
-	ct_mlp m;
-	ct_config cfg;
-	int has_cfg;
-	ct_norm_stats ns;
-	int rc = load_model(model, best, &m, &cfg, &has_cfg, &ns, e);
+	const char *model = o.model;
+	loaded_model L;
+	int rc = load_model(model, o.best, &L, e);
 	if (rc < 0)
 		return rc;
-	if (!has_cfg)
-		ct_config_defaults(&cfg);
+	if (!L.has_cfg)
+		ct_config_defaults(&L.cfg);
 	if (data) {
-		rc = apply_data_spec(&cfg, data, e);
-		cfg.val_fraction = 0.0; /* --data names a test file: score all of it */
+		rc = apply_data_spec(&L.cfg, data, e);
+		L.cfg.val_fraction = 0.0; /* --data names a test file: score all of it */
 	}
 	for (int i = 0; rc == 0 && i < n_sets; i++)
-		rc = ct_config_set(&cfg, sets[i], e);
-	if (rc == 0 && !has_cfg && !data && n_sets == 0)
+		rc = ct_config_set(&L.cfg, sets[i], e);
+	if (rc == 0 && !L.has_cfg && !data && n_sets == 0)
 		rc = ct_errf(e, CT_EUSAGE,
 			     "%s carries no data description: name the data with "
 			     "--data SPEC or --set data.dataset=... (see ctrain eval --help)",
@@ -123,24 +154,26 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	memset(&test, 0, sizeof test);
 	memset(&val, 0, sizeof val);
 	if (rc == 0)
-		rc = ct_data_load(&cfg, 1, &test, &val, e);
+		rc = ct_data_load(&L.cfg, 1, &test, &val, e);
 	const ct_dataset *ds = val.n > 0 ? &val : &test;
-	if (rc == 0 && ds->d != m.sizes[0])
+	if (rc == 0 && ds->d != L.m.sizes[0])
 		rc = ct_errf(e, CT_EMISMATCH, "the data has %d features but the model expects %d",
-			     ds->d, m.sizes[0]);
-	if (rc == 0 && ds->n_classes > m.sizes[m.n_sizes - 1])
+			     ds->d, L.m.sizes[0]);
+	if (rc == 0 && ds->n_classes > L.m.sizes[L.m.n_sizes - 1])
 		rc = ct_errf(e, CT_EMISMATCH,
 			     "the data has labels up to %d but the model has %d classes",
-			     ds->n_classes - 1, m.sizes[m.n_sizes - 1]);
+			     ds->n_classes - 1, L.m.sizes[L.m.n_sizes - 1]);
 	if (rc == 0) {
 		double loss;
 		int64_t correct;
-		if (ns.d > 0)
+		if (L.ns.d > 0)
 			ct_log_info(
 				"inputs standardized with the model's normalize_mean/normalize_std");
-		ct_norm_apply(&ns, ds->x, ds->n); /* the training transform (none if ns.d = 0) */
-		ct_mlp_eval(&m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
-		ct_log_info("evaluated on %s %s (%lld samples)", cfg.dataset,
+		ct_norm_apply(&L.ns, ds->x,
+			      ds->n); /* the training transform (none if L.ns.d = 0) */
+		ct_mlp_eval(&L.m, ds->x, ds->y, ds->n, NULL, &loss, &correct);
+		ct_log_info("evaluated on %s %s (%lld samples)",
+			    ct_config_choice_name("data.dataset", (int)L.cfg.dataset),
 			    val.n > 0 ? "validation split" : "test set", (long long)ds->n);
 		printf("accuracy=%.4f loss=%.6f n=%lld\n",
 		       ds->n ? (double)correct / (double)ds->n : 0.0, loss, (long long)ds->n);
@@ -152,8 +185,8 @@ int cli_eval(int argc, char **argv, ct_err *e)
 	}
 	ct_dataset_release(&val);
 	ct_dataset_release(&test);
-	ct_norm_release(&ns);
-	ct_mlp_release(&m);
+	ct_norm_release(&L.ns);
+	ct_mlp_release(&L.m);
 	return rc;
 }
 
@@ -226,30 +259,24 @@ static int write_predictions_file(const char *path, const float *logits, int64_t
 
 int cli_predict(int argc, char **argv, ct_err *e)
 {
-	const char *model = NULL, *input = NULL, *output = NULL, *renames[CLI_MAX_REPEAT] = {0};
-	int n_renames = 0, best = 0;
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-			model = argv[++i];
-		else if (strcmp(argv[i], "--best") == 0)
-			best = 1;
-		else if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
+	const char *input = NULL, *output = NULL;
+	model_opts o = {.with_model = 1};
+	for (int i = 0; i < argc && o.rc == 0; i++) {
+		if (model_opt(&o, argc, argv, &i, e))
+			continue;
+		if (strcmp(argv[i], "--input") == 0 && i + 1 < argc)
 			input = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			output = argv[++i];
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
-			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
-				return CT_EUSAGE;
-		} else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain predict --help)",
-				       argv[i]);
+		else
+			return cli_unexpected(argv[i], "predict", e);
 	}
-	int rrc = check_renames(renames, n_renames, e);
-	if (rrc < 0)
+	int rrc = model_opts_done(&o, e);
+	if (rrc == 0 && (!o.model || !input))
+		rrc = ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
+	if (rrc != 0)
 		return rrc;
-	if (!model || !input)
-		return ct_errf(e, CT_EUSAGE, "predict needs --model SRC and --input FILE.csv");
+	const char *model = o.model;
 	if (output && strcmp(output, "-") == 0)
 		output = NULL; /* -o - is stdout */
 	int rc = output ? refuse_same_file(input, output, e) : 0;
@@ -257,26 +284,23 @@ int cli_predict(int argc, char **argv, ct_err *e)
 		rc = refuse_same_source(model, output, e);
 	if (rc < 0)
 		return rc;
-	ct_mlp m;
-	ct_config cfg;
-	int has_cfg;
-	ct_norm_stats ns;
-	rc = load_model(model, best, &m, &cfg, &has_cfg, &ns, e);
+	loaded_model L;
+	rc = load_model(model, o.best, &L, e);
 	if (rc < 0)
 		return rc;
 	ct_dataset ds;
 	memset(&ds, 0, sizeof ds);
 	rc = ct_csv_load(input, CT_CSV_NO_LABEL, &ds, e);
-	int k = m.sizes[m.n_sizes - 1];
-	if (rc == 0 && ds.d != m.sizes[0])
+	int k = L.m.sizes[L.m.n_sizes - 1];
+	if (rc == 0 && ds.d != L.m.sizes[0])
 		rc = ct_errf(e, CT_EMISMATCH, "%s: rows have %d features but the model expects %d",
-			     input, ds.d, m.sizes[0]);
+			     input, ds.d, L.m.sizes[0]);
 	float *logits = rc == 0 ? malloc((size_t)ds.n * (size_t)k * sizeof(float) + 1) : NULL;
 	if (rc == 0 && !logits)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	if (rc == 0) {
-		ct_norm_apply(&ns, ds.x, ds.n); /* the training transform (none if ns.d = 0) */
-		ct_mlp_eval(&m, ds.x, NULL, ds.n, logits, NULL, NULL);
+		ct_norm_apply(&L.ns, ds.x, ds.n); /* the training transform (none if L.ns.d = 0) */
+		ct_mlp_eval(&L.m, ds.x, NULL, ds.n, logits, NULL, NULL);
 		rc = output ? write_predictions_file(output, logits, ds.n, k, e)
 		     : write_predictions(stdout, logits, ds.n, k) < 0 || fflush(stdout) != 0
 			     ? ct_errno(e, CT_EIO, errno, "stdout: write failed")
@@ -285,9 +309,9 @@ int cli_predict(int argc, char **argv, ct_err *e)
 			ct_log_info("wrote %lld predictions to %s", (long long)ds.n, output);
 	}
 	free(logits);
-	ct_norm_release(&ns);
+	ct_norm_release(&L.ns);
 	ct_dataset_release(&ds);
-	ct_mlp_release(&m);
+	ct_mlp_release(&L.m);
 	return rc;
 }
 
@@ -412,31 +436,27 @@ static int verify_export(ct_mlp *m, const char *out, ct_dtype dt, ct_err *e)
 
 int cli_export(int argc, char **argv, ct_err *e)
 {
-	const char *src = NULL, *out = NULL, *dtype = "f32", *renames[CLI_MAX_REPEAT] = {0};
-	int verify = 0, n_renames = 0, best = 0;
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-			out = argv[++i];
-		else if (strcmp(argv[i], "--best") == 0)
-			best = 1;
-		else if (strcmp(argv[i], "--rename") == 0 && i + 1 < argc) {
-			if (cli_repeat(renames, &n_renames, "--rename", argv[++i], e) < 0)
-				return CT_EUSAGE;
-		} else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
-			dtype = argv[++i];
+	const char *src = NULL, *out = NULL, *dtype = "f32";
+	int verify = 0;
+	model_opts o = {.with_model = 0};
+	for (int i = 0; i < argc && o.rc == 0; i++) {
+		if (model_opt(&o, argc, argv, &i, e))
+			continue;
+		if (argv[i][0] != '-' && !src)
+			src = argv[i];
 		else if (strcmp(argv[i], "--verify") == 0)
 			verify = 1;
-		else if (argv[i][0] != '-' && !src)
-			src = argv[i];
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
+			dtype = argv[++i];
 		else
-			return ct_errf(e, CT_EUSAGE,
-				       "unexpected argument '%s' (see ctrain export --help)",
-				       argv[i]);
+			return cli_unexpected(argv[i], "export", e);
 	}
-	if (!src || !out)
-		return ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
-	int rrc = check_renames(renames, n_renames, e);
-	if (rrc < 0)
+	int rrc = model_opts_done(&o, e);
+	if (rrc == 0 && (!src || !out))
+		rrc = ct_errf(e, CT_EUSAGE, "export needs SRC and -o OUT.safetensors");
+	if (rrc != 0)
 		return rrc;
 	ct_dtype dt = strcmp(dtype, "f32") == 0    ? CT_DT_F32
 		      : strcmp(dtype, "f16") == 0  ? CT_DT_F16
@@ -447,25 +467,22 @@ int cli_export(int argc, char **argv, ct_err *e)
 	int rc = refuse_same_source(src, out, e);
 	if (rc < 0)
 		return rc;
-	ct_mlp m;
-	ct_config cfg;
-	int has_cfg;
-	ct_norm_stats ns;
-	rc = load_model(src, best, &m, &cfg, &has_cfg, &ns, e);
+	loaded_model L;
+	rc = load_model(src, o.best, &L, e);
 	if (rc < 0)
 		return rc;
 	double max_err = 0.0;
-	rc = ct_model_export_norm(&m, &ns, out, dt, &max_err, e);
-	ct_norm_release(&ns);
+	rc = ct_model_export_norm(&L.m, &L.ns, out, dt, &max_err, e);
+	ct_norm_release(&L.ns);
 	if (rc == 0) {
-		ct_log_info("wrote %s (%s, %zu parameters%s)", out, dtype, ct_params_count(&m.ps),
+		ct_log_info("wrote %s (%s, %zu parameters%s)", out, dtype, ct_params_count(&L.m.ps),
 			    dt == CT_DT_F32 ? "" : "; see max conversion error below");
 		if (dt != CT_DT_F32)
 			ct_log_info("max abs conversion error to %s: %g", dtype, max_err);
 	}
 	if (rc == 0 && verify)
-		rc = verify_export(&m, out, dt, e);
-	ct_mlp_release(&m);
+		rc = verify_export(&L.m, out, dt, e);
+	ct_mlp_release(&L.m);
 	return rc;
 }
 

@@ -275,7 +275,9 @@ static void run_status_read(run_status *st, const char *dir)
 	snprintf(ini, sizeof ini, "%s/config.ini", dir);
 	ct_err e = {0};
 	int have_cfg = ct_config_load_file(&cfg, ini, &e) == 0;
-	snprintf(st->monitor, sizeof st->monitor, "%s", have_cfg ? cfg.monitor : "val_loss");
+	snprintf(st->monitor, sizeof st->monitor, "%s",
+		 ct_config_choice_name("checkpoint.monitor",
+				       have_cfg ? (int)cfg.monitor : CT_MONITOR_VAL_LOSS));
 	g_disk = 0;
 	(void)nftw(dir, add_size, 16, FTW_PHYS); /* a vanished file only shrinks the sum */
 	st->disk_bytes = g_disk;
@@ -522,7 +524,10 @@ static int collect(const char *arg, char ***dirs, size_t *n, size_t *cap, int *s
 			if (de->d_name[0] == '.')
 				continue;
 			char sub[4200];
-			snprintf(sub, sizeof sub, "%s/%s", arg, de->d_name);
+			if (ct_path_join_e(sub, sizeof sub, arg, de->d_name, e) < 0) {
+				rc = CT_EUNSUPPORTED;
+				break;
+			}
 			if (!is_run(sub))
 				continue;
 			if (nf == fcap) {

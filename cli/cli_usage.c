@@ -211,3 +211,8 @@ int cli_repeat(const char **list, int *n, const char *opt, const char *v, ct_err
 	list[(*n)++] = v;
 	return 0;
 }
+
+int cli_unexpected(const char *arg, const char *cmd, ct_err *e)
+{
+	return ct_errf(e, CT_EUSAGE, "unexpected argument '%s' (see ctrain %s --help)", arg, cmd);
+}

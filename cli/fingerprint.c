@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../util/atomic.h"
+#include "../util/util.h"
 #include "../ckpt/crc32c.h"
 #include "../util/log.h"
 
@@ -37,23 +38,6 @@ static int sb_add(sbuf *b, const char *s, ct_err *e)
 	return 0;
 }
 
-/* Reads len bytes at off into buf (short only at the end of the file). */
-static int read_at(int fd, const char *path, void *buf, size_t len, off_t off, ct_err *e)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ct_errno(e, CT_EIO, errno, "%s: read failed", path);
-		if (n == 0)
-			return ct_errf(e, CT_EIO, "%s: file shrank while it was read", path);
-		got += (size_t)n;
-	}
-	return 0;
-}
-
 /* "size crc32c name\n" of one file. */
 static int file_line(const char *path, sbuf *out, ct_err *e)
 {
@@ -70,13 +54,13 @@ static int file_line(const char *path, sbuf *out, ct_err *e)
 		rc = ct_errf(e, CT_ENOMEM, "out of memory");
 	uint32_t crc = 0;
 	if (rc == 0 && size <= FP_WHOLE_MAX) {
-		rc = read_at(fd, path, buf, bufsize, 0, e);
+		rc = ct_pread_all(fd, buf, bufsize, 0, path, e);
 		if (rc == 0)
 			crc = crc32c_update(0, buf, bufsize);
 	}
 	for (uint64_t i = 0; rc == 0 && size > FP_WHOLE_MAX && i < FP_BLOCKS; i++) {
 		uint64_t off = i * (size - FP_BLOCK) / (FP_BLOCKS - 1);
-		rc = read_at(fd, path, buf, FP_BLOCK, (off_t)off, e);
+		rc = ct_pread_all(fd, buf, FP_BLOCK, (off_t)off, path, e);
 		if (rc == 0)
 			crc = crc32c_update(crc, buf, FP_BLOCK);
 	}
@@ -119,7 +103,8 @@ static int dir_lines(const char *dir, sbuf *out, ct_err *e)
 	qsort(names, (size_t)n, sizeof names[0], cmp_names);
 	for (int i = 0; i < n; i++) {
 		char path[4400];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if (rc == 0)
+			rc = ct_path_join_e(path, sizeof path, dir, names[i], e);
 		if (rc == 0)
 			rc = file_line(path, out, e);
 		free(names[i]);
@@ -132,10 +117,10 @@ int fingerprint_data(const ct_config *cfg, char **text, ct_err *e)
 	sbuf b = {0};
 	int rc = sb_add(&b, "", e);
 	/* csv and hdf5 name a file, mnist and fashion-mnist a directory */
-	int one_file = strcmp(cfg->dataset, "csv") == 0 || strcmp(cfg->dataset, "hdf5") == 0;
+	int one_file = cfg->dataset == CT_DATA_CSV || cfg->dataset == CT_DATA_HDF5;
 	if (rc == 0 && one_file)
 		rc = file_line(cfg->path, &b, e);
-	else if (rc == 0 && strcmp(cfg->dataset, "synthetic") != 0)
+	else if (rc == 0 && cfg->dataset != CT_DATA_SYNTHETIC)
 		rc = dir_lines(cfg->path, &b, e);
 	/* validation rows from their own file shape the run as much as the rest */
 	if (rc == 0 && one_file && cfg->val_path[0])
@@ -153,7 +138,8 @@ int fingerprint_record(const char *dir, const ct_config *cfg, ct_err *e)
 	char *text = NULL;
 	int rc = fingerprint_data(cfg, &text, e);
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, FP_FILE);
+	if (rc == 0)
+		rc = ct_path_join_e(path, sizeof path, dir, FP_FILE, e);
 	if (rc == 0 && text[0])
 		rc = ct_atomic_write_file(path, text, strlen(text), e);
 	free(text);
@@ -182,12 +168,14 @@ int fingerprint_check(const char *dir, const ct_config *cfg, int accept, int *sa
 {
 	*same = 0;
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, FP_FILE);
+	int rc = ct_path_join_e(path, sizeof path, dir, FP_FILE, e);
+	if (rc < 0)
+		return rc;
 	char *rec = NULL, *now = NULL;
 	size_t len;
 	if (access(path, F_OK) != 0)
 		return 0; /* recorded by no one: a run of an older ctrain, or synthetic data */
-	int rc = ct_file_read_all(path, 1u << 20, &rec, &len, e);
+	rc = ct_file_read_all(path, 1u << 20, &rec, &len, e);
 	if (rc == 0)
 		rc = fingerprint_data(cfg, &now, e);
 	if (rc == 0) {

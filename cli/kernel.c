@@ -41,7 +41,8 @@ static int cpu(const char *feature)
 	return 0;
 }
 
-int kernel_cpu_supports(const char *name)
+/* 1 if this CPU can run the named kernel, 0 if not, -1 if the name is unknown. */
+static int kernel_cpu_supports(const char *name)
 {
 	static const struct {
 		const char *name, *needs;

@@ -18,8 +18,6 @@
 #include "../util/err.h"
 
 void kernel_set_argv(int argc, char **argv);
-/* 1 if this CPU can run the named kernel, 0 if not, -1 if the name is unknown. */
-int kernel_cpu_supports(const char *name);
 /* why: what asked for the kernel (for the log lines). */
 int kernel_ensure(const char *want, const char *why, ct_err *e);
 

@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include "../util/atomic.h"
+#include "../util/util.h"
 
-long rundir_lock_pid(const char *dir)
+/* The pid written in DIR/.lock, or 0 if none can be read. */
+static long rundir_lock_pid(const char *dir)
 {
 	char path[4200], buf[32];
-	snprintf(path, sizeof path, "%s/%s", dir, RUNDIR_LOCK_NAME);
+	if (ct_path_join(path, sizeof path, dir, RUNDIR_LOCK_NAME) < 0)
+		return 0; /* as unreadable: rundir_lock reports the long path */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -32,8 +35,9 @@ long rundir_lock_pid(const char *dir)
 int rundir_lock(const char *dir, int *fd, ct_err *e)
 {
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, RUNDIR_LOCK_NAME);
 	*fd = -1;
+	if (ct_path_join_e(path, sizeof path, dir, RUNDIR_LOCK_NAME, e) < 0)
+		return CT_EUNSUPPORTED;
 	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (f < 0)
 		return ct_errno(e, CT_EIO, errno, "%s: cannot open the run directory's lock", path);
@@ -78,9 +82,10 @@ int rundir_holds_run(const char *dir)
 {
 	char path[4200];
 	for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, run_files[i]);
 		struct stat st;
-		if (lstat(path, &st) == 0)
+		/* a directory whose files cannot be named holds no run of ours */
+		if (ct_path_join(path, sizeof path, dir, run_files[i]) == 0 &&
+		    lstat(path, &st) == 0)
 			return 1;
 	}
 	return 0;
@@ -110,9 +115,8 @@ static int clear_checkpoints(const char *ck, ct_err *e)
 	while (rc >= 0 && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (snprintf(path, sizeof path, "%s/%s", ck, de->d_name) >= (int)sizeof path)
-			rc = ct_errf(e, CT_EIO, "%s/%s: path too long", ck, de->d_name);
-		else
+		rc = ct_path_join_e(path, sizeof path, ck, de->d_name, e);
+		if (rc == 0)
 			rc = unlink_if_present(path, e);
 	}
 	(void)closedir(d); /* read-only handle */
@@ -129,11 +133,13 @@ int rundir_clear(const char *dir, ct_err *e)
 	static const char *const names[] = {"model.safetensors", "metrics.csv",      "curves.svg",
 					    "train.log",         "data.fingerprint", "config.ini"};
 	char path[4200];
-	snprintf(path, sizeof path, "%s/checkpoints", dir);
-	int rc = clear_checkpoints(path, e);
+	int rc = ct_path_join_e(path, sizeof path, dir, "checkpoints", e);
+	if (rc == 0)
+		rc = clear_checkpoints(path, e);
 	for (size_t i = 0; rc >= 0 && i < sizeof names / sizeof names[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		rc = unlink_if_present(path, e);
+		rc = ct_path_join_e(path, sizeof path, dir, names[i], e);
+		if (rc == 0)
+			rc = unlink_if_present(path, e);
 	}
 	if (rc >= 0)
 		rc = ct_atomic_fsync_dir(dir, e);
@@ -143,8 +149,10 @@ int rundir_clear(const char *dir, ct_err *e)
 int rundir_remove(const char *dir, const char *name, ct_err *e)
 {
 	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int rc = unlink_if_present(path, e);
+	int rc = ct_path_join_e(path, sizeof path, dir, name, e);
+	if (rc < 0)
+		return rc;
+	rc = unlink_if_present(path, e);
 	if (rc == 1) {
 		int frc = ct_atomic_fsync_dir(dir, e);
 		if (frc < 0)

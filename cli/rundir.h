@@ -23,8 +23,6 @@
  * another process holds it: CT_EIO naming the directory and the holder's pid. */
 int rundir_lock(const char *dir, int *fd, ct_err *e);
 void rundir_unlock(int fd);
-/* The pid written in DIR/.lock, or 0 if none can be read. */
-long rundir_lock_pid(const char *dir);
 
 /* 1 if dir holds any file of a run (config.ini, metrics.csv,
  * model.safetensors, checkpoints/), else 0. */

@@ -121,21 +121,22 @@ int source_resolve(const char *src, char **path, source_kind *kind, ct_err *e)
 	return rc;
 }
 
-int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
+/* Reads a checkpoint's frozen config text (/meta/config). */
+static int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e)
 {
-	ct_h5c_reader *r;
-	int rc = ct_h5c_open(path, &r, e);
-	if (rc < 0)
-		return rc;
 	char *text = NULL;
 	ct_h5c_field f = {"/meta@config", CT_H5C_STR, 0, {0}, &text};
-	rc = ct_h5c_read(r, &f, e);
-	ct_h5c_close(r);
-	if (rc < 0)
-		return rc;
-	ct_config_defaults_frozen(cfg);
-	rc = ct_config_parse_string(cfg, text, path, e);
-	free(text);
+	ct_h5c_reader *r;
+	int rc = ct_h5c_open(path, &r, e);
+	if (rc == 0) {
+		rc = ct_h5c_read(r, &f, e);
+		ct_h5c_close(r);
+	}
+	if (rc == 0) {
+		ct_config_defaults_frozen(cfg);
+		rc = ct_config_parse_string(cfg, text, path, e);
+	}
+	free(text); /* NULL unless read */
 	return rc;
 }
 
@@ -293,14 +294,14 @@ int model_load_source_norm(const char *src, ct_mlp *m, ct_config *cfg, int *has_
 			snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d",
 				 i ? "," : "", cfg->layers[i]);
 		ct_tdict_set_meta(&d, "layers", layers, NULL);
-		ct_tdict_set_meta(&d, "activation", cfg->activation, NULL);
+		ct_tdict_set_meta(&d, "activation", ct_act_name((int)cfg->activation), NULL);
 	}
 	if (rc == 0)
 		rc = ct_model_from_tdict(m, &d, path, 1, e);
 	int loaded = rc == 0;
 	if (rc == 0 && ns && kind != SRC_CHECKPOINT)
 		rc = ct_norm_from_tdict(&d, m->sizes[0], ns, path, e);
-	else if (rc == 0 && ns && strcmp(cfg->normalize, "standard") == 0)
+	else if (rc == 0 && ns && cfg->normalize == CT_NORMALIZE_STANDARD)
 		rc = read_ckpt_norm(path, m->sizes[0], ns, e);
 	if (rc < 0 && ns)
 		ct_norm_release(ns);

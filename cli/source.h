@@ -47,7 +47,5 @@ int source_best(const char *dir, char **path, ct_err *e);
  * file, /data/norm_mean and /data/norm_std of a checkpoint. */
 int model_load_source_norm(const char *src, ct_mlp *m, ct_config *cfg, int *has_cfg,
 			   ct_norm_stats *ns, ct_err *e);
-/* Reads a checkpoint's frozen config text (/meta/config). */
-int checkpoint_read_config(const char *path, ct_config *cfg, ct_err *e);
 
 #endif

@@ -135,7 +135,6 @@ CT_API int ct_synthetic_new(ct_synthetic **g, uint64_t seed, int64_t n, int d, i
 			    int version, ct_err *e);
 CT_API void ct_synthetic_rows(ct_synthetic *g, int64_t first, int64_t rows, float *x, int32_t *y,
 			      struct pool *p);
-CT_API int ct_synthetic_version(const ct_synthetic *g);
 CT_API void ct_synthetic_free(ct_synthetic *g);
 
 /* Which rows become validation rows (config key data.val_split):

@@ -10,9 +10,6 @@
  *     int64_t got = gzio_read(f, path, buf, len, e);  // < len only at true EOF
  *     ...
  *     if (gzio_close(f, path, e) < 0) ...
- *
- * or, for small text files, gzio_read_all(path, &buf, &len, e) which returns a
- * malloc'ed, NUL-terminated copy of the (decompressed) contents.
  */
 #ifndef CT_GZIO_H
 #define CT_GZIO_H
@@ -30,6 +27,5 @@ int gzio_open(const char *path, gzFile *f, ct_err *e);
 int64_t gzio_read(gzFile f, const char *path, void *buf, size_t len, ct_err *e);
 /* Closes f; reports a gzip stream that ended early even if no read noticed. */
 int gzio_close(gzFile f, const char *path, ct_err *e);
-int gzio_read_all(const char *path, char **buf, size_t *len, ct_err *e);
 
 #endif

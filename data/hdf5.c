@@ -47,10 +47,9 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
 	return 0;
 }
 
-/* ct_errf with the innermost HDF5 error description appended. */
-__attribute__((format(printf, 3, 4))) static int h5_fail(ct_err *e, int code, const char *fmt, ...)
+int hdf5_fail(ct_err *e, int code, const char *fmt, ...)
 {
-	char ctx[1536], why[256] = "";
+	char ctx[4096 + 512], why[256] = "";
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(ctx, sizeof ctx, fmt, ap);
@@ -129,8 +128,8 @@ static int check_shape(h5in *h, hid_t d, const char *name, int labels, hsize_t *
 {
 	hid_t t = H5Dget_type(d);
 	if (t < 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its type", h->path,
-			       name);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its type", h->path,
+				 name);
 	const char *tn = NULL;
 	int ok = allowed_type(t, labels, &tn);
 	H5T_class_t cls = H5Tget_class(t);
@@ -146,16 +145,16 @@ static int check_shape(h5in *h, hid_t d, const char *name, int labels, hsize_t *
 		h->xtype = tn;
 	hid_t s = H5Dget_space(d);
 	if (s < 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its shape", h->path,
-			       name);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its shape", h->path,
+				 name);
 	int want = labels ? 1 : 2;
 	int rank = H5Sget_simple_extent_ndims(s);
 	if (rank == want && H5Sget_simple_extent_dims(s, dims, NULL) < 0)
 		rank = -1;
 	close_id(&s, H5Sclose);
 	if (rank < 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its shape", h->path,
-			       name);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its shape", h->path,
+				 name);
 	if (rank != want)
 		return ct_errf(e, CT_EMISMATCH,
 			       "%s: dataset '%s' has %d dimension%s, expected %d (%s)", h->path,
@@ -176,8 +175,8 @@ static int check_storage(h5in *h, hid_t d, const char *name, int rank, const hsi
 {
 	hid_t p = H5Dget_create_plist(d);
 	if (p < 0)
-		return h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its properties",
-			       h->path, name);
+		return hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its properties",
+				 h->path, name);
 	int rc = 0;
 	H5D_layout_t lay = H5Pget_layout(p);
 	hid_t t = H5Dget_type(d);
@@ -198,8 +197,8 @@ static int check_storage(h5in *h, hid_t d, const char *name, int rank, const hsi
 			     h->path, name);
 	int nf = rc == 0 ? H5Pget_nfilters(p) : 0;
 	if (nf < 0)
-		rc = h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its filters", h->path,
-			     name);
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read its filters", h->path,
+			       name);
 	for (int i = 0; rc == 0 && i < nf; i++) {
 		unsigned flags = 0, cd[8];
 		size_t ncd = 8;
@@ -219,8 +218,8 @@ static int check_storage(h5in *h, hid_t d, const char *name, int rank, const hsi
 		for (int i = 0; i < cr; i++)
 			cbytes *= (double)cdims[i];
 		if (cr != rank)
-			rc = h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': bad chunk description",
-				     h->path, name);
+			rc = hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': bad chunk description",
+				       h->path, name);
 		else if (cbytes > H5IN_MAX_CHUNK_BYTES)
 			rc = ct_errf(e, CT_EUNSUPPORTED,
 				     "%s: dataset '%s': chunks of %.0f bytes are larger than the "
@@ -292,8 +291,8 @@ int h5in_open(h5in *h, const char *path, const char *xname, const char *yname, c
 	}
 	h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	if (h->file < 0) {
-		rc = h5_fail(e, CT_ECORRUPT, "%s: cannot open (truncated or damaged HDF5 file?)",
-			     path);
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: cannot open (truncated or damaged HDF5 file?)",
+			       path);
 		h5in_close(h);
 		return rc;
 	}
@@ -345,8 +344,8 @@ static int read_rows(h5in *h, hid_t d, const char *name, hid_t mem_type, int64_t
 		r = H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf);
 	int rc = 0;
 	if (r < 0)
-		rc = h5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read rows %lld to %lld",
-			     h->path, name, (long long)row0, (long long)(row0 + rows - 1));
+		rc = hdf5_fail(e, CT_ECORRUPT, "%s: dataset '%s': cannot read rows %lld to %lld",
+			       h->path, name, (long long)row0, (long long)(row0 + rows - 1));
 	close_id(&ms, H5Sclose);
 	close_id(&fs, H5Sclose);
 	return rc;

@@ -60,15 +60,12 @@ void h5in_close(h5in *h);
  * n_classes = 0); n_classes = max label + 1. */
 int hdf5_load(const char *path, const char *xname, const char *yname, ct_dataset *ds, ct_err *e);
 
-/* ds (labelled) as the bytes of an HDF5 file with datasets features
- * (float32 [n, d]) and labels (int32 [n]), in chunks of about 1 MiB with
- * shuffle + deflate, built in memory (core driver) for an atomic write. */
-int hdf5_image(const ct_dataset *ds, void **img, size_t *len, ct_err *e);
-
-/* The same file written a block of rows at a time, in constant memory
- * (ctrain data convert): n and d known up front, rows appended in order.
- * Chunks and filters as hdf5_image.  The caller makes it atomic (writes a
- * temporary name, fsyncs and renames it after h5out_close).
+/* ds (labelled) as an HDF5 file with datasets features (float32 [n, d]) and
+ * labels (int32 [n]), in chunks of about 1 MiB with shuffle + deflate,
+ * written a block of rows at a time, in constant memory (ctrain data
+ * convert): n and d known up front, rows appended in order.  The caller
+ * makes it atomic (writes a temporary name, fsyncs and renames it after
+ * h5out_close).
  *
  *     h5out w;
  *     if (h5out_create(&w, tmp, n, d, &e) < 0) ...      // fails if tmp exists
@@ -86,5 +83,10 @@ int h5out_write(h5out *w, const float *x, const int32_t *y, int64_t rows, ct_err
 int h5out_close(h5out *w, ct_err *e);
 /* Rows per chunk of the features: about 1 MiB, at most n. */
 int64_t h5out_chunk_rows(int64_t n, int d);
+
+/* ct_errf with the innermost HDF5 error description of this thread appended
+ * ("CONTEXT: DESCRIPTION", or "CONTEXT: HDF5 error"), and HDF5's error stack
+ * cleared: for every HDF5 failure in data/ and ckpt/. */
+__attribute__((format(printf, 3, 4))) int hdf5_fail(ct_err *e, int code, const char *fmt, ...);
 
 #endif

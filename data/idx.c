@@ -126,11 +126,13 @@ int ct_idx_read_images(const char *path, ct_dataset *ds, ct_err *e)
 	return rc;
 }
 
-static int read_label_bytes(gzFile f, const char *path, int32_t *y, int64_t n, ct_err *e)
+/* The next n label bytes into y; a file that ends first is CT_ECORRUPT
+ * naming the declared count and how many it holds (before + those read). */
+static int read_labels(gzFile f, const char *path, int32_t *y, int64_t n, int64_t declared,
+		       int64_t before, ct_err *e)
 {
 	unsigned char buf[64 * 1024];
-	int64_t done = 0;
-	while (done < n) {
+	for (int64_t done = 0; done < n;) {
 		size_t want = n - done < (int64_t)sizeof buf ? (size_t)(n - done) : sizeof buf;
 		int64_t got = gzio_read(f, path, buf, want, e);
 		if (got < 0)
@@ -143,9 +145,15 @@ static int read_label_bytes(gzFile f, const char *path, int32_t *y, int64_t n, c
 				e, CT_ECORRUPT,
 				"%s: truncated: the header declares %lld labels but the file "
 				"holds %lld",
-				path, (long long)n, (long long)done);
+				path, (long long)declared, (long long)(before + done));
 	}
-	return expect_end(f, path, e);
+	return 0;
+}
+
+static int read_label_bytes(gzFile f, const char *path, int32_t *y, int64_t n, ct_err *e)
+{
+	int rc = read_labels(f, path, y, n, n, 0, e);
+	return rc < 0 ? rc : expect_end(f, path, e);
 }
 
 int ct_idx_read_labels(const char *path, int32_t **y, int64_t *n, ct_err *e)
@@ -297,20 +305,8 @@ int ct_mnist_stream_read(ct_mnist_stream *s, int64_t rows, float *x, int32_t *y,
 				     s->xpath, (long long)s->n, s->d,
 				     (long long)(s->done + (int64_t)(done / (size_t)s->d)));
 	}
-	for (int64_t r = 0; !last && rc == 0 && r < rows;) {
-		size_t want = rows - r < (int64_t)sizeof buf ? (size_t)(rows - r) : sizeof buf;
-		int64_t got = gzio_read(s->yf, s->ypath, buf, want, e);
-		if (got < 0)
-			return (int)got;
-		for (int64_t i = 0; i < got; i++)
-			y[r + i] = buf[i];
-		r += got;
-		if ((size_t)got < want)
-			rc = ct_errf(e, CT_ECORRUPT,
-				     "%s: truncated: the header declares %lld labels but the file "
-				     "holds %lld",
-				     s->ypath, (long long)s->n, (long long)(s->done + r));
-	}
+	if (!last && rc == 0)
+		rc = read_labels(s->yf, s->ypath, y, rows, s->n, s->done, e);
 	if (last && rc == 0)
 		rc = read_label_bytes(s->yf, s->ypath, y, rows, e);
 	for (int64_t i = 0; rc == 0 && i < rows; i++)

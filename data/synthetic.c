@@ -253,8 +253,6 @@ void ct_synthetic_free(ct_synthetic *g)
 	free(g);
 }
 
-int ct_synthetic_version(const ct_synthetic *g) { return g->version; }
-
 void ct_synthetic_rows(ct_synthetic *g, int64_t first, int64_t rows, float *x, int32_t *y, pool *p)
 {
 	int d = g->d;

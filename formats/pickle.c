@@ -81,7 +81,7 @@ const pickle_value *pickle_root(const pickle_doc *doc) { return doc->root; }
 size_t pickle_count(const pickle_doc *doc) { return doc->n_nodes; }
 
 /* Appends x to container c, tracking total slots and nesting depth. */
-int vm_seq_push(vm *m, pickle_value *c, pickle_value *x)
+static int vm_seq_push(vm *m, pickle_value *c, pickle_value *x)
 {
 	if (m->n_items >= PICKLE_MAX_ITEMS)
 		return vm_fail(m, CT_ECORRUPT, "more than %u container items", PICKLE_MAX_ITEMS);

@@ -40,7 +40,6 @@ int vm_fail(vm *m, int code, const char *fmt, ...) __attribute__((format(printf,
 #define vm_fail(...) CT_ANALYZER_FAILURE(vm_fail(__VA_ARGS__))
 #endif
 int vm_node(vm *m, pickle_type type, pickle_value **out);
-int vm_seq_push(vm *m, pickle_value *c, pickle_value *x);
 int vm_push(vm *m, pickle_value *v);
 int vm_pop(vm *m, pickle_value **out);
 int vm_top(vm *m, pickle_value **out);

@@ -158,6 +158,16 @@ int ct_graph_mse(ct_graph *g, int pred, int target)
 	return push(g, nd);
 }
 
+/* Edge to gradient idx (if any, idx >= 0): accumulate if a later node (met
+ * earlier in the reverse walk) already wrote it. */
+static void first_writer(int *seen, int idx, int *accum)
+{
+	if (idx < 0)
+		return;
+	*accum = seen[idx];
+	seen[idx] = 1;
+}
+
 /* Backward runs nodes in reverse; the first writer of a gradient (in that
  * order) overwrites it and later ones accumulate.  Walk the tape backwards
  * once to record which edge is first. */
@@ -168,22 +178,10 @@ static void plan_accumulation(ct_graph *g)
 	CT_ASSERT(seen_node && seen_param);
 	for (int i = g->n - 1; i >= 0; i--) {
 		node *nd = &g->nodes[i];
-		if (nd->a >= 0) {
-			nd->accum_a = seen_node[nd->a];
-			seen_node[nd->a] = 1;
-		}
-		if (nd->b >= 0) {
-			nd->accum_b = seen_node[nd->b];
-			seen_node[nd->b] = 1;
-		}
-		if (nd->w >= 0) {
-			nd->accum_w = seen_param[nd->w];
-			seen_param[nd->w] = 1;
-		}
-		if (nd->bias >= 0) {
-			nd->accum_bias = seen_param[nd->bias];
-			seen_param[nd->bias] = 1;
-		}
+		first_writer(seen_node, nd->a, &nd->accum_a);
+		first_writer(seen_node, nd->b, &nd->accum_b);
+		first_writer(seen_param, nd->w, &nd->accum_w);
+		first_writer(seen_param, nd->bias, &nd->accum_bias);
 	}
 	for (int i = 0; i < g->n; i++)
 		g->nodes[i].consumed = seen_node[i];
@@ -267,13 +265,15 @@ double ct_graph_loss(const ct_graph *g, int id)
 	return g->nodes[id].loss;
 }
 
-/* Every op but OP_INPUT reads input a; add, concat and mse read b too. */
-static void inputs(ct_graph *g, const node *nd, node **a, node **b)
+/* Every op but OP_INPUT reads input a; add, concat and mse read b too.
+ * Returns the number of values of nd (rows x its columns). */
+static size_t inputs(ct_graph *g, const node *nd, node **a, node **b)
 {
 	int binary = nd->op == OP_ADD || nd->op == OP_CONCAT || nd->op == OP_MSE;
 	CT_ASSERT(nd->op != OP_INPUT && nd->a >= 0 && (nd->b >= 0) == binary);
 	*a = &g->nodes[nd->a];
 	*b = binary ? &g->nodes[nd->b] : NULL;
+	return (size_t)g->rows * (size_t)nd->cols;
 }
 
 static void forward_node(ct_graph *g, node *nd)
@@ -281,9 +281,8 @@ static void forward_node(ct_graph *g, node *nd)
 	if (nd->op == OP_INPUT)
 		return;
 	int rows = g->rows;
-	size_t n = (size_t)rows * (size_t)nd->cols;
 	node *a, *b;
-	inputs(g, nd, &a, &b);
+	size_t n = inputs(g, nd, &a, &b);
 	switch (nd->op) {
 	case OP_INPUT: break;
 	case OP_LINEAR:
@@ -327,10 +326,9 @@ static void backward_node(ct_graph *g, node *nd)
 {
 	if (nd->op == OP_INPUT)
 		return;
-	int rows = g->rows;
-	size_t n = (size_t)rows * (size_t)nd->cols;
 	node *a, *b;
-	inputs(g, nd, &a, &b);
+	size_t n = inputs(g, nd, &a, &b);
+	int rows = g->rows;
 	float *da = grad_of(a), *db = grad_of(b);
 	switch (nd->op) {
 	case OP_INPUT: break;

@@ -40,74 +40,82 @@ static void fill_leaf(const ct_shard_layout *l, void *node, int i, uint64_t seed
 	ct_shard_ints(l, node)[1] = 1;
 }
 
+/* This rank's leaves of S, their tree and the exchange of its root. */
+typedef struct rank_tree {
+	ct_shard_layout l;
+	int first, count;
+	ct_shard_tree t;
+	ct_dist_exchange x;
+} rank_tree;
+
+static int rank_tree_init(rank_tree *r, ct_comm *c, int shards, size_t nf, int nd, int ni,
+			  ct_err *e)
+{
+	ct_shard_layout_init(&r->l, nf, nd, ni);
+	ct_shard_owned(shards, c->size, c->rank, &r->first, &r->count);
+	int rc = ct_shard_tree_init(&r->t, &r->l, r->count, e);
+	if (rc == 0 && (rc = ct_dist_exchange_init(&r->x, &r->l, c->size, e)) < 0)
+		ct_shard_tree_release(&r->t);
+	return rc;
+}
+
+static void rank_tree_release(rank_tree *r)
+{
+	ct_dist_exchange_release(&r->x);
+	ct_shard_tree_release(&r->t);
+}
+
+/* The tree emptied, then this rank's leaves filled with seed and pushed. */
+static void rank_tree_fill(rank_tree *r, uint64_t seed)
+{
+	ct_shard_tree_reset(&r->t);
+	for (int i = r->first; i < r->first + r->count; i++) {
+		fill_leaf(&r->l, ct_shard_tree_leaf(&r->t), i, seed);
+		ct_shard_tree_push(&r->t);
+	}
+}
+
 static int cmd_reduce(ct_comm *c, int shards, size_t nf, uint64_t seed, ct_err *e)
 {
 	if (!ct_shard_count_valid(shards) || shards % c->size)
 		return ct_errf(e, CT_EUSAGE, "S = %d must be a power of two that %d ranks divide",
 			       shards, c->size);
-	ct_shard_layout l;
-	ct_shard_layout_init(&l, nf, 1, 2);
-	int first, count;
-	ct_shard_owned(shards, c->size, c->rank, &first, &count);
-	ct_shard_tree t;
-	ct_dist_exchange x;
-	int rc = ct_shard_tree_init(&t, &l, count, e);
+	rank_tree r;
+	int rc = rank_tree_init(&r, c, shards, nf, 1, 2, e);
 	if (rc < 0)
 		return rc;
-	if ((rc = ct_dist_exchange_init(&x, &l, c->size, e)) < 0) {
-		ct_shard_tree_release(&t);
-		return rc;
-	}
-	for (int i = first; i < first + count; i++) {
-		fill_leaf(&l, ct_shard_tree_leaf(&t), i, seed);
-		ct_shard_tree_push(&t);
-	}
+	rank_tree_fill(&r, seed);
 	void *root;
-	rc = ct_dist_step_exchange(c, &x, ct_shard_tree_root(&t), 0, &root, e);
+	rc = ct_dist_step_exchange(c, &r.x, ct_shard_tree_root(&r.t), 0, &root, e);
 	if (rc == 0 && c->rank == 0)
 		printf("reduce S=%d P=%d floats=%zu hash=%016" PRIx64 " loss=%a count=%" PRId64
 		       " leaves=%" PRId64 "\n",
-		       shards, c->size, nf, ct_dist_digest(root, l.bytes),
-		       ct_shard_doubles(&l, root)[0], ct_shard_ints(&l, root)[0],
-		       ct_shard_ints(&l, root)[1]);
-	ct_dist_exchange_release(&x);
-	ct_shard_tree_release(&t);
+		       shards, c->size, nf, ct_dist_digest(root, r.l.bytes),
+		       ct_shard_doubles(&r.l, root)[0], ct_shard_ints(&r.l, root)[0],
+		       ct_shard_ints(&r.l, root)[1]);
+	rank_tree_release(&r);
 	return rc;
 }
 
 static int cmd_stop(ct_comm *c, int shards, int steps, int vote_rank, int vote_step, ct_err *e)
 {
-	ct_shard_layout l;
-	ct_shard_layout_init(&l, 16, 1, 1);
-	int first, count;
-	ct_shard_owned(shards, c->size, c->rank, &first, &count);
-	ct_shard_tree t;
-	ct_dist_exchange x;
-	int rc = ct_shard_tree_init(&t, &l, count, e);
+	rank_tree r;
+	int rc = rank_tree_init(&r, c, shards, 16, 1, 1, e);
 	if (rc < 0)
 		return rc;
-	if ((rc = ct_dist_exchange_init(&x, &l, c->size, e)) < 0) {
-		ct_shard_tree_release(&t);
-		return rc;
-	}
 	int step = 0, stopped = -1;
 	for (; step < steps && rc == 0 && stopped < 0; step++) {
-		ct_shard_tree_reset(&t);
-		for (int i = first; i < first + count; i++) {
-			fill_leaf(&l, ct_shard_tree_leaf(&t), i, (uint64_t)step);
-			ct_shard_tree_push(&t);
-		}
+		rank_tree_fill(&r, (uint64_t)step);
 		void *root;
 		int vote = c->rank == vote_rank && step >= vote_step;
-		rc = ct_dist_step_exchange(c, &x, ct_shard_tree_root(&t), vote, &root, e);
-		if (rc == 0 && ct_shard_stop(&l, root))
+		rc = ct_dist_step_exchange(c, &r.x, ct_shard_tree_root(&r.t), vote, &root, e);
+		if (rc == 0 && ct_shard_stop(&r.l, root))
 			stopped = step;
 	}
 	/* Every rank reports; the script checks they agree. */
 	if (rc == 0)
 		printf("stop rank=%d stopped_at=%d\n", c->rank, stopped);
-	ct_dist_exchange_release(&x);
-	ct_shard_tree_release(&t);
+	rank_tree_release(&r);
 	return rc;
 }
 

@@ -25,9 +25,9 @@ typedef struct key_spec {
 	int64_t ilo, ihi; /* integer range, inclusive */
 	double dlo, dhi;  /* double range; ends open when lo_open/hi_open */
 	int lo_open, hi_open;
-	const char *choices; /* enum values, '|'-separated */
-	int ident;           /* string restricted to [A-Za-z0-9_] */
-	int resumable;       /* may change on `resume --set` */
+	const ct_config_choice *choices; /* K_ENUM: names and values, {NULL, 0}-ended */
+	int ident;                       /* string restricted to [A-Za-z0-9_] */
+	int resumable;                   /* may change on `resume --set` */
 	const char *help;
 } key_spec;
 
@@ -37,6 +37,8 @@ typedef struct key_spec {
 #define DBLK(lo, lopen, hi, hopen) \
 	.type = K_DBL, .dlo = (lo), .lo_open = (lopen), .dhi = (hi), .hi_open = (hopen)
 #define ENUMK(ch) .type = K_ENUM, .choices = (ch)
+/* An enum key's names and values, in the order --help and "expected one of" list them. */
+#define CHOICES(...) ((const ct_config_choice[]){__VA_ARGS__, {NULL, 0}})
 #define NOLIM HUGE_VAL
 
 static const char *const sections[] = {"model", "optim", "schedule", "data", "train", "checkpoint"};
@@ -45,12 +47,16 @@ static const char *const sections[] = {"model", "optim", "schedule", "data", "tr
 static const key_spec keys[] = {
 	{"model", "layers", .type = K_LAYERS, FLD(layers), .def = NULL,
 	 .help = "layer widths, input features first and classes last"},
-	{"model", "activation", ENUMK("relu|tanh|sigmoid|gelu"), FLD(activation), .def = "relu",
-	 .help = "hidden-layer activation"},
+	{"model", "activation",
+	 ENUMK(CHOICES({"relu", CT_ACT_RELU}, {"tanh", CT_ACT_TANH}, {"sigmoid", CT_ACT_SIGMOID},
+		       {"gelu", CT_ACT_GELU})),
+	 FLD(activation), .def = "relu", .help = "hidden-layer activation"},
 	{"model", "dropout", DBLK(0, 0, 1, 1), FLD(dropout), .def = "0.0",
 	 .help = "dropout probability after each hidden activation"},
 
-	{"optim", "name", ENUMK("sgd|adam|adamw"), FLD(optim), .def = "adam", .help = "optimizer"},
+	{"optim", "name",
+	 ENUMK(CHOICES({"sgd", CT_OPT_SGD}, {"adam", CT_OPT_ADAM}, {"adamw", CT_OPT_ADAMW})),
+	 FLD(optim), .def = "adam", .help = "optimizer"},
 	{"optim", "lr", DBLK(0, 1, NOLIM, 0), FLD(lr), .def = "0.001",
 	 .help = "peak learning rate"},
 	{"optim", "momentum", DBLK(0, 0, 1, 1), FLD(momentum), .def = "0.0",
@@ -68,8 +74,10 @@ static const key_spec keys[] = {
 	{"optim", "grad_clip", DBLK(0, 0, NOLIM, 0), FLD(grad_clip), .def = "0",
 	 .help = "clip gradients to this global L2 norm; 0 = off"},
 
-	{"schedule", "name", ENUMK("constant|step|cosine"), FLD(schedule), .def = "constant",
-	 .help = "learning-rate schedule after warm-up"},
+	{"schedule", "name",
+	 ENUMK(CHOICES({"constant", CT_SCHED_CONSTANT}, {"step", CT_SCHED_STEP},
+		       {"cosine", CT_SCHED_COSINE})),
+	 FLD(schedule), .def = "constant", .help = "learning-rate schedule after warm-up"},
 	{"schedule", "warmup_steps", I64K(0), FLD(warmup_steps), .def = "0",
 	 .help = "steps of linear warm-up from 0 to lr"},
 	{"schedule", "step_size", I64K(1), FLD(step_size), .def = "1000",
@@ -79,8 +87,11 @@ static const key_spec keys[] = {
 	{"schedule", "min_lr", DBLK(0, 0, NOLIM, 0), FLD(min_lr), .def = "0",
 	 .help = "cosine schedule: final learning rate"},
 
-	{"data", "dataset", ENUMK("synthetic|mnist|fashion-mnist|csv|hdf5"), FLD(dataset),
-	 .def = "synthetic", .help = "data source"},
+	{"data", "dataset",
+	 ENUMK(CHOICES({"synthetic", CT_DATA_SYNTHETIC}, {"mnist", CT_DATA_MNIST},
+		       {"fashion-mnist", CT_DATA_FASHION_MNIST}, {"csv", CT_DATA_CSV},
+		       {"hdf5", CT_DATA_HDF5})),
+	 FLD(dataset), .def = "synthetic", .help = "data source"},
 	{"data", "path", .type = K_STR, FLD(path), .def = "",
 	 .help = "directory (mnist, fashion-mnist) or file (csv, hdf5)"},
 	{"data", "n_samples", I64K(1), FLD(n_samples), .def = "2000", .help = "synthetic: samples"},
@@ -90,11 +101,17 @@ static const key_spec keys[] = {
 	 .help = "synthetic: classes"},
 	{"data", "label_column", INTK(INT_MIN, INT_MAX), FLD(label_column), .def = "-1",
 	 .help = "csv: label column, negative counts from the end"},
-	{"data", "header", ENUMK("auto|true|false"), FLD(header), .def = "auto",
+	{"data", "header",
+	 ENUMK(CHOICES({"auto", CT_CSV_HEADER_AUTO}, {"true", CT_CSV_HEADER_TRUE},
+		       {"false", CT_CSV_HEADER_FALSE})),
+	 FLD(header), .def = "auto",
 	 .help = "csv: first row is a header (auto: if none of its cells is a number)"},
 	{"data", "val_fraction", DBLK(0, 0, 1, 1), FLD(val_fraction), .def = "0.1",
 	 .help = "fraction of the training data held out for validation"},
-	{"data", "val_split", ENUMK("tail|random|permuted"), FLD(val_split), .def = "tail",
+	{"data", "val_split",
+	 ENUMK(CHOICES({"tail", CT_SPLIT_TAIL}, {"random", CT_SPLIT_RANDOM},
+		       {"permuted", CT_SPLIT_PERMUTED})),
+	 FLD(val_split), .def = "tail",
 	 .help = "validation rows: the file's last val_fraction (tail, as Keras), or drawn with "
 		 "train.seed (random); permuted = ctrain 0.1.0's order, which a run frozen "
 		 "without this key keeps"},
@@ -112,14 +129,18 @@ static const key_spec keys[] = {
 		 "of path; val_fraction is then not used"},
 	{"data", "test_path", .type = K_STR, FLD(test_path), .def = "",
 	 .help = "file (same format as path) that ctrain eval uses as the test set"},
-	{"data", "normalize", ENUMK("none|standard"), FLD(normalize), .def = "none",
+	{"data", "normalize",
+	 ENUMK(CHOICES({"none", CT_NORMALIZE_NONE}, {"standard", CT_NORMALIZE_STANDARD})),
+	 FLD(normalize), .def = "none",
 	 .help = "standard: subtract each feature's training mean and divide by its standard "
 		 "deviation (saved in checkpoints and model.safetensors)"},
 	{"data", "memory_mb", I64K(0), FLD(memory_mb), .def = "0",
 	 .help = "memory budget for the data; an hdf5 training set larger than it is streamed "
 		 "from the file (another row order, same rows per epoch); 0 = half the RAM, "
 		 "frozen as that number"},
-	{"data", "generator", ENUMK("counter|sequential"), FLD(generator), .def = "counter",
+	{"data", "generator",
+	 ENUMK(CHOICES({"counter", CT_GENERATOR_COUNTER}, {"sequential", CT_GENERATOR_SEQUENTIAL})),
+	 FLD(generator), .def = "counter",
 	 .help = "synthetic: noise generator; counter = rows drawn in parallel, the same bytes "
 		 "for any thread count; sequential = ctrain 0.1.0's, which a run frozen "
 		 "without this key keeps"},
@@ -138,8 +159,10 @@ static const key_spec keys[] = {
 	 .help = "OpenBLAS core to pin (e.g. Haswell); empty = as detected"},
 	{"train", "deterministic", .type = K_BOOL, FLD(deterministic), .def = "true",
 	 .help = "same bytes for any thread count"},
-	{"train", "on_nonfinite", ENUMK("stop|warn|skip_batch"), FLD(on_nonfinite), .def = "stop",
-	 .resumable = 1,
+	{"train", "on_nonfinite",
+	 ENUMK(CHOICES({"stop", CT_NONFINITE_STOP}, {"warn", CT_NONFINITE_WARN},
+		       {"skip_batch", CT_NONFINITE_SKIP_BATCH})),
+	 FLD(on_nonfinite), .def = "stop", .resumable = 1,
 	 .help = "a NaN/inf loss or gradient stops the run (exit 1), only warns, or skips the batch"},
 
 	{"checkpoint", "every_steps", I64K(0), FLD(every_steps), .def = "1000", .resumable = 1,
@@ -152,14 +175,19 @@ static const key_spec keys[] = {
 	 .help = "also keep checkpoints whose step is a multiple of this; 0 = none"},
 	{"checkpoint", "async", .type = K_BOOL, FLD(async), .def = "true", .resumable = 1,
 	 .help = "write checkpoints in the background"},
-	{"checkpoint", "on_error", ENUMK("stop|warn"), FLD(on_error), .def = "stop", .resumable = 1,
+	{"checkpoint", "on_error",
+	 ENUMK(CHOICES({"stop", CT_ON_ERROR_STOP}, {"warn", CT_ON_ERROR_WARN})), FLD(on_error),
+	 .def = "stop", .resumable = 1,
 	 .help = "a failed checkpoint write stops training or only warns"},
 	{"checkpoint", "every_epoch", .type = K_BOOL, FLD(every_epoch), .def = "false",
 	 .resumable = 1, .help = "also checkpoint at the end of each epoch"},
 	{"checkpoint", "keep_best", INTK(0, 32), FLD(keep_best), .def = "0", .resumable = 1,
 	 .help = "also keep the N best checkpoints by monitor"},
-	{"checkpoint", "monitor", ENUMK("val_loss|val_accuracy"), FLD(monitor), .def = "val_loss",
-	 .resumable = 1, .help = "metric for keep_best and patience"},
+	{"checkpoint", "monitor",
+	 ENUMK(CHOICES({"val_loss", CT_MONITOR_VAL_LOSS},
+		       {"val_accuracy", CT_MONITOR_VAL_ACCURACY})),
+	 FLD(monitor), .def = "val_loss", .resumable = 1,
+	 .help = "metric for keep_best and patience"},
 	{"checkpoint", "patience", INTK(0, INT_MAX), FLD(patience), .def = "0", .resumable = 1,
 	 .help = "stop after this many evaluations without improvement; 0 = never"},
 };
@@ -311,7 +339,13 @@ static void describe(const key_spec *k, char *buf, size_t n)
 				 k->dhi, k->hi_open ? ')' : ']');
 		break;
 	case K_BOOL: snprintf(buf, n, "true or false (also yes/no, on/off, 1/0)"); break;
-	case K_ENUM: snprintf(buf, n, "one of %s", k->choices); break;
+	case K_ENUM: {
+		size_t len = (size_t)snprintf(buf, n, "one of ");
+		for (const ct_config_choice *ch = k->choices; ch->name && len < n; ch++)
+			len += (size_t)snprintf(buf + len, n - len, "%s%s",
+						ch == k->choices ? "" : "|", ch->name);
+		break;
+	}
 	case K_STR:
 		if (k->ident)
 			snprintf(buf, n, "letters, digits and '_' only, at most %zu, or \"\"",
@@ -336,17 +370,28 @@ static int value_error(const key_spec *k, const char *reason, ct_err *e)
 	return ct_errf(e, CT_ECONFIG, "%s (expected %s)", reason, want);
 }
 
-static int is_choice(const char *choices, const char *v)
+/* An enum field is an int-sized C enum: read and written as int. */
+static int enum_get(const void *f)
 {
-	size_t n = strlen(v);
-	for (const char *p = choices; *p;) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		if (len == n && strncmp(p, v, n) == 0)
-			return 1;
-		p += len + (bar != NULL);
-	}
-	return 0;
+	int v;
+	memcpy(&v, f, sizeof v);
+	return v;
+}
+
+static const ct_config_choice *choice_by_value(const ct_config_choice *ch, int v)
+{
+	for (; ch->name; ch++)
+		if (ch->value == v)
+			return ch;
+	return NULL;
+}
+
+static const ct_config_choice *choice_by_name(const ct_config_choice *ch, const char *name)
+{
+	for (; ch->name; ch++)
+		if (strcmp(ch->name, name) == 0)
+			return ch;
+	return NULL;
 }
 
 /* Reason why a string field's bytes are not acceptable, or NULL. */
@@ -354,8 +399,6 @@ static const char *string_problem(const key_spec *k, const char *s)
 {
 	if (strnlen(s, k->size) == k->size)
 		return "too long";
-	if (k->type == K_ENUM)
-		return is_choice(k->choices, s) ? NULL : "not an allowed value";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (k->ident && !(isalnum(*p) || *p == '_'))
 			return "bad character in name";
@@ -404,43 +447,31 @@ static const char *field_problem(const ct_config *c, const key_spec *k)
 		return v != 0 && v != 1 ? "not a boolean" : NULL;
 	}
 	case K_ENUM:
+		return choice_by_value(k->choices, enum_get(f)) ? NULL : "not an allowed value";
 	case K_STR: return string_problem(k, f);
 	case K_LAYERS: return layers_problem(c);
 	}
 	return NULL;
 }
 
-/* Whole-string base-10 integer. */
-static const char *parse_i64(const char *s, int64_t *out)
+/* Whole-string base-10 integer: signed into *i, or with u unsigned (no
+ * sign) into *u.  On error the target may hold a partial value. */
+static const char *parse_int(const char *s, int64_t *i, uint64_t *u)
 {
+	CT_ASSERT((i == NULL) != (u == NULL));
 	if (!*s)
 		return "empty value";
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || *end || isspace((unsigned char)*s))
-		return "not an integer";
-	if (errno == ERANGE)
-		return "out of range";
-	*out = v;
-	return NULL;
-}
-
-static const char *parse_u64(const char *s, uint64_t *out)
-{
-	if (!*s)
-		return "empty value";
-	if (*s == '-' || isspace((unsigned char)*s))
+	if (u && (*s == '-' || isspace((unsigned char)*s)))
 		return "not a non-negative integer";
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || *end)
+	if (u)
+		*u = strtoull(s, &end, 10);
+	else
+		*i = strtoll(s, &end, 10);
+	if (end == s || *end || isspace((unsigned char)*s))
 		return "not an integer";
-	if (errno == ERANGE)
-		return "out of range";
-	*out = v;
-	return NULL;
+	return errno == ERANGE ? "out of range" : NULL;
 }
 
 static const char *parse_double(const char *s, double *out)
@@ -503,7 +534,7 @@ static const char *parse_layers(const char *s, ct_config *c)
 		memcpy(item, p, len);
 		item[len] = '\0';
 		int64_t v;
-		if (parse_i64(item, &v))
+		if (parse_int(item, &v, NULL))
 			return "item is not an integer";
 		if (v <= 0 || v > INT_MAX)
 			return "layer widths must be positive";
@@ -527,19 +558,26 @@ static int set_value(ct_config *c, const key_spec *k, const char *v, ct_err *e)
 	int64_t i = 0;
 	switch (k->type) {
 	case K_INT:
-		if (!(why = parse_i64(v, &i)) && (i < INT_MIN || i > INT_MAX))
+		if (!(why = parse_int(v, &i, NULL)) && (i < INT_MIN || i > INT_MAX))
 			why = "out of range";
 		if (!why)
 			*(int *)f = (int)i;
 		break;
-	case K_I64: why = parse_i64(v, f); break;
-	case K_U64: why = parse_u64(v, f); break;
+	case K_I64: why = parse_int(v, f, NULL); break;
+	case K_U64: why = parse_int(v, NULL, f); break;
 	case K_DBL: why = parse_double(v, f); break;
 	case K_BOOL: why = parse_bool(v, f); break;
-	case K_ENUM:
+	case K_ENUM: {
+		const ct_config_choice *ch = choice_by_name(k->choices, v);
+		if (ch)
+			memcpy(f, &ch->value, sizeof ch->value);
+		else
+			why = "not an allowed value";
+		break;
+	}
 	case K_STR:
 		if (strlen(v) >= k->size) {
-			why = k->type == K_ENUM ? "not an allowed value" : "too long";
+			why = "too long";
 			break;
 		}
 		memset(f, 0, k->size); /* zero tail: memcmp of configs stays meaningful */
@@ -573,7 +611,14 @@ static void format_value(const ct_config *c, const key_spec *k, char *buf, size_
 	case K_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)f); break;
 	case K_DBL: format_double(*(const double *)f, buf, n); break;
 	case K_BOOL: snprintf(buf, n, "%s", *(const int *)f ? "true" : "false"); break;
-	case K_ENUM: snprintf(buf, n, "%.*s", (int)strnlen(f, k->size), (const char *)f); break;
+	case K_ENUM: {
+		const ct_config_choice *ch = choice_by_value(k->choices, enum_get(f));
+		if (ch)
+			snprintf(buf, n, "%s", ch->name);
+		else
+			snprintf(buf, n, "%d", enum_get(f));
+		break;
+	}
 	case K_STR: snprintf(buf, n, "\"%.*s\"", (int)strnlen(f, k->size), (const char *)f); break;
 	case K_LAYERS: {
 		size_t len = 0;
@@ -599,6 +644,8 @@ void ct_config_defaults(ct_config *c)
 	memset(c, 0, sizeof *c);
 	for (int i = 0; i < N_KEYS; i++) {
 		const key_spec *k = &keys[i];
+		/* enum fields are read and written as int (enum_get) */
+		CT_ASSERT(k->type != K_ENUM || k->size == sizeof(int));
 		if (!k->def)
 			continue;
 		ct_err e;
@@ -847,18 +894,37 @@ int ct_config_set(ct_config *c, const char *assignment, ct_err *e)
 	return 0;
 }
 
-int ct_config_key_resumable(const char *section_key)
+/* The key "section.key" names, or NULL. */
+static const key_spec *find_dotted(const char *section_key)
 {
 	if (!section_key)
-		return 0;
+		return NULL;
 	const char *dot = strchr(section_key, '.');
 	if (!dot || (size_t)(dot - section_key) >= 32)
-		return 0;
+		return NULL;
 	char sec[32];
 	memcpy(sec, section_key, (size_t)(dot - section_key));
 	sec[dot - section_key] = '\0';
-	const key_spec *k = find_key(sec, dot + 1);
+	return find_key(sec, dot + 1);
+}
+
+int ct_config_key_resumable(const char *section_key)
+{
+	const key_spec *k = find_dotted(section_key);
 	return k ? k->resumable : 0;
+}
+
+const ct_config_choice *ct_config_choices(const char *section_key)
+{
+	const key_spec *k = find_dotted(section_key);
+	return k && k->type == K_ENUM ? k->choices : NULL;
+}
+
+const char *ct_config_choice_name(const char *section_key, int value)
+{
+	const ct_config_choice *ch = ct_config_choices(section_key);
+	ch = ch ? choice_by_value(ch, value) : NULL;
+	return ch ? ch->name : NULL;
 }
 
 /* "train.epochs, train.threads, ..., checkpoint.*" from the table. */
@@ -917,31 +983,39 @@ int ct_config_set_on_resume(ct_config *c, const char *assignment, ct_err *e)
 
 /* ---- validation ------------------------------------------------------------ */
 
+/* For messages about a validated config: the name of enum key sk's value v, or "?". */
+static const char *value_name(const char *sk, int v)
+{
+	const char *name = ct_config_choice_name(sk, v);
+	return name ? name : "?";
+}
+
 static int check_cross(const ct_config *c, const char *name, ct_err *e)
 {
-	if (strcmp(c->dataset, "synthetic") != 0 && c->path[0] == '\0')
+	const char *dataset = value_name("data.dataset", (int)c->dataset);
+	if (c->dataset != CT_DATA_SYNTHETIC && c->path[0] == '\0')
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: data.path is required for data.dataset = %s "
 			       "(a directory for mnist/fashion-mnist, a file for csv and hdf5)",
-			       name, c->dataset);
+			       name, dataset);
 	if ((c->val_path[0] || c->test_path[0]) &&
-	    (strcmp(c->dataset, "csv") != 0 && strcmp(c->dataset, "hdf5") != 0))
+	    (c->dataset != CT_DATA_CSV && c->dataset != CT_DATA_HDF5))
 		return ct_errf(
 			e, CT_ECONFIG,
 			"%s: data.val_path and data.test_path need data.dataset = csv or hdf5 "
 			"(got %s)",
-			name, c->dataset);
-	if (strcmp(c->dataset, "hdf5") == 0 && (c->x_name[0] == '\0' || c->y_name[0] == '\0'))
+			name, dataset);
+	if (c->dataset == CT_DATA_HDF5 && (c->x_name[0] == '\0' || c->y_name[0] == '\0'))
 		return ct_errf(e, CT_ECONFIG, "%s: data.x and data.y must name datasets of %s",
 			       name, c->path);
 	if (c->nesterov && c->momentum <= 0)
 		return ct_errf(e, CT_ECONFIG, "%s: optim.nesterov = true needs optim.momentum > 0",
 			       name);
-	if (strcmp(c->optim, "sgd") != 0 && (c->nesterov || c->momentum != 0))
+	if (c->optim != CT_OPT_SGD && (c->nesterov || c->momentum != 0))
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: optim.momentum and optim.nesterov apply only to "
 			       "optim.name = sgd (got %s)",
-			       name, c->optim);
+			       name, value_name("optim.name", (int)c->optim));
 	if ((c->keep_best > 0 || c->patience > 0) && c->val_fraction <= 0 && !c->val_path[0])
 		return ct_errf(e, CT_ECONFIG,
 			       "%s: checkpoint.keep_best and checkpoint.patience need a "

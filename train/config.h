@@ -41,39 +41,66 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../data/dataset.h"
+#include "../nn/ops.h"
+#include "../nn/optim.h"
+#include "../nn/schedule.h"
 #include "../util/api.h"
 #include "../util/err.h"
 
 #define CT_CFG_MAX_LAYERS 32
 
+/* The keys that take one of a few names are C enums in ct_config: the INI
+ * text holds the name, the struct the value (ct_config_choices lists both).
+ * model.activation, optim.name, schedule.name and data.val_split hold
+ * ct_act_kind, ct_optim_kind, ct_sched_kind and ct_split_kind; data.header a
+ * CT_CSV_HEADER_* value; the others: */
+typedef enum {
+	CT_DATA_SYNTHETIC = 0,
+	CT_DATA_MNIST,
+	CT_DATA_FASHION_MNIST,
+	CT_DATA_CSV,
+	CT_DATA_HDF5
+} ct_data_kind;
+typedef enum { CT_NORMALIZE_NONE = 0, CT_NORMALIZE_STANDARD } ct_normalize_kind;
+/* The values are ct_synthetic_generate's `version`. */
+typedef enum { CT_GENERATOR_SEQUENTIAL = 1, CT_GENERATOR_COUNTER = 2 } ct_generator_kind;
+typedef enum {
+	CT_NONFINITE_STOP = 0,
+	CT_NONFINITE_WARN,
+	CT_NONFINITE_SKIP_BATCH
+} ct_nonfinite_mode;
+typedef enum { CT_ON_ERROR_STOP = 0, CT_ON_ERROR_WARN } ct_on_error_mode;
+typedef enum { CT_MONITOR_VAL_LOSS = 0, CT_MONITOR_VAL_ACCURACY } ct_monitor_kind;
+
 typedef struct ct_config {
 	/* [model] */
 	int layers[CT_CFG_MAX_LAYERS]; /* widths, input first, classes last */
 	int n_layers;                  /* 0 until set: layers is required */
-	char activation[16];           /* relu|tanh|sigmoid|gelu */
+	ct_act_kind activation;        /* relu|tanh|sigmoid|gelu */
 	double dropout;                /* [0,1) */
 	/* [optim] */
-	char optim[16]; /* key "name": sgd|adam|adamw */
+	ct_optim_kind optim; /* key "name": sgd|adam|adamw */
 	double lr, momentum;
 	int nesterov;
 	double weight_decay, beta1, beta2, eps, grad_clip; /* grad_clip 0 = off */
 	/* [schedule] */
-	char schedule[16]; /* key "name": constant|step|cosine */
+	ct_sched_kind schedule; /* key "name": constant|step|cosine */
 	int64_t warmup_steps, step_size;
 	double gamma, min_lr;
 	/* [data] */
-	char dataset[32]; /* synthetic|mnist|fashion-mnist|csv|hdf5 */
+	ct_data_kind dataset; /* synthetic|mnist|fashion-mnist|csv|hdf5 */
 	char path[4096];
 	char x_name[256], y_name[256];           /* hdf5: dataset names (keys x, y) */
 	char val_path[4096], test_path[4096];    /* "" = split of path / no test file */
-	char normalize[16];                      /* none|standard */
+	ct_normalize_kind normalize;             /* none|standard */
 	int64_t memory_mb;                       /* data budget; 0 = automatic */
 	int64_t n_samples;                       /* synthetic only, as n_features/n_classes */
-	char generator[16];                      /* synthetic: counter|sequential (0.1.0's) */
+	ct_generator_kind generator;             /* synthetic: counter|sequential (0.1.0's) */
 	int n_features, n_classes, label_column; /* label_column < 0 counts from the end */
-	char header[8];                          /* csv: auto|true|false */
+	int header;                              /* csv: auto|true|false (CT_CSV_HEADER_*) */
 	double val_fraction;
-	char val_split[16]; /* tail|random|permuted (data/dataset.h split_kind) */
+	ct_split_kind val_split; /* tail|random|permuted */
 	int batch_size, shuffle;
 	/* [train] */
 	int64_t epochs;
@@ -82,15 +109,15 @@ typedef struct ct_config {
 	int64_t log_every, eval_every; /* eval_every 0 = at the end of each epoch */
 	char kernel[64];               /* OpenBLAS core name to pin; "" = as detected */
 	int deterministic;
-	char on_nonfinite[16]; /* stop|warn|skip_batch */
+	ct_nonfinite_mode on_nonfinite; /* stop|warn|skip_batch */
 	/* [checkpoint] */
 	int64_t every_steps;              /* 0 = off */
 	double every_seconds;             /* 0 = off */
 	int keep_last, keep_every, async; /* keep_last 0 = keep all */
-	char on_error[8];                 /* stop|warn */
+	ct_on_error_mode on_error;        /* stop|warn */
 	int every_epoch, keep_best;
-	char monitor[16]; /* val_loss|val_accuracy */
-	int patience;     /* 0 = no early stopping */
+	ct_monitor_kind monitor; /* val_loss|val_accuracy */
+	int patience;            /* 0 = no early stopping */
 } ct_config;
 
 /* Zeroes c (padding included, so memcmp of two configs is meaningful) and
@@ -113,6 +140,19 @@ CT_API int ct_config_load_file(ct_config *c, const char *path, ct_err *e);
 
 /* One override "section.key=value" from --set (messages start with "--set"). */
 CT_API int ct_config_set(ct_config *c, const char *assignment, ct_err *e);
+/* The names and values of an enum key ("data.dataset"), in the order --help
+ * lists them, ended by {NULL, 0}; NULL when section_key is not an enum key.
+ * Parsing, writing, --help and the "expected one of a|b|c" messages all use
+ * these tables, so a config file holds the same names as ever. */
+typedef struct ct_config_choice {
+	const char *name;
+	int value;
+} ct_config_choice;
+CT_API const ct_config_choice *ct_config_choices(const char *section_key);
+/* The name of `value` for enum key section_key ("csv" for data.dataset =
+ * CT_DATA_CSV); NULL when the key is not an enum key or value is not one of
+ * its values. */
+CT_API const char *ct_config_choice_name(const char *section_key, int value);
 /* Is "section.key" allowed to change on resume?  1/0; 0 for unknown keys. */
 CT_API int ct_config_key_resumable(const char *section_key);
 /* Resume-time --set: a key not on the allow-list is rejected unless the value

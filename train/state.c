@@ -13,18 +13,12 @@
 /* One file (or directory, or synthetic set) of the kind cfg names. */
 static int load_file(const ct_config *c, const char *path, int test, ct_dataset *all, ct_err *e)
 {
-	if (strcmp(c->dataset, "synthetic") == 0)
+	if (c->dataset == CT_DATA_SYNTHETIC)
 		return ct_synthetic_generate(c->seed, c->n_samples, c->n_features, c->n_classes,
-					     strcmp(c->generator, "sequential") == 0 ? 1 : 2,
-					     c->threads, all, e);
-	if (strcmp(c->dataset, "csv") == 0)
-		return ct_csv_load_header(path, c->label_column,
-					  strcmp(c->header, "true") == 0    ? CT_CSV_HEADER_TRUE
-					  : strcmp(c->header, "false") == 0 ? CT_CSV_HEADER_FALSE
-									    : CT_CSV_HEADER_AUTO,
-					  all, e);
-
-	if (strcmp(c->dataset, "hdf5") == 0)
+					     (int)c->generator, c->threads, all, e);
+	if (c->dataset == CT_DATA_CSV)
+		return ct_csv_load_header(path, c->label_column, c->header, all, e);
+	if (c->dataset == CT_DATA_HDF5)
 		return hdf5_load(path, c->x_name, c->y_name, all, e);
 	return ct_mnist_load(path, !test, all, e);
 }
@@ -44,23 +38,13 @@ static int load_val_file(const ct_config *c, ct_dataset *train, ct_dataset *val,
 	return 0;
 }
 
-static ct_split_kind split_kind_of(const char *name)
-{
-	if (strcmp(name, "random") == 0)
-		return CT_SPLIT_RANDOM;
-	if (strcmp(name, "permuted") == 0)
-		return CT_SPLIT_PERMUTED;
-	CT_ASSERT(strcmp(name, "tail") == 0); /* the config checked the name */
-	return CT_SPLIT_TAIL;
-}
-
 int ct_data_load(const ct_config *c, int test, ct_dataset *train, ct_dataset *val, ct_err *e)
 {
 	memset(train, 0, sizeof *train);
 	memset(val, 0, sizeof *val);
 	ct_dataset all;
 	memset(&all, 0, sizeof all);
-	int is_mnist = strcmp(c->dataset, "mnist") == 0 || strcmp(c->dataset, "fashion-mnist") == 0;
+	int is_mnist = c->dataset == CT_DATA_MNIST || c->dataset == CT_DATA_FASHION_MNIST;
 	const char *path = test && c->test_path[0] ? c->test_path : c->path;
 	int rc = load_file(c, path, test && is_mnist, &all, e);
 	if (rc < 0)
@@ -74,8 +58,8 @@ int ct_data_load(const ct_config *c, int test, ct_dataset *train, ct_dataset *va
 		rc = load_val_file(c, train, val, e);
 	} else {
 		/* no copy: train takes all's rows over, val is a view of its tail */
-		rc = ct_dataset_split_move(&all, c->val_fraction, split_kind_of(c->val_split),
-					   c->seed, train, val, e);
+		rc = ct_dataset_split_move(&all, c->val_fraction, c->val_split, c->seed, train, val,
+					   e);
 		ct_dataset_release(&all);
 	}
 	if (rc < 0) {
@@ -100,7 +84,7 @@ static int data_stream(ct_train_state *s, int *streamed, ct_err *e)
 {
 	const ct_config *c = &s->cfg;
 	*streamed = 0;
-	if (strcmp(c->dataset, "hdf5") != 0)
+	if (c->dataset != CT_DATA_HDF5)
 		return 0;
 	/* Frozen as resolved: a resume on a machine with other RAM must make the
 	 * same choice between memory and streaming (they give other orders). */
@@ -120,17 +104,17 @@ static int data_stream(ct_train_state *s, int *streamed, ct_err *e)
 	}
 	*streamed = 1;
 	int64_t nval = c->val_path[0] ? 0 : (int64_t)llround((double)n * c->val_fraction);
-	if (!c->val_path[0] && strcmp(c->val_split, "tail") != 0)
+	if (!c->val_path[0] && c->val_split != CT_SPLIT_TAIL)
 		rc = ct_errf(e, CT_ECONFIG,
 			     "%s: %.0f MB of features do not fit data.memory_mb = %llu: streaming "
 			     "needs data.val_split = tail or data.val_path",
 			     c->path, bytes / 1e6, (unsigned long long)(budget >> 20));
-	else if (strcmp(c->normalize, "none") != 0)
+	else if (c->normalize != CT_NORMALIZE_NONE)
 		rc = ct_errf(e, CT_ECONFIG,
 			     "%s: data.normalize = %s is not supported when the data is streamed "
 			     "(%.0f MB > data.memory_mb = %llu)",
-			     c->path, c->normalize, bytes / 1e6,
-			     (unsigned long long)(budget >> 20));
+			     c->path, ct_config_choice_name("data.normalize", (int)c->normalize),
+			     bytes / 1e6, (unsigned long long)(budget >> 20));
 	else if (n - nval < 1)
 		rc = ct_errf(e, CT_ECONFIG, "val_fraction %g leaves no training rows out of %lld",
 			     c->val_fraction, (long long)n);
@@ -178,14 +162,12 @@ static int data_stream(ct_train_state *s, int *streamed, ct_err *e)
 
 static ct_optim_hparams hparams_of(const ct_config *c)
 {
-	ct_optim_hparams hp = {
-		.momentum = c->momentum,
-		.weight_decay = c->weight_decay,
-		.beta1 = c->beta1,
-		.beta2 = c->beta2,
-		.eps = c->eps,
-		.nesterov = c->nesterov,
-	};
+	ct_optim_hparams hp = {.momentum = c->momentum,
+			       .weight_decay = c->weight_decay,
+			       .beta1 = c->beta1,
+			       .beta2 = c->beta2,
+			       .eps = c->eps,
+			       .nesterov = c->nesterov};
 	return hp;
 }
 
@@ -200,7 +182,7 @@ int ct_train_state_init(ct_train_state *s, const ct_config *cfg, const char *nam
 	int rc = data_stream(s, &streamed, e);
 	if (rc == 0 && !streamed)
 		rc = ct_data_load(c, 0, &s->train, &s->val, e);
-	if (rc == 0 && strcmp(c->normalize, "standard") == 0) {
+	if (rc == 0 && c->normalize == CT_NORMALIZE_STANDARD) {
 		rc = ct_norm_compute(&s->train, &s->norm, e);
 		ct_norm_apply(&s->norm, s->train.x, s->train.n);
 		ct_norm_apply(&s->norm, s->val.x, s->val.n);
@@ -213,13 +195,11 @@ int ct_train_state_init(ct_train_state *s, const ct_config *cfg, const char *nam
 			     "can be kept",
 			     name, c->keep_best, CT_BEST_MAX);
 	if (rc == 0)
-		rc = ct_mlp_init(&s->model, c->layers, c->n_layers, ct_act_from_name(c->activation),
+		rc = ct_mlp_init(&s->model, c->layers, c->n_layers, (int)c->activation,
 				 (float)c->dropout, c->batch_size, e);
 	if (rc == 0) {
 		ct_optim_hparams hp = hparams_of(c);
-		/* the names were checked when the config was parsed: never -1 here */
-		rc = ct_optim_init(&s->opt, (ct_optim_kind)ct_optim_from_name(c->optim),
-				   s->model.ps.n, &hp, e);
+		rc = ct_optim_init(&s->opt, c->optim, s->model.ps.n, &hp, e);
 	}
 	if (rc == 0 && s->stream)
 		rc = ct_loader_init_stream(&s->ld, &s->train, s->stream, c->batch_size, c->shuffle,
@@ -236,7 +216,7 @@ int ct_train_state_init(ct_train_state *s, const ct_config *cfg, const char *nam
 	ct_graph_set_dropout_rng(s->model.train.g, &s->dropout_rng);
 	s->steps_per_epoch = ct_loader_batches_per_epoch(&s->ld);
 	s->sched = (ct_schedule){
-		.kind = (ct_sched_kind)ct_sched_from_name(c->schedule),
+		.kind = c->schedule,
 		.lr = c->lr,
 		.gamma = c->gamma,
 		.min_lr = c->min_lr,
@@ -245,7 +225,7 @@ int ct_train_state_init(ct_train_state *s, const ct_config *cfg, const char *nam
 	};
 	s->sched.total_steps = ct_train_total_steps(s);
 	ct_best_init(&s->best, c->keep_best, c->patience,
-		     strcmp(c->monitor, "val_accuracy") == 0 ? CT_BEST_HIGHER : CT_BEST_LOWER);
+		     c->monitor == CT_MONITOR_VAL_ACCURACY ? CT_BEST_HIGHER : CT_BEST_LOWER);
 	return 0;
 }
 

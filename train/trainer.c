@@ -70,12 +70,12 @@ static int train_step(ct_train_state *s, int rows, double *loss, double *gnorm)
 	*loss = ct_graph_loss(mg->g, mg->loss);
 	ct_graph_backward(mg->g, mg->loss);
 	int bad = !isfinite(*loss) || !floats_finite(s->model.ps.grad, s->model.ps.n);
-	const char *mode = s->cfg.on_nonfinite;
-	if (bad && strcmp(mode, "stop") == 0)
+	ct_nonfinite_mode mode = s->cfg.on_nonfinite;
+	if (bad && mode == CT_NONFINITE_STOP)
 		return 1;
 	if (gnorm)
 		*gnorm = (double)NAN;
-	if (!bad || strcmp(mode, "warn") == 0) {
+	if (!bad || mode == CT_NONFINITE_WARN) {
 		double norm = 0.0;
 		if (s->cfg.grad_clip > 0)
 			norm = ct_grad_clip_norm(s->model.ps.grad, s->model.ps.n, s->cfg.grad_clip);
@@ -118,14 +118,14 @@ static int on_nonfinite(loop *L, double loss, ct_err *e)
 	ct_train_state *s = L->s;
 	const char *what = isfinite(loss) ? "gradient" : "loss";
 	progress_clear(&L->prog);
-	if (strcmp(s->cfg.on_nonfinite, "stop") == 0)
+	if (s->cfg.on_nonfinite == CT_NONFINITE_STOP)
 		return ct_errf(
 			e, CT_ECORRUPT,
 			"non-finite %s (loss %g) at step %lld (epoch %lld): training stopped "
 			"(train.on_nonfinite = stop) with no update from that batch; %s",
 			what, loss, (long long)s->step + 1, (long long)s->ld.st.epoch + 1,
 			finite_note(L));
-	if (strcmp(s->cfg.on_nonfinite, "skip_batch") == 0)
+	if (s->cfg.on_nonfinite == CT_NONFINITE_SKIP_BATCH)
 		ct_log_warn("non-finite %s (loss %g) at step %lld: batch skipped, no update "
 			    "(train.on_nonfinite = skip_batch)",
 			    what, loss, (long long)s->step);
@@ -147,7 +147,7 @@ static int state_check(loop *L, int *skip, ct_err *e)
 	*skip = 0;
 	if (state_finite(s))
 		return 0;
-	if (strcmp(s->cfg.on_nonfinite, "warn") == 0) {
+	if (s->cfg.on_nonfinite == CT_NONFINITE_WARN) {
 		progress_clear(&L->prog);
 		ct_log_warn("step %lld: the weights or optimizer state are not finite; checkpoint "
 			    "not written",
@@ -171,11 +171,13 @@ static void evaluate(ct_train_state *s, double *loss, double *acc)
 /* keep_best and early stopping: the monitored metric of this evaluation. */
 static int track_best(ct_train_state *s, double val_loss, double val_acc)
 {
-	int higher = strcmp(s->cfg.monitor, "val_accuracy") == 0;
+	int higher = s->cfg.monitor == CT_MONITOR_VAL_ACCURACY;
 	int flags = ct_best_update(&s->best, s->step, higher ? val_acc : val_loss);
 	if (flags & CT_BEST_STOP)
 		ct_log_info("early stopping at step %lld: %s did not improve for %d evaluations",
-			    (long long)s->step, s->cfg.monitor, s->cfg.patience);
+			    (long long)s->step,
+			    ct_config_choice_name("checkpoint.monitor", (int)s->cfg.monitor),
+			    s->cfg.patience);
 	return flags;
 }
 
@@ -230,7 +232,7 @@ static void warn_failed(loop *L, const ct_err *se)
 static int save(loop *L, ct_err *e)
 {
 	ct_train_state *s = L->s;
-	int warn = strcmp(s->cfg.on_error, "warn") == 0;
+	int warn = s->cfg.on_error == CT_ON_ERROR_WARN;
 	double t = progress_now();
 	L->last_ckpt = t;
 	int skip;
@@ -276,7 +278,9 @@ static int run_loop(loop *L, ct_err *e)
 	int stop = ct_best_should_stop(&s->best);
 	if (stop) { /* resumed from the checkpoint written when it stopped */
 		ct_log_info("early stopping at step %lld: %s did not improve for %d evaluations",
-			    (long long)s->step, c->monitor, c->patience);
+			    (long long)s->step,
+			    ct_config_choice_name("checkpoint.monitor", (int)c->monitor),
+			    c->patience);
 		L->r->early_stopped = 1;
 	}
 	while (!stop && s->ld.st.epoch < (uint64_t)c->epochs) {
@@ -297,7 +301,7 @@ static int run_loop(loop *L, ct_err *e)
 			if (rc < 0)
 				return rc;
 		}
-		if (isfinite(loss) || strcmp(c->on_nonfinite, "warn") == 0) {
+		if (isfinite(loss) || c->on_nonfinite == CT_NONFINITE_WARN) {
 			s->loss_sum += loss;
 			s->loss_count++;
 		}
@@ -325,7 +329,7 @@ static int run_loop(loop *L, ct_err *e)
 static int finish(loop *L, ct_err *e)
 {
 	int rc = ct_ckpt_manager_wait(L->cm, e);
-	if (rc < 0 && strcmp(L->s->cfg.on_error, "warn") == 0) { /* retried just below */
+	if (rc < 0 && L->s->cfg.on_error == CT_ON_ERROR_WARN) { /* retried just below */
 		warn_failed(L, e);
 		rc = 0;
 	}

@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* Splits path into its directory (or ".") and base name. */
 static void split_path(const char *path, char *dir, size_t dlen, char *base, size_t blen)
 {
@@ -211,7 +213,10 @@ int ct_atomic_cleanup_tmp(const char *dir, ct_err *e)
 		if (owner_alive(ent->d_name)) /* e.g. an export into the run directory */
 			continue;
 		char p[8192];
-		snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+		if (ct_path_join_e(p, sizeof p, dir, ent->d_name, e) < 0) {
+			closedir(d);
+			return CT_EUNSUPPORTED;
+		}
 		if (unlink(p) == 0)
 			removed++;
 	}
@@ -251,22 +256,12 @@ int ct_file_read_all(const char *path, size_t max_len, char **buf, size_t *len, 
 		close(fd);
 		return ct_errf(e, CT_ENOMEM, "%s: out of memory reading %zu bytes", path, size);
 	}
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = read(fd, p + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : 0;
-			free(p);
-			close(fd);
-			if (n == 0)
-				return ct_errf(e, CT_EIO, "%s: file shrank while reading", path);
-			return ct_errno(e, CT_EIO, err, "%s: read failed", path);
-		}
-		got += (size_t)n;
-	}
+	int rc = ct_pread_all(fd, p, size, 0, path, e);
 	close(fd);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
 	p[size] = '\0';
 	*buf = p;
 	*len = size;

@@ -1,5 +1,6 @@
 #include "err.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* err.h tells clang's analyser what these return with macros; here they are
@@ -8,34 +9,38 @@
 #undef ct_errno
 #undef ct_err_prefix
 
-__attribute__((format(printf, 3, 0))) static void vfill(ct_err *e, int code, const char *fmt,
-							va_list ap)
+#define NO_ERRNO INT_MIN
+
+/* Fills e (if any) with code and the message, then ": strerror(errno_value)"
+ * unless errno_value is NO_ERRNO; returns code. */
+__attribute__((format(printf, 4, 0))) static int vfill(ct_err *e, int code, int errno_value,
+						       const char *fmt, va_list ap)
 {
+	if (!e)
+		return code;
 	e->code = code;
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	size_t len = strlen(e->msg);
+	if (errno_value != NO_ERRNO)
+		snprintf(e->msg + len, sizeof e->msg - len, ": %s", strerror(errno_value));
+	return code;
 }
 
 int ct_errf(ct_err *e, int code, const char *fmt, ...)
 {
-	if (!e)
-		return code;
 	va_list ap;
 	va_start(ap, fmt);
-	vfill(e, code, fmt, ap);
+	vfill(e, code, NO_ERRNO, fmt, ap);
 	va_end(ap);
 	return code;
 }
 
 int ct_errno(ct_err *e, int code, int errno_value, const char *fmt, ...)
 {
-	if (!e)
-		return code;
 	va_list ap;
 	va_start(ap, fmt);
-	vfill(e, code, fmt, ap);
+	vfill(e, code, errno_value, fmt, ap);
 	va_end(ap);
-	size_t len = strlen(e->msg);
-	snprintf(e->msg + len, sizeof e->msg - len, ": %s", strerror(errno_value));
 	return code;
 }
 

@@ -49,7 +49,8 @@ philox_key philox_key_from_seed(uint64_t seed, uint64_t stream)
 	return k;
 }
 
-float philox_unit(uint32_t u) { return (float)(u >> 8) * 0x1.0p-24f; }
+/* Uniform in [0, 1) with 24 bits, from one 32-bit output word. */
+static float philox_unit(uint32_t u) { return (float)(u >> 8) * 0x1.0p-24f; }
 
 void philox_dropout_row(float *mask, int64_t cols, const philox_key *key, uint64_t step,
 			uint32_t layer, uint64_t row, float p)

@@ -28,8 +28,6 @@ typedef struct philox_key {
 void philox4x32_10(const uint32_t ctr[4], const philox_key *key, uint32_t out[4]);
 /* A key derived (splitmix64) from the run's seed and a stream id. */
 philox_key philox_key_from_seed(uint64_t seed, uint64_t stream);
-/* Uniform in [0, 1) with 24 bits, from one 32-bit output word. */
-float philox_unit(uint32_t u);
 /* The dropout mask of one row: mask[c] = 0 with probability p, else
  * 1/(1-p), for c in [0, cols). */
 void philox_dropout_row(float *mask, int64_t cols, const philox_key *key, uint64_t step,

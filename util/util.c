@@ -1,8 +1,10 @@
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int ct_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
 {
@@ -94,4 +96,45 @@ int ct_index_of(char *const *names, int n, const char *name)
 		if (strcmp(names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+int ct_path_join(char *out, size_t n, const char *dir, const char *name)
+{
+	CT_ASSERT(out && n > 0 && dir && name);
+	const char *sep = dir[0] && name[0] ? "/" : "";
+	int len = snprintf(out, n, "%s%s%s", dir, sep, name);
+	if (len < 0 || (size_t)len >= n) {
+		out[0] = '\0';
+		return CT_EUNSUPPORTED;
+	}
+	return 0;
+}
+
+int ct_path_join_e(char *out, size_t n, const char *dir, const char *name, ct_err *e)
+{
+	if (ct_path_join(out, n, dir, name) == 0)
+		return 0;
+	size_t dl = strlen(dir);
+	if (dl > 600) /* keep the name and the reason inside the message */
+		return ct_errf(e, CT_EUNSUPPORTED, "%.300s...%s/%s: path longer than %zu bytes",
+			       dir, dir + dl - 200, name, n - 1);
+	return ct_errf(e, CT_EUNSUPPORTED, "%s/%s: path longer than %zu bytes", dir, name, n - 1);
+}
+
+int ct_pread_all(int fd, void *buf, size_t len, off_t off, const char *path, ct_err *e)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ct_errno(e, CT_EIO, errno, "%s: read failed", path);
+		if (n == 0)
+			return ct_errf(e, CT_EIO, "%s: file shrank while reading", path);
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

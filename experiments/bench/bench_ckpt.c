@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../tests/peak_rss.h"
 #include "../../util/atomic.h"
 #include "../../train/export.h"
 #include "../../train/state_ckpt.h"
@@ -250,41 +251,16 @@ static int measure_resume(ct_ckpt_fields *rd, const char *path, int cold, series
 		add(out, bench_now() - t0);
 	return rc;
 }
-
-/* A /proc/self/status field in kB (-1 if absent). */
-static long status_kb(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-	size_t fl = strlen(field);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-			v = strtol(line + fl + 1, NULL, 10);
-	if (f)
-		(void)fclose(f); /* read only */
-	return v;
-}
-
 /* Resets the peak resident size (VmHWM) to the current one; 0 or -1. */
-static int reset_peak_rss(void)
-{
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-	if (!f)
-		return -1;
-	int ok = fputs("5", f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 static int measure_export(ckpt_ctx *c, results *r, ct_err *e)
 {
 	const char *path = next_path(c, "model", "safetensors");
-	int peak_ok = reset_peak_rss() == 0;
-	long rss0 = status_kb("VmRSS");
+	int peak_ok = peak_rss_reset() == 0;
+	long rss0 = peak_rss_kb("VmRSS");
 	double t0 = bench_now();
 	int rc = ct_model_export(&c->s.model, path, CT_DT_F32, NULL, e);
 	double t1 = bench_now(), sec = 0;
-	long peak = status_kb("VmHWM");
+	long peak = peak_rss_kb("VmHWM");
 	if (peak_ok && rss0 > 0 && peak > 0 && peak - rss0 > r->export_peak_kb)
 		r->export_peak_kb = peak - rss0;
 	if (rc == 0)

@@ -68,9 +68,9 @@ static void assert_config_equal(const ct_config *a, const ct_config *b)
 	assert_int_equal(a->n_layers, b->n_layers);
 	for (int i = 0; i < a->n_layers; i++)
 		assert_int_equal(a->layers[i], b->layers[i]);
-	assert_string_equal(a->activation, b->activation);
+	assert_int_equal(a->activation, b->activation);
 	assert_memory_equal(&a->dropout, &b->dropout, sizeof(double));
-	assert_string_equal(a->optim, b->optim);
+	assert_int_equal(a->optim, b->optim);
 	assert_memory_equal(&a->lr, &b->lr, sizeof(double));
 	assert_memory_equal(&a->momentum, &b->momentum, sizeof(double));
 	assert_int_equal(a->nesterov, b->nesterov);
@@ -79,19 +79,19 @@ static void assert_config_equal(const ct_config *a, const ct_config *b)
 	assert_memory_equal(&a->beta2, &b->beta2, sizeof(double));
 	assert_memory_equal(&a->eps, &b->eps, sizeof(double));
 	assert_memory_equal(&a->grad_clip, &b->grad_clip, sizeof(double));
-	assert_string_equal(a->schedule, b->schedule);
+	assert_int_equal(a->schedule, b->schedule);
 	assert_int_equal(a->warmup_steps, b->warmup_steps);
 	assert_int_equal(a->step_size, b->step_size);
 	assert_memory_equal(&a->gamma, &b->gamma, sizeof(double));
 	assert_memory_equal(&a->min_lr, &b->min_lr, sizeof(double));
-	assert_string_equal(a->dataset, b->dataset);
+	assert_int_equal(a->dataset, b->dataset);
 	assert_string_equal(a->path, b->path);
 	assert_int_equal(a->n_samples, b->n_samples);
 	assert_int_equal(a->n_features, b->n_features);
 	assert_int_equal(a->n_classes, b->n_classes);
 	assert_int_equal(a->label_column, b->label_column);
 	assert_memory_equal(&a->val_fraction, &b->val_fraction, sizeof(double));
-	assert_string_equal(a->val_split, b->val_split);
+	assert_int_equal(a->val_split, b->val_split);
 	assert_int_equal(a->batch_size, b->batch_size);
 	assert_int_equal(a->shuffle, b->shuffle);
 	assert_int_equal(a->epochs, b->epochs);
@@ -106,10 +106,10 @@ static void assert_config_equal(const ct_config *a, const ct_config *b)
 	assert_int_equal(a->keep_last, b->keep_last);
 	assert_int_equal(a->keep_every, b->keep_every);
 	assert_int_equal(a->async, b->async);
-	assert_string_equal(a->on_error, b->on_error);
+	assert_int_equal(a->on_error, b->on_error);
 	assert_int_equal(a->every_epoch, b->every_epoch);
 	assert_int_equal(a->keep_best, b->keep_best);
-	assert_string_equal(a->monitor, b->monitor);
+	assert_int_equal(a->monitor, b->monitor);
 	assert_int_equal(a->patience, b->patience);
 	/* ct_config_defaults zeroes padding and setters zero string tails, so the
 	 * raw bytes agree too. */
@@ -122,9 +122,9 @@ static void test_defaults(void **state)
 	ct_config c;
 	ct_config_defaults(&c);
 	assert_int_equal(c.n_layers, 0);
-	assert_string_equal(c.activation, "relu");
+	assert_int_equal(c.activation, CT_ACT_RELU);
 	assert_true(c.dropout == 0.0);
-	assert_string_equal(c.optim, "adam");
+	assert_int_equal(c.optim, CT_OPT_ADAM);
 	assert_true(c.lr == 0.001);
 	assert_true(c.momentum == 0.0);
 	assert_int_equal(c.nesterov, 0);
@@ -133,19 +133,19 @@ static void test_defaults(void **state)
 	assert_true(c.beta2 == 0.999);
 	assert_true(c.eps == 1e-8);
 	assert_true(c.grad_clip == 0.0);
-	assert_string_equal(c.schedule, "constant");
+	assert_int_equal(c.schedule, CT_SCHED_CONSTANT);
 	assert_int_equal(c.warmup_steps, 0);
 	assert_int_equal(c.step_size, 1000);
 	assert_true(c.gamma == 0.1);
 	assert_true(c.min_lr == 0.0);
-	assert_string_equal(c.dataset, "synthetic");
+	assert_int_equal(c.dataset, CT_DATA_SYNTHETIC);
 	assert_string_equal(c.path, "");
 	assert_int_equal(c.n_samples, 2000);
 	assert_int_equal(c.n_features, 20);
 	assert_int_equal(c.n_classes, 4);
 	assert_int_equal(c.label_column, -1);
 	assert_true(c.val_fraction == 0.1);
-	assert_string_equal(c.val_split, "tail");
+	assert_int_equal(c.val_split, CT_SPLIT_TAIL);
 	assert_int_equal(c.batch_size, 64);
 	assert_int_equal(c.shuffle, 1);
 	assert_int_equal(c.epochs, 10);
@@ -160,10 +160,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c.keep_last, 3);
 	assert_int_equal(c.keep_every, 0);
 	assert_int_equal(c.async, 1);
-	assert_string_equal(c.on_error, "stop");
+	assert_int_equal(c.on_error, CT_ON_ERROR_STOP);
 	assert_int_equal(c.every_epoch, 0);
 	assert_int_equal(c.keep_best, 0);
-	assert_string_equal(c.monitor, "val_loss");
+	assert_int_equal(c.monitor, CT_MONITOR_VAL_LOSS);
 	assert_int_equal(c.patience, 0);
 
 	/* Without layers the defaults do not validate, and say why. */
@@ -181,37 +181,37 @@ static void test_frozen_defaults(void **state)
 	ct_config c, d;
 	ct_config_defaults_frozen(&c);
 	assert_int_equal(ct_config_parse_string(&c, old, "config.ini", &(ct_err){0}), 0);
-	assert_string_equal(c.val_split, "permuted");
-	assert_string_equal(c.generator, "sequential");
+	assert_int_equal(c.val_split, CT_SPLIT_PERMUTED);
+	assert_int_equal(c.generator, CT_GENERATOR_SEQUENTIAL);
 	ct_config_defaults(&d);
 	assert_int_equal(ct_config_parse_string(&d, old, "run.ini", &(ct_err){0}), 0);
-	assert_string_equal(d.val_split, "tail");
-	assert_string_equal(d.generator, "counter");
+	assert_int_equal(d.val_split, CT_SPLIT_TAIL);
+	assert_int_equal(d.generator, CT_GENERATOR_COUNTER);
 	/* only val_split and generator differ from the plain defaults */
-	strcpy(d.val_split, "permuted");
-	strcpy(d.generator, "sequential");
+	d.val_split = CT_SPLIT_PERMUTED;
+	d.generator = CT_GENERATOR_SEQUENTIAL;
 	assert_memory_equal(&c, &d, sizeof c);
 	/* a frozen config written now names its generator, so it reads back as written */
 	for (int k = 0; k < 2; k++) {
-		const char *gens[] = {"counter", "sequential"};
-		strcpy(d.generator, gens[k]);
+		const ct_generator_kind gens[] = {CT_GENERATOR_COUNTER, CT_GENERATOR_SEQUENTIAL};
+		d.generator = gens[k];
 		char *text = ct_config_to_string(&d);
 		assert_non_null(text);
 		ct_config_defaults_frozen(&c);
 		assert_int_equal(ct_config_parse_string(&c, text, "config.ini", &(ct_err){0}), 0);
-		assert_string_equal(c.generator, gens[k]);
+		assert_int_equal(c.generator, gens[k]);
 		free(text);
 	}
 	assert_int_equal(ct_config_key_resumable("data.generator"), 0);
 	/* a frozen config written now names its split, so it reads back as written */
 	for (int k = 0; k < 3; k++) {
-		const char *kinds[] = {"tail", "random", "permuted"};
-		strcpy(d.val_split, kinds[k]);
+		const ct_split_kind kinds[] = {CT_SPLIT_TAIL, CT_SPLIT_RANDOM, CT_SPLIT_PERMUTED};
+		d.val_split = kinds[k];
 		char *text = ct_config_to_string(&d);
 		assert_non_null(text);
 		ct_config_defaults_frozen(&c);
 		assert_int_equal(ct_config_parse_string(&c, text, "config.ini", &(ct_err){0}), 0);
-		assert_string_equal(c.val_split, kinds[k]);
+		assert_int_equal(c.val_split, kinds[k]);
 		free(text);
 	}
 	/* and it is not a key resume may change */
@@ -244,9 +244,9 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.layers[2], 16);
 	assert_int_equal(c.layers[3], 3);
 	assert_int_equal(c.layers[4], 0);
-	assert_string_equal(c.activation, "gelu");
+	assert_int_equal(c.activation, CT_ACT_GELU);
 	assert_true(c.dropout == 0.25);
-	assert_string_equal(c.optim, "sgd");
+	assert_int_equal(c.optim, CT_OPT_SGD);
 	assert_true(c.lr == 0.05);
 	assert_true(c.momentum == 0.9);
 	assert_int_equal(c.nesterov, 1);
@@ -255,20 +255,20 @@ static void test_every_key_parsed(void **state)
 	assert_true(c.beta2 == 0.99);
 	assert_true(c.eps == 1e-6);
 	assert_true(c.grad_clip == 1.5);
-	assert_string_equal(c.schedule, "cosine");
+	assert_int_equal(c.schedule, CT_SCHED_COSINE);
 	assert_int_equal(c.warmup_steps, 100);
 	assert_int_equal(c.step_size, 7);
 	assert_true(c.gamma == 0.5);
 	assert_true(c.min_lr == 1e-5);
-	assert_string_equal(c.dataset, "csv");
+	assert_int_equal(c.dataset, CT_DATA_CSV);
 	assert_string_equal(c.path, "/tmp/some data.csv");
 	assert_true(c.n_samples == 123456789012LL);
 	assert_int_equal(c.n_features, 10);
 	assert_int_equal(c.n_classes, 3);
 	assert_int_equal(c.label_column, 0);
 	assert_true(c.val_fraction == 0.0);
-	assert_string_equal(c.val_split, "random");
-	assert_string_equal(c.generator, "sequential");
+	assert_int_equal(c.val_split, CT_SPLIT_RANDOM);
+	assert_int_equal(c.generator, CT_GENERATOR_SEQUENTIAL);
 	assert_int_equal(c.batch_size, 32);
 	assert_int_equal(c.shuffle, 0);
 	assert_int_equal(c.epochs, 3);
@@ -283,10 +283,10 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.keep_last, 0);
 	assert_int_equal(c.keep_every, 10000);
 	assert_int_equal(c.async, 0);
-	assert_string_equal(c.on_error, "warn");
+	assert_int_equal(c.on_error, CT_ON_ERROR_WARN);
 	assert_int_equal(c.every_epoch, 1);
 	assert_int_equal(c.keep_best, 2);
-	assert_string_equal(c.monitor, "val_accuracy");
+	assert_int_equal(c.monitor, CT_MONITOR_VAL_ACCURACY);
 	assert_int_equal(c.patience, 5);
 
 	/* It also passes validation except for keep_best without a validation split. */
@@ -481,7 +481,7 @@ static void test_comments_whitespace(void **state)
 	assert_int_equal(c.layers[1], 256);
 	assert_int_equal(c.layers[2], 10);
 	assert_string_equal(c.path, "/data/a#b;c");
-	assert_string_equal(c.activation, "relu");
+	assert_int_equal(c.activation, CT_ACT_RELU);
 	assert_true(c.lr == 0.01);
 	assert_string_equal(c.kernel, "");
 	/* So this activation is "tanh;trailing", caught rather than guessed at. */
@@ -635,7 +635,7 @@ static void test_resume_allow_list(void **state)
 	assert_int_equal(c.epochs, 30);
 	assert_int_equal(c.threads, 2);
 	assert_int_equal(c.keep_last, 10);
-	assert_string_equal(c.monitor, "val_accuracy");
+	assert_int_equal(c.monitor, CT_MONITOR_VAL_ACCURACY);
 }
 
 static const char *expected_text =
@@ -688,6 +688,86 @@ static void round_trip(const ct_config *c)
 	assert_string_equal(s1, s2);
 	free(s1);
 	free(s2);
+}
+
+/* Every enum key (found by walking a written config, so a new one cannot be
+ * missed): each name of its table parses, is written back as the same name in
+ * its section and names a distinct value; an unknown name is an error that
+ * names the key and every allowed name, from --set and from a file alike. */
+static void test_enum_keys(void **state)
+{
+	(void)state;
+	ct_config d;
+	ct_config_defaults(&d);
+	set_ok(&d, "model.layers=4,3");
+	char *all = ct_config_to_string(&d);
+	assert_non_null(all);
+	int n_enum = 0;
+	char section[32] = "";
+	char *save = NULL;
+	for (char *line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char key[64], sk[128];
+		if (sscanf(line, "[%31[^]]]", section) == 1 || sscanf(line, "%63s =", key) != 1 ||
+		    key[0] == '#' || key[0] == ';')
+			continue;
+		snprintf(sk, sizeof sk, "%s.%s", section, key);
+		const ct_config_choice *ch = ct_config_choices(sk);
+		if (!ch)
+			continue;
+		n_enum++;
+		char allowed[256] = "";
+		for (int i = 0; ch[i].name; i++) {
+			snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed),
+				 "%s%s", i ? "|" : "", ch[i].name);
+			for (int j = 0; j < i; j++)
+				assert_int_not_equal(ch[j].value, ch[i].value);
+			assert_string_equal(ct_config_choice_name(sk, ch[i].value), ch[i].name);
+			ct_config c;
+			ct_config_defaults(&c);
+			char a[160], want[256];
+			snprintf(a, sizeof a, "%s=%s", sk, ch[i].name);
+			set_ok(&c, a);
+			set_ok(&c, "model.layers=4,3");
+			char *text = ct_config_to_string(&c);
+			assert_non_null(text);
+			snprintf(want, sizeof want, "[%s]\n", section);
+			const char *sec = strstr(text, want);
+			assert_non_null(sec);
+			snprintf(want, sizeof want, "\n%s = %s\n", key, ch[i].name);
+			const char *at = strstr(sec, want), *next = strstr(sec + 1, "\n[");
+			assert_true(at && (!next || at < next));
+			free(text);
+			round_trip(&c);
+		}
+		char a[160], want[400];
+		snprintf(a, sizeof a, "%s=bogus", sk);
+		snprintf(want, sizeof want,
+			 "--set %s=bogus: not an allowed value (expected one of %s)", sk, allowed);
+		set_err(a, want);
+		snprintf(a, sizeof a, "[model]\nlayers = 4,3\n[%s]\n%s = Bogus\n", section, key);
+		snprintf(want, sizeof want,
+			 "run.ini:4: %s = Bogus: not an allowed value (expected one of %s)", sk,
+			 allowed);
+		parse_err(a, want);
+		assert_null(ct_config_choice_name(sk, 1000));
+	}
+	free(all);
+	assert_int_equal(n_enum, 11);
+	assert_null(ct_config_choices("train.epochs"));
+	assert_null(ct_config_choices("model.nope"));
+	assert_null(ct_config_choices("nodot"));
+	assert_null(ct_config_choice_name("train.epochs", 0));
+	/* the names of nn/ agree with the config's */
+	for (const ct_config_choice *ch = ct_config_choices("model.activation"); ch->name; ch++) {
+		assert_string_equal(ct_act_name(ch->value), ch->name);
+		assert_int_equal(ct_act_from_name(ch->name), ch->value);
+	}
+	for (const ct_config_choice *ch = ct_config_choices("optim.name"); ch->name; ch++) {
+		assert_string_equal(ct_optim_name(ch->value), ch->name);
+		assert_int_equal(ct_optim_from_name(ch->name), ch->value);
+	}
+	for (const ct_config_choice *ch = ct_config_choices("schedule.name"); ch->name; ch++)
+		assert_int_equal(ct_sched_from_name(ch->name), ch->value);
 }
 
 static void test_round_trip(void **state)
@@ -764,10 +844,10 @@ static void test_validate(void **state)
 
 	/* Ranges are enforced for configs built in code too. */
 	ct_config d = c;
-	d.schedule[0] = 'x';
+	d.schedule = (ct_sched_kind)7;
 	expect_err(
 		ct_config_validate(&d, "cfg", &e), &e,
-		"cfg: schedule.name = xonstant: not an allowed value (expected one of constant|step|cosine)");
+		"cfg: schedule.name = 7: not an allowed value (expected one of constant|step|cosine)");
 	d = c;
 	d.warmup_steps = -1;
 	expect_err(ct_config_validate(&d, "cfg", &e), &e,
@@ -793,9 +873,16 @@ static void test_validate(void **state)
 	expect_err(ct_config_validate(&d, "cfg", &e), &e,
 		   "cfg: data.shuffle = true: not a boolean");
 	d = c;
-	memset(d.on_error, 'a', sizeof d.on_error); /* no terminating NUL */
-	expect_err(ct_config_validate(&d, "cfg", &e), &e,
-		   "cfg: checkpoint.on_error = aaaaaaaa: too long");
+	memset(d.kernel, 'a', sizeof d.kernel); /* no terminating NUL */
+	expect_err(
+		ct_config_validate(&d, "cfg", &e), &e,
+		"cfg: train.kernel = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": too "
+		"long");
+	d = c;
+	d.on_error = (ct_on_error_mode)-1;
+	expect_err(
+		ct_config_validate(&d, "cfg", &e), &e,
+		"cfg: checkpoint.on_error = -1: not an allowed value (expected one of stop|warn)");
 }
 
 static void test_check_data(void **state)
@@ -873,12 +960,13 @@ static void test_examples(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *path, *dataset;
+		const char *path;
+		ct_data_kind dataset;
 		int in, out;
 	} ex[] = {
-		{"experiments/configs/synthetic.ini", "synthetic", 20, 4},
-		{"experiments/configs/fashion-mnist.ini", "fashion-mnist", 784, 10},
-		{"experiments/configs/mnist.ini", "mnist", 784, 10},
+		{"experiments/configs/synthetic.ini", CT_DATA_SYNTHETIC, 20, 4},
+		{"experiments/configs/fashion-mnist.ini", CT_DATA_FASHION_MNIST, 784, 10},
+		{"experiments/configs/mnist.ini", CT_DATA_MNIST, 784, 10},
 	};
 	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
 		ct_config c;
@@ -888,7 +976,7 @@ static void test_examples(void **state)
 		    ct_config_validate(&c, ex[i].path, &e) ||
 		    ct_config_check_data(&c, ex[i].path, ex[i].in, ex[i].out, &e))
 			fail_msg("%s", e.msg);
-		assert_string_equal(c.dataset, ex[i].dataset);
+		assert_int_equal(c.dataset, ex[i].dataset);
 		round_trip(&c);
 	}
 }
@@ -936,6 +1024,7 @@ int main(void)
 		cmocka_unit_test(test_resume_allow_list),
 		cmocka_unit_test(test_to_string_bytes),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_enum_keys),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_check_data),
 		cmocka_unit_test_setup_teardown(test_files, make_dir, remove_dir),

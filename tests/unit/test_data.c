@@ -23,25 +23,9 @@ TESTUTIL_TMPDIR(tmpdir, "data", setup, teardown)
 /* Path of `name` inside the temporary directory (static buffer, 4 slots). */
 static const char *tpath(const char *name) { return testutil_path(tmpdir, name); }
 
-static void write_raw(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void write_gz(const char *path, const void *data, size_t len)
-{
-	gzFile f = gzopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(gzwrite(f, data, (unsigned)len), (int)len);
-	assert_int_equal(gzclose(f), Z_OK);
-}
-
 static void write_text(const char *name, const char *text)
 {
-	write_raw(tpath(name), text, strlen(text));
+	testutil_write(tpath(name), text, strlen(text));
 }
 
 static size_t put_be32(unsigned char *p, uint32_t v)
@@ -99,8 +83,8 @@ static void test_idx_images_raw_and_gz(void **state)
 	(void)state;
 	unsigned char buf[16 + 3 * 4 * 5];
 	size_t len = make_images(buf, 3, 4, 5);
-	write_raw(tpath("img"), buf, len);
-	write_gz(tpath("img.gz"), buf, len);
+	testutil_write(tpath("img"), buf, len);
+	testutil_write_gz(tpath("img.gz"), buf, len);
 	ct_dataset ds;
 	ct_err e = {0};
 	assert_int_equal(ct_idx_read_images(tpath("img"), &ds, &e), 0);
@@ -119,8 +103,8 @@ static void test_idx_labels_raw_and_gz(void **state)
 	(void)state;
 	unsigned char buf[64], lab[4] = {9, 0, 255, 3};
 	size_t len = make_labels(buf, 4, lab);
-	write_raw(tpath("lab"), buf, len);
-	write_gz(tpath("lab.gz"), buf, len);
+	testutil_write(tpath("lab"), buf, len);
+	testutil_write_gz(tpath("lab.gz"), buf, len);
 	const char *paths[2] = {tpath("lab"), tpath("lab.gz")};
 	for (int i = 0; i < 2; i++) {
 		int32_t *y;
@@ -146,42 +130,42 @@ static void test_idx_errors(void **state)
 	int64_t n;
 	/* a label file where images are expected, and the reverse */
 	size_t len = make_labels(buf, 2, lab);
-	write_raw(tpath("l1"), buf, len);
+	testutil_write(tpath("l1"), buf, len);
 	expect_err(ct_idx_read_images(tpath("l1"), &ds, &e), &e, CT_ECORRUPT, tpath("l1"),
 		   "bad IDX magic 0x00000801, expected 0x00000803");
 	assert_null(ds.x);
 	len = make_images(buf, 2, 3, 3);
-	write_raw(tpath("i1"), buf, len);
+	testutil_write(tpath("i1"), buf, len);
 	expect_err(ct_idx_read_labels(tpath("i1"), &y, &n, &e), &e, CT_ECORRUPT, tpath("i1"),
 		   "bad IDX magic 0x00000803, expected 0x00000801");
 	assert_null(y);
 	/* float IDX: valid format, unsupported element type */
 	buf[2] = 0x0d;
-	write_raw(tpath("f1"), buf, len);
+	testutil_write(tpath("f1"), buf, len);
 	expect_err(ct_idx_read_images(tpath("f1"), &ds, &e), &e, CT_EUNSUPPORTED, tpath("f1"),
 		   "element type 0x0d");
 	buf[2] = 0x08;
 	/* cut inside the pixels, inside the header, and extra bytes at the end */
-	write_raw(tpath("t1"), buf, len - 5);
+	testutil_write(tpath("t1"), buf, len - 5);
 	expect_err(
 		ct_idx_read_images(tpath("t1"), &ds, &e), &e, CT_ECORRUPT, tpath("t1"),
 		"truncated: the header declares 2 images of 9 pixels but the file ends after 13 of 18");
-	write_raw(tpath("t2"), buf, 10);
+	testutil_write(tpath("t2"), buf, 10);
 	expect_err(ct_idx_read_images(tpath("t2"), &ds, &e), &e, CT_ECORRUPT, tpath("t2"),
 		   "truncated IDX header (10 of 16 bytes)");
 	unsigned char big[64];
 	memcpy(big, buf, len);
 	big[len] = 0;
-	write_raw(tpath("t3"), big, len + 1);
+	testutil_write(tpath("t3"), big, len + 1);
 	expect_err(ct_idx_read_images(tpath("t3"), &ds, &e), &e, CT_ECORRUPT, tpath("t3"),
 		   "extra data");
 	len = make_labels(buf, 2, lab);
-	write_raw(tpath("t4"), buf, len - 1);
+	testutil_write(tpath("t4"), buf, len - 1);
 	expect_err(ct_idx_read_labels(tpath("t4"), &y, &n, &e), &e, CT_ECORRUPT, tpath("t4"),
 		   "declares 2 labels but the file holds 1");
 	/* zero images */
 	len = make_images(buf, 0, 3, 3);
-	write_raw(tpath("z1"), buf, len);
+	testutil_write(tpath("z1"), buf, len);
 	expect_err(ct_idx_read_images(tpath("z1"), &ds, &e), &e, CT_ECORRUPT, tpath("z1"),
 		   "0 items");
 	expect_err(ct_idx_read_images(tpath("missing"), &ds, &e), &e, CT_ENOTFOUND,
@@ -194,7 +178,7 @@ static void test_idx_truncated_gz(void **state)
 	(void)state;
 	static unsigned char buf[16 + 50 * 28 * 28];
 	size_t len = make_images(buf, 50, 28, 28);
-	write_gz(tpath("big.gz"), buf, len);
+	testutil_write_gz(tpath("big.gz"), buf, len);
 	FILE *f = fopen(tpath("big.gz"), "rb");
 	assert_non_null(f);
 	static unsigned char gz[sizeof buf + 1024];
@@ -204,16 +188,16 @@ static void test_idx_truncated_gz(void **state)
 	ct_dataset ds;
 	ct_err e = {0};
 	/* cut in the deflate data, and only the 8-byte CRC/size trailer */
-	write_raw(tpath("cut1.gz"), gz, glen / 2);
+	testutil_write(tpath("cut1.gz"), gz, glen / 2);
 	expect_err(ct_idx_read_images(tpath("cut1.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("cut1.gz"),
 		   "gzip");
 	assert_null(ds.x);
-	write_raw(tpath("cut2.gz"), gz, glen - 4);
+	testutil_write(tpath("cut2.gz"), gz, glen - 4);
 	expect_err(ct_idx_read_images(tpath("cut2.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("cut2.gz"),
 		   "gzip");
 	/* flip a bit of the stored CRC */
 	gz[glen - 6] ^= 1;
-	write_raw(tpath("crc.gz"), gz, glen);
+	testutil_write(tpath("crc.gz"), gz, glen);
 	expect_err(ct_idx_read_images(tpath("crc.gz"), &ds, &e), &e, CT_ECORRUPT, tpath("crc.gz"),
 		   "gzip");
 }
@@ -227,14 +211,14 @@ static void make_mnist_dir(const char *sub, const char *prefix, uint32_t n, uint
 	static unsigned char buf[16 + 8 * 28 * 28];
 	size_t len = make_images(buf, n, 28, 28);
 	snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
-	write_raw(path, buf, len);
+	testutil_write(path, buf, len);
 	len = make_labels(buf, nlab, lab);
 	snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", dir, prefix,
 		 gz_labels ? ".gz" : "");
 	if (gz_labels)
-		write_gz(path, buf, len);
+		testutil_write_gz(path, buf, len);
 	else
-		write_raw(path, buf, len);
+		testutil_write(path, buf, len);
 }
 
 static void test_mnist_load(void **state)
@@ -295,7 +279,7 @@ static void test_csv_header_label_last(void **state)
 	(void)state;
 	const char *text = "a,b,label\n1.5, 2 ,0\n-3,4e-1,2\n0.1,7,1\n";
 	write_text("h.csv", text);
-	write_gz(tpath("h.csv.gz"), text, strlen(text));
+	testutil_write_gz(tpath("h.csv.gz"), text, strlen(text));
 	const char *paths[2] = {tpath("h.csv"), tpath("h.csv.gz")};
 	for (int i = 0; i < 2; i++) {
 		ct_dataset ds;
@@ -405,13 +389,13 @@ static void test_csv_errors(void **state)
 	for (size_t i = 0; i + 6 < sizeof big; i += 6)
 		memcpy(big + i, "1,2,0\n", 6);
 	big[sizeof big - 1] = 0;
-	write_gz(tpath("cut.csv.gz"), big, strlen(big));
+	testutil_write_gz(tpath("cut.csv.gz"), big, strlen(big));
 	FILE *f = fopen(tpath("cut.csv.gz"), "rb");
 	assert_non_null(f);
 	char gz[20000];
 	size_t n = fread(gz, 1, sizeof gz, f);
 	assert_int_equal(fclose(f), 0);
-	write_raw(tpath("cut.csv.gz"), gz, n - 3);
+	testutil_write(tpath("cut.csv.gz"), gz, n - 3);
 	expect_err(ct_csv_load(tpath("cut.csv.gz"), -1, &ds, &e), &e, CT_ECORRUPT, "cut.csv.gz",
 		   "gzip");
 }

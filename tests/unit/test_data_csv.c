@@ -18,44 +18,9 @@
 
 #include "../../data/csvparse.h"
 
-static char tmpdir[256];
+TESTUTIL_TMPDIR(tmpdir, "csv", setup, teardown)
 
-static int setup(void **state)
-{
-	(void)state;
-	return tmpdir_make(tmpdir, sizeof tmpdir, "csv");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tmpdir_remove(tmpdir);
-}
-
-static const char *tpath(const char *name)
-{
-	static char buf[4][512];
-	static int next;
-	char *p = buf[next++ % 4];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	return p;
-}
-
-static void write_raw(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void write_gz(const char *path, const void *data, size_t len)
-{
-	gzFile f = gzopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(gzwrite(f, data, (unsigned)len), (int)len);
-	assert_int_equal(gzclose(f), Z_OK);
-}
+static const char *tpath(const char *name) { return testutil_path(tmpdir, name); }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
@@ -384,9 +349,9 @@ static void check_case(const csv_case *k, int gz)
 {
 	const char *path = tpath(gz ? "b.csv.gz" : "b.csv");
 	if (gz)
-		write_gz(path, k->text, strlen(k->text));
+		testutil_write_gz(path, k->text, strlen(k->text));
 	else
-		write_raw(path, k->text, strlen(k->text));
+		testutil_write(path, k->text, strlen(k->text));
 	ct_dataset ref;
 	ct_err e0 = {0};
 	int rc0 = ct_csv_load_header(path, k->label_column, k->header, &ref, &e0);
@@ -503,7 +468,7 @@ static void test_blocks(void **state)
 	/* the odd file's values, as the general path (strtof) reads them */
 	ct_dataset ds;
 	ct_err e = {0};
-	write_raw(tpath("o.csv"), odd, strlen(odd));
+	testutil_write(tpath("o.csv"), odd, strlen(odd));
 	assert_int_equal(csv_load_block(tpath("o.csv"), -1, CT_CSV_HEADER_AUTO, 3, &ds, &e), 0);
 	assert_int_equal(ds.n, 11);
 	assert_int_equal(ds.d, 2);
@@ -544,7 +509,7 @@ static void test_blocks_many_rows(void **state)
 		wy[r] = r % 17;
 		n += (size_t)snprintf(text + n, cap - n, "%d%s", wy[r], r % 5 ? "\n" : "\r\n");
 	}
-	write_raw(tpath("m.csv"), text, n);
+	testutil_write(tpath("m.csv"), text, n);
 	for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
 		ct_dataset ds;
 		ct_err e = {0};
@@ -564,20 +529,6 @@ static void test_blocks_many_rows(void **state)
 
 /* ---- memory --------------------------------------------------------------- */
 
-static long vm_hwm_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	assert_non_null(f);
-	char line[256];
-	long kb = -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-			break;
-	assert_int_equal(fclose(f), 0);
-	assert_true(kb > 0);
-	return kb;
-}
-
 /* 48 MiB of text holding 2,000 rows: the peak RSS of loading it must not
  * grow with the text (the old reader held all of it: +48 MiB at least). */
 static void test_memory_does_not_grow_with_text(void **state)
@@ -594,16 +545,13 @@ static void test_memory_does_not_grow_with_text(void **state)
 			assert_int_equal(fwrite(blank, 1, sizeof blank, f), sizeof blank);
 	}
 	assert_int_equal(fclose(f), 0);
-	/* "5" resets VmHWM to the current RSS (Linux >= 4.0) */
-	FILE *c = fopen("/proc/self/clear_refs", "w");
-	assert_non_null(c);
-	assert_true(fputs("5", c) >= 0);
-	assert_int_equal(fclose(c), 0);
-	long before = vm_hwm_kb();
+	assert_int_equal(peak_rss_reset(), 0);
+	long before = peak_rss_kb("VmHWM");
+	assert_true(before > 0);
 	ct_dataset ds;
 	ct_err e = {0};
 	assert_int_equal(ct_csv_load(tpath("big.csv"), -1, &ds, &e), 0);
-	long grew = vm_hwm_kb() - before;
+	long grew = peak_rss_kb("VmHWM") - before;
 	print_message("peak RSS grew by %ld kB loading %d kB of CSV text\n", grew, 2000 * 25);
 	assert_int_equal(ds.n, 2000);
 	assert_true(ds.x[1999] == 1999.5f);

@@ -18,6 +18,7 @@
 #include "testutil.h"
 
 #include "../../cli/fingerprint.h"
+#include "../../cli/rundir.h"
 
 TESTUTIL_TMPDIR(g_dir, "fingerprint", setup, teardown)
 
@@ -52,7 +53,7 @@ static void fp_of(const char *name, char *out, size_t cap)
 {
 	ct_config c;
 	ct_config_defaults(&c);
-	snprintf(c.dataset, sizeof c.dataset, "csv");
+	c.dataset = CT_DATA_CSV;
 	snprintf(c.path, sizeof c.path, "%s", path_of(name));
 	char *text = NULL;
 	ct_err e = {0};
@@ -103,7 +104,7 @@ static void test_check(void **state)
 	(void)state;
 	ct_config c;
 	ct_config_defaults(&c);
-	snprintf(c.dataset, sizeof c.dataset, "csv");
+	c.dataset = CT_DATA_CSV;
 	make_file("d.csv", 5000, 9);
 	snprintf(c.path, sizeof c.path, "%s", path_of("d.csv"));
 	ct_err e = {0};
@@ -125,12 +126,38 @@ static void test_check(void **state)
 	assert_int_equal(same, 1);
 }
 
+/* A run directory whose DIR/name does not fit the path buffers (4200 bytes):
+ * the helpers report the whole path instead of using a cut one (which named
+ * another file: the check found no record, the removal nothing to remove). */
+static void test_long_paths(void **state)
+{
+	(void)state;
+	char dir[4400] = "/nonexistent";
+	while (strlen(dir) < 4150) /* 4212 bytes in components of 75 */
+		strcat(dir,
+		       "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	ct_err e = {0};
+	int same = -1;
+	ct_config c;
+	ct_config_defaults(&c);
+	assert_int_equal(fingerprint_check(dir, &c, 0, &same, &e), CT_EUNSUPPORTED);
+	assert_non_null(strstr(e.msg, "/data.fingerprint: path longer than 4199 bytes"));
+	assert_memory_equal(e.msg, dir, 300);
+	e = (ct_err){0};
+	assert_int_equal(rundir_remove(dir, "model.safetensors", &e), CT_EUNSUPPORTED);
+	assert_non_null(strstr(e.msg, "/model.safetensors: path longer than 4199 bytes"));
+	e = (ct_err){0};
+	assert_int_equal(rundir_clear(dir, &e), CT_EUNSUPPORTED);
+	assert_non_null(strstr(e.msg, "/checkpoints: path longer than 4199 bytes"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_file_whole),
 		cmocka_unit_test(test_big_file_sampled),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_long_paths),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

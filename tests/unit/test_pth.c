@@ -44,33 +44,6 @@ static uint64_t rnd(void) /* xorshift64*: fixed seed, reproducible failures */
 	return g_rng * 2685821657736338717ull;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fail_msg("cannot open %s: %s", path, strerror(errno));
-		return NULL; /* not reached: fail_msg jumps out of the test */
-	}
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	unsigned char *b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
-static void assert_printable(const char *msg)
-{
-	assert_true(msg[0] != '\0');
-	for (const char *p = msg; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			fail_msg("unprintable byte 0x%02x in message '%s'", (unsigned char)*p, msg);
-}
-
 static int code_of(const char *name)
 {
 	if (strcmp(name, "ECORRUPT") == 0)
@@ -189,7 +162,8 @@ static void test_valid_fixtures(void **state)
 		snprintf(path, sizeof path, FIX "%s", file);
 		snprintf(binpath, sizeof binpath, FIX "%.*s.bin", (int)strlen(file) - 4, file);
 		size_t bin_len, len;
-		unsigned char *bin = slurp(binpath, &bin_len), *buf = slurp(path, &len);
+		unsigned char *bin = testutil_read(binpath, &bin_len),
+			      *buf = testutil_read(path, &len);
 		ct_tdict d;
 		char **sk;
 		size_t nsk;
@@ -267,7 +241,7 @@ static void check_rejected(const char *what, int rc, const ct_err *e, const ct_t
 	if (rc != want)
 		fail_msg("%s: returned %d, expected %d (%s)", what, rc, want, e->msg);
 	assert_int_equal(e->code, want);
-	assert_printable(e->msg);
+	testutil_assert_printable(e->msg);
 	if (strncmp(e->msg, name, strlen(name)) != 0)
 		fail_msg("%s: message does not start with the file name: %s", what, e->msg);
 	size_t i;
@@ -312,7 +286,7 @@ static void test_hostile_fixtures(void **state)
 			    : pth_read(path, &d, &sk, &nsk, &e);
 		check_rejected(what, rc, &e, &d, sk, nsk, want, msgs, path);
 		if (!sd) {
-			unsigned char *buf = slurp(path, &len);
+			unsigned char *buf = testutil_read(path, &len);
 			snprintf(what, sizeof what, "pth_parse(%s)", file);
 			sk = (char **)&d;
 			memset(&e, 0, sizeof e);
@@ -482,7 +456,7 @@ static void convert_ok(const char *dir, const char *fixture, size_t n_tensors)
 	char binpath[256];
 	snprintf(binpath, sizeof binpath, FIX "%.*s.bin", (int)strlen(fixture) - 4, fixture);
 	size_t bin_len;
-	unsigned char *bin = slurp(binpath, &bin_len);
+	unsigned char *bin = testutil_read(binpath, &bin_len);
 	ct_tdict d;
 	assert_int_equal(ct_st_read(out, &d, &e), 0);
 	check_tensors(out, &d, json_object_get(sd, "tensors"), bin, bin_len);
@@ -610,7 +584,7 @@ static void test_pickle_mutations(void **state)
 				assert_true(rc == CT_ECORRUPT || rc == CT_EUNSUPPORTED ||
 					    rc == CT_EMISMATCH);
 				assert_int_equal(strncmp(e.msg, "mut: ", 5), 0);
-				assert_printable(e.msg);
+				testutil_assert_printable(e.msg);
 				assert_int_equal(d.n, 0);
 				rejected++;
 			}
@@ -627,7 +601,7 @@ static void test_zip_mutations(void **state)
 {
 	(void)state;
 	size_t len;
-	unsigned char *orig = slurp(FIX "plain.pth", &len), *b = malloc(len + 64);
+	unsigned char *orig = testutil_read(FIX "plain.pth", &len), *b = malloc(len + 64);
 	assert_non_null(b);
 	size_t rejected = 0;
 	for (int round = 0; round < 400; round++) {
@@ -640,7 +614,7 @@ static void test_zip_mutations(void **state)
 		if (rc < 0) {
 			assert_true(rc == CT_ECORRUPT || rc == CT_EUNSUPPORTED ||
 				    rc == CT_EMISMATCH);
-			assert_printable(e.msg);
+			testutil_assert_printable(e.msg);
 			rejected++;
 		}
 		ct_tdict_release(&d);

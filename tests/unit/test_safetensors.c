@@ -50,16 +50,6 @@ static unsigned char *mkfile(const char *hdr, size_t hlen, size_t data_len, size
 		b[8 + hlen + i] = (unsigned char)i;
 	return b;
 }
-
-/* Error messages quote names and bytes from the file: never raw control bytes. */
-static void assert_printable(const char *msg)
-{
-	assert_true(msg[0] != '\0');
-	for (const char *p = msg; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			fail_msg("unprintable byte 0x%02x in message '%s'", (unsigned char)*p, msg);
-}
-
 static void expect_rejected(const void *buf, size_t len, const char *want)
 {
 	for (int copy = 0; copy <= 1; copy++) {
@@ -69,7 +59,7 @@ static void expect_rejected(const void *buf, size_t len, const char *want)
 		if (rc != CT_ECORRUPT || !strstr(e.msg, want))
 			fail_msg("rc %d msg '%s', want CT_ECORRUPT and '%s'", rc, e.msg, want);
 		assert_int_equal(e.code, CT_ECORRUPT);
-		assert_printable(e.msg);
+		testutil_assert_printable(e.msg);
 		assert_int_equal(d.n, 0);
 		assert_int_equal(d.n_meta, 0);
 		assert_null(d.v);
@@ -582,7 +572,7 @@ static void test_random_mutations(void **state)
 			rejected++;
 			if (rc != CT_ECORRUPT)
 				fail_msg("mutant %d: rc %d (%s)", it, rc, e.msg);
-			assert_printable(e.msg);
+			testutil_assert_printable(e.msg);
 			assert_int_equal(d.n, 0);
 		}
 		free(c);
@@ -664,24 +654,6 @@ static void test_read_write_files(void **state)
 	assert_non_null(strstr(e.msg, q));
 	ct_tdict_release(&d);
 }
-
-/* The whole file ct_st_write left at path, malloc'ed. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	unsigned char *b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	assert_int_equal(fclose(f), 0);
-	*len = (size_t)n;
-	return b;
-}
-
 /* ct_st_write sends the tensors out from where they live: the same bytes as
  * ct_st_serialize's whole-file buffer (and, for a small dict, as the one written
  * by the writer that assembled the file in memory, spelled out below), with
@@ -703,7 +675,7 @@ static void test_write_iov_bytes(void **state)
 				  "\"shape\":[3],\"data_offsets\":[0,12]},\"z\":{\"dtype\":\"F32\","
 				  "\"shape\":[0,4],\"data_offsets\":[12,12]}}";
 	size_t hl = sizeof hdr - 1, padded = (hl + 7) & ~(size_t)7, len;
-	unsigned char *got = slurp(p, &len);
+	unsigned char *got = testutil_read(p, &len);
 	assert_int_equal(len, 8 + padded + sizeof w);
 	assert_int_equal(got[0], padded);
 	assert_memory_equal(got + 1, "\0\0\0\0\0\0\0", 7);
@@ -731,29 +703,13 @@ static void test_write_iov_bytes(void **state)
 	unsigned char *want;
 	size_t want_len;
 	serialize_ok(&d, &want, &want_len);
-	got = slurp(p, &len);
+	got = testutil_read(p, &len);
 	assert_int_equal(len, want_len);
 	assert_memory_equal(got, want, len);
 	free(got);
 	free(want);
 	ct_tdict_release(&d);
 }
-
-/* A /proc/self/status field in kB, or -1. */
-static long status_kb(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-	size_t fl = strlen(field);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-			v = strtol(line + fl + 1, NULL, 10);
-	if (f)
-		(void)fclose(f); /* read only */
-	return v;
-}
-
 /* No second copy of the model: writing a 64 MB tensor raises the peak
  * resident size by far less than 64 MB (the writer that assembled the file in
  * memory first raised it by the whole file). */
@@ -772,13 +728,10 @@ static void test_write_no_copy(void **state)
 	assert_int_equal(ct_tdict_add(&d, "big", CT_DT_F32, 1, &n, big, 0, &e), 0);
 	char p[256];
 	snprintf(p, sizeof p, "%s", testutil_path(g_dir, "big.safetensors"));
-	FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak to now */
-	assert_non_null(cr);
-	assert_int_equal(fputs("5", cr) >= 0, 1);
-	assert_int_equal(fclose(cr), 0);
-	long before = status_kb("VmRSS");
+	assert_int_equal(peak_rss_reset(), 0);
+	long before = peak_rss_kb("VmRSS");
 	assert_int_equal(ct_st_write(p, &d, &e), 0);
-	long peak = status_kb("VmHWM");
+	long peak = peak_rss_kb("VmHWM");
 	assert_true(before > 0 && peak > 0);
 	print_message("  peak RSS grew by %ld kB writing %d MB\n", peak - before, SIZE / MB);
 	assert_true(peak - before < 8 * 1024);

@@ -101,13 +101,57 @@ static void test_split_fields(void **state)
 	assert_string_equal(f[0], "x");
 }
 
+/* "dir/name" exactly filling the buffer fits; one byte less is an error that
+ * leaves no cut path behind; empty parts add no '/'. */
+static void test_path_join(void **state)
+{
+	(void)state;
+	char buf[8];
+	assert_int_equal(ct_path_join(buf, sizeof buf, "abc", "def"), 0); /* 7 + NUL */
+	assert_string_equal(buf, "abc/def");
+	assert_int_equal(ct_path_join(buf, sizeof buf, "abc", "defg"), CT_EUNSUPPORTED);
+	assert_string_equal(buf, "");
+	assert_int_equal(ct_path_join(buf, sizeof buf, "abcd", "def"), CT_EUNSUPPORTED);
+	assert_string_equal(buf, "");
+	assert_int_equal(ct_path_join(buf, 7, "abc", "def"), CT_EUNSUPPORTED);
+	assert_int_equal(ct_path_join(buf, sizeof buf, "", "name"), 0);
+	assert_string_equal(buf, "name");
+	assert_int_equal(ct_path_join(buf, sizeof buf, "dir", ""), 0);
+	assert_string_equal(buf, "dir");
+	assert_int_equal(ct_path_join(buf, sizeof buf, "", ""), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(ct_path_join(buf, sizeof buf, "/", "a"), 0);
+	assert_string_equal(buf, "//a"); /* as "%s/%s" always wrote */
+	assert_int_equal(ct_path_join(buf, 1, "", ""), 0);
+	assert_int_equal(ct_path_join(buf, 1, "", "a"), CT_EUNSUPPORTED);
+
+	ct_err e = {0};
+	assert_int_equal(ct_path_join_e(buf, sizeof buf, "run", "model.safetensors", &e),
+			 CT_EUNSUPPORTED);
+	assert_int_equal(e.code, CT_EUNSUPPORTED);
+	assert_string_equal(e.msg, "run/model.safetensors: path longer than 7 bytes");
+	assert_string_equal(buf, "");
+	assert_int_equal(ct_path_join_e(buf, sizeof buf, "ru", "a.h5", &e), 0);
+	assert_string_equal(buf, "ru/a.h5");
+	char big[1000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	big[0] = '/';
+	big[500] = 'M';
+	assert_int_equal(ct_path_join_e(buf, sizeof buf, big, "f", &e), CT_EUNSUPPORTED);
+	assert_int_equal(strlen(e.msg), 300 + 3 + 200 + strlen("/f: path longer than 7 bytes"));
+	assert_memory_equal(e.msg, big, 300);
+	assert_null(strchr(e.msg, 'M')); /* the middle is left out */
+	assert_non_null(strstr(e.msg, "x...x"));
+	assert_non_null(strstr(e.msg, "x/f: path longer than 7 bytes"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_grow),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_shape_format),
-		cmocka_unit_test(test_split_fields),
+		cmocka_unit_test(test_grow),         cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_shape_format), cmocka_unit_test(test_split_fields),
+		cmocka_unit_test(test_path_join),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -1,17 +1,27 @@
 /* testutil.h — the set-up every tests/unit/test_*.c needs: a fresh directory for
- * a test (or a group of tests), removed with everything below it, and paths
- * inside it.  Header-only: every test program is a single translation unit.
+ * a test (or a group of tests), removed with everything below it, paths
+ * inside it, files written and read whole, and the peak resident size
+ * (../peak_rss.h).  Header-only: every test program is a single translation unit.
  *
  *     TESTUTIL_TMPDIR(g_dir, "h5c", setup, teardown)   // char g_dir[192] + the two
  *     ...cmocka_unit_test_setup_teardown(test_x, setup, teardown)...
- *     FILE *f = fopen(testutil_path(g_dir, "a.csv"), "w");
+ *     testutil_write(testutil_path(g_dir, "a.csv"), text, strlen(text));
  */
 #ifndef CT_TESTS_TESTUTIL_H
 #define CT_TESTS_TESTUTIL_H
 
 #include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "../peak_rss.h"
 
 /* Creates "$TMPDIR/ctrain-<name>.XXXXXX" ($TMPDIR unset: /tmp) and leaves its
  * path in buf; 0, or -1 if it does not fit or cannot be created. */
@@ -60,6 +70,51 @@ static inline const char *testutil_path(const char *dir, const char *name)
 	char *p = buf[next++ % 4];
 	snprintf(p, sizeof buf[0], "%s/%s", dir, name);
 	return p;
+}
+
+/* Writes len bytes to path, plain or gzip-compressed (a failure fails the test). */
+static inline void testutil_write(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static inline void testutil_write_gz(const char *path, const void *data, size_t len)
+{
+	gzFile f = gzopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(gzwrite(f, data, (unsigned)len), (int)len);
+	assert_int_equal(gzclose(f), Z_OK);
+}
+
+/* The whole file at path, malloc'ed with one byte to spare; its size in *len. */
+static inline unsigned char *testutil_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	unsigned char *b = malloc((size_t)n + 1);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	assert_int_equal(fclose(f), 0);
+	*len = (size_t)n;
+	return b;
+}
+
+/* Error messages quote names and bytes from files: never raw control bytes. */
+static inline void testutil_assert_printable(const char *msg)
+{
+	assert_true(msg[0] != '\0');
+	for (const char *p = msg; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			fail_msg("unprintable byte 0x%02x in message '%s'", (unsigned char)*p, msg);
 }
 
 #endif
