@@ -88,8 +88,10 @@ static int bcast_bytes(char **buf, size_t *len, ct_err *e)
 {
 	uint64_t n = rank0() ? (uint64_t)*len : 0;
 	int rc = ct_comm_bcast(&g_comm, &n, sizeof n, 0, e);
-	if (rc < 0 || rank0())
+	if (rc < 0 || (rank0() && n == 0))
 		return rc;
+	if (rank0())
+		return ct_comm_bcast(&g_comm, *buf, *len, 0, e);
 	*len = (size_t)n;
 	*buf = malloc(*len + 1);
 	if (!*buf)
