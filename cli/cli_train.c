@@ -33,7 +33,7 @@ static int g_interrupt_signal;
 /* The processes of the job (dist/comm.h): one, unless a launcher (mpirun)
  * started this one.  Rank 0 writes the run's files; every failure of a rank
  * ends the whole job (comm_end), so no rank waits for a dead peer. */
-static ct_comm g_comm;
+static ct_comm g_comm = {.size = 1};
 
 /* 1 on the process that owns the run directory. */
 static int rank0(void) { return g_comm.rank == 0; }
@@ -752,6 +752,8 @@ static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 		return rc;
 	if (!launched)
 		pin_checkpoint_kernel(a.run_dir);
+	if (!launched && (rc = comm_start(e)) < 0)
+		return rc;
 	rc = apply_threads(&cfg, e);
 	if (rc < 0)
 		return rc;
