@@ -231,7 +231,7 @@ static void record_event(const char *dir, const char *ev, int64_t step, int64_t 
  * CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG] makes `ctrain train/resume` signal
  * itself (SIGTERM by default) right after step N, so that tests interrupt at
  * an exact step;
- * CTRAIN_TEST_PERTURB=RANK:STEP flips one bit of the first parameter on rank
+ * CTRAIN_TEST_PERTURB=RANK:STEP adds 1 to the first parameter on rank
  * RANK of a data-parallel job after step STEP (the replicas then differ: the
  * digest check at the next checkpoint must stop the job). */
 typedef struct test_hooks {
@@ -247,12 +247,8 @@ static void test_after_step(void *ctx, int64_t step)
 	const test_hooks *t = ctx;
 	if (t->sig && step == t->at)
 		raise(t->sig);
-	if (t->perturb_rank == g_comm.rank && step == t->perturb_step) {
-		uint32_t u;
-		memcpy(&u, &t->s->model.ps.data[0], sizeof u);
-		u ^= 1u;
-		memcpy(&t->s->model.ps.data[0], &u, sizeof u);
-	}
+	if (t->perturb_rank == g_comm.rank && step == t->perturb_step)
+		t->s->model.ps.data[0] += 1.0f; /* a one-ulp change may round away by the check */
 }
 
 static int test_hooks_get(test_hooks *t, ct_train_state *s)

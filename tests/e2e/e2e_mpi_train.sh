@@ -7,7 +7,7 @@
 #     checkpoint write: mpirun exits nonzero without hanging; a resume on
 #     another number of processes ends identical to the uninterrupted run;
 # (c) SIGTERM to mpirun: every rank stops after the same step, one checkpoint,
-#     exit 143; the resume is identical;
+#     (each rank exits 143; mpirun reports 1); the resume is identical;
 # (d) one rank's parameters perturbed (CTRAIN_TEST_PERTURB): the replica
 #     digest at the next checkpoint stops the job, naming the step;
 # and 3 processes for train.shards = 4 is a config error naming both.
@@ -76,8 +76,8 @@ ok "-np 3 for train.shards = 4: a config error naming both"
 # P; a longer run (20 epochs, 540 steps), its own single-process reference
 sed 's/^epochs = 3/epochs = 20/' "$T/c.ini" >"$T/long.ini"
 "$CTRAIN" train --config "$T/long.ini" --run-dir "$T/refl" >/dev/null 2>"$T/err" || fail "long reference: $(cat "$T/err")"
-ranks_of() { # the ctrain children of mpirun $1
-	pgrep -P "$1" -x ctrain || pgrep -P "$1"
+ranks_of() { # the rank processes of the run in DIR $1 (their command line starts with $CTRAIN)
+	pgrep -f "^$CTRAIN train --config $T/long.ini --run-dir $1\$"
 }
 seed=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 for round in 1 2; do
@@ -89,8 +89,7 @@ for round in 1 2; do
 	i=0
 	while [ ! -e "$d/checkpoints/ckpt-0000000010.h5" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 	sleep "0.$(((seed + round * 7919) % 4))$(((seed / 10 + round) % 10))"
-	mp=$(pgrep -P "$job" mpirun || echo "$job")
-	ranks=$(ranks_of "$mp" | tr '\n' ' ')
+	ranks=$(ranks_of "$d" | tr '\n' ' ')
 	victim=$(echo $ranks | awk -v r=$(((seed + round) % np)) '{ print $(r + 1) }')
 	[ -n "$victim" ] && kill -9 "$victim" 2>/dev/null
 	wait $job
@@ -98,6 +97,14 @@ for round in 1 2; do
 	[ $rc -ne 0 ] || [ -z "$victim" ] || grep -q "^done" "$d.err" \
 		|| fail "kill -9 of rank pid $victim: mpirun exited 0"
 	[ $rc -ne 124 ] || fail "kill -9 of a rank: mpirun hung (timeout)"
+	# mpirun may return while Open MPI still ends a surviving rank (SIGTERM,
+	# then SIGKILL after odls_base_sigkill_timeout = 1 s); the run directory's
+	# lock refuses a resume until then
+	for pid in $ranks; do
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -0 "$pid" 2>/dev/null && fail "rank pid $pid still alive 10 s after mpirun exited"
+	done
 	np2=$((np == 2 ? 4 : 1))
 	if [ $np2 -eq 1 ]; then
 		"$CTRAIN" resume "$d" >/dev/null 2>"$d.err2" || fail "resume alone after kill -9: $(cat "$d.err2")"
@@ -121,26 +128,32 @@ grep -q "resuming from .*ckpt-0000000010.h5" "$d.err2" || fail "did not resume f
 same_run "$d" "$T/ref"
 ok "rank 0 killed inside a checkpoint write (mpirun exit $rc), resumed on 4 from step 10: identical"
 
-# (c) SIGTERM to mpirun: every rank stops after the same step, one checkpoint, 143
+# (c) SIGTERM to mpirun: every rank stops after the same step, one checkpoint
 d=$T/term
 mpi 2 "$CTRAIN" train --config "$T/long.ini" --run-dir "$d" >/dev/null 2>"$d.err" &
 job=$!
 i=0
-while [ ! -e "$d/checkpoints/ckpt-0000000010.h5" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-mp=$(pgrep -P "$job" mpirun || echo "$job")
-kill -TERM "$mp"
+mp=
+while [ ! -e "$d/checkpoints/ckpt-0000000010.h5" ] && [ $i -lt 600 ]; do
+	[ -n "$mp" ] || mp=$(pgrep -f "^mpirun .*--run-dir $d\$")
+	sleep 0.05
+	i=$((i + 1))
+done
+[ -n "$mp" ] || mp=$(pgrep -f "^mpirun .*--run-dir $d\$")
+[ -n "$mp" ] && kill -TERM "$mp"
 wait $job
 rc=$?
 if grep -q "^done" "$d.err" 2>/dev/null || [ -e "$d/model.safetensors" ]; then
 	ok "SIGTERM came after the end of training (a loaded machine): not checked"
 else
-	[ $rc -eq 143 ] || fail "SIGTERM to mpirun: exit $rc, expected 143: $(cat "$d.err")"
+	# every rank exits 143; Open MPI's mpirun itself reports 1 for a job it was told to end
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "SIGTERM to mpirun: exit $rc: $(cat "$d.err")"
 	[ "$(grep -c 'interrupted at step' "$d.err")" -eq 1 ] || fail "SIGTERM: not one interrupt line: $(cat "$d.err")"
 	step=$(sed -n 's/.*interrupted at step \([0-9]*\);.*/\1/p' "$d.err")
 	[ -e "$d/checkpoints/ckpt-$(printf %010d "$step").h5" ] || fail "no checkpoint at step $step"
 	mpi 4 "$CTRAIN" resume "$d" >/dev/null 2>"$d.err2" || fail "resume after SIGTERM: $(cat "$d.err2")"
 	same_run "$d" "$T/refl"
-	ok "SIGTERM to mpirun: stopped at step $step with one checkpoint, exit 143; resumed on 4: identical"
+	ok "SIGTERM to mpirun: stopped at step $step with one checkpoint (mpirun exit $rc); resumed on 4: identical"
 fi
 
 # (d) one rank's parameters perturbed after step 7: the checkpoint at 10 stops the job
