@@ -31,9 +31,9 @@ static void make_state(ct_train_state *s, int shards)
 	ct_err e = {0};
 	char set[64];
 	snprintf(set, sizeof set, "train.shards=%d", shards);
-	const char *sets[] = {"model.layers=20,64,4", "model.dropout=0.2", "data.n_samples=80",
+	const char *sets[] = {"model.layers=20,64,4",  "model.dropout=0.2",  "data.n_samples=80",
 			      "data.val_fraction=0.2", "data.batch_size=64", "train.epochs=1",
-			      "optim.name=sgd", "optim.lr=0.5", set};
+			      "optim.name=sgd",        "optim.lr=0.5",       set};
 	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
 		assert_int_equal(ct_config_set(&c, sets[i], &e), 0);
 	assert_int_equal(ct_config_validate(&c, "test", &e), 0);
