@@ -10,7 +10,8 @@
 #     (each rank exits 143; mpirun reports 1); the resume is identical;
 # (d) one rank's parameters perturbed (CTRAIN_TEST_PERTURB): the replica
 #     digest at the next checkpoint stops the job, naming the step;
-# and 3 processes for train.shards = 4 is a config error naming both.
+# and 3 processes for train.shards = 4 is a config error naming both; a rank
+# on another OpenBLAS core than rank 0 stops the job, naming it.
 set -u
 . "$(dirname "$0")/lib.sh"
 B=$(dirname "$CTRAIN")
@@ -71,6 +72,14 @@ ok "S=4: one process and mpirun -np 1, 2, 4 x threads 1, 2 give the same model b
 mpi 3 "$CTRAIN" train --config "$T/c.ini" --run-dir "$T/p3" >/dev/null 2>"$T/err" && fail "-np 3 with 4 shards ran"
 grep -q "3 processes do not divide train.shards = 4" "$T/err" || fail "-np 3: $(cat "$T/err")"
 ok "-np 3 for train.shards = 4: a config error naming both"
+# a rank on another OpenBLAS core (MPMD: each rank its OPENBLAS_CORETYPE) is named
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 timeout 90 mpirun --allow-run-as-root --oversubscribe --bind-to none --mca plm isolated \
+	--mca btl self,vader --mca btl_vader_single_copy_mechanism none \
+	-np 1 -x OPENBLAS_CORETYPE=Sandybridge "$CTRAIN" train --config "$T/c.ini" --run-dir "$T/core" : \
+	-np 1 -x OPENBLAS_CORETYPE=Nehalem "$CTRAIN" train --config "$T/c.ini" --run-dir "$T/core" >/dev/null 2>"$T/err" \
+	&& fail "ranks on two OpenBLAS cores ran"
+grep -q "rank 1 runs OpenBLAS core Nehalem but rank 0 runs Sandybridge" "$T/err" || fail "two cores: $(cat "$T/err")"
+ok "rank 1 on another OpenBLAS core than rank 0: the job stops naming rank 1"
 
 # (b) kill -9 of a random rank at a random instant, then resume on another
 # P; a longer run (20 epochs, 540 steps), its own single-process reference
