@@ -734,6 +734,7 @@ static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
 	ct_config cfg;
+	ct_config_defaults_frozen(&cfg); /* ranks > 0: replaced by rank 0's */
 	int data_same = 0;
 	if (rank0())
 		rc = resume_config(&a, lock, &cfg, &data_same, e);
