@@ -159,6 +159,9 @@ static const key_spec keys[] = {
 	 .help = "OpenBLAS core to pin (e.g. Haswell); empty = as detected"},
 	{"train", "deterministic", .type = K_BOOL, FLD(deterministic), .def = "true",
 	 .help = "same bytes for any thread count"},
+	{"train", "shards", INTK(1, 4096), FLD(shards), .def = "1",
+	 .help = "micro-shards of each batch (a power of two), summed by one fixed tree: the same "
+		 "bytes on any number of MPI processes dividing it (README: several processes)"},
 	{"train", "on_nonfinite",
 	 ENUMK(CHOICES({"stop", CT_NONFINITE_STOP}, {"warn", CT_NONFINITE_WARN},
 		       {"skip_batch", CT_NONFINITE_SKIP_BATCH})),
@@ -1043,6 +1046,9 @@ int ct_config_validate(const ct_config *c, const char *name, ct_err *e)
 			return CT_ECONFIG;
 		}
 	}
+	if (c->shards & (c->shards - 1))
+		return ct_errf(e, CT_ECONFIG, "%s: train.shards = %d: not a power of two", name,
+			       c->shards);
 	return check_cross(c, name, e);
 }
 
