@@ -4,7 +4,8 @@
 # writes experiments/results/scaling.png and scaling.svg (gnuplot-nox):
 # left and middle, the throughput at P = 1 with S shards as a percentage of
 # today's step (S = 0), per batch, for the two models; right, 2 ranks x 1
-# thread as a percentage of 1 rank x 2 threads (784-1024-1024-10).
+# thread as a percentage of 1 rank x 2 threads (784-1024-1024-10), waiting
+# ranks busy-polling (Open MPI's default) or yielding.
 set -eu
 RAW=${1:-experiments/results/scaling_raw.jsonl}
 OUT=experiments/results/scaling
@@ -38,13 +39,16 @@ plot 90 with lines dt 2 lc rgb "gray" title "goal 90%", \
 set title "784-1024-1024-10: 2 ranks x 1 thread vs 1 rank x 2 threads"
 set xrange [1.6:10]
 set xtics (2, 4, 8)
+set key top left Left reverse maxrows 3 width 2 samplen 1 font ",9"
+set yrange [0:150]
 set xlabel "shards S"
 set ylabel "2 x 1 throughput, % of 1 x 2"
 plot 90 with lines dt 2 lc rgb "gray" title "goal 90%", \
-     "$D/ranks.dat" using 1:2 with linespoints lw 2 title "batch 128, wall", \
-     "" using 1:3 with linespoints lw 2 dt 3 title "batch 128, CPU", \
-     "" using 1:4 with linespoints lw 2 title "batch 512, wall", \
-     "" using 1:5 with linespoints lw 2 dt 3 title "batch 512, CPU"
+     "$D/ranks.dat" using 1:2 with linespoints lw 2 lc 1 dt 3 title "b128 poll CPU", \
+     "" using 1:3 with linespoints lw 2 lc 1 title "b128 yield CPU", \
+     "" using 1:6 with linespoints lw 2 lc 2 dt 3 title "b512 poll CPU", \
+     "" using 1:7 with linespoints lw 2 lc 2 title "b512 yield CPU", \
+     "" using 1:9 with linespoints lw 1 lc 3 title "b512 yield wall"
 unset multiplot
 EOF
 done
