@@ -1,12 +1,9 @@
-/* dataparallel.c — a hand-written loop that trains data-parallel: alone it
- * is one process; under `mpirun -np P` (P = 1, 2, 4) each rank computes S/P
- * of each batch's S = 4 shards and the ranks combine them by one fixed tree,
- * so the weights have the same bytes for every P, and a checkpoint written
- * on one P resumes on another.   dataparallel RUN_DIR [STEPS]
- * Rank 0 alone writes RUN_DIR/checkpoints (every 10 steps, in the background)
- * and model.safetensors, and reads the checkpoint on a restart and broadcasts
- * it: other ranks need not see RUN_DIR.  SIGTERM/SIGINT: the ranks vote, stop
- * after the same step, rank 0 saves, exit 143/130. */
+/* dataparallel.c — a data-parallel hand-written loop: alone, one process; under
+ * `mpirun -np P` (P = 1, 2, 4) each rank computes S/P of the S = 4 shards of a batch
+ * and one fixed tree combines them: the same weights for every P, and a checkpoint
+ * resumes on another P.  Usage: dataparallel RUN_DIR [STEPS].  Rank 0 alone writes
+ * RUN_DIR (checkpoints every 10 steps, model.safetensors), and reads it on a restart
+ * and broadcasts it.  SIGTERM/SIGINT: all ranks stop after one step, exit 143/130. */
 #include <ctrain.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +11,6 @@
 #include <string.h>
 
 enum { D = 20, H = 32, K = 4, N = 2048, BATCH = 64, S = 4, EVERY = 10, SEED = 3 };
-
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
@@ -30,12 +26,14 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return (void)fprintf(stderr, "usage: dataparallel RUN_DIR [STEPS]\n"), 2;
-	int64_t steps = argc > 2 ? strtoll(argv[2], NULL, 10) : 60, step = 0, restored = 0, at;
+	int64_t steps = argc > 2 ? strtoll(argv[2], NULL, 10) : 60, step = 0, restored = 0, at, r0,
+		n;
 	ct_err e = {0};
 	ct_comm c; /* MPI when a launcher started us, else rank 0 of 1 */
 	if (ct_comm_init(&c, &e) < 0)
 		return (void)fprintf(stderr, "dataparallel: %s\n", e.msg), 1;
-	signal(SIGTERM, on_signal), signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 
 	/* The same data, model and optimizer on every rank; a graph of one shard's rows. */
 	ct_dataset ds = {0};
@@ -53,7 +51,8 @@ int main(int argc, char **argv)
 	    ct_loader_init(&ld, &ds, BATCH, 1, SEED, &e) < 0)
 		return die(&c, &e);
 	ct_rng_seed(&init, SEED, CT_RNG_STREAM_INIT);
-	ct_linear_init(&ps, &l0, &init), ct_linear_init(&ps, &l1, &init);
+	ct_linear_init(&ps, &l0, &init);
+	ct_linear_init(&ps, &l1, &init);
 	ct_graph *g = ct_graph_new(&ps, BATCH / S);
 	int x = ct_graph_input(g, D);
 	int h = ct_graph_act(g, ct_graph_linear(g, x, l0.weight, l0.bias), CT_ACT_RELU);
@@ -97,8 +96,6 @@ int main(int argc, char **argv)
 			  ct_comm_bcast(&c, &st, sizeof st, 0, &e) < 0 ||
 			  ct_loader_set_state(&ld, &st, &e) < 0)))
 		return die(&c, &e);
-	if (restored && c.rank == 0)
-		printf("resumed at step %lld on %d rank(s)\n", (long long)step, c.size);
 
 	float xb[BATCH * D], *grad = ps.grad;
 	int32_t yb[BATCH], stop = 0;
@@ -108,14 +105,14 @@ int main(int argc, char **argv)
 			continue;
 		ct_shard_tree_reset(&tree);
 		for (int i = first; i < first + count; i++) {
-			int64_t r0, n;
 			ct_shard_rows(BATCH, S, i, &r0, &n);
 			void *leaf = ct_shard_tree_leaf(&tree);
 			ps.grad = ct_shard_floats(&lay, leaf); /* backward writes the leaf */
 			ct_graph_set_rows(g, (int)n);
 			memcpy(ct_graph_value(g, x), xb + r0 * D, (size_t)n * D * sizeof(float));
 			ct_graph_set_labels(g, loss, yb + r0);
-			ct_graph_forward(g), ct_graph_backward(g, loss);
+			ct_graph_forward(g);
+			ct_graph_backward(g, loss);
 			ct_shard_doubles(&lay, leaf)[0] = ct_graph_loss(g, loss) * (double)n;
 			ct_shard_ints(&lay, leaf)[0] = n;
 			ct_shard_tree_push(&tree);
@@ -133,10 +130,8 @@ int main(int argc, char **argv)
 		mean_loss = ct_shard_doubles(&lay, sum)[0] / (double)ct_shard_ints(&lay, sum)[0];
 		/* The replicas must agree before rank 0 writes what they all hold. */
 		if (step % EVERY == 0 || stop || step == steps) {
-			uint64_t d[3] = {ct_dist_digest(ps.data, ps.n * 4),
-					 ct_dist_digest(opt.m, ps.n * 4),
-					 ct_dist_digest(opt.v, ps.n * 4)};
-			if (ct_dist_check_replicas(&c, ct_dist_digest(d, sizeof d), step, &e) < 0 ||
+			uint64_t digest = ct_dist_digest(ps.data, ps.n * sizeof(float));
+			if (ct_dist_check_replicas(&c, digest, step, &e) < 0 ||
 			    (cm && ct_ckpt_manager_save(cm, step, &e) < 0))
 				return die(&c, &e);
 		}
@@ -150,9 +145,14 @@ int main(int argc, char **argv)
 	if (c.rank == 0)
 		printf("done step %lld on %d rank(s), loss %.6f%s\n", (long long)step, c.size,
 		       mean_loss, stop ? ", stopped by a signal" : "");
-	ct_ckpt_manager_free(cm), ct_dist_exchange_release(&xc), ct_shard_tree_release(&tree);
-	ct_graph_free(g), ct_loader_release(&ld), ct_optim_release(&opt);
-	ct_params_release(&ps), ct_dataset_release(&ds);
+	ct_ckpt_manager_free(cm);
+	ct_dist_exchange_release(&xc);
+	ct_shard_tree_release(&tree);
+	ct_graph_free(g);
+	ct_loader_release(&ld);
+	ct_optim_release(&opt);
+	ct_params_release(&ps);
+	ct_dataset_release(&ds);
 	if (ct_comm_finalize(&c, &e) < 0)
 		return (void)fprintf(stderr, "dataparallel: %s\n", e.msg), 1;
 	return stop ? 128 + (stop_signal ? (int)stop_signal : SIGTERM) : 0;
