@@ -103,8 +103,10 @@ int main(int argc, char **argv)
 	ct_shard_layout_init(&l, nf, 1, 1);
 	float *src = ct_aligned_alloc(64, 3 * l.bytes);
 	unsigned char *r0 = ct_aligned_alloc(64, l.bytes), *r1 = ct_aligned_alloc(64, l.bytes);
-	if (!src || !r0 || !r1)
-		return fprintf(stderr, "bench_tree: out of memory\n"), 1;
+	if (!src || !r0 || !r1) {
+		fprintf(stderr, "bench_tree: out of memory\n");
+		return 1;
+	}
 	for (size_t j = 0; j < 3 * nf; j++) /* values whose sums round */
 		src[j] = (float)(j % 997) * 0.001f + (float)(j % 13) * 1e-7f;
 	double tc[REPS], ta[REPS];
@@ -124,8 +126,10 @@ int main(int argc, char **argv)
 	for (int s = 2; s <= 8; s *= 2) {
 		ct_shard_tree t;
 		ct_err e = {0};
-		if (ct_shard_tree_init(&t, &l, s, &e) < 0)
-			return fprintf(stderr, "bench_tree: %s\n", e.msg), 1;
+		if (ct_shard_tree_init(&t, &l, s, &e) < 0) {
+			fprintf(stderr, "bench_tree: %s\n", e.msg);
+			return 1;
+		}
 		double tb[REPS], tn[REPS];
 		(void)step(&t, s, src, 0, r0);
 		(void)step(&t, s, src, 1, r1);
