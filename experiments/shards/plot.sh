@@ -3,7 +3,8 @@
 #     sh experiments/shards/plot.sh [scaling_raw.jsonl]
 # writes experiments/results/scaling.png and scaling.svg (gnuplot-nox):
 # left and middle, the throughput at P = 1 with S shards as a percentage of
-# today's step (S = 0), per batch, for the two models; right, 2 ranks x 1
+# today's step, per batch, for the two models (solid: bench_shards against
+# S = 0; dashed: ctrain train, scaling_trainer_raw.jsonl, against S = 1); right, 2 ranks x 1
 # thread as a percentage of 1 rank x 2 threads (784-1024-1024-10), waiting
 # ranks busy-polling (Open MPI's default) or yielding.
 set -eu
@@ -28,14 +29,20 @@ set xlabel "shards S (P = 1, 1 thread)"
 set ylabel "throughput, % of the step without shards (CPU time)"
 set title "784-256-10"
 plot 90 with lines dt 2 lc rgb "gray" title "goal 90%", \
-     "$D/shards_0.dat" using 1:2 with linespoints lw 2 title "batch 32", \
-     "" using 1:3 with linespoints lw 2 title "batch 128", \
-     "" using 1:4 with linespoints lw 2 title "batch 512"
+     "$D/shards_0.dat" using 1:2 with linespoints lw 2 lc 1 title "batch 32", \
+     "" using 1:3 with linespoints lw 2 lc 2 title "batch 128", \
+     "" using 1:4 with linespoints lw 2 lc 3 title "batch 512", \
+     "$D/trainer_0.dat" using 1:2 with linespoints lw 1 lc 1 dt 2 title "32, ctrain train", \
+     "" using 1:3 with linespoints lw 1 lc 2 dt 2 title "128, ctrain train", \
+     "" using 1:4 with linespoints lw 1 lc 3 dt 2 title "512, ctrain train"
 set title "784-1024-1024-10"
 plot 90 with lines dt 2 lc rgb "gray" title "goal 90%", \
-     "$D/shards_1.dat" using 1:2 with linespoints lw 2 title "batch 32", \
-     "" using 1:3 with linespoints lw 2 title "batch 128", \
-     "" using 1:4 with linespoints lw 2 title "batch 512"
+     "$D/shards_1.dat" using 1:2 with linespoints lw 2 lc 1 title "batch 32", \
+     "" using 1:3 with linespoints lw 2 lc 2 title "batch 128", \
+     "" using 1:4 with linespoints lw 2 lc 3 title "batch 512", \
+     "$D/trainer_1.dat" using 1:2 with linespoints lw 1 lc 1 dt 2 title "32, ctrain train", \
+     "" using 1:3 with linespoints lw 1 lc 2 dt 2 title "128, ctrain train", \
+     "" using 1:4 with linespoints lw 1 lc 3 dt 2 title "512, ctrain train"
 set title "784-1024-1024-10: 2 ranks x 1 thread vs 1 rank x 2 threads"
 set xrange [1.6:10]
 set xtics (2, 4, 8)

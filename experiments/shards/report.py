@@ -64,6 +64,26 @@ for layers in MODELS:
               f" | {100 * (c[4] / c[0] - 1):+.1f}% | {100 * (w[4] / w[0] - 1):+.1f}% |"
               f" {loads(sum(s_.values(), []))} |")
 
+tpath = os.path.join(os.path.dirname(path), "scaling_trainer_raw.jsonl")
+trainer = [json.loads(line) for line in open(tpath) if line.strip()] if os.path.exists(tpath) else []
+trel = {}
+if trainer:
+    print("\n### (a) in the trainer: `ctrain train --set train.shards=S` (S = 1: today's step)\n")
+    print("CPU samples/s of one epoch (the difference of 1- and 2-epoch runs), median of "
+          f"{max(r['round'] for r in trainer)} rounds (trainer_bench.py).\n")
+    print("| layers | batch | S=1 | S=2 | S=4 | S=8 | S=4 vs S=1 | load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for layers in MODELS:
+        for batch in (32, 128, 512):
+            t_ = {sh: [r for r in trainer if r["layers"] == layers and r["batch"] == batch and
+                       r["shards"] == sh] for sh in (1, 2, 4, 8)}
+            if not all(t_.values()):
+                continue
+            c = {sh: m(v, "cpu_sps") for sh, v in t_.items()}
+            trel[(layers, batch)] = {sh: 100 * c[sh] / c[1] for sh in (1, 2, 4, 8)}
+            print(f"| {layers} | {batch} | " + " | ".join(f"{c[sh]:.0f}" for sh in (1, 2, 4, 8)) +
+                  f" | {100 * (c[4] / c[1] - 1):+.1f}% | {loads(sum(t_.values(), []))} |")
+
 print("\n### (b) 784-1024-1024-10: 2 ranks x 1 thread against 1 rank x 2 threads\n")
 print("2x1: Open MPI's default (a waiting rank busy-polls); 2x1y: `--mca mpi_yield_when_idle 1`.\n")
 print("| batch | S | cpu sps 1x2 | 2x1 | 2x1y | 2x1 / 1x2 (cpu) | 2x1y / 1x2 (cpu) "
@@ -121,6 +141,12 @@ if dat:
             f.write("# S  batch32 batch128 batch512 (% of S = 0, cpu)\n")
             for s in (1, 2, 4, 8):
                 f.write(f"{s} " + " ".join(f"{rel[(layers, b)][s]:.2f}" for b in (32, 128, 512)) + "\n")
+    for i, layers in enumerate(MODELS):
+        with open(os.path.join(dat, f"trainer_{i}.dat"), "w") as f:
+            f.write("# S  batch32 batch128 batch512 (% of S = 1, cpu; ctrain train)\n")
+            for sh in (1, 2, 4, 8):
+                f.write(f"{sh} " + " ".join(f"{trel[(layers, b)][sh]:.2f}" if (layers, b) in trel
+                                           else "nan" for b in (32, 128, 512)) + "\n")
     with open(os.path.join(dat, "ranks.dat"), "w") as f:
         f.write("# S  then per batch 128, 512: cpu 2x1, cpu 2x1y, wall 2x1, wall 2x1y (% of 1x2)\n")
         for s in (2, 4, 8):
