@@ -270,13 +270,27 @@ static int read_field(ct_h5c_reader *r, ct_ckpt_field *d, ct_err *e)
 	return rc;
 }
 
+static int read_from(ct_ckpt_fields *f, ct_h5c_reader *r, const char *path, ct_err *e);
+
 int ct_ckpt_fields_read(ct_ckpt_fields *f, const char *path, ct_err *e)
 {
 	ct_h5c_reader *r;
 	int rc = ct_h5c_open(path, &r, e);
-	if (rc < 0)
-		return rc;
-	rc = check_format(r, path, e);
+	return rc < 0 ? rc : read_from(f, r, path, e);
+}
+
+int ct_ckpt_fields_read_buffer(ct_ckpt_fields *f, const void *buf, size_t len, const char *name,
+			       ct_err *e)
+{
+	ct_h5c_reader *r;
+	int rc = ct_h5c_open_buffer(buf, len, name, &r, e);
+	return rc < 0 ? rc : read_from(f, r, name, e);
+}
+
+/* Closes r. */
+static int read_from(ct_ckpt_fields *f, ct_h5c_reader *r, const char *path, ct_err *e)
+{
+	int rc = check_format(r, path, e);
 	for (size_t i = 0; rc == 0 && i < f->n; i++)
 		rc = read_field(r, &f->v[i], e);
 	ct_h5c_close(r);

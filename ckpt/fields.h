@@ -149,6 +149,10 @@ CT_API int ct_ckpt_fields_serialize(ct_ckpt_fields *f, ct_h5c_image *im, ct_err 
  * format_version, CT_ENOTFOUND for a missing field; messages name the file.
  * The state is not touched. */
 CT_API int ct_ckpt_fields_read(ct_ckpt_fields *f, const char *path, ct_err *e);
+/* The same from a whole file's bytes in memory (e.g. broadcast by rank 0 of
+ * a data-parallel job); name is used in messages. */
+CT_API int ct_ckpt_fields_read_buffer(ct_ckpt_fields *f, const void *buf, size_t len,
+				      const char *name, ct_err *e);
 /* After a successful read: CT_CKPT_MATCH checks and check hooks, then copies
  * every field back into the state and runs the apply hooks.  On failure the
  * state is unchanged. */

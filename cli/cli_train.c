@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../dist/comm.h"
 #include "../util/atomic.h"
 #include "../ckpt/discover.h"
 #include "../ckpt/h5c.h"
@@ -29,6 +30,75 @@
 #include "../train/trainer.h"
 
 static int g_interrupt_signal;
+/* The processes of the job (dist/comm.h): one, unless a launcher (mpirun)
+ * started this one.  Rank 0 writes the run's files; every failure of a rank
+ * ends the whole job (comm_end), so no rank waits for a dead peer. */
+static ct_comm g_comm = {.size = 1};
+
+/* 1 on the process that owns the run directory. */
+static int rank0(void) { return g_comm.rank == 0; }
+
+/* After kernel pinning (it may re-execute: never after MPI_Init): joins the
+ * job, quiets ranks > 0 (WARN and ERROR only) and checks that every rank
+ * runs rank 0's OpenBLAS core (another one rounds differently). */
+static int comm_start(ct_err *e)
+{
+	int rc = ct_comm_init(&g_comm, e);
+	if (rc < 0 || g_comm.size == 1)
+		return rc;
+	if (g_comm.rank > 0 && ct_log_get_level() < CT_LOG_WARN)
+		ct_log_set_level(CT_LOG_WARN);
+	char mine[64] = {0};
+	snprintf(mine, sizeof mine, "%s", ct_blas_core_name());
+	char *all = calloc((size_t)g_comm.size, sizeof mine);
+	if (!all)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	rc = ct_comm_allgather(&g_comm, mine, all, sizeof mine, e);
+	for (int r = 1; rc == 0 && r < g_comm.size; r++)
+		if (strcmp(all + (size_t)r * sizeof mine, all) != 0)
+			rc = ct_errf(e, CT_ECONFIG,
+				     "rank %d runs OpenBLAS core %s but rank 0 runs %s: every rank "
+				     "must compute with the same kernel (set train.kernel = %s, or "
+				     "OPENBLAS_CORETYPE=%s for every rank)",
+				     r, all + (size_t)r * sizeof mine, all, all, all);
+	free(all);
+	return rc;
+}
+
+/* Ends the job: a failure on any rank aborts every rank (MPI_Abort), else
+ * MPI_Finalize.  A single process returns rc. */
+static int comm_end(int rc, ct_err *e)
+{
+	if (g_comm.size > 1 && rc < 0 && rc != CT_EINTERRUPTED) {
+		ct_log_error("rank %d of %d: %s", g_comm.rank, g_comm.size, e->msg);
+		(void)fflush(stdout);
+		ct_comm_abort(&g_comm, rc == CT_EUSAGE || rc == CT_ECONFIG ? 2 : 1);
+	}
+	ct_err fe = {0};
+	if (g_comm.mpi && ct_comm_finalize(&g_comm, &fe) < 0 && rc >= 0) {
+		*e = fe;
+		rc = fe.code;
+	}
+	return rc;
+}
+
+/* Rank 0's bytes to every rank: *buf (malloc'ed, *len bytes) on rank 0; the
+ * others receive a malloc'ed copy (NUL-terminated, so text may be parsed). */
+static int bcast_bytes(char **buf, size_t *len, ct_err *e)
+{
+	uint64_t n = rank0() ? (uint64_t)*len : 0;
+	int rc = ct_comm_bcast(&g_comm, &n, sizeof n, 0, e);
+	if (rc < 0 || (rank0() && n == 0))
+		return rc;
+	if (rank0())
+		return ct_comm_bcast(&g_comm, *buf, *len, 0, e);
+	*len = (size_t)n;
+	*buf = malloc(*len + 1);
+	if (!*buf)
+		return ct_errf(e, CT_ENOMEM, "out of memory for %zu bytes from rank 0", *len);
+	(*buf)[*len] = '\0';
+	return *len ? ct_comm_bcast(&g_comm, *buf, *len, 0, e) : 0;
+}
 
 int cli_interrupt_signal(void) { return g_interrupt_signal; }
 
@@ -155,53 +225,78 @@ static void record_event(const char *dir, const char *ev, int64_t step, int64_t 
 		ct_log_warn("%s", we.msg);
 }
 
-/* Test-only (listed with every other in tests/e2e/lib.sh):
+/* Test-only (listed with every other at the top of tests/lib.sh), read
+ * here, once, before any thread starts; the library only sees a
+ * trainer_opts.after_step callback:
  * CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG] makes `ctrain train/resume` signal
  * itself (SIGTERM by default) right after step N, so that tests interrupt at
- * an exact step.  Read here, once, before any thread starts; the library only
- * sees a trainer_opts.after_step callback. */
-typedef struct test_signal {
+ * an exact step;
+ * CTRAIN_TEST_PERTURB=RANK:STEP adds 1 to the first parameter on rank
+ * RANK of a data-parallel job after step STEP (the replicas then differ: the
+ * digest check at the next checkpoint must stop the job). */
+typedef struct test_hooks {
 	int64_t at;
 	int sig;
-} test_signal;
+	int perturb_rank;
+	int64_t perturb_step;
+	ct_train_state *s;
+} test_hooks;
 
-static void test_signal_after_step(void *ctx, int64_t step)
+static void test_after_step(void *ctx, int64_t step)
 {
-	const test_signal *t = ctx;
-	if (step == t->at)
+	const test_hooks *t = ctx;
+	if (t->sig && step == t->at)
 		raise(t->sig);
+	if (t->perturb_rank == g_comm.rank && step == t->perturb_step)
+		t->s->model.ps.data[0] += 1.0f; /* a one-ulp change may round away by the check */
 }
 
-static int test_signal_get(test_signal *t)
+static int test_hooks_get(test_hooks *t, ct_train_state *s)
 {
+	memset(t, 0, sizeof *t);
+	t->s = s;
+	t->perturb_rank = -1;
 	const char *v = getenv("CTRAIN_TEST_SIGNAL_AT_STEP");
-	if (!v)
-		return 0;
-	const char *colon = strchr(v, ':');
-	t->at = strtoll(v, NULL, 10);
-	t->sig = colon ? (int)strtol(colon + 1, NULL, 10) : SIGTERM;
-	return 1;
+	if (v) {
+		const char *colon = strchr(v, ':');
+		t->at = strtoll(v, NULL, 10);
+		t->sig = colon ? (int)strtol(colon + 1, NULL, 10) : SIGTERM;
+	}
+	const char *p = getenv("CTRAIN_TEST_PERTURB");
+	if (p && strchr(p, ':')) {
+		t->perturb_rank = (int)strtol(p, NULL, 10);
+		t->perturb_step = strtoll(strchr(p, ':') + 1, NULL, 10);
+	}
+	return v || p;
 }
 
 static int run(ct_train_state *s, const char *dir, int64_t resume_step, ct_err *e)
 {
 	ct_trainer_result r;
 	int64_t total = ct_train_total_steps(s);
-	record_event(dir, resume_step < 0 ? "start" : "resume", resume_step < 0 ? 0 : resume_step,
-		     total, "");
-	test_signal ts;
-	ct_trainer_opts o = {test_signal_after_step, &ts};
-	int rc = ct_trainer_run(s, dir, resume_step, test_signal_get(&ts) ? &o : NULL, &r, e);
-	record_event(dir,
-		     rc == 0                 ? "finished"
-		     : rc == CT_EINTERRUPTED ? "interrupted"
-					     : "failed",
-		     s->step, total, rc < 0 && rc != CT_EINTERRUPTED ? e->msg : "");
-	if (rc == 0 || rc == CT_EINTERRUPTED)
+	if (rank0())
+		record_event(dir, resume_step < 0 ? "start" : "resume",
+			     resume_step < 0 ? 0 : resume_step, total, "");
+	if (g_comm.size > 1)
+		ct_log_info("%d processes (%s), train.shards = %d: %d shard(s) and %d rows of each "
+			    "batch of %d per process",
+			    g_comm.size, g_comm.version, s->cfg.shards, s->cfg.shards / g_comm.size,
+			    s->cfg.batch_size / g_comm.size, s->cfg.batch_size);
+	test_hooks th;
+	int hooks = test_hooks_get(&th, s);
+	ct_trainer_opts o = {hooks ? test_after_step : NULL, &th, &g_comm};
+	int rc = ct_trainer_run(s, dir, resume_step, &o, &r, e);
+	if (rank0())
+		record_event(dir,
+			     rc == 0                 ? "finished"
+			     : rc == CT_EINTERRUPTED ? "interrupted"
+						     : "failed",
+			     s->step, total, rc < 0 && rc != CT_EINTERRUPTED ? e->msg : "");
+	if (rank0() && (rc == 0 || rc == CT_EINTERRUPTED))
 		plot_refresh(dir); /* DIR/curves.svg; an INFO line without gnuplot */
 	if (rc == CT_EINTERRUPTED)
 		g_interrupt_signal = r.signal;
-	if (rc == 0)
+	if (rc == 0 && rank0())
 		print_summary(&r);
 	return rc;
 }
@@ -359,10 +454,18 @@ static int train_in(int argc, char **argv, int *lock, ct_err *e)
 		return rc;
 	if (cfg.kernel[0]) /* train.kernel: pin the kernel for this run (may re-execute) */
 		kernel_ensure(cfg.kernel, "train.kernel", e);
-	rc = ct_atomic_mkdir_p(a.run_dir, e);
-	if (rc == 0)
+	if ((rc = comm_start(e)) < 0)
+		return rc;
+	if (cfg.shards % g_comm.size != 0)
+		return ct_errf(e, CT_ECONFIG,
+			       "%s: %d processes do not divide train.shards = %d: run on a number "
+			       "of processes that divides it",
+			       a.config, g_comm.size, cfg.shards);
+	if (rank0()) /* the run directory is rank 0's */
+		rc = ct_atomic_mkdir_p(a.run_dir, e);
+	if (rc == 0 && rank0())
 		rc = rundir_lock(a.run_dir, lock, e);
-	if (rc == 0)
+	if (rc == 0 && rank0())
 		rc = check_run_files(&a, e);
 	if (rc < 0)
 		return rc;
@@ -379,9 +482,9 @@ static int train_in(int argc, char **argv, int *lock, ct_err *e)
 		rc = optimizer_load_checkpoint(&s, a.init_from, e);
 	char path[4200];
 	snprintf(path, sizeof path, "%s/config.ini", a.run_dir);
-	if (rc == 0)
+	if (rc == 0 && rank0())
 		rc = ct_config_write(&s.cfg, path, e);
-	if (rc == 0)
+	if (rc == 0 && rank0())
 		rc = fingerprint_record(a.run_dir, &s.cfg, e);
 	if (rc == 0) {
 		ct_log_info(
@@ -402,7 +505,7 @@ int cli_train(int argc, char **argv, ct_err *e)
 	int lock = -1;
 	int rc = train_in(argc, argv, &lock, e);
 	rundir_unlock(lock);
-	return rc;
+	return comm_end(rc, e);
 }
 
 /* Re-executes under the OpenBLAS kernel the newest valid checkpoint was
@@ -451,6 +554,12 @@ static int check_frozen_config(void *ctx, const ct_ckpt_fields *f, const char *p
 		memcpy(frozen.path, s->cfg.path, sizeof frozen.path);
 	if (rc == 0)
 		rc = ct_config_check_continuation(&frozen, &s->cfg, ini, e);
+	const ct_ckpt_field *sh = ct_ckpt_fields_find(f, "/meta/shards");
+	if (rc == 0 && sh && sh->present && *(const int64_t *)sh->copy != s->cfg.shards)
+		rc = ct_errf(e, CT_ECONFIG,
+			     "%s was written with train.shards = %lld, %s says %d: the shards are "
+			     "fixed for a run",
+			     path, (long long)*(const int64_t *)sh->copy, ini, s->cfg.shards);
 	int64_t threads = *(const int64_t *)ct_ckpt_fields_find(f, "/meta/threads")->copy;
 	if (rc == 0 && threads != s->cfg.threads && !s->cfg.deterministic)
 		ct_log_warn("%s was written with %lld thread(s), now %d: results may differ in the "
@@ -515,6 +624,98 @@ static int drop_stale_model(const ct_train_state *s, const char *dir, ct_err *e)
 	return rc < 0 ? rc : 0;
 }
 
+/* Rank 0's part of resume_in: the run's config (*cfg) with the --set
+ * overrides, checked against the run's data. */
+static int resume_config(const train_args *a, int *lock, ct_config *cfg, int *data_same, ct_err *e)
+{
+	char ini[4200];
+	snprintf(ini, sizeof ini, "%s/config.ini", a->run_dir);
+	int rc;
+	if (access(ini, F_OK) == 0 && (rc = rundir_lock(a->run_dir, lock, e)) < 0)
+		return rc;
+	ct_config_defaults_frozen(cfg);
+	rc = ct_config_load_file(cfg, ini, e);
+	if (rc < 0)
+		return frozen_config_error(a->run_dir, ini, e);
+	int path_set = 0;
+	for (int i = 0; rc == 0 && i < a->n_sets; i++) {
+		/* data.path may move to the same data (checked just below) */
+		int moves = strncmp(a->sets[i], "data.path=", 10) == 0;
+		path_set |= moves;
+		rc = moves ? ct_config_set(cfg, a->sets[i], e)
+			   : ct_config_set_on_resume(cfg, a->sets[i], e);
+	}
+	if (rc == 0)
+		rc = ct_config_validate(cfg, ini, e);
+	if (rc == 0)
+		rc = fingerprint_check(a->run_dir, cfg, a->accept_data_change, data_same, e);
+	if (rc == 0 && path_set && !*data_same && !a->accept_data_change)
+		rc = ct_errf(e, CT_ECONFIG,
+			     "--set data.path: %s recorded no data fingerprint (%s) to show that "
+			     "%s holds the same data; pass --accept-data-change to use it anyway",
+			     a->run_dir, FP_FILE, cfg->path);
+	if (rc == 0 && a->from)
+		rc = resume_from_select(a->run_dir, a->from, e);
+	return rc;
+}
+
+/* Several processes: rank 0's config to every rank (the others may not see
+ * the run directory). */
+static int share_config(ct_config *cfg, ct_err *e)
+{
+	if (g_comm.size == 1)
+		return 0;
+	char *text = rank0() ? ct_config_to_string(cfg) : NULL;
+	size_t len = text ? strlen(text) : 0;
+	if (rank0() && !text)
+		return ct_errf(e, CT_ENOMEM, "out of memory");
+	int rc = bcast_bytes(&text, &len, e);
+	if (rc == 0 && !rank0()) {
+		ct_config_defaults_frozen(cfg);
+		rc = ct_config_parse_string(cfg, text, "rank 0's config", e);
+	}
+	free(text);
+	return rc;
+}
+
+/* Several processes: rank 0 restored s from the run's newest valid
+ * checkpoint; the same state, as a checkpoint image in memory, to every
+ * other rank (which parses it as it would the file). */
+static int share_state(ct_train_state *s, int64_t *step, ct_err *e)
+{
+	if (g_comm.size == 1)
+		return 0;
+	int rc = ct_comm_bcast(&g_comm, step, sizeof *step, 0, e);
+	if (rc < 0 || *step < 0)
+		return rc;
+	ct_ckpt_fields f;
+	ct_h5c_image im;
+	ct_h5c_image_init(&im);
+	char *buf = NULL;
+	size_t len = 0;
+	rc = ct_ckpt_fields_init(&f, e);
+	if (rc == 0)
+		rc = state_ckpt_register(&f, s, e);
+	if (rc == 0 && rank0()) {
+		ct_ckpt_fields_take(&f, *step);
+		rc = ct_ckpt_fields_serialize(&f, &im, e);
+		void *b = NULL;
+		if (rc == 0)
+			rc = ct_h5c_image_gather(&im, &b, &len, e);
+		buf = b;
+	}
+	if (rc == 0)
+		rc = bcast_bytes(&buf, &len, e);
+	if (rc == 0 && !rank0())
+		rc = ct_ckpt_fields_read_buffer(&f, buf, len, "rank 0's checkpoint", e);
+	if (rc == 0 && !rank0())
+		rc = ct_ckpt_fields_apply(&f, e);
+	free(buf);
+	ct_h5c_image_release(&im);
+	ct_ckpt_fields_release(&f);
+	return rc;
+}
+
 static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 {
 	train_args a;
@@ -523,37 +724,33 @@ static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 		return rc;
 	if ((a.restarts > 0 || a.has_launcher) && !supervise_is_child())
 		return supervise(argc, argv, "resume", &a, e);
+	char name[32];
+	int launched = ct_comm_launched(name, sizeof name);
+	if (launched) { /* before MPI_Init: ranks that see the run directory pin its kernel */
+		pin_checkpoint_kernel(a.run_dir);
+		if ((rc = comm_start(e)) < 0)
+			return rc;
+	}
 	char ini[4200];
 	snprintf(ini, sizeof ini, "%s/config.ini", a.run_dir);
-	if (access(ini, F_OK) == 0 && (rc = rundir_lock(a.run_dir, lock, e)) < 0)
-		return rc;
 	ct_config cfg;
-	ct_config_defaults_frozen(&cfg);
-	rc = ct_config_load_file(&cfg, ini, e);
-	if (rc < 0)
-		return frozen_config_error(a.run_dir, ini, e);
-	int path_set = 0, data_same = 0;
-	for (int i = 0; rc == 0 && i < a.n_sets; i++) {
-		/* data.path may move to the same data (checked just below) */
-		int moves = strncmp(a.sets[i], "data.path=", 10) == 0;
-		path_set |= moves;
-		rc = moves ? ct_config_set(&cfg, a.sets[i], e)
-			   : ct_config_set_on_resume(&cfg, a.sets[i], e);
-	}
+	ct_config_defaults_frozen(&cfg); /* ranks > 0: replaced by rank 0's */
+	int data_same = 0;
+	if (rank0())
+		rc = resume_config(&a, lock, &cfg, &data_same, e);
 	if (rc == 0)
-		rc = ct_config_validate(&cfg, ini, e);
-	if (rc == 0)
-		rc = fingerprint_check(a.run_dir, &cfg, a.accept_data_change, &data_same, e);
-	if (rc == 0 && path_set && !data_same && !a.accept_data_change)
+		rc = share_config(&cfg, e);
+	if (rc == 0 && cfg.shards % g_comm.size != 0)
 		rc = ct_errf(e, CT_ECONFIG,
-			     "--set data.path: %s recorded no data fingerprint (%s) to show that "
-			     "%s holds the same data; pass --accept-data-change to use it anyway",
-			     a.run_dir, FP_FILE, cfg.path);
-	if (rc == 0 && a.from)
-		rc = resume_from_select(a.run_dir, a.from, e);
+			     "%s: %d processes do not divide train.shards = %d: resume on a "
+			     "number of processes that divides it",
+			     ini, g_comm.size, cfg.shards);
 	if (rc < 0)
 		return rc;
-	pin_checkpoint_kernel(a.run_dir);
+	if (!launched)
+		pin_checkpoint_kernel(a.run_dir);
+	if (!launched && (rc = comm_start(e)) < 0)
+		return rc;
 	rc = apply_threads(&cfg, e);
 	if (rc < 0)
 		return rc;
@@ -562,15 +759,18 @@ static int resume_in(int argc, char **argv, int *lock, ct_err *e)
 	if (rc < 0)
 		return rc;
 	int64_t step = -1;
-	rc = restore_latest(&s, a.run_dir, data_same || a.accept_data_change, &step, e);
+	if (rank0())
+		rc = restore_latest(&s, a.run_dir, data_same || a.accept_data_change, &step, e);
+	if (rc == 0)
+		rc = share_state(&s, &step, e);
 	if (rc == 0 && step < 0)
 		ct_log_info(
 			"%s: no checkpoint was made durable before the run stopped; starting it "
 			"again from step 0 with its config.ini",
 			a.run_dir);
-	if (rc == 0 && a.n_sets > 0)
+	if (rc == 0 && a.n_sets > 0 && rank0())
 		rc = ct_config_write(&s.cfg, ini, e);
-	if (rc == 0)
+	if (rc == 0 && rank0())
 		rc = drop_stale_model(&s, a.run_dir, e);
 	if (rc == 0)
 		rc = run(&s, a.run_dir, step, e);
@@ -586,5 +786,5 @@ int cli_resume(int argc, char **argv, ct_err *e)
 	int lock = -1;
 	int rc = resume_in(argc, argv, &lock, e);
 	rundir_unlock(lock);
-	return rc;
+	return comm_end(rc, e);
 }

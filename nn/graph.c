@@ -1,4 +1,5 @@
 #include "graph.h"
+#include "../util/philox.h"
 #include "../util/util.h"
 
 #include <stdlib.h>
@@ -39,6 +40,9 @@ struct ct_graph {
 	float *arena;
 	int training;
 	ct_rng *dropout_rng;
+	int counter_dropout; /* masks by (seed, step, node, global row): ct_graph_set_dropout_counter */
+	philox_key dropout_key;
+	uint64_t dropout_step, dropout_row0;
 	int finalized;
 };
 
@@ -255,6 +259,28 @@ float *ct_graph_grad(ct_graph *g, int id) { return at(g, id)->grad; }
 void ct_graph_set_training(ct_graph *g, int training) { g->training = training; }
 void ct_graph_set_dropout_rng(ct_graph *g, ct_rng *r) { g->dropout_rng = r; }
 
+void ct_graph_set_dropout_counter(ct_graph *g, uint64_t seed, uint64_t step, uint64_t row0)
+{
+	g->counter_dropout = 1;
+	g->dropout_key = philox_key_from_seed(seed, CT_RNG_STREAM_DROPOUT);
+	g->dropout_step = step;
+	g->dropout_row0 = row0;
+}
+
+/* The masks of rows [row0, row0 + rows) of the global batch: node id is the
+ * layer, so two dropout nodes never share a mask. */
+static void dropout_counter_forward(ct_graph *g, node *nd, const node *a, int id)
+{
+	size_t cols = (size_t)nd->cols;
+	for (int r = 0; r < g->rows; r++)
+		philox_dropout_row(nd->aux + (size_t)r * cols, (int64_t)cols, &g->dropout_key,
+				   g->dropout_step, (uint32_t)id, g->dropout_row0 + (uint64_t)r,
+				   nd->p);
+	size_t n = (size_t)g->rows * cols;
+	for (size_t i = 0; i < n; i++)
+		nd->val[i] = a->val[i] * nd->aux[i];
+}
+
 void ct_graph_set_labels(ct_graph *g, int id, const int32_t *labels)
 {
 	CT_ASSERT(at(g, id)->op == OP_XENT);
@@ -293,7 +319,9 @@ static void forward_node(ct_graph *g, node *nd)
 		break;
 	case OP_ACT: ct_act_forward(nd->act, nd->val, a->val, n); break;
 	case OP_DROPOUT:
-		if (g->training && nd->p > 0.0f) {
+		if (g->training && nd->p > 0.0f && g->counter_dropout) {
+			dropout_counter_forward(g, nd, a, (int)(nd - g->nodes));
+		} else if (g->training && nd->p > 0.0f) {
 			CT_ASSERT(g->dropout_rng);
 			ct_dropout_forward(nd->val, nd->aux, a->val, n, nd->p, g->dropout_rng);
 		} else {
@@ -376,11 +404,13 @@ static void backward_node(ct_graph *g, node *nd)
 	}
 }
 
-void ct_graph_backward(ct_graph *g, int loss_node)
+void ct_graph_backward(ct_graph *g, int loss_node) { ct_graph_backward_seed(g, loss_node, 1.0f); }
+
+void ct_graph_backward_seed(ct_graph *g, int loss_node, float seed)
 {
 	node *L = at(g, loss_node);
 	CT_ASSERT(L->op == OP_XENT || L->op == OP_MSE);
-	L->grad[0] = 1.0f;
+	L->grad[0] = seed;
 	for (int i = loss_node; i >= 0; i--) {
 		node *nd = &g->nodes[i];
 		/* Dead branches (not consumed, not the loss) have no gradient to give. */

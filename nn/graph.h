@@ -66,9 +66,18 @@ CT_API float *ct_graph_grad(ct_graph *g, int node); /* NULL if the node has no g
 CT_API void ct_graph_set_labels(ct_graph *g, int loss_node, const int32_t *labels);
 CT_API void ct_graph_set_training(ct_graph *g, int training);
 CT_API void ct_graph_set_dropout_rng(ct_graph *g, ct_rng *r);
+/* Dropout masks by position instead of from the rng (issue 17): the mask of
+ * the graph's row r is a function of (seed, step, dropout node, row0 + r)
+ * alone (util/philox.h), so it does not depend on how a batch is cut into
+ * shards or spread over processes.  Set before each forward. */
+CT_API void ct_graph_set_dropout_counter(ct_graph *g, uint64_t seed, uint64_t step, uint64_t row0);
 
 CT_API void ct_graph_forward(ct_graph *g);
 CT_API double ct_graph_loss(const ct_graph *g, int loss_node);
 CT_API void ct_graph_backward(ct_graph *g, int loss_node);
+/* The same with dLoss/dLoss = seed instead of 1: a shard of n rows of a
+ * batch of B seeds n/B, so that the shards' gradients add up to the batch
+ * mean's. */
+CT_API void ct_graph_backward_seed(ct_graph *g, int loss_node, float seed);
 
 #endif

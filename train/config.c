@@ -138,6 +138,9 @@ static const key_spec keys[] = {
 	 .help = "OpenBLAS core to pin (e.g. Haswell); empty = as detected"},
 	{"train", "deterministic", .type = K_BOOL, FLD(deterministic), .def = "true",
 	 .help = "same bytes for any thread count"},
+	{"train", "shards", INTK(1, 4096), FLD(shards), .def = "1",
+	 .help = "micro-shards of each batch (a power of two), summed by one fixed tree: the same "
+		 "bytes on any number of MPI processes dividing it (README: several processes)"},
 	{"train", "on_nonfinite", ENUMK("stop|warn|skip_batch"), FLD(on_nonfinite), .def = "stop",
 	 .resumable = 1,
 	 .help = "a NaN/inf loss or gradient stops the run (exit 1), only warns, or skips the batch"},
@@ -969,6 +972,9 @@ int ct_config_validate(const ct_config *c, const char *name, ct_err *e)
 			return CT_ECONFIG;
 		}
 	}
+	if (c->shards & (c->shards - 1))
+		return ct_errf(e, CT_ECONFIG, "%s: train.shards = %d: not a power of two", name,
+			       c->shards);
 	return check_cross(c, name, e);
 }
 

@@ -82,6 +82,7 @@ typedef struct ct_config {
 	int64_t log_every, eval_every; /* eval_every 0 = at the end of each epoch */
 	char kernel[64];               /* OpenBLAS core name to pin; "" = as detected */
 	int deterministic;
+	int shards;            /* power of two; 1 = today's step (no tree) */
 	char on_nonfinite[16]; /* stop|warn|skip_batch */
 	/* [checkpoint] */
 	int64_t every_steps;              /* 0 = off */

@@ -10,7 +10,7 @@
 typedef struct derived {
 	ct_train_state *s;
 	const int64_t *file_step; /* the table's /meta/step */
-	int64_t epoch, threads;
+	int64_t epoch, threads, shards;
 	double lr;
 	char *config_text;
 } derived;
@@ -21,6 +21,7 @@ static void derived_take(void *ctx)
 	const ct_train_state *s = d->s;
 	d->epoch = (int64_t)s->ld.st.epoch;
 	d->threads = s->cfg.threads;
+	d->shards = s->cfg.shards;
 	d->lr = ct_sched_lr(&s->sched, s->step);
 	free(d->config_text); /* after a read it holds the file's text */
 	d->config_text = ct_config_to_string(&s->cfg);
@@ -86,6 +87,11 @@ int state_ckpt_register(ct_ckpt_fields *f, ct_train_state *s, ct_err *e)
 	if (rc == 0)
 		rc = ct_ckpt_fields_add(f, "/meta/threads", CT_H5C_I64, 0, NULL, &d->threads,
 					CT_CKPT_STASH, e);
+	/* train.shards (issue 17), only when > 1: a file without it means 1, so
+	 * the checkpoints of one-shard runs keep their layout. */
+	if (rc == 0 && s->cfg.shards > 1)
+		rc = ct_ckpt_fields_add(f, "/meta/shards", CT_H5C_I64, 0, NULL, &d->shards,
+					CT_CKPT_STASH | CT_CKPT_OPTIONAL, e);
 	if (rc == 0)
 		rc = ct_ckpt_fields_add(f, "/meta/loss_sum", CT_H5C_F64, 0, NULL, &s->loss_sum, 0,
 					e);

@@ -12,6 +12,7 @@
 #define CT_TRAINER_H
 
 #include "../util/api.h"
+#include "../dist/comm.h"
 #include "state.h"
 
 typedef struct ct_trainer_result {
@@ -27,9 +28,14 @@ typedef struct ct_trainer_result {
 
 /* Optional: after_step runs on the training thread after every step, before
  * pending signals are looked at (the CLI's test option, cli/cli_train.c). */
+/* comm (dist/comm.h): the processes of a data-parallel job (train.shards
+ * must be a multiple of comm->size); each computes its shards of every batch,
+ * and only rank 0 writes the run's files (metrics, checkpoints, export);
+ * NULL or one rank: a single process. */
 typedef struct ct_trainer_opts {
 	void (*after_step)(void *ctx, int64_t step);
 	void *ctx;
+	ct_comm *comm;
 } ct_trainer_opts;
 
 /* o may be NULL. */

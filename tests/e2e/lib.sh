@@ -6,6 +6,9 @@
 #   CTRAIN_TEST_SIGNAL_AT_STEP=N[:SIG]  `ctrain train|resume` raises SIG (default
 #       SIGTERM) right after step N.  Read once by the CLI (cli/cli_train.c),
 #       which hands the library a trainer_opts.after_step callback.
+#   CTRAIN_TEST_PERTURB=RANK:STEP  under mpirun, rank RANK adds 1 to its first
+#       parameter after step STEP (cli/cli_train.c, the same callback): the
+#       replica digest at the next checkpoint must stop the job.
 #   CTRAIN_FAULT_DIR, _MATCH, _AT, _STICKY, _ERRNO, _ACTION, _SHORT, _COUNT,
 #   _TRACE, _VERBOSE  tests/faultinject.c (LD_PRELOAD): the N-th I/O operation
 #       under DIR (and on a path containing MATCH) fails, or SIGKILLs / signals

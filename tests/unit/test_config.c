@@ -650,7 +650,7 @@ static const char *expected_text =
 	"y = \"labels\"\nval_path = \"\"\ntest_path = \"\"\nnormalize = none\nmemory_mb = 0\n"
 	"generator = counter\n"
 	"\n[train]\nepochs = 10\nseed = 42\nthreads = 1\nlog_every = 50\neval_every = 0\n"
-	"kernel = \"\"\ndeterministic = true\non_nonfinite = stop\n"
+	"kernel = \"\"\ndeterministic = true\nshards = 1\non_nonfinite = stop\n"
 	"\n[checkpoint]\nevery_steps = 1000\nevery_seconds = 0\nkeep_last = 3\nkeep_every = 0\n"
 	"async = true\non_error = stop\nevery_epoch = false\nkeep_best = 0\nmonitor = val_loss\n"
 	"patience = 0\n";
@@ -915,11 +915,11 @@ static void test_reference(void **state)
 			       "\n  val_split     = tail        validation rows: the file's last "
 			       "val_fraction (tail, as Keras)"));
 	assert_non_null(strstr(text, "false = the file's order, every epoch"));
-	/* 6 section headers and one line per key (53 keys). */
+	/* 6 section headers and one line per key (54 keys). */
 	int lines = 0;
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 2 + 6 * 2 + 53);
+	assert_int_equal(lines, 2 + 6 * 2 + 54);
 	free(text);
 }
 
