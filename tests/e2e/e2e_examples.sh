@@ -148,25 +148,27 @@ grep -q 'resuming from .*ckpt-0000000030.h5' "$T/dpr.out" && grep -q '^done step
 	|| fail "no resume on 2 ranks: $(cat "$T/dpr.out")"
 cmp "$T/dp1/model.safetensors" "$T/dpr/model.safetensors" || fail "30 steps on 1 rank + 30 on 2 differ from 60 on 1"
 ok "dataparallel: one model.safetensors for P = 1, 2, 4 and for 30 steps on 1 rank resumed on 2 ($(sha256sum <"$T/dp1/model.safetensors" | cut -c1-16))"
-# The stop vote: SIGTERM to rank 1 alone (once rank 0 has a checkpoint);
-# both ranks stop after the same step, rank 0 saves it; one process resumes.
-./dataparallel "$T/dpa" 3000 >"$T/dpa.out" 2>&1 || fail "dataparallel 3000: $(cat "$T/dpa.out")"
-mpi 2 ./dataparallel "$T/dpb" 3000 >"$T/dpb.out" 2>&1 &
+# The stop vote: SIGTERM to rank 1 alone (once rank 0 has a checkpoint) of a
+# run too long to end first; both ranks stop after the same step, rank 0
+# saves it; one process resumes it to 10 steps further, against one process
+# that ran those steps without a stop.
+mpi 2 ./dataparallel "$T/dpb" 10000000 >"$T/dpb.out" 2>&1 &
 mp=$!
 i=0
-until [ -e "$T/dpb/checkpoints/ckpt-0000000020.h5" ] || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done
+until ls "$T/dpb/checkpoints" 2>/dev/null | grep -q '^ckpt-.*\.h5$' || [ $i -ge 1200 ]; do sleep 0.05; i=$((i + 1)); done
 descendants() { for _c in $(pgrep -P "$1"); do echo "$_c"; descendants "$_c"; done; }
 rank1="" # a process under mpirun (via the subshell and timeout) with rank 1 in its environment
 for c in $(descendants $mp); do
 	tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && rank1=$c
 done
-[ -n "$rank1" ] || { kill $mp; fail "rank 1 of mpirun $mp not found"; }
+[ -n "$rank1" ] || { kill $mp; fail "rank 1 of mpirun $mp not found: $(cat "$T/dpb.out")"; }
 kill -TERM "$rank1"
 wait $mp
 grep -q '^done step [0-9]* on 2 rank(s), loss .*, stopped by a signal' "$T/dpb.out" || fail "no stop vote: $(cat "$T/dpb.out")"
 at=$(sed -n 's/^done step \([0-9]*\) .*/\1/p' "$T/dpb.out")
-[ "$at" -lt 3000 ] && [ -e "$T/dpb/checkpoints/$(printf 'ckpt-%010d.h5' "$at")" ] || fail "stopped at $at without its checkpoint"
-./dataparallel "$T/dpb" 3000 >"$T/dpb2.out" 2>&1 || fail "resume after the vote: $(cat "$T/dpb2.out")"
+[ -e "$T/dpb/checkpoints/$(printf 'ckpt-%010d.h5' "$at")" ] || fail "stopped at $at without its checkpoint"
+./dataparallel "$T/dpa" $((at + 10)) >"$T/dpa.out" 2>&1 || fail "dataparallel $((at + 10)): $(cat "$T/dpa.out")"
+./dataparallel "$T/dpb" $((at + 10)) >"$T/dpb2.out" 2>&1 || fail "resume after the vote: $(cat "$T/dpb2.out")"
 grep -q "resuming from .*$(printf 'ckpt-%010d.h5' "$at")" "$T/dpb2.out" || fail "resume: $(cat "$T/dpb2.out")"
 cmp "$T/dpa/model.safetensors" "$T/dpb/model.safetensors" || fail "stopped by SIGTERM on rank 1 and resumed: weights differ"
 ok "dataparallel: SIGTERM to rank 1 stopped both ranks at step $at with a checkpoint; resumed on 1 rank: the same bytes"
