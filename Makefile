@@ -100,7 +100,7 @@ SYNTH_RATE := $(patsubst experiments/bench/%.c,$(BUILD)/bench/%,$(wildcard exper
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ctrain $(BUILD)/libctrain.a $(TEST_BINS) examples $(BUILD)/libfaultinject.so $(BUILD)/libpowerloss.so \
-     $(BUILD)/bench/bench_step $(BUILD)/libctrain_mpi.so $(BUILD)/tests/dist_check $(BUILD)/bench/bench_shards \
+     $(BUILD)/bench/bench_step $(BUILD)/libctrain_mpi.so $(BUILD)/tests/dist_check $(BUILD)/bench/bench_shards $(BUILD)/bench/bench_tree \
      $(SYNTH_RATE)
 
 $(BUILD)/%.o: %.c
@@ -350,6 +350,10 @@ $(BUILD)/bench/bench_step: $(BENCH_SRCS) experiments/bench/bench.h $(BUILD)/libc
 
 # The price of shards and the exchange (issue 17): experiments/shards/run.sh.
 $(BUILD)/bench/bench_shards: experiments/shards/bench_shards.c $(BUILD)/libctrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
+
+$(BUILD)/bench/bench_tree: experiments/shards/bench_tree.c $(BUILD)/libctrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libctrain.a $(LDLIBS_BASE)
 

@@ -62,7 +62,9 @@ CT_API int ct_shard_stop(const ct_shard_layout *l, void *node);
 /* left = left + right, element by element. */
 CT_API void ct_shard_combine(const ct_shard_layout *l, void *left, const void *right);
 /* The balanced tree over `count` (a power of two) contiguous nodes, in place;
- * the result is node 0, the others are clobbered. */
+ * the result is node 0, the others are clobbered.  Like ct_shard_tree_push,
+ * each cascade of merges is one pass (chunks that stay in L1): every node is
+ * read once, and the additions are those of the tree, in its order. */
 CT_API void ct_shard_reduce_levels(const ct_shard_layout *l, void *nodes, int count);
 
 /* Rows of shard i of a batch of `rows`: [*start, *start + *n).  Shard i gets

@@ -35,6 +35,8 @@
  *             ct_ckpt_manager_maybe_save(cm, step, &e);
  *     }
  *     ct_state_dict_save("model.safetensors", &ps, NULL, &e);   // 5. PyTorch loads it
+ * Data-parallel on P ranks (mpirun) with the same bytes for every P: the
+ * shards, the tree and the exchange of dist/ (examples/dataparallel.c).
  *
  * Every function that can fail returns a negative code from ctrain/util/err.h
  * and fills a ct_err with a one-line message naming the file and the problem;

@@ -13,8 +13,9 @@
  *         S = -1: the exchange alone (MPI_Barrier, then ct_dist_step_exchange of
  *                one node of the model's size), 50 times: its median time,
  *                without the wait for a slower rank that a step includes.
- * Prints one JSON line (rank 0): samples/s (wall and CPU, medians of
- * windows), the exchange's share of the step, the OpenBLAS core. */
+ * Prints one JSON line (rank 0): samples/s (wall, and per CPU second of
+ * all ranks together; medians of 5 windows), the exchange's share of the
+ * step, the OpenBLAS core. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,16 +211,21 @@ static int measure(bench *b, double sec, int windows, ct_err *e)
 				return rc;
 		}
 		double dt = now(CLOCK_MONOTONIC) - t0, dc = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		/* CPU time of the whole job: every rank's, summed. */
+		uint64_t cpu_ns = (uint64_t)(dc * 1e9);
+		int rc = ct_comm_allreduce_u64(&b->c, &cpu_ns, 1, CT_COMM_OP_SUM, e);
+		if (rc < 0)
+			return rc;
 		if (w >= 0) {
 			wall[w] = (double)(steps * b->batch) / dt;
-			cpu[w] = (double)(steps * b->batch) / dc;
+			cpu[w] = (double)(steps * b->batch) / (1e-9 * (double)cpu_ns);
 			share[w] = b->t_exchange / dt;
 			xms[w] = 1e3 * b->t_exchange / (double)steps;
 		}
 		uint64_t next = (uint64_t)((double)steps * (sec / dt) + 1);
 		if (next < 3)
 			next = 3;
-		int rc = ct_comm_allreduce_u64(&b->c, &next, 1, CT_COMM_OP_MAX, e);
+		rc = ct_comm_allreduce_u64(&b->c, &next, 1, CT_COMM_OP_MAX, e);
 		if (rc < 0)
 			return rc;
 		steps = (int64_t)next;

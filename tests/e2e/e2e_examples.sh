@@ -5,7 +5,10 @@
 # ctrain` (shared, and static); xor learns; the residual MLP's hand-written
 # loop is killed (SIGKILL, twice, once with a write in flight) and restarted
 # and ends with the same bytes as an uninterrupted run, with keys PyTorch
-# loads strictly; serve answers stdin with the classes `ctrain predict` gives.
+# loads strictly; serve answers stdin with the classes `ctrain predict` gives;
+# dataparallel gives the same weights alone and under mpirun -np 2 and 4,
+# resumes on 2 ranks what 1 wrote, and stops all ranks at one step when one
+# rank gets SIGTERM, to the same bytes after a resume on 1.
 set -u
 . "$(dirname "$0")/lib.sh"
 build=$(dirname "$CTRAIN")
@@ -43,7 +46,7 @@ ok "<syslog.h> included before <ctrain.h> compiles (no LOG_* collision)"
 # Out of the source tree, with only pkg-config.
 S=$T/src; mkdir -p "$S"; cp examples/*.c "$S/"
 cd "$S" || fail "cd $S"
-for x in xor resmlp serve; do
+for x in xor resmlp serve dataparallel; do
 	$XCC -std=c11 -O2 -Wall -Wextra -Werror $CF "$x.c" -o "$x" $LIBS 2>"$T/cc.err" \
 		|| fail "$x does not build with pkg-config: $(head -5 "$T/cc.err")"
 done
@@ -54,7 +57,7 @@ ldd ./resmlp-static | grep -q libctrain && fail "resmlp-static still needs libct
 ldd ./resmlp | grep -q "$P/lib/libctrain.so" && fail "resmlp found libctrain.so without LD_LIBRARY_PATH?"
 export LD_LIBRARY_PATH="$P/lib"
 ldd ./resmlp | grep -q "$P/lib/libctrain.so.0" || fail "resmlp does not use the installed libctrain.so"
-ok "xor, resmlp, serve build outside the tree with pkg-config (shared); resmlp also static"
+ok "xor, resmlp, serve, dataparallel build outside the tree with pkg-config (shared); resmlp also static"
 
 ./xor "$T/xor.safetensors" >"$T/xor.out" 2>&1 || fail "xor: $(cat "$T/xor.out")"
 grep -q 'accuracy 4/4' "$T/xor.out" || fail "xor did not learn: $(cat "$T/xor.out")"
@@ -121,6 +124,54 @@ for model, path in ((ResMLP(), sys.argv[2]), (Xor(), sys.argv[3])):
 print("torch: resmlp and xor state dicts load with strict=True")
 EOF
 ok "PyTorch loads both state dicts with strict=True"
+
+# dataparallel: the same bytes for P = 1 (no launcher), 2 and 4 ranks, and
+# across P through a checkpoint (rank 0 reads it and broadcasts it).
+command -v mpirun >/dev/null || fail "mpirun not installed (make deps)"
+CTRAIN_MPI_LIB=$P/lib/libctrain_mpi.so; export CTRAIN_MPI_LIB
+mpi() { # LeakSanitizer off for the ranks only: see e2e_mpi.sh
+	_np=$1
+	shift
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 timeout 120 mpirun --allow-run-as-root --oversubscribe \
+		--bind-to none --mca plm isolated --mca btl self,vader --mca btl_vader_single_copy_mechanism none -np "$_np" "$@"
+}
+./dataparallel "$T/dp1" 60 >"$T/dp1.out" 2>&1 || fail "dataparallel alone: $(cat "$T/dp1.out")"
+grep -q '^done step 60 on 1 rank(s)' "$T/dp1.out" || fail "dataparallel alone: $(cat "$T/dp1.out")"
+for np in 2 4; do
+	mpi $np ./dataparallel "$T/dp$np" 60 >"$T/dp$np.out" 2>&1 || fail "mpirun -np $np dataparallel: $(cat "$T/dp$np.out")"
+	grep -q "^done step 60 on $np rank(s)" "$T/dp$np.out" || fail "-np $np: $(cat "$T/dp$np.out")"
+	cmp "$T/dp1/model.safetensors" "$T/dp$np/model.safetensors" || fail "dataparallel: P = $np differs from one process"
+done
+./dataparallel "$T/dpr" 30 >/dev/null 2>&1 || fail "dataparallel 30 steps"
+mpi 2 ./dataparallel "$T/dpr" 60 >"$T/dpr.out" 2>&1 || fail "resume on 2 ranks: $(cat "$T/dpr.out")"
+grep -q 'resuming from .*ckpt-0000000030.h5' "$T/dpr.out" && grep -q '^done step 60 on 2 rank(s)' "$T/dpr.out" \
+	|| fail "no resume on 2 ranks: $(cat "$T/dpr.out")"
+cmp "$T/dp1/model.safetensors" "$T/dpr/model.safetensors" || fail "30 steps on 1 rank + 30 on 2 differ from 60 on 1"
+ok "dataparallel: one model.safetensors for P = 1, 2, 4 and for 30 steps on 1 rank resumed on 2 ($(sha256sum <"$T/dp1/model.safetensors" | cut -c1-16))"
+# The stop vote: SIGTERM to rank 1 alone (once rank 0 has a checkpoint) of a
+# run too long to end first; both ranks stop after the same step, rank 0
+# saves it; one process resumes it to 10 steps further, against one process
+# that ran those steps without a stop.
+mpi 2 ./dataparallel "$T/dpb" 10000000 >"$T/dpb.out" 2>&1 &
+mp=$!
+i=0
+until ls "$T/dpb/checkpoints" 2>/dev/null | grep -q '^ckpt-.*\.h5$' || [ $i -ge 1200 ]; do sleep 0.05; i=$((i + 1)); done
+descendants() { for _c in $(pgrep -P "$1"); do echo "$_c"; descendants "$_c"; done; }
+rank1="" # a process under mpirun (via the subshell and timeout) with rank 1 in its environment
+for c in $(descendants $mp); do
+	tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && rank1=$c
+done
+[ -n "$rank1" ] || { kill $mp; fail "rank 1 of mpirun $mp not found: $(cat "$T/dpb.out")"; }
+kill -TERM "$rank1"
+wait $mp
+grep -q '^done step [0-9]* on 2 rank(s), loss .*, stopped by a signal' "$T/dpb.out" || fail "no stop vote: $(cat "$T/dpb.out")"
+at=$(sed -n 's/^done step \([0-9]*\) .*/\1/p' "$T/dpb.out")
+[ -e "$T/dpb/checkpoints/$(printf 'ckpt-%010d.h5' "$at")" ] || fail "stopped at $at without its checkpoint"
+./dataparallel "$T/dpa" $((at + 10)) >"$T/dpa.out" 2>&1 || fail "dataparallel $((at + 10)): $(cat "$T/dpa.out")"
+./dataparallel "$T/dpb" $((at + 10)) >"$T/dpb2.out" 2>&1 || fail "resume after the vote: $(cat "$T/dpb2.out")"
+grep -q "resuming from .*$(printf 'ckpt-%010d.h5' "$at")" "$T/dpb2.out" || fail "resume: $(cat "$T/dpb2.out")"
+cmp "$T/dpa/model.safetensors" "$T/dpb/model.safetensors" || fail "stopped by SIGTERM on rank 1 and resumed: weights differ"
+ok "dataparallel: SIGTERM to rank 1 stopped both ranks at step $at with a checkpoint; resumed on 1 rank: the same bytes"
 
 # serve: a model trained and exported by the installed CLI, requests on stdin
 cat > "$T/run.ini" <<'INI'

@@ -136,11 +136,11 @@ cat >"$W/tests/fuzz/fuzz_none.c" <<'EOF'
 int fuzz_none(void);
 int fuzz_none(void) { return 0; }
 EOF
-# The MPI plugin, the dist/ driver and the shards benchmark built by name.
+# The MPI plugin, the dist/ driver and the shards benchmarks built by name.
 mkdir -p "$W/dist/mpi" "$W/experiments/shards"
 printf '#ifndef COMM_PLUGIN_H\n#define COMM_PLUGIN_H\n#endif\n' >"$W/dist/comm_plugin.h"
 printf 'int plugin_probe(void);\nint plugin_probe(void) { return 0; }\n' >"$W/dist/mpi/plugin.c"
-for m in tests/dist_check.c experiments/shards/bench_shards.c; do
+for m in tests/dist_check.c experiments/shards/bench_shards.c experiments/shards/bench_tree.c; do
 	printf '#include "%s/util/probe.h"\n\nint main(void) { return probe_libs() < 0; }\n' \
 		"$(echo "$m" | sed 's|[^/]*/|../|g; s|/[^/]*$||')" >"$W/$m"
 done
